@@ -1,0 +1,225 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"paybridge/internal/checkout"
+	"paybridge/internal/jobs"
+	"paybridge/internal/platforms/api"
+)
+
+func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	a, err := newApp(stderr)
+	if err != nil {
+		return err
+	}
+	if err := a.openDB(ctx); err != nil {
+		return err
+	}
+	defer a.close()
+	v, err := a.db.SchemaVersion(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "database is at schema version %d\n", v)
+	return nil
+}
+
+func cmdShops(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("shops: want `shops add …` or `shops list`")
+	}
+	switch args[0] {
+	case "add":
+		return shopsAdd(ctx, args[1:], stdout, stderr)
+	case "list":
+		return shopsList(ctx, args[1:], stdout, stderr)
+	}
+	return fmt.Errorf("shops: unknown subcommand %q: want add or list", args[0])
+}
+
+// gateways are the adapters this build has.
+var gateways = map[string]bool{"upay": true}
+
+func shopsAdd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("shops add", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	platform := fs.String("platform", "", "the shop's platform: api")
+	name := fs.String("name", "", "a name for the shop")
+	gateway := fs.String("gateway", "upay", "the gateway taking its payments: upay")
+	key := fs.String("gateway-key", "", "the gateway API key (UPayments: the Bearer token)")
+	secret := fs.String("gateway-secret", "", "optional gateway signing secret (UPayments API secret for X-Signature)")
+	sandbox := fs.Bool("sandbox", false, "use the gateway's test environment")
+	asJSON := fs.Bool("json", false, `print {"id","api_key","webhook_secret"} as JSON`)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var bad []string
+	if *platform != checkout.PlatformAPI {
+		bad = append(bad, fmt.Sprintf("--platform %q: want api", *platform))
+	}
+	if strings.TrimSpace(*name) == "" {
+		bad = append(bad, "--name is required")
+	}
+	if !gateways[*gateway] {
+		bad = append(bad, fmt.Sprintf("--gateway %q: want upay", *gateway))
+	}
+	if strings.TrimSpace(*key) == "" {
+		bad = append(bad, "--gateway-key is required")
+	}
+	if fs.NArg() > 0 {
+		bad = append(bad, fmt.Sprintf("unexpected arguments %q", fs.Args()))
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("shops add:\n  %s", strings.Join(bad, "\n  "))
+	}
+	a, err := newApp(stderr)
+	if err != nil {
+		return err
+	}
+	if err := a.openDB(ctx); err != nil {
+		return err
+	}
+	defer a.close()
+	apiKey, whsec := api.NewCredentials()
+	creds := map[string]string{"api_key": strings.TrimSpace(*key)}
+	if *secret != "" {
+		creds["api_secret"] = *secret
+	}
+	shop := &checkout.Shop{
+		ID: checkout.NewID("shop"), Name: strings.TrimSpace(*name), Platform: *platform,
+		Gateway:    checkout.GatewayAccount{Gateway: *gateway, Sandbox: *sandbox, Credentials: creds},
+		APIKeyHash: api.HashAPIKey(apiKey), WebhookSecret: whsec, CreatedAt: time.Now().UTC(),
+	}
+	if err := a.db.CreateShop(ctx, shop); err != nil {
+		return fmt.Errorf("shops add: %w", err)
+	}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(map[string]string{"id": shop.ID, "api_key": apiKey, "webhook_secret": whsec})
+	}
+	fmt.Fprintf(stdout, "shop %s created (%s, gateway %s%s)\n", shop.ID, shop.Name, *gateway, map[bool]string{true: ", sandbox"}[*sandbox])
+	fmt.Fprintf(stdout, "api key:        %s\nwebhook secret: %s\n", apiKey, whsec)
+	fmt.Fprintln(stdout, "Store both now: the API key is not shown again.")
+	return nil
+}
+
+func shopsList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("shops list", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	a, err := newApp(stderr)
+	if err != nil {
+		return err
+	}
+	if err := a.openDB(ctx); err != nil {
+		return err
+	}
+	defer a.close()
+	shops, err := a.db.ListShops(ctx)
+	if err != nil {
+		return err
+	}
+	type row struct {
+		ID, Name, Platform, Domain, Gateway string
+		Sandbox                             bool
+		CreatedAt                           time.Time
+	}
+	rows := []row{}
+	for _, s := range shops {
+		rows = append(rows, row{s.ID, s.Name, s.Platform, s.Domain, s.Gateway.Gateway, s.Gateway.Sandbox, s.CreatedAt})
+	}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(rows)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tPLATFORM\tGATEWAY\tSANDBOX\tCREATED")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\n", r.ID, r.Name, r.Platform, r.Gateway, r.Sandbox, r.CreatedAt.Format(time.RFC3339))
+	}
+	return tw.Flush()
+}
+
+func cmdJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("jobs: want `jobs archived` or `jobs replay`")
+	}
+	sub := args[0]
+	fs := flag.NewFlagSet("jobs "+sub, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "print JSON (archived)")
+	all := fs.Bool("all", false, "replay every archived task (replay)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if sub != "archived" && sub != "replay" {
+		return fmt.Errorf("jobs: unknown subcommand %q: want archived or replay", sub)
+	}
+	a, err := newApp(stderr)
+	if err != nil {
+		return err
+	}
+	if err := a.openQueue(false); err != nil {
+		return err
+	}
+	admin := jobs.NewAdmin(a.redis)
+	defer admin.Close()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	switch sub {
+	case "archived":
+		tasks, err := admin.Archived(ctx)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			if tasks == nil {
+				tasks = []jobs.ArchivedTask{}
+			}
+			return json.NewEncoder(stdout).Encode(tasks)
+		}
+		if len(tasks) == 0 {
+			fmt.Fprintln(stdout, "no archived tasks")
+			return nil
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "QUEUE\tTASK ID\tTYPE\tPAYMENT\tREFUND\tRETRIED\tFAILED AT\tLAST ERROR")
+		for _, t := range tasks {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", t.Queue, t.ID, t.Type, t.PaymentID, t.RefundID, t.Retried,
+				t.LastFailedAt.Format(time.RFC3339), t.LastError)
+		}
+		return tw.Flush()
+	default: // replay
+		if *all {
+			n, err := admin.ReplayAll(ctx)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "replayed %d task(s)\n", n)
+			return nil
+		}
+		if fs.NArg() != 2 {
+			return errors.New("jobs replay: want --all, or QUEUE TASK_ID as `jobs archived` lists them")
+		}
+		if err := admin.Replay(ctx, fs.Arg(0), fs.Arg(1)); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "replayed %s\n", fs.Arg(1))
+		return nil
+	}
+}

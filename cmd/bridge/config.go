@@ -1,0 +1,151 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+
+	"paybridge/internal/jobs"
+)
+
+// Config is everything the bridge reads from its environment. Every
+// subcommand reads the same variables as serve.
+type Config struct {
+	// Addr is where the web role listens. BRIDGE_ADDR, default ":8080".
+	Addr string `env:"BRIDGE_ADDR" envDefault:":8080"`
+	// PublicURL is the bridge's external base URL, used in the pay, return
+	// and notify URLs handed to gateways and merchants. BRIDGE_PUBLIC_URL,
+	// default http://localhost<Addr>.
+	PublicURL string `env:"BRIDGE_PUBLIC_URL"`
+	// DatabaseURL is sqlite:PATH or postgres://…. BRIDGE_DATABASE_URL,
+	// default sqlite:bridge.db.
+	DatabaseURL string `env:"BRIDGE_DATABASE_URL" envDefault:"sqlite:bridge.db"`
+	// RedisURL is the queue's Redis (redis://, rediss://,
+	// redis-sentinel://). BRIDGE_REDIS_URL; empty runs an embedded
+	// in-process Redis-compatible server.
+	RedisURL string `env:"BRIDGE_REDIS_URL"`
+	// MasterKey is base64 of 32 bytes encrypting secrets at rest.
+	// BRIDGE_MASTER_KEY; with SQLite and no key, a key file is generated
+	// beside the database. Required with PostgreSQL.
+	MasterKey string `env:"BRIDGE_MASTER_KEY"`
+	// UpaySandboxURL and UpayLiveURL are UPayments' API bases.
+	UpaySandboxURL string `env:"UPAY_SANDBOX_URL" envDefault:"https://sandboxapi.upayments.com/api/v1"`
+	UpayLiveURL    string `env:"UPAY_LIVE_URL" envDefault:"https://apiv2api.upayments.com/api/v1"`
+	// ReconcileInterval is the reconciler's period. BRIDGE_RECONCILE_INTERVAL, default 1m.
+	ReconcileInterval time.Duration `env:"BRIDGE_RECONCILE_INTERVAL" envDefault:"1m"`
+	// ReconcileAfter is how long an open payment sits before it is
+	// re-checked. BRIDGE_RECONCILE_AFTER, default 2m.
+	ReconcileAfter time.Duration `env:"BRIDGE_RECONCILE_AFTER" envDefault:"2m"`
+	// SyncRetryDelays overrides the store:sync ladder ("5s,10s,1m").
+	// BRIDGE_SYNC_RETRY_DELAYS.
+	SyncRetryDelays string `env:"BRIDGE_SYNC_RETRY_DELAYS"`
+	// AllowInsecureURLs accepts http:// and loopback merchant URLs.
+	// BRIDGE_ALLOW_INSECURE_URLS, default false.
+	AllowInsecureURLs bool `env:"BRIDGE_ALLOW_INSECURE_URLS" envDefault:"false"`
+	// Simulators mounts the UPayments simulator at /sim/upay for demos.
+	// BRIDGE_SIMULATORS, default false. Never enable it in production.
+	Simulators bool `env:"BRIDGE_SIMULATORS" envDefault:"false"`
+	// LogFormat is "text" or "json". BRIDGE_LOG_FORMAT, default text.
+	LogFormat string `env:"BRIDGE_LOG_FORMAT" envDefault:"text"`
+	// LogLevel is debug, info, warn or error. BRIDGE_LOG_LEVEL, default info.
+	LogLevel string `env:"BRIDGE_LOG_LEVEL" envDefault:"info"`
+
+	syncDelays []time.Duration
+}
+
+// loadConfig reads and validates the environment; the error lists every
+// bad value with the variable's name.
+func loadConfig() (*Config, error) {
+	var c Config
+	if err := env.Parse(&c); err != nil {
+		var agg env.AggregateError
+		if errors.As(err, &agg) {
+			var msgs []string
+			for _, e := range agg.Errors {
+				msgs = append(msgs, e.Error())
+			}
+			return nil, fmt.Errorf("configuration:\n  %s", strings.Join(msgs, "\n  "))
+		}
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	var bad []string
+	badf := func(format string, a ...any) { bad = append(bad, fmt.Sprintf(format, a...)) }
+	if _, port, err := net.SplitHostPort(c.Addr); err != nil || port == "" {
+		badf("BRIDGE_ADDR=%q: want host:port or :port", c.Addr)
+	}
+	if c.PublicURL == "" {
+		host, port, _ := net.SplitHostPort(c.Addr)
+		if host == "" || host == "0.0.0.0" || host == "::" {
+			host = "localhost"
+		}
+		c.PublicURL = "http://" + net.JoinHostPort(host, port)
+	}
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		badf("BRIDGE_PUBLIC_URL=%q: want an absolute http(s) URL with no path or query, like https://pay.example.com", c.PublicURL)
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	if !strings.HasPrefix(c.DatabaseURL, "sqlite:") && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		badf("BRIDGE_DATABASE_URL: want sqlite:PATH or postgres://…")
+	}
+	if c.RedisURL != "" && !strings.Contains(c.RedisURL, "://") {
+		badf("BRIDGE_REDIS_URL: want redis://[user:password@]host:port[/db], rediss://… or redis-sentinel://…")
+	}
+	for name, v := range map[string]string{"UPAY_SANDBOX_URL": c.UpaySandboxURL, "UPAY_LIVE_URL": c.UpayLiveURL} {
+		if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			badf("%s=%q: want an absolute http(s) URL", name, v)
+		}
+	}
+	if c.ReconcileInterval < time.Second {
+		badf("BRIDGE_RECONCILE_INTERVAL=%s: must be at least 1s", c.ReconcileInterval)
+	}
+	if c.ReconcileAfter < 0 {
+		badf("BRIDGE_RECONCILE_AFTER=%s: must not be negative", c.ReconcileAfter)
+	}
+	if c.SyncRetryDelays != "" {
+		d, err := jobs.ParseDelays(c.SyncRetryDelays)
+		if err != nil {
+			badf("BRIDGE_SYNC_RETRY_DELAYS: %v", err)
+		}
+		c.syncDelays = d
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		badf("BRIDGE_LOG_FORMAT=%q: want text or json", c.LogFormat)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		badf("BRIDGE_LOG_LEVEL=%q: want debug, info, warn or error", c.LogLevel)
+	}
+	if c.MasterKey == "" && !c.sqlite() {
+		badf("BRIDGE_MASTER_KEY: required with PostgreSQL (base64 of 32 random bytes; `openssl rand -base64 32`)")
+	}
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("configuration:\n  %s", strings.Join(bad, "\n  "))
+	}
+	return &c, nil
+}
+
+func (c *Config) sqlite() bool { return strings.HasPrefix(c.DatabaseURL, "sqlite:") }
+
+// sqlitePath is the database file, for files kept beside it.
+func (c *Config) sqlitePath() string {
+	p := strings.TrimPrefix(c.DatabaseURL, "sqlite:")
+	p = strings.TrimPrefix(p, "//")
+	if i := strings.IndexByte(p, '?'); i >= 0 {
+		p = p[:i]
+	}
+	return filepath.Clean(p)
+}
+
+// queueAddrFile is where a bridge running the embedded queue writes its
+// address, so `bridge jobs …` on the same machine can reach it.
+func (c *Config) queueAddrFile() string { return c.sqlitePath() + ".queue" }
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }

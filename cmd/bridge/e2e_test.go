@@ -1,0 +1,448 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"paybridge/internal/jobs"
+	"paybridge/internal/upay/upaytest"
+)
+
+// TestPayments runs the core's end-to-end scenarios on each backend: the
+// embedded default (SQLite + in-process queue) and the production parts
+// (PostgreSQL + Redis).
+func TestPayments(t *testing.T) {
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) {
+			b := startBridge(t, be)
+			t.Run("HappyPath", func(t *testing.T) { testHappyPath(t, b) })
+			t.Run("DuplicateNotificationsAndReturnRace", func(t *testing.T) { testDuplicates(t, b) })
+			t.Run("ForgedNotificationAndReturn", func(t *testing.T) { testForged(t, b) })
+			t.Run("MissingNotification", func(t *testing.T) { testMissingNotification(t, b) })
+			t.Run("MerchantDown", func(t *testing.T) { testMerchantDown(t, b) })
+			t.Run("MerchantRefuses", func(t *testing.T) { testMerchantRefuses(t, b) })
+			t.Run("Refunds", func(t *testing.T) { testRefunds(t, b) })
+			t.Run("BadInput", func(t *testing.T) { testBadInput(t, b) })
+			t.Run("Idempotency", func(t *testing.T) { testIdempotency(t, b) })
+			t.Run("Restart", func(t *testing.T) { testRestart(t, b) })
+		})
+	}
+}
+
+func testHappyPath(t *testing.T, b *bridge) {
+	p := b.create("happy", "12.345", "KWD")
+	id := p["id"].(string)
+	if p["status"] != "created" || p["amount"] != "12.345" || p["currency"] != "KWD" || p["refunded_amount"] != "0.000" {
+		t.Fatalf("created payment: %v", p)
+	}
+	if p["pay_url"] != b.base+"/pay/"+id {
+		t.Fatalf("pay_url = %v", p["pay_url"])
+	}
+	// The exact amount reached UPayments as a number with 3 decimals.
+	charges := b.sim.Charges()
+	last := charges[len(charges)-1]
+	if !bytes.Contains(last, []byte(`"amount":12.345`)) || !bytes.Contains(last, []byte(`"currency":"KWD"`)) {
+		t.Fatalf("charge body sent to UPayments: %s", last)
+	}
+	if bytes.Contains(last, []byte("?")) {
+		t.Fatalf("a URL handed to UPayments has a query string: %s", last)
+	}
+	_, track := b.visit(p)
+	if s := b.get(id)["status"]; s != "redirected" {
+		t.Fatalf("after redirect: %v", s)
+	}
+	ret, err := b.sim.Complete(track, upaytest.Captured)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, loc := follow(t, ret) // the shopper comes back
+	if code != http.StatusFound || loc != b.merchant.url+"/thanks/happy" {
+		t.Fatalf("return: %d → %q", code, loc)
+	}
+	got := b.waitStatus(id, "paid", 10*time.Second)
+	if got["gateway_reference"] != track || got["amount"] != "12.345" {
+		t.Fatalf("paid payment: %v", got)
+	}
+	ds := b.merchant.waitDelivered("happy", 1, 10*time.Second)
+	time.Sleep(1500 * time.Millisecond) // a second callback would come by now
+	ds = b.merchant.deliveries("happy")
+	if len(ds) != 1 || ds[0].Type != "payment.paid" || !ds[0].Verified || ds[0].Data["id"] != id || ds[0].Data["amount"] != "12.345" {
+		t.Fatalf("callbacks: %+v", ds)
+	}
+	if n := countEvents(b.get(id), "transition", "paid"); n != 1 {
+		t.Fatalf("%d transitions to paid", n)
+	}
+}
+
+func testDuplicates(t *testing.T, b *bridge) {
+	b.sim.SetNotifyPolicy(upaytest.NotifyPolicy{Times: 3})
+	defer b.sim.SetNotifyPolicy(upaytest.NotifyPolicy{})
+	p := b.create("dup", "5.000", "KWD")
+	id := p["id"].(string)
+	_, track := b.visit(p)
+	ret, err := b.sim.Complete(track, upaytest.Captured)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 3 { // the browser's return races the notifications (and a reload)
+		wg.Add(1)
+		go func() { defer wg.Done(); follow(t, ret) }()
+	}
+	wg.Wait()
+	b.sim.Wait()
+	b.waitStatus(id, "paid", 10*time.Second)
+	b.merchant.waitDelivered("dup", 1, 10*time.Second)
+	time.Sleep(2 * time.Second)
+	if ds := b.merchant.deliveries("dup"); len(ds) != 1 {
+		t.Fatalf("%d callbacks, want 1: %+v", len(ds), ds)
+	}
+	got := b.get(id)
+	if n := countEvents(got, "transition", "paid"); n != 1 {
+		t.Fatalf("%d transitions to paid: %s", n, eventsOf(got))
+	}
+	if n := countEvents(got, "notification", ""); n != 3 {
+		t.Fatalf("%d notifications recorded, want 3", n)
+	}
+}
+
+func testForged(t *testing.T, b *bridge) {
+	// A: the shopper is still on the gateway page; someone posts CAPTURED.
+	a := b.create("forge-a", "20.000", "KWD")
+	aid := a["id"].(string)
+	_, atrack := b.visit(a)
+	fields := form("payment_id", "100", "result", "CAPTURED", "track_id", atrack, "order_id", aid, "requested_order_id", aid)
+	if code, err := b.sim.ForgeNotification(notifyURL(b, aid), fields); err != nil || code != 200 {
+		t.Fatalf("forged notification answered %d, %v", code, err)
+	}
+	code, loc := follow(t, b.base+"/return/"+aid+"?"+fields.Encode()) // and a forged return
+	if code != 200 || loc != "" {
+		t.Fatalf("forged return: %d → %q (want the waiting page)", code, loc)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if s := b.get(aid)["status"]; s != "redirected" {
+		t.Fatalf("after forged CAPTURED with the gateway saying nothing: %v", s)
+	}
+	// The gateway then says NOT CAPTURED: the payment fails, never pays, and
+	// the false claims are recorded.
+	if err := b.sim.SetResult(atrack, upaytest.NotCaptured); err != nil {
+		t.Fatal(err)
+	}
+	b.sim.ForgeNotification(notifyURL(b, aid), fields)
+	got := b.waitStatus(aid, "failed", 10*time.Second)
+	if n := countEvents(got, "claim_rejected", ""); n < 2 {
+		t.Fatalf("claim_rejected events: %d; %s", n, eventsOf(got))
+	}
+	if n := countEvents(got, "transition", "paid"); n != 0 {
+		t.Fatal("forged payment was paid")
+	}
+
+	// C: a notification naming another, really paid transaction of a
+	// different amount and order → C unchanged, mismatch recorded.
+	other := b.create("forge-other", "1.000", "KWD")
+	_, otrack := b.visit(other)
+	b.sim.Complete(otrack, upaytest.Captured)
+	b.waitStatus(other["id"].(string), "paid", 10*time.Second)
+	c := b.create("forge-c", "99.000", "KWD")
+	cid := c["id"].(string)
+	b.visit(c)
+	b.sim.ForgeNotification(notifyURL(b, cid), form("result", "CAPTURED", "track_id", otrack, "order_id", other["id"].(string)))
+	deadline := time.Now().Add(10 * time.Second)
+	for countEvents(b.get(cid), "binding_mismatch", "") == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no binding_mismatch: %s", eventsOf(b.get(cid)))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if s := b.get(cid)["status"]; s != "redirected" {
+		t.Fatalf("payment C is %v after a notification about another transaction", s)
+	}
+	if ds := b.merchant.deliveries("forge-c"); len(ds) != 0 {
+		t.Fatalf("callbacks for C: %+v", ds)
+	}
+}
+
+func testMissingNotification(t *testing.T, b *bridge) {
+	b.sim.SetNotifyPolicy(upaytest.NotifyPolicy{Drop: true})
+	defer b.sim.SetNotifyPolicy(upaytest.NotifyPolicy{})
+	p := b.create("missing", "7.250", "KWD")
+	id := p["id"].(string)
+	_, track := b.visit(p)
+	start := time.Now()
+	if _, err := b.sim.Complete(track, upaytest.Captured); err != nil {
+		t.Fatal(err)
+	}
+	// Neither the notification nor the shopper comes back. The reconciler
+	// must find it within RECONCILE_INTERVAL (1s) + RECONCILE_AFTER (2s),
+	// plus asynq's one-second scheduling granularity and the confirm.
+	b.waitStatus(id, "paid", 8*time.Second)
+	t.Logf("confirmed by the reconciler %s after payment", time.Since(start).Round(100*time.Millisecond))
+	b.merchant.waitDelivered("missing", 1, 10*time.Second)
+}
+
+func testMerchantDown(t *testing.T, b *bridge) {
+	b.merchant.answer("down", 500, 500, 500, 500, 500)
+	p := b.create("down", "3.000", "KWD")
+	_, track := b.visit(p)
+	ret, _ := b.sim.Complete(track, upaytest.Captured)
+	follow(t, ret)
+	ds := b.merchant.waitDelivered("down", 1, 30*time.Second)
+	time.Sleep(1500 * time.Millisecond)
+	ds = b.merchant.deliveries("down")
+	if len(ds) != 6 {
+		t.Fatalf("%d attempts, want 5 failures then 1 success: %+v", len(ds), ds)
+	}
+	for _, d := range ds {
+		if d.ID != ds[0].ID || !d.Verified {
+			t.Fatalf("attempts must keep one webhook-id and verify: %+v", ds)
+		}
+	}
+	got := b.get(p["id"].(string))
+	if n := countEvents(got, "sync_succeeded", ""); n != 1 {
+		t.Fatalf("sync_succeeded events: %d", n)
+	}
+}
+
+func testMerchantRefuses(t *testing.T, b *bridge) {
+	b.merchant.answer("refuses", 410) // forever
+	p := b.create("refuses", "4.000", "KWD")
+	id := p["id"].(string)
+	_, track := b.visit(p)
+	ret, _ := b.sim.Complete(track, upaytest.Captured)
+	follow(t, ret)
+	// Archived at once with the reason, and the payment says so.
+	deadline := time.Now().Add(15 * time.Second)
+	for countEvents(b.get(id), "sync_failed", "") == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no sync_failed: %s", eventsOf(b.get(id)))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"jobs", "archived", "--json"}, &out, b.logs); err != nil {
+		t.Fatal(err)
+	}
+	var archived []jobs.ArchivedTask
+	if err := json.Unmarshal(out.Bytes(), &archived); err != nil {
+		t.Fatalf("jobs archived --json: %q", out.String())
+	}
+	var found *jobs.ArchivedTask
+	for i := range archived {
+		if archived[i].PaymentID == id {
+			found = &archived[i]
+		}
+	}
+	if found == nil || !strings.Contains(found.LastError, "HTTP 410") {
+		t.Fatalf("archived tasks: %+v", archived)
+	}
+	if n := len(b.merchant.deliveries("refuses")); n != 1 {
+		t.Fatalf("a 4xx must not be retried: %d attempts", n)
+	}
+	// The merchant fixes their endpoint; the operator replays.
+	b.merchant.answer("refuses")
+	out.Reset()
+	if err := run(t.Context(), []string{"jobs", "replay", found.Queue, found.ID}, &out, b.logs); err != nil {
+		t.Fatal(err)
+	}
+	b.merchant.waitDelivered("refuses", 1, 15*time.Second)
+	deadline = time.Now().Add(5 * time.Second)
+	for countEvents(b.get(id), "sync_succeeded", "") != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no sync_succeeded after replay: %s", eventsOf(b.get(id)))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func testRefunds(t *testing.T, b *bridge) {
+	p := b.create("refund", "10.000", "KWD")
+	id := p["id"].(string)
+	// Not paid yet: refused.
+	if code, e := b.do("POST", "/api/v1/payments/"+id+"/refunds", map[string]any{"amount": "1.000"}); code != 409 {
+		t.Fatalf("refund of an unpaid payment: %d %v", code, e)
+	}
+	_, track := b.visit(p)
+	ret, _ := b.sim.Complete(track, upaytest.Captured)
+	follow(t, ret)
+	b.waitStatus(id, "paid", 10*time.Second)
+	b.merchant.waitDelivered("refund", 1, 10*time.Second)
+
+	code, r := b.do("POST", "/api/v1/payments/"+id+"/refunds", map[string]any{"amount": "0.005", "reason": "one date was missing"})
+	if code != 201 || r["amount"] != "0.005" || r["status"] != "pending" || r["payment_id"] != id {
+		t.Fatalf("partial refund: %d %v", code, r)
+	}
+	code, r2 := b.do("POST", "/api/v1/payments/"+id+"/refunds", map[string]any{"amount": "2.000"})
+	if code != 201 {
+		t.Fatalf("second partial refund: %d %v", code, r2)
+	}
+	// 10.000 - 0.005 - 2.000 = 7.995 left; 7.996 is too much.
+	if code, e := b.do("POST", "/api/v1/payments/"+id+"/refunds", map[string]any{"amount": "7.996"}); code != 422 ||
+		e["error"].(map[string]any)["code"] != "refund_exceeds_captured" {
+		t.Fatalf("over-refund: %d %v", code, e)
+	}
+	if code, e := b.do("POST", "/api/v1/payments/"+id+"/refunds", map[string]any{"amount": "0.0001"}); code != 422 {
+		t.Fatalf("over-precise refund: %d %v", code, e)
+	}
+	b.merchant.waitDelivered("refund", 3, 20*time.Second)
+	deadline := time.Now().Add(10 * time.Second)
+	for b.get(id)["refunded_amount"] != "2.005" {
+		if time.Now().After(deadline) {
+			t.Fatalf("refunded_amount = %v; %s", b.get(id)["refunded_amount"], eventsOf(b.get(id)))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	types := map[string]int{}
+	for _, d := range b.merchant.deliveries("refund") {
+		types[d.Type]++
+		if !d.Verified {
+			t.Fatalf("unverified callback %+v", d)
+		}
+	}
+	if types["payment.paid"] != 1 || types["refund.succeeded"] != 2 {
+		t.Fatalf("callbacks by type: %v", types)
+	}
+	// The rest, exactly, is still refundable.
+	if code, e := b.do("POST", "/api/v1/payments/"+id+"/refunds", map[string]any{"amount": "7.995"}); code != 201 {
+		t.Fatalf("refund of the exact remainder: %d %v", code, e)
+	}
+}
+
+func testBadInput(t *testing.T, b *bridge) {
+	counts := func() int64 {
+		m, err := b.app.db.CountPaymentsByStatus(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		for _, v := range m {
+			n += v
+		}
+		return n
+	}
+	before := counts()
+	valid := func(mod func(m map[string]any)) map[string]any {
+		m := b.order("bad", "1.000", "KWD")
+		mod(m)
+		return m
+	}
+	tests := []struct {
+		name   string
+		body   any
+		key    string
+		status int
+		code   string
+	}{
+		{"malformed JSON", `{"order_id": "x",`, "", 400, "malformed_json"},
+		{"not an object", `[1,2]`, "", 422, "invalid_field"},
+		{"empty body", ``, "", 400, "malformed_json"},
+		{"trailing data", `{"order_id":"x","amount":"1.000","currency":"KWD"} {}`, "", 400, "malformed_json"},
+		{"missing order_id", valid(func(m map[string]any) { delete(m, "order_id") }), "", 422, "missing_field"},
+		{"missing amount", valid(func(m map[string]any) { delete(m, "amount") }), "", 422, "missing_field"},
+		{"missing currency", valid(func(m map[string]any) { delete(m, "currency") }), "", 422, "missing_field"},
+		{"unknown currency", valid(func(m map[string]any) { m["currency"] = "KWX" }), "", 422, "unknown_currency"},
+		{"negative amount", valid(func(m map[string]any) { m["amount"] = "-1.000" }), "", 422, "invalid_amount"},
+		{"zero amount", valid(func(m map[string]any) { m["amount"] = "0.000" }), "", 422, "invalid_field"},
+		{"over-precise amount", valid(func(m map[string]any) { m["amount"] = "1.0001" }), "", 422, "amount_too_precise"},
+		{"amount as a number", valid(func(m map[string]any) { m["amount"] = 12.345 }), "", 422, "invalid_field"},
+		{"exponent amount", valid(func(m map[string]any) { m["amount"] = "1e3" }), "", 422, "invalid_amount"},
+		{"unknown field", valid(func(m map[string]any) { m["ammount"] = "1" }), "", 422, "unknown_field"},
+		{"bad language", valid(func(m map[string]any) { m["language"] = "fr" }), "", 422, "invalid_field"},
+		{"bad callback URL", valid(func(m map[string]any) { m["callback_url"] = "ftp://x" }), "", 422, "invalid_field"},
+		{"bad payment method", valid(func(m map[string]any) { m["payment_method"] = "bitcoin" }), "", 422, "invalid_field"},
+		{"product price in other precision", valid(func(m map[string]any) {
+			m["products"] = []any{map[string]any{"name": "x", "price": "1.0000", "quantity": 1}}
+		}), "", 422, "amount_too_precise"},
+		{"oversized body", `{"order_id":"` + strings.Repeat("x", 2<<20) + `"}`, "", 413, ""},
+		{"wrong API key", valid(func(map[string]any) {}), "pbk_wrong", 401, "unauthorized"},
+		{"no API key", valid(func(map[string]any) {}), "-", 401, "unauthorized"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var body []byte
+			if s, ok := tt.body.(string); ok {
+				body = []byte(s)
+			} else {
+				body, _ = json.Marshal(tt.body)
+			}
+			req, _ := http.NewRequest("POST", b.base+"/api/v1/payments", bytes.NewReader(body))
+			switch tt.key {
+			case "":
+				req.Header.Set("Authorization", "Bearer "+b.apiKey)
+			case "-":
+			default:
+				req.Header.Set("Authorization", "Bearer "+tt.key)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var e struct {
+				Error struct{ Code, Message string }
+			}
+			if err := json.NewDecoder(resp.Body).Decode(&e); err != nil {
+				t.Fatalf("%d with a non-JSON body: %v", resp.StatusCode, err)
+			}
+			if resp.StatusCode != tt.status || (tt.code != "" && e.Error.Code != tt.code) || e.Error.Message == "" {
+				t.Fatalf("got %d %+v, want %d %s", resp.StatusCode, e.Error, tt.status, tt.code)
+			}
+		})
+	}
+	if after := counts(); after != before {
+		t.Fatalf("bad requests stored %d payments", after-before)
+	}
+	// Another shop's payment, or garbage ids, are not found.
+	if code, _ := b.do("GET", "/api/v1/payments/pay_doesnotexistdoesnotexist1", nil); code != 404 {
+		t.Fatalf("unknown payment: %d", code)
+	}
+	if code, _ := b.do("GET", "/api/v1/payments/../../etc", nil); code != 404 {
+		t.Fatalf("garbage id: %d", code)
+	}
+}
+
+func testIdempotency(t *testing.T, b *bridge) {
+	order := b.order("idem", "2.500", "KWD")
+	code, p1 := b.do("POST", "/api/v1/payments", order)
+	if code != 201 {
+		t.Fatalf("first: %d %v", code, p1)
+	}
+	code, p2 := b.do("POST", "/api/v1/payments", order)
+	if code != 200 || p2["id"] != p1["id"] {
+		t.Fatalf("repeat: %d %v", code, p2)
+	}
+	order["amount"] = "2.600"
+	code, e := b.do("POST", "/api/v1/payments", order)
+	if code != 409 || e["error"].(map[string]any)["code"] != "order_conflict" {
+		t.Fatalf("same order, other body: %d %v", code, e)
+	}
+	if n := len(b.sim.TrackIDs()); n == 0 {
+		t.Fatal("no charges")
+	}
+}
+
+func testRestart(t *testing.T, b *bridge) {
+	p := b.create("restart", "8.125", "KWD")
+	id := p["id"].(string)
+	_, track := b.visit(p)
+	b.stop() // the process dies while the shopper is on the gateway page
+	ret, err := b.sim.Complete(track, upaytest.Captured)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.sim.Wait() // the notification hit a closed port and is lost
+	if n := b.sim.Notifications(); n[len(n)-1].Status != 0 {
+		t.Fatalf("notification reached a stopped bridge: %+v", n[len(n)-1])
+	}
+	b.restart()
+	b.waitStatus(id, "paid", 10*time.Second)
+	b.merchant.waitDelivered("restart", 1, 10*time.Second)
+	// The shopper's late return still lands on the merchant's page.
+	if code, loc := follow(t, ret); code != 302 || !strings.HasSuffix(loc, "/thanks/restart") {
+		t.Fatalf("late return: %d %q", code, loc)
+	}
+}

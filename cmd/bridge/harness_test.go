@@ -1,0 +1,473 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"paybridge/internal/testenv"
+	"paybridge/internal/upay/upaytest"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// backend is one way to run the bridge: the embedded default, or the
+// production parts.
+type backend struct {
+	name  string
+	db    func(t *testing.T) string
+	redis func(t *testing.T) string // "" runs the embedded queue
+}
+
+var backends = []backend{
+	{"sqlite+embedded", func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "bridge.db") }, nil},
+	{"postgres+redis", func(t *testing.T) string { return testenv.PostgresURL(t) },
+		func(t *testing.T) string { return "redis://" + testenv.RedisAddr(t) + "/0" }},
+}
+
+// bridge is a running bridge process (in this test binary), with the
+// UPayments simulator and a merchant server around it.
+type bridge struct {
+	t        *testing.T
+	sim      *upaytest.Server
+	merchant *merchant
+	base     string
+	addr     string
+	shopID   string
+	apiKey   string
+	whsec    string
+	logs     *syncBuffer
+	app      *app
+	cancel   context.CancelFunc
+	done     chan error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startBridge configures the environment the way an operator would and
+// boots the real wiring: store, queue, core, gateway adapter, web, worker.
+func startBridge(t *testing.T, be backend) *bridge {
+	t.Helper()
+	b := &bridge{t: t, sim: upaytest.NewServer(), merchant: newMerchant(t), logs: &syncBuffer{}}
+	t.Cleanup(b.sim.Close)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.addr = ln.Addr().String()
+	b.base = "http://" + b.addr
+	t.Setenv("BRIDGE_ADDR", b.addr)
+	t.Setenv("BRIDGE_PUBLIC_URL", b.base)
+	t.Setenv("BRIDGE_DATABASE_URL", be.db(t))
+	redis := ""
+	if be.redis != nil {
+		redis = be.redis(t)
+	}
+	t.Setenv("BRIDGE_REDIS_URL", redis)
+	t.Setenv("BRIDGE_MASTER_KEY", "")
+	if !strings.HasPrefix(be.name, "sqlite") {
+		t.Setenv("BRIDGE_MASTER_KEY", base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)))
+	}
+	t.Setenv("UPAY_SANDBOX_URL", b.sim.APIBase())
+	t.Setenv("BRIDGE_ALLOW_INSECURE_URLS", "true")
+	t.Setenv("BRIDGE_RECONCILE_INTERVAL", "1s")
+	t.Setenv("BRIDGE_RECONCILE_AFTER", "2s")
+	t.Setenv("BRIDGE_SYNC_RETRY_DELAYS", "1s")
+	t.Setenv("BRIDGE_LOG_LEVEL", "info")
+
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"shops", "add", "--platform", "api", "--name", "Test shop",
+		"--gateway", "upay", "--gateway-key", upaytest.DefaultKey, "--sandbox", "--json"}, &out, b.logs); err != nil {
+		t.Fatalf("shops add: %v\n%s", err, b.logs)
+	}
+	var creds struct{ ID, APIKey, WebhookSecret string }
+	var raw map[string]string
+	if err := json.Unmarshal(out.Bytes(), &raw); err != nil {
+		t.Fatalf("shops add --json printed %q: %v", out.String(), err)
+	}
+	creds.ID, creds.APIKey, creds.WebhookSecret = raw["id"], raw["api_key"], raw["webhook_secret"]
+	if !strings.HasPrefix(creds.WebhookSecret, "whsec_") || creds.APIKey == "" || creds.ID == "" {
+		t.Fatalf("shops add --json: %q", out.String())
+	}
+	b.shopID, b.apiKey, b.whsec = creds.ID, creds.APIKey, creds.WebhookSecret
+	b.merchant.secret = b.whsec
+	b.boot(ln)
+	t.Cleanup(func() {
+		b.stop()
+		if t.Failed() {
+			t.Logf("bridge logs:\n%s", b.logs)
+		}
+	})
+	return b
+}
+
+func (b *bridge) boot(ln net.Listener) {
+	t := b.t
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := openApp(ctx, b.logs, true)
+	if err != nil {
+		cancel()
+		t.Fatalf("openApp: %v\n%s", err, b.logs)
+	}
+	a.jobsCfg.DelayedTaskCheckInterval = 200 * time.Millisecond
+	a.jobsCfg.TaskCheckInterval = 100 * time.Millisecond
+	b.app, b.cancel, b.done = a, cancel, make(chan error, 1)
+	go func() { b.done <- a.serve(ctx, "all", ln) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(b.base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("bridge did not come up: %v\n%s", err, b.logs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// stop ends the process as SIGTERM would.
+func (b *bridge) stop() {
+	if b.cancel == nil {
+		return
+	}
+	b.cancel()
+	select {
+	case err := <-b.done:
+		if err != nil {
+			b.t.Logf("serve returned: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		b.t.Errorf("bridge did not stop within 20s")
+	}
+	b.app.close()
+	b.cancel = nil
+}
+
+// restart stops the bridge and starts a new one on the same database,
+// address and (if real) Redis.
+func (b *bridge) restart() {
+	b.stop()
+	var ln net.Listener
+	var err error
+	for range 50 {
+		if ln, err = net.Listen("tcp", b.addr); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		b.t.Fatalf("listen again on %s: %v", b.addr, err)
+	}
+	b.boot(ln)
+}
+
+// noRedirect is a client that shows redirects instead of following them.
+var noRedirect = &http.Client{Timeout: 15 * time.Second,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+// do sends a request to the bridge's API with the shop's key.
+func (b *bridge) do(method, path string, body any) (int, map[string]any) {
+	b.t.Helper()
+	var rd io.Reader
+	switch v := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(v)
+	case []byte:
+		rd = bytes.NewReader(v)
+	default:
+		j, _ := json.Marshal(v)
+		rd = bytes.NewReader(j)
+	}
+	req, _ := http.NewRequest(method, b.base+path, rd)
+	req.Header.Set("Authorization", "Bearer "+b.apiKey)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := noRedirect.Do(req)
+	if err != nil {
+		b.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	if len(raw) > 0 && json.Unmarshal(raw, &out) != nil {
+		b.t.Fatalf("%s %s: %d non-JSON %q", method, path, resp.StatusCode, raw)
+	}
+	return resp.StatusCode, out
+}
+
+// order is a typical create request; callbacks go to the merchant under
+// /cb/{tag} so each test reads its own.
+func (b *bridge) order(tag, amount, currency string) map[string]any {
+	return map[string]any{
+		"order_id": tag, "amount": amount, "currency": currency, "description": "Order " + tag,
+		"language": "en", "payment_method": "knet",
+		"customer":     map[string]any{"name": "Fatima", "email": "f@example.com", "mobile": "+96550000000", "unique_id": "cust-1"},
+		"products":     []any{map[string]any{"name": "Dates box", "price": amount, "quantity": 1}},
+		"return_url":   b.merchant.url + "/thanks/" + tag,
+		"cancel_url":   b.merchant.url + "/cart/" + tag,
+		"callback_url": b.merchant.url + "/cb/" + tag,
+	}
+}
+
+// create makes a payment and returns its JSON.
+func (b *bridge) create(tag, amount, currency string) map[string]any {
+	b.t.Helper()
+	code, p := b.do("POST", "/api/v1/payments", b.order(tag, amount, currency))
+	if code != http.StatusCreated {
+		b.t.Fatalf("create %s: %d %v", tag, code, p)
+	}
+	return p
+}
+
+// visit follows the pay URL like a browser and returns the gateway page
+// URL it was sent to and the simulator's track id.
+func (b *bridge) visit(p map[string]any) (string, string) {
+	b.t.Helper()
+	resp, err := noRedirect.Get(p["pay_url"].(string))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc, b.sim.URL+"/pay/") {
+		b.t.Fatalf("pay_url: %d Location %q", resp.StatusCode, loc)
+	}
+	return loc, strings.TrimPrefix(loc, b.sim.URL+"/pay/")
+}
+
+func (b *bridge) get(id string) map[string]any {
+	b.t.Helper()
+	code, p := b.do("GET", "/api/v1/payments/"+id, nil)
+	if code != 200 {
+		b.t.Fatalf("get %s: %d %v", id, code, p)
+	}
+	return p
+}
+
+// waitStatus polls until the payment has the status or the time is up.
+func (b *bridge) waitStatus(id, status string, within time.Duration) map[string]any {
+	b.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		p := b.get(id)
+		if p["status"] == status {
+			return p
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("payment %s is %v after %s, want %s; events: %s", id, p["status"], within, status, eventsOf(p))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func eventsOf(p map[string]any) string {
+	var sb strings.Builder
+	evs, _ := p["events"].([]any)
+	for _, e := range evs {
+		m := e.(map[string]any)
+		d, _ := json.Marshal(m["detail"])
+		if len(d) > 200 {
+			d = append(d[:200], "…"...)
+		}
+		fmt.Fprintf(&sb, "\n  %v %v %v→%v (%v) %s", m["at"], m["kind"], m["from"], m["to"], m["source"], d)
+	}
+	return sb.String()
+}
+
+// countEvents counts events of a kind (and, for transitions, to a status).
+func countEvents(p map[string]any, kind, to string) int {
+	n := 0
+	evs, _ := p["events"].([]any)
+	for _, e := range evs {
+		m := e.(map[string]any)
+		if m["kind"] == kind && (to == "" || m["to"] == to) {
+			n++
+		}
+	}
+	return n
+}
+
+// merchant is the merchant's server: it receives callbacks, verifies them
+// with its own implementation of Standard Webhooks, and answers what each
+// test scripts.
+type merchant struct {
+	t      *testing.T
+	url    string
+	secret string
+	mu     sync.Mutex
+	got    map[string][]delivery // by tag
+	script map[string][]int      // statuses to answer, by tag; then 200
+}
+
+type delivery struct {
+	ID, Timestamp string
+	Type          string
+	Data          map[string]any
+	Refund        map[string]any
+	Verified      bool
+	Answered      int
+}
+
+func newMerchant(t *testing.T) *merchant {
+	m := &merchant{t: t, got: map[string][]delivery{}, script: map[string][]int{}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: m, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	m.url = "http://" + ln.Addr().String()
+	return m
+}
+
+// verify checks a Standard Webhooks signature from its spec, independently
+// of the bridge's code: HMAC-SHA256 over "id.timestamp.body" keyed with the
+// base64-decoded secret, base64 in "v1,<sig>" (several may be listed).
+func verifyStandardWebhook(secret string, h http.Header, body []byte, now time.Time) bool {
+	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
+	if err != nil {
+		return false
+	}
+	id, ts := h.Get("webhook-id"), h.Get("webhook-timestamp")
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil || id == "" || now.Sub(time.Unix(sec, 0)).Abs() > 5*time.Minute {
+		return false
+	}
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(id + "." + ts + "."))
+	mac.Write(body)
+	want := mac.Sum(nil)
+	for _, part := range strings.Fields(h.Get("webhook-signature")) {
+		v, sig, ok := strings.Cut(part, ",")
+		if !ok || v != "v1" {
+			continue
+		}
+		got, err := base64.StdEncoding.DecodeString(sig)
+		if err == nil && hmac.Equal(got, want) {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *merchant) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	tag, ok := strings.CutPrefix(r.URL.Path, "/cb/")
+	if !ok {
+		fmt.Fprintf(w, "<html><body>merchant page %s</body></html>", r.URL.Path)
+		return
+	}
+	body, _ := io.ReadAll(r.Body)
+	var cb struct {
+		Type   string         `json:"type"`
+		Data   map[string]any `json:"data"`
+		Refund map[string]any `json:"refund"`
+	}
+	_ = json.Unmarshal(body, &cb)
+	d := delivery{ID: r.Header.Get("webhook-id"), Timestamp: r.Header.Get("webhook-timestamp"), Type: cb.Type,
+		Data: cb.Data, Refund: cb.Refund, Verified: verifyStandardWebhook(m.secret, r.Header, body, time.Now())}
+	m.mu.Lock()
+	d.Answered = 200
+	if s := m.script[tag]; len(s) > 0 {
+		d.Answered = s[0]
+		if len(s) > 1 || s[0] < 400 || s[0] >= 500 {
+			m.script[tag] = s[1:]
+		}
+	}
+	m.got[tag] = append(m.got[tag], d)
+	m.mu.Unlock()
+	w.WriteHeader(d.Answered)
+}
+
+// answer scripts the statuses the merchant answers for tag's callbacks; a
+// single 4xx repeats forever.
+func (m *merchant) answer(tag string, statuses ...int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.script[tag] = statuses
+}
+
+func (m *merchant) deliveries(tag string) []delivery {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]delivery(nil), m.got[tag]...)
+}
+
+// waitDeliveries waits until tag has at least n deliveries answered 2xx.
+func (m *merchant) waitDelivered(tag string, n int, within time.Duration) []delivery {
+	m.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		ds := m.deliveries(tag)
+		ok := 0
+		for _, d := range ds {
+			if d.Answered < 300 {
+				ok++
+			}
+		}
+		if ok >= n {
+			return ds
+		}
+		if time.Now().After(deadline) {
+			m.t.Fatalf("%s: %d callbacks delivered after %s, want %d (attempts: %+v)", tag, ok, within, n, ds)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// follow makes the shopper's browser follow a URL the gateway sent it to
+// and returns where the bridge sent it next.
+func follow(t *testing.T, u string) (int, string) {
+	t.Helper()
+	resp, err := noRedirect.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, resp.Header.Get("Location")
+}
+
+func notifyURL(b *bridge, id string) string { return b.base + "/notify/upay/" + id }
+
+func form(kv ...string) url.Values {
+	v := url.Values{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		v.Set(kv[i], kv[i+1])
+	}
+	return v
+}

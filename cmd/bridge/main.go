@@ -1,0 +1,85 @@
+// Command bridge runs paybridge: the web server that shoppers, gateways and
+// stores talk to, the workers that confirm payments and sync stores, and
+// the admin commands.
+//
+//	bridge [serve] [--role all|web|worker]   run (default: everything in one process)
+//	bridge migrate                           apply database migrations
+//	bridge shops add --platform api …        connect a shop; prints its credentials
+//	bridge shops list
+//	bridge jobs archived                     tasks that gave up, with their reasons
+//	bridge jobs replay (--all | QUEUE ID)    run archived tasks again
+//	bridge version
+//
+// Every command reads the same BRIDGE_* environment; see Config.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "bridge:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+// run dispatches a command line. Tests call it directly.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return cmdServe(ctx, args, stderr)
+	case "migrate":
+		return cmdMigrate(ctx, args, stdout, stderr)
+	case "shops":
+		return cmdShops(ctx, args, stdout, stderr)
+	case "jobs":
+		return cmdJobs(ctx, args, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "bridge", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+}
+
+const usage = `usage:
+  bridge [serve] [--role all|web|worker]
+  bridge migrate
+  bridge shops add --platform api --name NAME --gateway upay --gateway-key KEY [--gateway-secret S] [--sandbox] [--json]
+  bridge shops list [--json]
+  bridge jobs archived [--json]
+  bridge jobs replay (--all | QUEUE TASK_ID)
+  bridge version
+`
+
+func newLogger(c *Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/redis/go-redis/v9"
+
+	"paybridge/internal/jobs"
+	"paybridge/internal/metrics"
+	"paybridge/internal/platforms/api"
+	"paybridge/internal/server"
+	"paybridge/internal/shopper"
+	"paybridge/internal/upay/upaytest"
+)
+
+func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	role := fs.String("role", "all", "what this process runs: all, web (HTTP only) or worker (jobs only)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *role != "all" && *role != "web" && *role != "worker" {
+		return fmt.Errorf("--role %q: want all, web or worker", *role)
+	}
+	a, err := openApp(ctx, stderr, *role == "all")
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	if a.embedded != nil && *role != "all" {
+		return errors.New("--role web/worker needs BRIDGE_REDIS_URL: the embedded queue lives inside one process")
+	}
+	return a.serve(ctx, *role, nil)
+}
+
+// serve runs the roles until ctx ends. ln, when set, is used instead of
+// listening on BRIDGE_ADDR (tests).
+func (a *app) serve(ctx context.Context, role string, ln net.Listener) error {
+	metrics.RegisterPaymentStates(a.db)
+	var worker *jobs.Worker
+	if role == "all" || role == "worker" {
+		worker = jobs.NewWorker(a.redis, a.svc, a.jobsCfg)
+		if err := worker.Start(ctx); err != nil {
+			return fmt.Errorf("start worker: %w", err)
+		}
+		defer worker.Shutdown()
+		a.log.Info("worker started", "reconcile_interval", a.cfg.ReconcileInterval)
+	}
+	if role == "worker" {
+		<-ctx.Done()
+		return nil
+	}
+	srv := a.webServer()
+	a.log.Info("bridge listening", "addr", a.cfg.Addr, "public_url", a.cfg.PublicURL, "role", role, "version", version)
+	if ln != nil {
+		return srv.Serve(ctx, ln)
+	}
+	return srv.Run(ctx, a.cfg.Addr)
+}
+
+func (a *app) webServer() *server.Server {
+	rdb := a.redis.MakeRedisClient().(redis.UniversalClient)
+	srv := server.New(server.Config{
+		Logger:     a.log,
+		Production: a.cfg.LogFormat == "json",
+		Version:    version,
+		Ready: []server.ReadyCheck{
+			{Name: "database", Check: a.db.Ping},
+			{Name: "redis", Check: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }},
+		},
+	})
+	srv.Mount(api.New(a.svc, a.db))
+	srv.Mount(shopper.New(a.svc, shopper.Config{PublicURL: a.cfg.PublicURL}))
+	if a.cfg.Simulators {
+		sim := upaytest.New(a.cfg.PublicURL + "/sim/upay")
+		h := gin.WrapH(http.StripPrefix("/sim/upay", sim))
+		srv.Engine().Any("/sim/upay/*path", h)
+		a.log.Warn("BRIDGE_SIMULATORS is on: a fake UPayments is served at /sim/upay; never enable this in production",
+			"upay_api", a.cfg.PublicURL+"/sim/upay/api/v1")
+	}
+	return srv
+}

@@ -1,0 +1,178 @@
+package checkout
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Platform names. A shop belongs to exactly one.
+const (
+	PlatformAPI         = "api"
+	PlatformWooCommerce = "woocommerce"
+	PlatformShopify     = "shopify"
+)
+
+// Shop is one merchant store connected to paybridge: which platform it runs
+// on, which gateway takes its payments and with which credentials.
+// Secrets are held in clear only in memory; the store encrypts them at rest.
+type Shop struct {
+	ID       string
+	Name     string
+	Platform string
+	// Domain is the store's address where the platform has one
+	// (shop.myshopify.com, https://store.example); empty for the API platform.
+	Domain  string
+	Gateway GatewayAccount
+	// APIKeyHash is the SHA-256 (hex) of the shop's API key; the key itself is
+	// shown once, at creation, and never stored.
+	APIKeyHash string
+	// WebhookSecret signs the callbacks we send the merchant ("whsec_…").
+	WebhookSecret string
+	// Secrets are platform credentials (access tokens, consumer keys).
+	Secrets map[string]string
+	// Settings are non-secret platform settings.
+	Settings  map[string]string
+	CreatedAt time.Time
+}
+
+// GatewayAccount is a shop's account at a gateway.
+type GatewayAccount struct {
+	// Gateway names the adapter ("upay", "cko", "kupay").
+	Gateway string
+	// Sandbox selects the gateway's test environment.
+	Sandbox bool
+	// Credentials are the gateway secrets (API key, signing key …) by name.
+	Credentials map[string]string
+}
+
+// Customer is the shopper as the merchant knows them.
+type Customer struct {
+	Name     string `json:"name,omitempty"`
+	Email    string `json:"email,omitempty"`
+	Mobile   string `json:"mobile,omitempty"`
+	UniqueID string `json:"unique_id,omitempty"`
+}
+
+// Product is one order line, for the gateway's receipt.
+type Product struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	Price       Money  `json:"-"`
+	Quantity    int    `json:"quantity"`
+}
+
+// Payment is one attempt by a shopper to pay one order of one shop through
+// one gateway.
+type Payment struct {
+	ID       string
+	ShopID   string
+	Platform string
+	// OrderID is the platform's reference for the order; unique per shop.
+	OrderID     string
+	Amount      Money
+	Refunded    Money // sum of succeeded refunds
+	Description string
+	Language    string // "en" or "ar"
+	// PaymentMethod is the gateway method asked for ("knet", "cc", …); empty
+	// lets the gateway page offer every method.
+	PaymentMethod string
+	Customer      Customer
+	Products      []Product
+	// Merchant URLs: where the shopper goes after paying or cancelling, and
+	// where the final state is POSTed (API platform).
+	ReturnURL   string
+	CancelURL   string
+	CallbackURL string
+	// Metadata is platform-specific, non-secret data (a Shopify session's
+	// cancel URL, a WooCommerce order key …).
+	Metadata map[string]string
+
+	Status    Status
+	SyncState SyncState
+
+	// Gateway is the adapter name; GatewayOrderID is the order id we sent the
+	// gateway (our payment id); GatewayRef is the gateway's own reference
+	// for the transaction (UPayments track_id), known once the charge exists
+	// or once a status answer has been bound to this payment.
+	Gateway        string
+	GatewayOrderID string
+	GatewayRef     string
+	// GatewayURL is the hosted page the shopper is sent to.
+	GatewayURL string
+	// TransactionID is the gateway's id of the settled transaction, for the
+	// store's order (UPayments payment_id).
+	TransactionID string
+	// GatewayData holds what later calls need from the gateway's answers
+	// (UPayments refund_order_id …).
+	GatewayData map[string]string
+
+	// RequestHash fingerprints the create request, so that a retried
+	// request with the same order id but another body is refused.
+	RequestHash string
+	ExpiresAt   time.Time
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	// Version increases on every write; writes are compare-and-set on it.
+	Version int64
+}
+
+// Refund is money sent back to the shopper on a paid payment.
+type Refund struct {
+	ID        string
+	PaymentID string
+	Amount    Money
+	Reason    string
+	Status    RefundStatus
+	SyncState SyncState
+	// GatewayRef is the gateway's reference for the refund, once known.
+	GatewayRef string
+	// Attempts counts gateway refund calls made; a call whose outcome is
+	// unknown is never repeated blindly.
+	Attempts int
+	// Source says who asked: "api", "woocommerce", "shopify", "cli".
+	Source    string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	Version   int64
+}
+
+// Event is one row of a payment's append-only audit trail: who did what,
+// why, and what the gateway answered.
+type Event struct {
+	ID        int64
+	PaymentID string
+	RefundID  string // set for refund events
+	At        time.Time
+	// Kind names what happened (see the Event* constants).
+	Kind string
+	// From and To are set for status transitions.
+	From string
+	To   string
+	// Source is who caused it: "api", "shopper", "notification",
+	// "reconciler", "worker", "gateway", "cli".
+	Source string
+	// Detail is a JSON object with the particulars (the gateway's answer, the
+	// claim a notification made, an error). Never secrets.
+	Detail json.RawMessage
+}
+
+// Event kinds.
+const (
+	EventCreated         = "created"
+	EventChargeCreated   = "charge_created"
+	EventChargeFailed    = "charge_failed"
+	EventTransition      = "transition"
+	EventNotification    = "notification"
+	EventReturn          = "return"
+	EventClaimRejected   = "claim_rejected"
+	EventBindingMismatch = "binding_mismatch"
+	EventSignatureBad    = "signature_invalid"
+	EventGatewayError    = "gateway_error"
+	EventSyncSucceeded   = "sync_succeeded"
+	EventSyncFailed      = "sync_failed"
+	EventRefundRequested = "refund_requested"
+	EventRefundSubmitted = "refund_submitted"
+	EventRefundSucceeded = "refund_succeeded"
+	EventRefundFailed    = "refund_failed"
+	EventRefundUnknown   = "refund_outcome_unknown"
+)

@@ -1,0 +1,237 @@
+package checkout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// RefundAvailable returns what can still be refunded on p: the captured
+// amount minus every refund that has not failed (pending ones included, so
+// two concurrent requests cannot both take the last fils).
+func RefundAvailable(p *Payment, refunds []*Refund) Money {
+	left := p.Amount
+	for _, r := range refunds {
+		if r.Status != RefundFailed {
+			left.Minor -= r.Amount.Minor
+		}
+	}
+	return left
+}
+
+// CreateRefund records a refund of amount on a paid payment and enqueues
+// it. It refuses amounts that are zero, in another currency, or above what
+// is left to refund (ErrRefundExceeds). The check and the insert are one
+// compare-and-set on the payment, so concurrent refunds cannot overdraw.
+func (s *Service) CreateRefund(ctx context.Context, paymentID string, amount Money, reason, source string) (*Refund, error) {
+	if len(reason) > 500 {
+		return nil, &ValidationError{"reason", "is longer than 500 characters"}
+	}
+	for range 5 {
+		p, err := s.store.Payment(ctx, paymentID)
+		if err != nil {
+			return nil, err
+		}
+		if p.Status != StatusPaid {
+			return nil, fmt.Errorf("%w: payment %s is %s", ErrNotPaid, p.ID, p.Status)
+		}
+		if amount.Currency != p.Amount.Currency {
+			return nil, &ValidationError{"amount", fmt.Sprintf("currency %s differs from the payment's %s", amount.Currency, p.Amount.Currency)}
+		}
+		if amount.Minor <= 0 {
+			return nil, &ValidationError{"amount", "must be greater than zero"}
+		}
+		refunds, err := s.store.Refunds(ctx, p.ID)
+		if err != nil {
+			return nil, err
+		}
+		if left := RefundAvailable(p, refunds); amount.Minor > left.Minor {
+			return nil, fmt.Errorf("%w: asked %s %s, %s left", ErrRefundExceeds, amount, amount.Currency, left)
+		}
+		now := s.now()
+		r := &Refund{ID: NewID("ref"), PaymentID: p.ID, Amount: amount, Reason: reason, Status: RefundPending,
+			Source: source, CreatedAt: now, UpdatedAt: now}
+		p.UpdatedAt = now
+		err = s.store.Apply(ctx, Change{Payment: p, NewRefund: r, Events: []Event{{PaymentID: p.ID, RefundID: r.ID,
+			Kind: EventRefundRequested, Source: source, Detail: detail(map[string]any{"amount": amount.String(), "reason": reason})}}})
+		if errors.Is(err, ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := s.queue.EnqueueRefund(ctx, r.ID); err != nil {
+			s.log.WarnContext(ctx, "enqueue refund", "refund", r.ID, "err", err)
+		}
+		return r, nil
+	}
+	return nil, fmt.Errorf("refund %s: %w", paymentID, ErrConflict)
+}
+
+// Refund returns a refund by id.
+func (s *Service) Refund(ctx context.Context, id string) (*Refund, error) {
+	return s.store.Refund(ctx, id)
+}
+
+// ProcessRefund moves a pending refund forward at the gateway: it submits
+// it once, then polls its status. Because UPayments offers no idempotency
+// key, a submission whose outcome is unknown (a timeout, a crash between
+// the call and the write) is never repeated: the refund is left pending with
+// an event and the job archived for a person to check.
+func (s *Service) ProcessRefund(ctx context.Context, id string) error {
+	r, err := s.store.Refund(ctx, id)
+	if err != nil {
+		return err
+	}
+	if r.Status.Final() {
+		if r.SyncState == SyncPending {
+			s.enqueueSync(ctx, r.PaymentID, r.ID)
+		}
+		return nil
+	}
+	p, err := s.store.Payment(ctx, r.PaymentID)
+	if err != nil {
+		return err
+	}
+	g, ok := s.gateways[p.Gateway]
+	if !ok {
+		return Permanent("refund", fmt.Errorf("%w %q", ErrUnknownGateway, p.Gateway))
+	}
+	shop, err := s.store.Shop(ctx, p.ShopID)
+	if err != nil {
+		return err
+	}
+	var res RefundResult
+	if r.GatewayRef == "" {
+		if r.Attempts > 0 {
+			s.applyEvents(ctx, []Event{{PaymentID: p.ID, RefundID: r.ID, Kind: EventRefundUnknown, Source: "worker",
+				Detail: detail(map[string]any{"reason": "an earlier submission's outcome is unknown; check the gateway dashboard before replaying"})}})
+			return Permanent("refund outcome unknown", fmt.Errorf("refund %s was submitted to %s without a known answer", r.ID, p.Gateway))
+		}
+		// Persist the intent before calling, so a crash during the call is
+		// seen as "outcome unknown" and never as "not yet submitted".
+		r.Attempts, r.UpdatedAt = 1, s.now()
+		if err := s.store.Apply(ctx, Change{Refund: r, Events: []Event{{PaymentID: p.ID, RefundID: r.ID, Kind: EventRefundSubmitted, Source: "worker",
+			Detail: detail(map[string]any{"amount": r.Amount.String()})}}}); err != nil {
+			return err
+		}
+		res, err = g.Refund(ctx, shop.Gateway, p, r)
+		if err != nil {
+			var ge *GatewayError
+			if errors.As(err, &ge) && !ge.Temporary {
+				return s.finishRefund(ctx, r.ID, RefundResult{Status: RefundFailed}, ge.Message)
+			}
+			s.applyEvents(ctx, []Event{{PaymentID: p.ID, RefundID: r.ID, Kind: EventRefundUnknown, Source: "worker",
+				Detail: detail(map[string]any{"error": err.Error()})}})
+			return Permanent("refund outcome unknown", err)
+		}
+	} else {
+		res, err = g.RefundStatus(ctx, shop.Gateway, p, r)
+		if err != nil {
+			return fmt.Errorf("refund status of %s: %w", r.ID, err)
+		}
+	}
+	if res.Status == "" {
+		res.Status = RefundPending
+	}
+	if err := s.finishRefund(ctx, r.ID, res, ""); err != nil {
+		return err
+	}
+	if res.Status == RefundPending {
+		return fmt.Errorf("refund %s: %w", r.ID, ErrNotSettled)
+	}
+	return nil
+}
+
+// finishRefund stores a gateway answer about a refund: its reference, and
+// when final its status, the payment's refunded total and a pending sync.
+func (s *Service) finishRefund(ctx context.Context, id string, res RefundResult, message string) error {
+	for range 5 {
+		r, err := s.store.Refund(ctx, id)
+		if err != nil {
+			return err
+		}
+		if r.Status.Final() {
+			return nil
+		}
+		now := s.now()
+		c := Change{Refund: r}
+		if res.Ref != "" && r.GatewayRef != res.Ref {
+			r.GatewayRef = res.Ref
+		}
+		d := map[string]any{"ref": res.Ref, "answer": res.Raw}
+		if message != "" {
+			d["message"] = message
+		}
+		switch res.Status {
+		case RefundSucceeded:
+			p, err := s.store.Payment(ctx, r.PaymentID)
+			if err != nil {
+				return err
+			}
+			p.Refunded.Currency = p.Amount.Currency
+			p.Refunded.Minor += r.Amount.Minor
+			p.UpdatedAt = now
+			c.Payment = p
+			r.Status, r.SyncState = RefundSucceeded, SyncPending
+			c.Events = append(c.Events, Event{PaymentID: r.PaymentID, RefundID: r.ID, Kind: EventRefundSucceeded, Source: "gateway", Detail: detail(d)})
+		case RefundFailed:
+			r.Status, r.SyncState = RefundFailed, SyncPending
+			c.Events = append(c.Events, Event{PaymentID: r.PaymentID, RefundID: r.ID, Kind: EventRefundFailed, Source: "gateway", Detail: detail(d)})
+		}
+		r.UpdatedAt = now
+		err = s.store.Apply(ctx, c)
+		if errors.Is(err, ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if r.Status.Final() {
+			s.enqueueSync(ctx, r.PaymentID, r.ID)
+		}
+		return nil
+	}
+	return fmt.Errorf("record refund %s: %w", id, ErrConflict)
+}
+
+// SyncRefund pushes a final refund to the payment's platform.
+func (s *Service) SyncRefund(ctx context.Context, id string) error {
+	r, err := s.store.Refund(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !r.Status.Final() || (r.SyncState != SyncPending && r.SyncState != SyncFailed) {
+		return nil
+	}
+	p, err := s.store.Payment(ctx, r.PaymentID)
+	if err != nil {
+		return err
+	}
+	sy, ok := s.syncers[p.Platform]
+	if !ok {
+		return Permanent("sync", fmt.Errorf("no syncer for platform %q", p.Platform))
+	}
+	shop, err := s.store.Shop(ctx, p.ShopID)
+	if err != nil {
+		return err
+	}
+	if err := sy.SyncRefund(ctx, shop, p, r); err != nil {
+		return fmt.Errorf("sync refund %s to %s: %w", r.ID, p.Platform, err)
+	}
+	for range 3 {
+		if r.SyncState == SyncDone {
+			return nil
+		}
+		r.SyncState, r.UpdatedAt = SyncDone, s.now()
+		err = s.store.Apply(ctx, Change{Refund: r, Events: []Event{{PaymentID: r.PaymentID, RefundID: r.ID, Kind: EventSyncSucceeded, Source: "worker",
+			Detail: detail(map[string]any{"refund_status": r.Status})}}})
+		if !errors.Is(err, ErrConflict) {
+			return err
+		}
+		if r, err = s.store.Refund(ctx, id); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("record refund sync %s: %w", id, ErrConflict)
+}

@@ -1,0 +1,71 @@
+package api
+
+import (
+	"encoding/json"
+	"time"
+
+	"paybridge/internal/checkout"
+)
+
+// PaymentJSON is the public shape of a payment, in API answers and in
+// callbacks. Field names are a contract: never rename them.
+type PaymentJSON struct {
+	ID               string      `json:"id"`
+	Status           string      `json:"status"`
+	OrderID          string      `json:"order_id"`
+	Amount           string      `json:"amount"`
+	Currency         string      `json:"currency"`
+	RefundedAmount   string      `json:"refunded_amount"`
+	PayURL           string      `json:"pay_url"`
+	Gateway          string      `json:"gateway"`
+	GatewayReference string      `json:"gateway_reference"`
+	CreatedAt        time.Time   `json:"created_at"`
+	UpdatedAt        time.Time   `json:"updated_at"`
+	Events           []EventJSON `json:"events"`
+}
+
+// EventJSON is one audit event in PaymentJSON.
+type EventJSON struct {
+	At     time.Time       `json:"at"`
+	Kind   string          `json:"kind"`
+	From   string          `json:"from"`
+	To     string          `json:"to"`
+	Source string          `json:"source"`
+	Detail json.RawMessage `json:"detail"`
+}
+
+// RefundJSON is the public shape of a refund.
+type RefundJSON struct {
+	ID        string    `json:"id"`
+	PaymentID string    `json:"payment_id"`
+	Status    string    `json:"status"`
+	Amount    string    `json:"amount"`
+	Reason    string    `json:"reason"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// NewPaymentJSON renders a payment with its events.
+func NewPaymentJSON(p *checkout.Payment, payURL string, events []checkout.Event) PaymentJSON {
+	refunded := p.Refunded
+	refunded.Currency = p.Amount.Currency
+	out := PaymentJSON{
+		ID: p.ID, Status: string(p.Status), OrderID: p.OrderID,
+		Amount: p.Amount.String(), Currency: p.Amount.Currency, RefundedAmount: refunded.String(),
+		PayURL: payURL, Gateway: p.Gateway, GatewayReference: p.GatewayRef,
+		CreatedAt: p.CreatedAt.UTC(), UpdatedAt: p.UpdatedAt.UTC(), Events: []EventJSON{},
+	}
+	for _, e := range events {
+		d := e.Detail
+		if len(d) == 0 {
+			d = json.RawMessage("{}")
+		}
+		out.Events = append(out.Events, EventJSON{At: e.At.UTC(), Kind: e.Kind, From: e.From, To: e.To, Source: e.Source, Detail: d})
+	}
+	return out
+}
+
+// NewRefundJSON renders a refund.
+func NewRefundJSON(r *checkout.Refund) RefundJSON {
+	return RefundJSON{ID: r.ID, PaymentID: r.PaymentID, Status: string(r.Status), Amount: r.Amount.String(),
+		Reason: r.Reason, CreatedAt: r.CreatedAt.UTC()}
+}

@@ -1,0 +1,212 @@
+// Package shopper serves the routes a shopper's browser and a gateway's
+// notifications reach, for every platform:
+//
+//	GET      /pay/{payment}              → 302 to the gateway's hosted page
+//	GET      /return/{payment}           ← the gateway sends the shopper back (success)
+//	GET      /cancel/{payment}           ← … (failure or cancel)
+//	GET      /wait/{payment}             "being confirmed" page until the state is final
+//	GET|POST /notify/{gateway}/{payment} ← the gateway's server-to-server notification
+//
+// Nothing here changes a payment on the caller's word: returns and
+// notifications are recorded as claims and the gateway is asked.
+package shopper
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"paybridge/internal/checkout"
+	"paybridge/internal/server"
+)
+
+// Config configures the routes. The zero value is usable except PublicURL.
+type Config struct {
+	// PublicURL is the bridge's external base URL, used to rebuild the full
+	// URL a gateway signed.
+	PublicURL string
+	// ReturnTimeout bounds the gateway check made while the shopper waits on
+	// a return. Default 8 s; past it the shopper sees the waiting page.
+	ReturnTimeout time.Duration
+	// RefreshSeconds is how often the waiting page reloads. Default 3.
+	RefreshSeconds int
+}
+
+// Routes serves the shopper and notification routes.
+type Routes struct {
+	svc *checkout.Service
+	cfg Config
+}
+
+// New returns the routes over the core service.
+func New(svc *checkout.Service, cfg Config) *Routes {
+	if cfg.ReturnTimeout <= 0 {
+		cfg.ReturnTimeout = 8 * time.Second
+	}
+	if cfg.RefreshSeconds <= 0 {
+		cfg.RefreshSeconds = 3
+	}
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	return &Routes{svc: svc, cfg: cfg}
+}
+
+// Register mounts the routes.
+func (rt *Routes) Register(r gin.IRouter) {
+	r.GET("/pay/:id", rt.pay)
+	r.GET("/return/:id", rt.back)
+	r.GET("/cancel/:id", rt.back)
+	r.GET("/wait/:id", rt.wait)
+	r.GET("/notify/:gateway/:id", rt.notify)
+	r.POST("/notify/:gateway/:id", rt.notify)
+}
+
+func lang(c *gin.Context, p *checkout.Payment) string {
+	if p != nil && p.Language == "ar" {
+		return "ar"
+	}
+	if p == nil && strings.HasPrefix(c.GetHeader("Accept-Language"), "ar") {
+		return "ar"
+	}
+	return "en"
+}
+
+func (rt *Routes) load(c *gin.Context) (*checkout.Payment, bool) {
+	id := c.Param("id")
+	if !checkout.ValidID("pay", id) {
+		server.RenderPage(c, http.StatusNotFound, server.ShopperPage(lang(c, nil), server.ShopperNotFound, "", ""))
+		return nil, false
+	}
+	p, err := rt.svc.Payment(c.Request.Context(), id)
+	if errors.Is(err, checkout.ErrNotFound) {
+		server.RenderPage(c, http.StatusNotFound, server.ShopperPage(lang(c, nil), server.ShopperNotFound, "", ""))
+		return nil, false
+	}
+	if err != nil {
+		rt.fail(c, nil, err)
+		return nil, false
+	}
+	return p, true
+}
+
+func (rt *Routes) fail(c *gin.Context, p *checkout.Payment, err error) {
+	_ = c.Error(err) // logged by the access log middleware
+	link := ""
+	if p != nil {
+		link = rt.svc.PayURL(p.ID)
+	}
+	status := http.StatusInternalServerError
+	var ge *checkout.GatewayError
+	if errors.As(err, &ge) {
+		status = http.StatusBadGateway
+	}
+	server.RenderPage(c, status, server.ShopperPage(lang(c, p), server.ShopperError, "", link))
+}
+
+func (rt *Routes) pay(c *gin.Context) {
+	if _, ok := rt.load(c); !ok {
+		return
+	}
+	to, p, err := rt.svc.Redirect(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		rt.fail(c, p, err)
+		return
+	}
+	if to == "" {
+		rt.leave(c, p)
+		return
+	}
+	c.Redirect(http.StatusFound, to)
+}
+
+// back handles the shopper's return from the gateway page.
+func (rt *Routes) back(c *gin.Context) {
+	if _, ok := rt.load(c); !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), rt.cfg.ReturnTimeout)
+	defer cancel()
+	p, err := rt.svc.Return(ctx, c.Param("id"), rt.callbackRequest(c, nil))
+	if err != nil {
+		if errors.Is(err, checkout.ErrBadSignature) {
+			server.RenderPage(c, http.StatusBadRequest, server.ShopperPage(lang(c, p), server.ShopperError, "", ""))
+			return
+		}
+		rt.fail(c, p, err)
+		return
+	}
+	rt.leave(c, p)
+}
+
+func (rt *Routes) wait(c *gin.Context) {
+	p, ok := rt.load(c)
+	if !ok {
+		return
+	}
+	rt.leave(c, p)
+}
+
+// leave sends the shopper on: to the merchant when the payment is final,
+// else to the waiting page.
+func (rt *Routes) leave(c *gin.Context, p *checkout.Payment) {
+	c.Header("Cache-Control", "no-store")
+	l := lang(c, p)
+	switch p.Status {
+	case checkout.StatusPaid:
+		if p.ReturnURL != "" {
+			c.Redirect(http.StatusFound, p.ReturnURL)
+			return
+		}
+		server.RenderPage(c, http.StatusOK, server.ShopperPage(l, server.ShopperPaid, "", ""))
+	case checkout.StatusFailed, checkout.StatusCanceled, checkout.StatusExpired:
+		if p.CancelURL != "" {
+			c.Redirect(http.StatusFound, p.CancelURL)
+			return
+		}
+		kind := map[checkout.Status]server.ShopperPageKind{checkout.StatusFailed: server.ShopperFailed,
+			checkout.StatusCanceled: server.ShopperCanceled, checkout.StatusExpired: server.ShopperExpired}[p.Status]
+		server.RenderPage(c, http.StatusOK, server.ShopperPage(l, kind, "", ""))
+	default:
+		page := server.ShopperPage(l, server.ShopperPending, rt.cfg.PublicURL+"/wait/"+p.ID, "")
+		page.RefreshSeconds = rt.cfg.RefreshSeconds
+		server.RenderPage(c, http.StatusOK, page)
+	}
+}
+
+func (rt *Routes) callbackRequest(c *gin.Context, body []byte) checkout.CallbackRequest {
+	return checkout.CallbackRequest{
+		Method: c.Request.Method,
+		URL:    rt.cfg.PublicURL + c.Request.URL.Path,
+		Query:  c.Request.URL.Query(),
+		Header: c.Request.Header.Clone(),
+		Body:   body,
+	}
+}
+
+// notify answers the gateway fast: record the claim, enqueue a confirm.
+func (rt *Routes) notify(c *gin.Context) {
+	body, err := server.ReadBody(c)
+	if err != nil {
+		server.WriteError(c, err)
+		return
+	}
+	id := c.Param("id")
+	if !checkout.ValidID("pay", id) {
+		server.WriteError(c, server.Error(http.StatusNotFound, "not_found", "unknown payment"))
+		return
+	}
+	err = rt.svc.Notify(c.Request.Context(), c.Param("gateway"), id, rt.callbackRequest(c, body))
+	switch {
+	case err == nil:
+		c.JSON(http.StatusOK, gin.H{"received": true})
+	case errors.Is(err, checkout.ErrNotFound):
+		server.WriteError(c, server.Wrap(err, http.StatusNotFound, "not_found", "unknown payment"))
+	case errors.Is(err, checkout.ErrBadSignature):
+		server.WriteError(c, server.Wrap(err, http.StatusUnauthorized, "bad_signature", "signature did not verify"))
+	default:
+		server.WriteError(c, err)
+	}
+}

@@ -1,0 +1,575 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"paybridge/internal/checkout"
+)
+
+// finalStatuses is the SQL list of final payment statuses. It must match
+// the partial index payments_open in the migrations (checked by a test).
+var finalStatuses = sqlList(checkout.StatusPaid, checkout.StatusFailed, checkout.StatusCanceled, checkout.StatusExpired)
+
+// finalRefundStatuses is the SQL list of final refund statuses.
+var finalRefundStatuses = sqlList(checkout.RefundSucceeded, checkout.RefundFailed)
+
+// sqlList quotes constant identifiers into "('a', 'b')". Only for
+// compile-time constants: it does not escape.
+func sqlList[T ~string](vs ...T) string {
+	q := make([]string, len(vs))
+	for i, v := range vs {
+		q[i] = "'" + string(v) + "'"
+	}
+	return "(" + strings.Join(q, ", ") + ")"
+}
+
+const paymentColumns = `id, shop_id, platform, order_id, amount_minor, currency, refunded_minor,
+	description, language, payment_method, customer, products, return_url, cancel_url,
+	callback_url, metadata, status, sync_state, gateway, gateway_order_id, gateway_ref,
+	gateway_url, transaction_id, gateway_data, request_hash, expires_at, created_at,
+	updated_at, version`
+
+const refundColumns = `id, payment_id, amount_minor, currency, reason, status, sync_state,
+	gateway_ref, attempts, source, created_at, updated_at, version`
+
+// productJSON is how a Product is kept in payments.products: Product's
+// Price has no JSON form, so it is spelled out in minor units.
+type productJSON struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	PriceMinor  int64  `json:"price_minor"`
+	Currency    string `json:"currency"`
+	Quantity    int    `json:"quantity"`
+}
+
+// paymentRow is a Payment in column form, ready to bind.
+type paymentRow struct {
+	customer, products, metadata, gatewayData string
+	refunded                                  int64
+}
+
+func encodePayment(p *checkout.Payment) (paymentRow, error) {
+	var r paymentRow
+	if p.ID == "" || p.ShopID == "" || p.OrderID == "" {
+		return r, errors.New("payment needs an id, a shop id and an order id")
+	}
+	if !p.Status.Valid() {
+		return r, fmt.Errorf("payment %s: invalid status %q", p.ID, p.Status)
+	}
+	if p.Amount.Currency == "" || p.Amount.Minor < 0 {
+		return r, fmt.Errorf("payment %s: invalid amount %d %q", p.ID, p.Amount.Minor, p.Amount.Currency)
+	}
+	if p.Refunded.Currency != "" && p.Refunded.Currency != p.Amount.Currency {
+		return r, fmt.Errorf("payment %s: refunded %s: %w", p.ID, p.Refunded.Currency, checkout.ErrCurrencyMismatch)
+	}
+	if p.Refunded.Minor < 0 {
+		return r, fmt.Errorf("payment %s: negative refunded amount", p.ID)
+	}
+	r.refunded = p.Refunded.Minor
+	var products []productJSON
+	if p.Products != nil {
+		products = make([]productJSON, len(p.Products))
+		for i, pr := range p.Products {
+			products[i] = productJSON{Name: pr.Name, Description: pr.Description, PriceMinor: pr.Price.Minor, Currency: pr.Price.Currency, Quantity: pr.Quantity}
+		}
+	}
+	for _, f := range []struct {
+		dst *string
+		v   any
+	}{{&r.customer, p.Customer}, {&r.products, products}, {&r.metadata, p.Metadata}, {&r.gatewayData, p.GatewayData}} {
+		b, err := json.Marshal(f.v)
+		if err != nil {
+			return r, fmt.Errorf("payment %s: encode: %w", p.ID, err)
+		}
+		*f.dst = string(b)
+	}
+	return r, nil
+}
+
+func scanPayment(s rowScanner) (*checkout.Payment, error) {
+	var (
+		p                                         checkout.Payment
+		refunded                                  int64
+		customer, products, metadata, gatewayData string
+		expires                                   sql.NullInt64
+		created, updated                          int64
+	)
+	err := s.Scan(&p.ID, &p.ShopID, &p.Platform, &p.OrderID, &p.Amount.Minor, &p.Amount.Currency, &refunded,
+		&p.Description, &p.Language, &p.PaymentMethod, &customer, &products, &p.ReturnURL, &p.CancelURL,
+		&p.CallbackURL, &metadata, &p.Status, &p.SyncState, &p.Gateway, &p.GatewayOrderID, &p.GatewayRef,
+		&p.GatewayURL, &p.TransactionID, &gatewayData, &p.RequestHash, &expires, &created,
+		&updated, &p.Version)
+	if err != nil {
+		return nil, err
+	}
+	p.Refunded = checkout.Money{Minor: refunded, Currency: p.Amount.Currency}
+	p.ExpiresAt = fromNullMicros(expires)
+	p.CreatedAt = fromMicros(created)
+	p.UpdatedAt = fromMicros(updated)
+	if err := json.Unmarshal([]byte(customer), &p.Customer); err != nil {
+		return nil, fmt.Errorf("payment %s: decode customer: %w", p.ID, err)
+	}
+	var prods []productJSON
+	if err := json.Unmarshal([]byte(products), &prods); err != nil {
+		return nil, fmt.Errorf("payment %s: decode products: %w", p.ID, err)
+	}
+	if prods != nil {
+		p.Products = make([]checkout.Product, len(prods))
+		for i, pr := range prods {
+			p.Products[i] = checkout.Product{Name: pr.Name, Description: pr.Description,
+				Price: checkout.Money{Minor: pr.PriceMinor, Currency: pr.Currency}, Quantity: pr.Quantity}
+		}
+	}
+	if err := json.Unmarshal([]byte(metadata), &p.Metadata); err != nil {
+		return nil, fmt.Errorf("payment %s: decode metadata: %w", p.ID, err)
+	}
+	if err := json.Unmarshal([]byte(gatewayData), &p.GatewayData); err != nil {
+		return nil, fmt.Errorf("payment %s: decode gateway data: %w", p.ID, err)
+	}
+	return &p, nil
+}
+
+func scanRefund(s rowScanner) (*checkout.Refund, error) {
+	var (
+		r                checkout.Refund
+		created, updated int64
+	)
+	err := s.Scan(&r.ID, &r.PaymentID, &r.Amount.Minor, &r.Amount.Currency, &r.Reason, &r.Status, &r.SyncState,
+		&r.GatewayRef, &r.Attempts, &r.Source, &created, &updated, &r.Version)
+	if err != nil {
+		return nil, err
+	}
+	r.CreatedAt = fromMicros(created)
+	r.UpdatedAt = fromMicros(updated)
+	return &r, nil
+}
+
+func validateRefund(r *checkout.Refund) error {
+	if r.ID == "" || r.PaymentID == "" {
+		return errors.New("refund needs an id and a payment id")
+	}
+	switch r.Status {
+	case checkout.RefundPending, checkout.RefundSucceeded, checkout.RefundFailed:
+	default:
+		return fmt.Errorf("refund %s: invalid status %q", r.ID, r.Status)
+	}
+	if r.Amount.Currency == "" || r.Amount.Minor < 0 {
+		return fmt.Errorf("refund %s: invalid amount %d %q", r.ID, r.Amount.Minor, r.Amount.Currency)
+	}
+	return nil
+}
+
+// Apply writes c in one transaction: it inserts c.NewPayment and
+// c.NewRefund, updates c.Payment and c.Refund if their stored version still
+// equals their Version, and appends c.Events, in that order.
+//
+// It returns an error wrapping [checkout.ErrConflict] when a
+// compare-and-set fails (or [checkout.ErrNotFound] when the row to update
+// does not exist) and [checkout.ErrDuplicate] when a new row's key exists
+// (a payment's (shop, order id), or an id); then nothing is written and the
+// arguments are untouched.
+//
+// On success the new rows get Version 1 and the updated rows' Version is
+// incremented; zero CreatedAt/UpdatedAt of new rows, zero UpdatedAt of
+// updated rows and zero Event.At are set to the current time; events get
+// their IDs; an event without PaymentID gets the change's payment id.
+// Otherwise the caller's timestamps are stored as given (to the
+// microsecond): the caller stamps UpdatedAt.
+func (db *DB) Apply(ctx context.Context, c checkout.Change) (err error) {
+	now := db.now().UTC().Truncate(time.Microsecond)
+	var newPay, upPay paymentRow
+	if c.NewPayment != nil {
+		if newPay, err = encodePayment(c.NewPayment); err != nil {
+			return fmt.Errorf("store: apply: %w", err)
+		}
+	}
+	if c.Payment != nil {
+		if upPay, err = encodePayment(c.Payment); err != nil {
+			return fmt.Errorf("store: apply: %w", err)
+		}
+	}
+	for _, r := range []*checkout.Refund{c.NewRefund, c.Refund} {
+		if r != nil {
+			if err := validateRefund(r); err != nil {
+				return fmt.Errorf("store: apply: %w", err)
+			}
+		}
+	}
+	defaultPaymentID := ""
+	switch {
+	case c.Payment != nil:
+		defaultPaymentID = c.Payment.ID
+	case c.NewPayment != nil:
+		defaultPaymentID = c.NewPayment.ID
+	case c.Refund != nil:
+		defaultPaymentID = c.Refund.PaymentID
+	case c.NewRefund != nil:
+		defaultPaymentID = c.NewRefund.PaymentID
+	}
+	type evRow struct {
+		paymentID string
+		at        time.Time
+		detail    string
+	}
+	evs := make([]evRow, len(c.Events))
+	for i, e := range c.Events {
+		evs[i] = evRow{paymentID: e.PaymentID, at: e.At, detail: string(e.Detail)}
+		if evs[i].paymentID == "" {
+			evs[i].paymentID = defaultPaymentID
+		}
+		if evs[i].paymentID == "" {
+			return fmt.Errorf("store: apply: event %d (%s) has no payment id", i, e.Kind)
+		}
+		if e.Kind == "" {
+			return fmt.Errorf("store: apply: event %d has no kind", i)
+		}
+		if evs[i].at.IsZero() {
+			evs[i].at = now
+		}
+		if len(strings.TrimSpace(evs[i].detail)) == 0 {
+			evs[i].detail = "{}"
+		} else if !json.Valid(e.Detail) {
+			return fmt.Errorf("store: apply: event %d (%s): detail is not valid JSON", i, e.Kind)
+		}
+	}
+
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: apply: begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+
+	var newPayCreated, newPayUpdated, upPayUpdated, newRefCreated, newRefUpdated, upRefUpdated time.Time
+	if p := c.NewPayment; p != nil {
+		newPayCreated = orNow(p.CreatedAt, now)
+		newPayUpdated = orNow(p.UpdatedAt, newPayCreated)
+		_, err = tx.ExecContext(ctx, `INSERT INTO payments (`+paymentColumns+`) VALUES
+			($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
+			 $21, $22, $23, $24, $25, $26, $27, $28, 1)`,
+			p.ID, p.ShopID, p.Platform, p.OrderID, p.Amount.Minor, p.Amount.Currency, newPay.refunded,
+			p.Description, p.Language, p.PaymentMethod, newPay.customer, newPay.products, p.ReturnURL, p.CancelURL,
+			p.CallbackURL, newPay.metadata, string(p.Status), string(p.SyncState), p.Gateway, p.GatewayOrderID, p.GatewayRef,
+			p.GatewayURL, p.TransactionID, newPay.gatewayData, p.RequestHash, nullMicros(p.ExpiresAt), micros(newPayCreated),
+			micros(newPayUpdated))
+		if err != nil {
+			return writeErr(fmt.Sprintf("insert payment %s (shop %s, order %s)", p.ID, p.ShopID, p.OrderID), err)
+		}
+	}
+	if p := c.Payment; p != nil {
+		upPayUpdated = orNow(p.UpdatedAt, now)
+		var res sql.Result
+		res, err = tx.ExecContext(ctx, `UPDATE payments SET
+			shop_id = $2, platform = $3, order_id = $4, amount_minor = $5, currency = $6, refunded_minor = $7,
+			description = $8, language = $9, payment_method = $10, customer = $11, products = $12,
+			return_url = $13, cancel_url = $14, callback_url = $15, metadata = $16, status = $17,
+			sync_state = $18, gateway = $19, gateway_order_id = $20, gateway_ref = $21, gateway_url = $22,
+			transaction_id = $23, gateway_data = $24, request_hash = $25, expires_at = $26,
+			updated_at = $27, version = version + 1
+			WHERE id = $1 AND version = $28`,
+			p.ID, p.ShopID, p.Platform, p.OrderID, p.Amount.Minor, p.Amount.Currency, upPay.refunded,
+			p.Description, p.Language, p.PaymentMethod, upPay.customer, upPay.products,
+			p.ReturnURL, p.CancelURL, p.CallbackURL, upPay.metadata, string(p.Status),
+			string(p.SyncState), p.Gateway, p.GatewayOrderID, p.GatewayRef, p.GatewayURL,
+			p.TransactionID, upPay.gatewayData, p.RequestHash, nullMicros(p.ExpiresAt),
+			micros(upPayUpdated), p.Version)
+		if err != nil {
+			return writeErr("update payment "+p.ID, err)
+		}
+		if err = db.checkCAS(ctx, tx, res, "payments", p.ID, p.Version); err != nil {
+			return err
+		}
+	}
+	if r := c.NewRefund; r != nil {
+		newRefCreated = orNow(r.CreatedAt, now)
+		newRefUpdated = orNow(r.UpdatedAt, newRefCreated)
+		_, err = tx.ExecContext(ctx, `INSERT INTO refunds (`+refundColumns+`) VALUES
+			($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1)`,
+			r.ID, r.PaymentID, r.Amount.Minor, r.Amount.Currency, r.Reason, string(r.Status), string(r.SyncState),
+			r.GatewayRef, r.Attempts, r.Source, micros(newRefCreated), micros(newRefUpdated))
+		if err != nil {
+			return writeErr(fmt.Sprintf("insert refund %s (payment %s)", r.ID, r.PaymentID), err)
+		}
+	}
+	if r := c.Refund; r != nil {
+		upRefUpdated = orNow(r.UpdatedAt, now)
+		var res sql.Result
+		res, err = tx.ExecContext(ctx, `UPDATE refunds SET
+			payment_id = $2, amount_minor = $3, currency = $4, reason = $5, status = $6, sync_state = $7,
+			gateway_ref = $8, attempts = $9, source = $10, updated_at = $11, version = version + 1
+			WHERE id = $1 AND version = $12`,
+			r.ID, r.PaymentID, r.Amount.Minor, r.Amount.Currency, r.Reason, string(r.Status), string(r.SyncState),
+			r.GatewayRef, r.Attempts, r.Source, micros(upRefUpdated), r.Version)
+		if err != nil {
+			return writeErr("update refund "+r.ID, err)
+		}
+		if err = db.checkCAS(ctx, tx, res, "refunds", r.ID, r.Version); err != nil {
+			return err
+		}
+	}
+	ids := make([]int64, len(evs))
+	for i, e := range c.Events {
+		err = tx.QueryRowContext(ctx, `INSERT INTO payment_events
+			(payment_id, refund_id, at, kind, from_state, to_state, source, detail)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+			evs[i].paymentID, e.RefundID, micros(evs[i].at), e.Kind, e.From, e.To, e.Source, evs[i].detail).Scan(&ids[i])
+		if err != nil {
+			return writeErr(fmt.Sprintf("append event %d (%s) to payment %s", i, e.Kind, evs[i].paymentID), err)
+		}
+	}
+	if err = tx.Commit(); err != nil {
+		return fmt.Errorf("store: apply: commit: %w", err)
+	}
+
+	// Committed: reflect the write in the caller's values.
+	if p := c.NewPayment; p != nil {
+		p.Version, p.CreatedAt, p.UpdatedAt = 1, newPayCreated, newPayUpdated
+	}
+	if p := c.Payment; p != nil {
+		p.Version++
+		p.UpdatedAt = upPayUpdated
+	}
+	if r := c.NewRefund; r != nil {
+		r.Version, r.CreatedAt, r.UpdatedAt = 1, newRefCreated, newRefUpdated
+	}
+	if r := c.Refund; r != nil {
+		r.Version++
+		r.UpdatedAt = upRefUpdated
+	}
+	for i := range c.Events {
+		c.Events[i].ID = ids[i]
+		c.Events[i].PaymentID = evs[i].paymentID
+		c.Events[i].At = evs[i].at
+		if len(c.Events[i].Detail) == 0 {
+			c.Events[i].Detail = json.RawMessage(evs[i].detail)
+		}
+	}
+	return nil
+}
+
+// orNow returns t, or def when t is zero.
+func orNow(t, def time.Time) time.Time {
+	if t.IsZero() {
+		return def
+	}
+	return t
+}
+
+// checkCAS turns a compare-and-set that matched no row into ErrConflict, or
+// ErrNotFound when the row does not exist at all.
+func (db *DB) checkCAS(ctx context.Context, tx *sql.Tx, res sql.Result, table, id string, version int64) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("store: update %s %s: %w", table, id, err)
+	}
+	if n == 1 {
+		return nil
+	}
+	var stored int64
+	err = tx.QueryRowContext(ctx, `SELECT version FROM `+table+` WHERE id = $1`, id).Scan(&stored)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("store: update %s %s: %w", table, id, checkout.ErrNotFound)
+	case err != nil:
+		return fmt.Errorf("store: update %s %s: %w", table, id, err)
+	}
+	return fmt.Errorf("store: update %s %s: have version %d, stored %d: %w", table, id, version, stored, checkout.ErrConflict)
+}
+
+// Payment returns the payment with the given id, or an error wrapping
+// [checkout.ErrNotFound].
+func (db *DB) Payment(ctx context.Context, id string) (*checkout.Payment, error) {
+	p, err := scanPayment(db.r.QueryRowContext(ctx, `SELECT `+paymentColumns+` FROM payments WHERE id = $1`, id))
+	return p, notFound(err, "payment "+id)
+}
+
+// PaymentByOrder returns the shop's payment for the platform order id, or
+// an error wrapping [checkout.ErrNotFound].
+func (db *DB) PaymentByOrder(ctx context.Context, shopID, orderID string) (*checkout.Payment, error) {
+	p, err := scanPayment(db.r.QueryRowContext(ctx,
+		`SELECT `+paymentColumns+` FROM payments WHERE shop_id = $1 AND order_id = $2`, shopID, orderID))
+	return p, notFound(err, fmt.Sprintf("payment for shop %s order %s", shopID, orderID))
+}
+
+// PaymentByGatewayRef returns the payment a gateway knows by ref (its
+// transaction reference), or an error wrapping [checkout.ErrNotFound].
+// Several matches (a reference reused across shops) are refused.
+func (db *DB) PaymentByGatewayRef(ctx context.Context, gateway, ref string) (*checkout.Payment, error) {
+	if ref == "" {
+		return nil, fmt.Errorf("store: payment by gateway ref: empty ref: %w", checkout.ErrNotFound)
+	}
+	ps, err := db.listPayments(ctx, `WHERE gateway = $1 AND gateway_ref = $2 ORDER BY created_at LIMIT 2`, gateway, ref)
+	if err != nil {
+		return nil, err
+	}
+	switch len(ps) {
+	case 0:
+		return nil, fmt.Errorf("store: payment by %s ref %s: %w", gateway, ref, checkout.ErrNotFound)
+	case 1:
+		return ps[0], nil
+	}
+	return nil, fmt.Errorf("store: payment by %s ref %s: several payments match", gateway, ref)
+}
+
+func notFound(err error, what string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("store: %s: %w", what, checkout.ErrNotFound)
+	}
+	return fmt.Errorf("store: %s: %w", what, err)
+}
+
+// Events returns the payment's audit trail in the order it was written
+// (oldest first). An unknown payment has no events.
+func (db *DB) Events(ctx context.Context, paymentID string) ([]checkout.Event, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT id, payment_id, refund_id, at, kind, from_state, to_state, source, detail
+		FROM payment_events WHERE payment_id = $1 ORDER BY id`, paymentID)
+	if err != nil {
+		return nil, fmt.Errorf("store: events of payment %s: %w", paymentID, err)
+	}
+	defer rows.Close()
+	var evs []checkout.Event
+	for rows.Next() {
+		var (
+			e      checkout.Event
+			at     int64
+			detail string
+		)
+		if err := rows.Scan(&e.ID, &e.PaymentID, &e.RefundID, &at, &e.Kind, &e.From, &e.To, &e.Source, &detail); err != nil {
+			return nil, fmt.Errorf("store: events of payment %s: %w", paymentID, err)
+		}
+		e.At = fromMicros(at)
+		e.Detail = json.RawMessage(detail)
+		evs = append(evs, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: events of payment %s: %w", paymentID, err)
+	}
+	return evs, nil
+}
+
+func (db *DB) listPayments(ctx context.Context, where string, args ...any) ([]*checkout.Payment, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT `+paymentColumns+` FROM payments `+where, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: list payments: %w", err)
+	}
+	defer rows.Close()
+	var ps []*checkout.Payment
+	for rows.Next() {
+		p, err := scanPayment(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: list payments: %w", err)
+		}
+		ps = append(ps, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: list payments: %w", err)
+	}
+	return ps, nil
+}
+
+// OpenPayments lists payments not in a final status last updated before
+// before, oldest update first. limit <= 0 means 100.
+func (db *DB) OpenPayments(ctx context.Context, before time.Time, limit int) ([]*checkout.Payment, error) {
+	return db.listPayments(ctx, `WHERE status NOT IN `+finalStatuses+` AND updated_at < $1
+		ORDER BY updated_at, id LIMIT $2`, micros(before), limitOrDefault(limit))
+}
+
+// UnsyncedPayments lists final payments whose SyncState is
+// [checkout.SyncPending] and that were last updated before before, oldest
+// update first. limit <= 0 means 100.
+func (db *DB) UnsyncedPayments(ctx context.Context, before time.Time, limit int) ([]*checkout.Payment, error) {
+	return db.listPayments(ctx, `WHERE sync_state = '`+string(checkout.SyncPending)+`' AND status IN `+finalStatuses+`
+		AND updated_at < $1 ORDER BY updated_at, id LIMIT $2`, micros(before), limitOrDefault(limit))
+}
+
+// ListPayments lists a shop's payments, newest first, created before
+// before (zero: no bound), for paging. limit <= 0 means 100.
+func (db *DB) ListPayments(ctx context.Context, shopID string, before time.Time, limit int) ([]*checkout.Payment, error) {
+	if before.IsZero() {
+		return db.listPayments(ctx, `WHERE shop_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`, shopID, limitOrDefault(limit))
+	}
+	return db.listPayments(ctx, `WHERE shop_id = $1 AND created_at < $2 ORDER BY created_at DESC, id DESC LIMIT $3`,
+		shopID, micros(before), limitOrDefault(limit))
+}
+
+func (db *DB) listRefunds(ctx context.Context, where string, args ...any) ([]*checkout.Refund, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT `+refundColumns+` FROM refunds `+where, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: list refunds: %w", err)
+	}
+	defer rows.Close()
+	var rs []*checkout.Refund
+	for rows.Next() {
+		r, err := scanRefund(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: list refunds: %w", err)
+		}
+		rs = append(rs, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: list refunds: %w", err)
+	}
+	return rs, nil
+}
+
+// Refund returns the refund with the given id, or an error wrapping
+// [checkout.ErrNotFound].
+func (db *DB) Refund(ctx context.Context, id string) (*checkout.Refund, error) {
+	r, err := scanRefund(db.r.QueryRowContext(ctx, `SELECT `+refundColumns+` FROM refunds WHERE id = $1`, id))
+	return r, notFound(err, "refund "+id)
+}
+
+// Refunds lists the payment's refunds, oldest first.
+func (db *DB) Refunds(ctx context.Context, paymentID string) ([]*checkout.Refund, error) {
+	return db.listRefunds(ctx, `WHERE payment_id = $1 ORDER BY created_at, id`, paymentID)
+}
+
+// OpenRefunds lists refunds pending at the gateway, or final but unsynced
+// ([checkout.SyncPending]), last updated before before, oldest update
+// first. limit <= 0 means 100.
+func (db *DB) OpenRefunds(ctx context.Context, before time.Time, limit int) ([]*checkout.Refund, error) {
+	return db.listRefunds(ctx, `WHERE (status = '`+string(checkout.RefundPending)+`'
+			OR (status IN `+finalRefundStatuses+` AND sync_state = '`+string(checkout.SyncPending)+`'))
+		AND updated_at < $1 ORDER BY updated_at, id LIMIT $2`, micros(before), limitOrDefault(limit))
+}
+
+// CountPaymentsByStatus counts payments by status, for the bridge_payments
+// gauge. Every valid status is present, with 0 when no payment has it.
+func (db *DB) CountPaymentsByStatus(ctx context.Context) (map[string]int64, error) {
+	counts := map[string]int64{}
+	for _, s := range []checkout.Status{checkout.StatusCreated, checkout.StatusRedirected, checkout.StatusPending,
+		checkout.StatusPaid, checkout.StatusFailed, checkout.StatusCanceled, checkout.StatusExpired} {
+		counts[string(s)] = 0
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT status, COUNT(*) FROM payments GROUP BY status`)
+	if err != nil {
+		return nil, fmt.Errorf("store: count payments: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			s string
+			n int64
+		)
+		if err := rows.Scan(&s, &n); err != nil {
+			return nil, fmt.Errorf("store: count payments: %w", err)
+		}
+		counts[s] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: count payments: %w", err)
+	}
+	return counts, nil
+}

@@ -1,0 +1,435 @@
+package testenv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/ory/dockertest/v3"
+	dc "github.com/ory/dockertest/v3/docker"
+)
+
+const (
+	pgStartAttempts = 3
+	pgReadyTimeout  = 60 * time.Second
+	pgAdminTimeout  = 30 * time.Second
+)
+
+// pgServer is the PostgreSQL server shared by all PostgresURL calls of
+// one test process.
+type pgServer struct {
+	adminURL string // URL of the "postgres" maintenance database
+	how      string // for logs: where the server came from
+	stop     func() // stops the server and removes its files; nil if not ours
+}
+
+var pgShared struct {
+	once sync.Once
+	srv  *pgServer
+	err  error
+	mu   sync.Mutex // guards stop
+	stop bool       // set once Main has stopped the server
+}
+
+var pgDBCounter atomic.Int64
+
+// PostgresURL returns the URL of a fresh, empty database on a real
+// PostgreSQL server, in the form
+// "postgres://app@127.0.0.1:PORT/DBNAME?sslmode=disable". The database is
+// dropped in t.Cleanup.
+//
+// The server is TEST_DATABASE_URL if set (its role must be allowed to
+// CREATE DATABASE; the returned URL keeps its credentials and options and
+// only replaces the database name), else one postgres:15 container if a
+// Docker engine answers, else one local server from the Debian package
+// postgresql (binaries in PG_BINDIR or /usr/lib/postgresql/*/bin). The
+// server is started on first use and shared by the whole test process; call
+// Main from TestMain to stop it when the tests are done.
+func PostgresURL(t testing.TB) string {
+	t.Helper()
+	pgShared.once.Do(func() {
+		start := time.Now()
+		pgShared.srv, pgShared.err = startPostgres()
+		if pgShared.err == nil {
+			t.Logf("testenv: PostgreSQL (%s) ready in %v", pgShared.srv.how, time.Since(start).Round(time.Millisecond))
+		}
+	})
+	if pgShared.err != nil {
+		t.Fatalf("testenv: no PostgreSQL server: %v", pgShared.err)
+	}
+	pgShared.mu.Lock()
+	stopped := pgShared.stop
+	pgShared.mu.Unlock()
+	if stopped {
+		t.Fatalf("testenv: PostgresURL called after testenv.Main stopped the server")
+	}
+	return createDatabase(t, pgShared.srv.adminURL)
+}
+
+// Main runs the tests of a package and then stops the PostgreSQL server
+// that PostgresURL may have started, removing its data directory, and exits
+// with the tests' status. Packages that use PostgresURL should call it:
+//
+//	func TestMain(m *testing.M) { testenv.Main(m) }
+//
+// Without it the server is still killed (Pdeathsig) when the test binary
+// exits, but its temporary directory stays until the next test process that
+// starts a local server removes it.
+func Main(m *testing.M) {
+	code := m.Run()
+	stopPostgres()
+	os.Exit(code)
+}
+
+// stopPostgres stops the shared server if this process started one.
+func stopPostgres() {
+	pgShared.mu.Lock()
+	defer pgShared.mu.Unlock()
+	if pgShared.stop {
+		return
+	}
+	pgShared.stop = true
+	if pgShared.srv != nil && pgShared.srv.stop != nil {
+		pgShared.srv.stop()
+	}
+}
+
+// startPostgres finds or starts the process-wide server.
+func startPostgres() (*pgServer, error) {
+	if u := os.Getenv("TEST_DATABASE_URL"); u != "" {
+		if _, err := pgx.ParseConfig(u); err != nil {
+			return nil, fmt.Errorf("TEST_DATABASE_URL: %v", err)
+		}
+		return &pgServer{adminURL: u, how: "TEST_DATABASE_URL"}, nil
+	}
+	if pool := dockerPool(); pool != nil {
+		srv, err := dockerPostgres(pool)
+		if err == nil {
+			return srv, nil
+		}
+		fmt.Fprintf(os.Stderr, "testenv: postgres:15 container failed (%v); falling back to local binaries\n", err)
+	}
+	return localPostgres()
+}
+
+// dockerPostgres runs one postgres:15 container for the process.
+func dockerPostgres(pool *dockertest.Pool) (*pgServer, error) {
+	res, err := pool.RunWithOptions(&dockertest.RunOptions{
+		Repository: "postgres",
+		Tag:        "15",
+		Env: []string{
+			"POSTGRES_USER=app",
+			"POSTGRES_DB=postgres",
+			"POSTGRES_HOST_AUTH_METHOD=trust",
+		},
+		Cmd: []string{"postgres",
+			"-c", "fsync=off", "-c", "synchronous_commit=off",
+			"-c", "full_page_writes=off", "-c", "max_connections=200"},
+	}, func(hc *dc.HostConfig) {
+		hc.AutoRemove = true
+		hc.RestartPolicy = dc.RestartPolicy{Name: "no"}
+	})
+	if err != nil {
+		return nil, err
+	}
+	_ = res.Expire(60 * 60) // reaped by Docker even if Main never runs
+	admin := pgURL(res.GetHostPort("5432/tcp"), "postgres")
+	if err := pool.Retry(func() error { return pgPing(admin) }); err != nil {
+		_ = pool.Purge(res)
+		return nil, err
+	}
+	return &pgServer{adminURL: admin, how: "docker postgres:15", stop: func() { _ = pool.Purge(res) }}, nil
+}
+
+// pgURL builds the URL of database db for role app at hostport.
+func pgURL(hostport, db string) string {
+	u := url.URL{
+		Scheme:   "postgres",
+		User:     url.User("app"),
+		Host:     hostport,
+		Path:     "/" + db,
+		RawQuery: "sslmode=disable",
+	}
+	return u.String()
+}
+
+// pgBinDir returns the directory holding initdb and postgres.
+func pgBinDir() (string, error) {
+	const hint = "install the Debian package postgresql (./scripts/test installs it when run as root), " +
+		"or set PG_BINDIR or TEST_DATABASE_URL"
+	if d := os.Getenv("PG_BINDIR"); d != "" {
+		if _, err := os.Stat(filepath.Join(d, "initdb")); err != nil {
+			return "", fmt.Errorf("PG_BINDIR=%s has no initdb: %v", d, err)
+		}
+		return d, nil
+	}
+	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
+	if len(matches) > 0 {
+		// Newest major version first.
+		sort.Slice(matches, func(i, j int) bool {
+			return pgMajor(matches[i]) > pgMajor(matches[j])
+		})
+		return filepath.Dir(matches[0]), nil
+	}
+	if p, err := exec.LookPath("initdb"); err == nil {
+		return filepath.Dir(p), nil
+	}
+	return "", fmt.Errorf("initdb not found in /usr/lib/postgresql/*/bin or PATH and no Docker engine answers: %s", hint)
+}
+
+func pgMajor(initdb string) float64 {
+	v, _ := strconv.ParseFloat(filepath.Base(filepath.Dir(filepath.Dir(initdb))), 64)
+	return v
+}
+
+// pgCredential returns the credential to run PostgreSQL with: the postgres
+// user when running as root (initdb refuses root), else nil (ourselves).
+func pgCredential() (*syscall.Credential, error) {
+	if os.Geteuid() != 0 {
+		return nil, nil
+	}
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		return nil, fmt.Errorf("running as root and there is no postgres user to run PostgreSQL as "+
+			"(initdb refuses root; the Debian package postgresql creates the user): %v", err)
+	}
+	uid, err := strconv.ParseUint(u.Uid, 10, 32)
+	if err != nil {
+		return nil, err
+	}
+	gid, err := strconv.ParseUint(u.Gid, 10, 32)
+	if err != nil {
+		return nil, err
+	}
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+}
+
+// tempParent returns a directory in which another user can reach a
+// subdirectory: os.TempDir() if every ancestor is searchable by others,
+// else /tmp.
+func tempParent(cred *syscall.Credential) string {
+	dir := os.TempDir()
+	if cred == nil {
+		return dir
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil || fi.Mode().Perm()&0o001 == 0 {
+			return "/tmp"
+		}
+		if d == filepath.Dir(d) {
+			return dir
+		}
+	}
+}
+
+// localPostgres runs initdb and postgres from the Debian binaries.
+func localPostgres() (*pgServer, error) {
+	bindir, err := pgBinDir()
+	if err != nil {
+		return nil, err
+	}
+	cred, err := pgCredential()
+	if err != nil {
+		return nil, err
+	}
+	parent := tempParent(cred)
+	removeStaleDirs(parent)
+	base, err := os.MkdirTemp(parent, pgDirPrefix)
+	if err != nil {
+		return nil, err
+	}
+	// Record the owning process so later runs can remove the directory if
+	// this process dies without running Main.
+	if err := os.WriteFile(filepath.Join(base, pgOwnerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			_ = os.RemoveAll(base)
+		}
+	}()
+	if cred != nil {
+		if err := os.Chown(base, int(cred.Uid), int(cred.Gid)); err != nil {
+			return nil, err
+		}
+	}
+	data := filepath.Join(base, "data")
+
+	var initOut syncBuffer
+	initdb := exec.Command(filepath.Join(bindir, "initdb"),
+		"-D", data, "-A", "trust", "-U", "app", "--no-sync", "-E", "UTF8", "--locale=C")
+	initdb.Dir = base
+	initdb.Stdout = &initOut
+	initdb.Stderr = &initOut
+	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	c, err := startChild(initdb)
+	if err != nil {
+		return nil, fmt.Errorf("start initdb: %v", err)
+	}
+	<-c.done
+	if c.err != nil {
+		return nil, fmt.Errorf("initdb: %v\n%s", c.err, tail(initOut.String(), 20))
+	}
+
+	var lastErr error
+	for attempt := 0; attempt < pgStartAttempts; attempt++ {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		var out syncBuffer
+		cmd := exec.Command(filepath.Join(bindir, "postgres"),
+			"-D", data,
+			"-p", strconv.Itoa(port),
+			"-k", base,
+			"-c", "listen_addresses=127.0.0.1",
+			"-c", "fsync=off",
+			"-c", "synchronous_commit=off",
+			"-c", "full_page_writes=off",
+			"-c", "max_connections=200",
+		)
+		cmd.Dir = base
+		cmd.Stdout = &out
+		cmd.Stderr = &out
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+		c, err := startChild(cmd)
+		if err != nil {
+			return nil, fmt.Errorf("start postgres: %v", err)
+		}
+		admin := pgURL(net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), "postgres")
+		err = waitReady(c, pgReadyTimeout, func() error { return pgPing(admin) })
+		if err == nil {
+			ok = true
+			return &pgServer{
+				adminURL: admin,
+				how:      "local " + bindir,
+				stop: func() {
+					// SIGQUIT is immediate shutdown: nothing is worth
+					// keeping, the directory is removed next.
+					c.stop(syscall.SIGQUIT, 10*time.Second)
+					_ = os.RemoveAll(base)
+				},
+			}, nil
+		}
+		c.stop(syscall.SIGKILL, time.Second)
+		lastErr = fmt.Errorf("%v\n%s", err, tail(out.String(), 20))
+	}
+	return nil, fmt.Errorf("postgres did not start: %v", lastErr)
+}
+
+const (
+	pgDirPrefix = "testenv-pg-"
+	pgOwnerFile = "owner.pid"
+)
+
+// removeStaleDirs removes server directories left in parent by test
+// processes that died without running Main (their Pdeathsig already killed
+// the servers).
+func removeStaleDirs(parent string) {
+	dirs, _ := filepath.Glob(filepath.Join(parent, pgDirPrefix+"*"))
+	for _, d := range dirs {
+		b, err := os.ReadFile(filepath.Join(d, pgOwnerFile))
+		if err != nil {
+			continue // being set up, or not ours
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			_ = os.RemoveAll(d)
+		}
+	}
+}
+
+// pgPing connects to url and runs a trivial query.
+func pgPing(url string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	return conn.Ping(ctx)
+}
+
+var nonIdent = regexp.MustCompile(`[^a-z0-9]+`)
+
+// dbName returns a unique, valid database name that hints at the test.
+func dbName(t testing.TB) string {
+	n := nonIdent.ReplaceAllString(strings.ToLower(t.Name()), "_")
+	n = strings.Trim(n, "_")
+	if len(n) > 32 {
+		n = n[:32]
+	}
+	return fmt.Sprintf("t_%s_%d_%d", n, os.Getpid(), pgDBCounter.Add(1))
+}
+
+// withDB returns adminURL with its database replaced by db.
+func withDB(adminURL, db string) (string, error) {
+	u, err := url.Parse(adminURL)
+	if err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		u.Path = "/" + db
+		u.RawPath = ""
+		return u.String(), nil
+	}
+	return "", fmt.Errorf("TEST_DATABASE_URL must be a postgres:// URL, got %q", adminURL)
+}
+
+// createDatabase creates a fresh database, dropped in t.Cleanup.
+func createDatabase(t testing.TB, adminURL string) string {
+	t.Helper()
+	name := dbName(t)
+	dbURL, err := withDB(adminURL, name)
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	ident := pgx.Identifier{name}.Sanitize()
+	if err := pgAdminExec(adminURL, "CREATE DATABASE "+ident); err != nil {
+		t.Fatalf("testenv: create database %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		err := pgAdminExec(adminURL, "DROP DATABASE IF EXISTS "+ident+" WITH (FORCE)")
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "42601" { // syntax error: server older than 13
+			err = pgAdminExec(adminURL, "DROP DATABASE IF EXISTS "+ident)
+		}
+		if err != nil {
+			t.Errorf("testenv: drop database %s: %v", name, err)
+		}
+	})
+	return dbURL
+}
+
+// pgAdminExec runs one statement on the maintenance database.
+func pgAdminExec(adminURL, sql string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), pgAdminTimeout)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, adminURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	_, err = conn.Exec(ctx, sql)
+	return err
+}

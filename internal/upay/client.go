@@ -1,0 +1,800 @@
+// Package upay talks to UPayments (upayments.com, "UInterfaceV2" API): a
+// low-level [Client] for its REST endpoints and a [Gateway] adapter that
+// implements checkout.Gateway on top of it.
+//
+// Money never passes through float64: amounts go out as JSON number literals
+// written from checkout.Money's exact decimal string, and answers are decoded
+// with json.Number / strings and read back with [ParseAmount].
+//
+// Deliberately missing: create-token-from-card (server-side card numbers
+// would put paybridge in PCI DSS scope; cards are saved only on UPayments'
+// hosted pages, see [Client.AddCard]), auto-deduct, multi-vendor refunds.
+package upay
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"paybridge/internal/checkout"
+	"paybridge/internal/metrics"
+)
+
+// Default endpoints and limits.
+const (
+	// SandboxURL is UPayments' sandbox API base.
+	SandboxURL = "https://sandboxapi.upayments.com/api/v1"
+	// LiveURL is the production API base used by UPayments' official plugins.
+	// (Some third parties use https://uapi.upayments.com/api/v1; which one is
+	// current is unconfirmed.)
+	LiveURL = "https://apiv2api.upayments.com/api/v1"
+	// DefaultTimeout bounds each API call when Client.Timeout is zero.
+	DefaultTimeout = 15 * time.Second
+	// GatewayName is the adapter's name, as stored on shops.
+	GatewayName = "upay"
+
+	maxResponse  = 1 << 20 // bytes of an answer we read at most
+	maxErrorBody = 512     // bytes of an answer kept in errors
+)
+
+// Client calls the UPayments API. Like http.Client, its zero value is usable
+// once APIKey is set (BaseURL then defaults to [SandboxURL]); it is safe for
+// concurrent use and must not be modified while in use.
+//
+// The client never retries: UPayments has no idempotency keys, so a repeated
+// charge or refund could take money twice. Callers decide.
+type Client struct {
+	// BaseURL is the API base including /api/v1 (default [SandboxURL]).
+	BaseURL string
+	// APIKey is the merchant's Bearer token. It is never logged nor put in
+	// errors.
+	APIKey string
+	// APISecret, when set, signs every request with X-Timestamp and
+	// X-Signature = Base64(HMAC-SHA256(APISecret, timestamp + METHOD +
+	// API_PATH + body)), API_PATH being the path after /api/v1/.
+	APISecret string
+	// HTTPClient sends the requests (default http.DefaultClient).
+	HTTPClient *http.Client
+	// Timeout bounds each call, on top of the caller's context
+	// (default [DefaultTimeout]).
+	Timeout time.Duration
+	// Now returns the current time for request signing (default time.Now).
+	Now func() time.Time
+}
+
+// Product is one order line on a charge.
+type Product struct {
+	Name        string `json:"name,omitempty"`
+	Description string `json:"description,omitempty"`
+	// Price is the unit price in major units, written exactly as given
+	// (use checkout.Money.String()).
+	Price    json.Number `json:"price,omitempty"`
+	Quantity int         `json:"quantity,omitempty"`
+}
+
+// Order is the charge's order block.
+type Order struct {
+	// ID is the merchant's order id (max 50); echoed back as
+	// requested_order_id / merchant_requested_order_id.
+	ID        string `json:"id"`
+	Reference string `json:"reference,omitempty"`
+	// Description is mandatory for UPayments (max 500).
+	Description string `json:"description"`
+	// Currency is the ISO 4217 code.
+	Currency string `json:"currency"`
+	// Amount is the total in major units ("12.345"); it is sent as a JSON
+	// number literal with exactly these digits.
+	Amount json.Number `json:"amount"`
+}
+
+// Reference is the charge's merchant reference block.
+type Reference struct {
+	// ID is the merchant's own reference (max 150; reportedly 35).
+	ID string `json:"id"`
+}
+
+// Customer is the shopper block of a charge.
+type Customer struct {
+	UniqueID string `json:"uniqueId,omitempty"`
+	Name     string `json:"name,omitempty"`
+	Email    string `json:"email,omitempty"`
+	Mobile   string `json:"mobile,omitempty"`
+}
+
+// Tokens carries saved-card tokens. UPayments documents the block as
+// mandatory, so it is always sent, possibly empty.
+type Tokens struct {
+	// KFast is a KNET saved-card (KFAST) token.
+	KFast string `json:"kFast,omitempty"`
+	// CreditCard is a saved card token from [Client.RetrieveCustomerCards].
+	CreditCard string `json:"creditCard,omitempty"`
+	// CustomerUniqueToken is the merchant-chosen numeric customer id (8–18
+	// digits), sent as a JSON number as documented.
+	CustomerUniqueToken json.Number `json:"customerUniqueToken,omitempty"`
+}
+
+// PaymentGateway selects the payment method.
+type PaymentGateway struct {
+	// Src is "knet", "cc", "samsung-pay", "apple-pay", "google-pay",
+	// "amex", "apple-pay-knet" or "create-invoice".
+	Src string `json:"src"`
+}
+
+// Plugin names the integration to UPayments (a free label).
+type Plugin struct {
+	Src string `json:"src"`
+}
+
+// ExtraMerchant is one split-payment entry (multi-vendor).
+type ExtraMerchant struct {
+	Amount         json.Number `json:"amount,omitempty"`
+	KnetCharge     json.Number `json:"knetCharge,omitempty"`
+	KnetChargeType string      `json:"knetChargeType,omitempty"` // "fixed" or "percentage"
+	CCCharge       json.Number `json:"ccCharge,omitempty"`
+	CCChargeType   string      `json:"ccChargeType,omitempty"`
+	IBANNumber     string      `json:"ibanNumber,omitempty"`
+}
+
+// ChargeRequest is the body of POST charge (every field of UPayments'
+// "Add charge" reference).
+type ChargeRequest struct {
+	Products          []Product `json:"products,omitempty"`
+	Order             Order     `json:"order"`
+	Reference         Reference `json:"reference"`
+	Customer          Customer  `json:"customer"`
+	CustomerExtraData string    `json:"customerExtraData,omitempty"`
+	Tokens            Tokens    `json:"tokens"`
+	// PaymentGateway is omitted when nil so that the hosted page offers
+	// every method (non-whitelabel merchants).
+	PaymentGateway    *PaymentGateway `json:"paymentGateway,omitempty"`
+	Language          string          `json:"language"` // "en" or "ar"
+	ExtraMerchantData []ExtraMerchant `json:"extraMerchantData,omitempty"`
+	Plugin            *Plugin         `json:"plugin,omitempty"`
+	IsSaveCard        bool            `json:"isSaveCard"`
+	// NotificationType is for create-invoice: "email", "sms", "link", "all".
+	NotificationType string `json:"notificationType,omitempty"`
+	ReturnURL        string `json:"returnUrl"`
+	CancelURL        string `json:"cancelUrl"`
+	NotificationURL  string `json:"notificationUrl"`
+}
+
+// ChargeResult is UPayments' answer to a charge.
+type ChargeResult struct {
+	// Link is the hosted payment page (data.link, or
+	// data.transactionData.redirect_url when link is absent).
+	Link string
+	// TrackID is data.trackId when the answer carried one.
+	TrackID string
+	Message string
+	// Raw is the whole answer body.
+	Raw json.RawMessage
+}
+
+// InvoiceResult is UPayments' answer to a create-invoice charge.
+type InvoiceResult struct {
+	SMS, Email, Link bool
+	// URL is the invoice's payment link (empty when UPayments only sends it).
+	URL       string
+	InvoiceID string
+	Message   string
+	Raw       json.RawMessage
+}
+
+// Transaction is data.transaction of get-payment-status. Fields UPayments
+// did not send (or sent as null) are empty; all values are kept as the
+// gateway's text, numbers included.
+type Transaction struct {
+	OrderID                  string // UPayments' order id (refunds use it)
+	RefundOrderID            string
+	PaymentID                string
+	Result                   string // "CAPTURED", "NOT CAPTURED" …; empty when null
+	PaymentType              string
+	TrackID                  string
+	TransactionDate          string
+	Reference                string
+	TotalPrice               string // major units as sent ("10.000")
+	TotalPaidNonKWD          string
+	CurrencyType             string
+	Status                   string
+	MerchantRequestedOrderID string // our order.id
+	CustomerUniqueID         string
+	InvoiceID                string
+	CreatedAt                string
+	NotifyURLCalled          bool
+	Raw                      json.RawMessage
+}
+
+// Amount reads TotalPrice in CurrencyType with [ParseAmount].
+func (t *Transaction) Amount() (checkout.Money, error) {
+	return ParseAmount(t.TotalPrice, t.CurrencyType)
+}
+
+// RefundRequest is the body of POST create-refund.
+type RefundRequest struct {
+	// OrderID is UPayments' order id of the payment (refund_order_id or
+	// order_id from get-payment-status / the return URL).
+	OrderID string `json:"orderId"`
+	// TotalPrice is the amount to refund in major units. Sent as a JSON
+	// string, as in UPayments' example ("totalPrice": "20").
+	TotalPrice           string `json:"totalPrice"`
+	CustomerFirstName    string `json:"customerFirstName,omitempty"`
+	CustomerEmail        string `json:"customerEmail,omitempty"`
+	CustomerMobileNumber string `json:"customerMobileNumber,omitempty"`
+	Reference            string `json:"reference,omitempty"`
+	NotifyURL            string `json:"notifyUrl,omitempty"`
+}
+
+// RefundResult is UPayments' answer to create-refund.
+type RefundResult struct {
+	OrderID       string
+	RefundOrderID string
+	RefundARN     string
+	Message       string
+	Raw           json.RawMessage
+}
+
+// RefundStatus is UPayments' answer to check-refund-status.
+type RefundStatus struct {
+	IsRefunded     bool
+	IsRefundedDate string
+	Raw            json.RawMessage
+}
+
+// Card is one saved card (masked; the token pays with it).
+type Card struct {
+	Brand  string `json:"brand"`
+	Number string `json:"number"`
+	Scheme string `json:"scheme"`
+	Token  string `json:"token"`
+}
+
+// Envelope is UPayments' generic answer, for calls without a specific shape.
+type Envelope struct {
+	Status  bool
+	Message string
+	Data    json.RawMessage
+	Raw     json.RawMessage
+}
+
+// APIError is the technical cause inside a *checkout.GatewayError built from
+// an HTTP answer: the status and the first bytes of the body (never the
+// request nor the API key).
+type APIError struct {
+	StatusCode int
+	Body       string
+}
+
+// Error reports the status and the truncated body.
+func (e *APIError) Error() string {
+	return fmt.Sprintf("HTTP %d: %s", e.StatusCode, e.Body)
+}
+
+// Charge creates a hosted-page charge (POST charge). It is never retried:
+// a Temporary error means the charge may or may not exist.
+func (c *Client) Charge(ctx context.Context, req ChargeRequest) (ChargeResult, error) {
+	if err := checkTokens(req.Tokens); err != nil {
+		return ChargeResult{}, gwErr("charge", err)
+	}
+	env, err := c.do(ctx, "charge", http.MethodPost, "charge", req)
+	if err != nil {
+		return ChargeResult{}, err
+	}
+	var d struct {
+		Link            flexString `json:"link"`
+		TrackID         flexString `json:"trackId"`
+		TransactionData struct {
+			RedirectURL flexString `json:"redirect_url"`
+		} `json:"transactionData"`
+	}
+	if err := decodeData(env.Data, &d); err != nil {
+		return ChargeResult{}, badAnswer("charge", err)
+	}
+	r := ChargeResult{Link: string(d.Link), TrackID: string(d.TrackID), Message: env.Message, Raw: env.Raw}
+	if r.Link == "" {
+		r.Link = string(d.TransactionData.RedirectURL)
+	}
+	return r, nil
+}
+
+// CreateInvoice creates an invoice (POST charge with paymentGateway.src =
+// "create-invoice"). notificationType must be "email", "sms", "link" or
+// "all"; it is taken from req.NotificationType ("link" when empty).
+func (c *Client) CreateInvoice(ctx context.Context, req ChargeRequest) (InvoiceResult, error) {
+	req.PaymentGateway = &PaymentGateway{Src: "create-invoice"}
+	switch req.NotificationType {
+	case "":
+		req.NotificationType = "link"
+	case "email", "sms", "link", "all":
+	default:
+		return InvoiceResult{}, gwErr("invoice", fmt.Errorf("notificationType %q is not email, sms, link or all", req.NotificationType))
+	}
+	if err := checkTokens(req.Tokens); err != nil {
+		return InvoiceResult{}, gwErr("invoice", err)
+	}
+	env, err := c.do(ctx, "invoice", http.MethodPost, "charge", req)
+	if err != nil {
+		return InvoiceResult{}, err
+	}
+	var d struct {
+		SMS       flexBool   `json:"sms"`
+		Email     flexBool   `json:"email"`
+		Link      flexBool   `json:"link"`
+		URL       flexString `json:"url"`
+		InvoiceID flexString `json:"invoice_id"`
+	}
+	if err := decodeData(env.Data, &d); err != nil {
+		return InvoiceResult{}, badAnswer("invoice", err)
+	}
+	return InvoiceResult{SMS: bool(d.SMS), Email: bool(d.Email), Link: bool(d.Link), URL: string(d.URL),
+		InvoiceID: string(d.InvoiceID), Message: env.Message, Raw: env.Raw}, nil
+}
+
+// PaymentStatus asks for a transaction's state (GET
+// get-payment-status/{track_id}); this is the only trustworthy source.
+func (c *Client) PaymentStatus(ctx context.Context, trackID string) (Transaction, error) {
+	if trackID == "" {
+		return Transaction{}, gwErr("status", errors.New("empty track id"))
+	}
+	env, err := c.do(ctx, "status", http.MethodGet, "get-payment-status/"+url.PathEscape(trackID), nil)
+	if err != nil {
+		return Transaction{}, err
+	}
+	var d struct {
+		Transaction *struct {
+			OrderID                  flexString      `json:"order_id"`
+			RefundOrderID            flexString      `json:"refund_order_id"`
+			PaymentID                flexString      `json:"payment_id"`
+			Result                   flexString      `json:"result"`
+			PaymentType              flexString      `json:"payment_type"`
+			TrackID                  flexString      `json:"track_id"`
+			TransactionDate          flexString      `json:"transaction_date"`
+			Reference                flexString      `json:"reference"`
+			TotalPrice               flexString      `json:"total_price"`
+			TotalPaidNonKWD          flexString      `json:"total_paid_non_kwd"`
+			CurrencyType             flexString      `json:"currency_type"`
+			Status                   flexString      `json:"status"`
+			MerchantRequestedOrderID flexString      `json:"merchant_requested_order_id"`
+			CustomerUniqueID         flexString      `json:"customer_unique_id"`
+			InvoiceID                flexString      `json:"invoice_id"`
+			CreatedAt                flexString      `json:"created_at"`
+			NotifyURLCalled          flexBool        `json:"notify_url_called"`
+			Raw                      json.RawMessage `json:"-"`
+		} `json:"transaction"`
+	}
+	if err := decodeData(env.Data, &d); err != nil {
+		return Transaction{}, badAnswer("status", err)
+	}
+	if d.Transaction == nil {
+		return Transaction{}, badAnswer("status", errors.New("no data.transaction in the answer"))
+	}
+	t := d.Transaction
+	return Transaction{
+		OrderID: string(t.OrderID), RefundOrderID: string(t.RefundOrderID), PaymentID: string(t.PaymentID),
+		Result: string(t.Result), PaymentType: string(t.PaymentType), TrackID: string(t.TrackID),
+		TransactionDate: string(t.TransactionDate), Reference: string(t.Reference),
+		TotalPrice: string(t.TotalPrice), TotalPaidNonKWD: string(t.TotalPaidNonKWD),
+		CurrencyType: string(t.CurrencyType), Status: string(t.Status),
+		MerchantRequestedOrderID: string(t.MerchantRequestedOrderID), CustomerUniqueID: string(t.CustomerUniqueID),
+		InvoiceID: string(t.InvoiceID), CreatedAt: string(t.CreatedAt), NotifyURLCalled: bool(t.NotifyURLCalled),
+		Raw: env.Raw,
+	}, nil
+}
+
+// CreateRefund asks for a refund (POST create-refund). UPayments has no
+// idempotency key: this call is never retried here, and a Temporary error
+// means the refund may exist. Refunds settle asynchronously; poll
+// [Client.CheckRefundStatus].
+func (c *Client) CreateRefund(ctx context.Context, req RefundRequest) (RefundResult, error) {
+	if req.OrderID == "" {
+		return RefundResult{}, gwErr("refund", errors.New("empty orderId"))
+	}
+	env, err := c.do(ctx, "refund", http.MethodPost, "create-refund", req)
+	if err != nil {
+		return RefundResult{}, err
+	}
+	var d struct {
+		OrderID       flexString `json:"order_id"`
+		RefundOrderID flexString `json:"refund_order_id"`
+		RefundARN     flexString `json:"refund_arn"`
+	}
+	if err := decodeData(env.Data, &d); err != nil {
+		return RefundResult{}, badAnswer("refund", err)
+	}
+	return RefundResult{OrderID: string(d.OrderID), RefundOrderID: string(d.RefundOrderID),
+		RefundARN: string(d.RefundARN), Message: env.Message, Raw: env.Raw}, nil
+}
+
+// CheckRefundStatus asks whether a refund went through (GET
+// check-refund-status/{id}). Which id UPayments expects (the refund's
+// refund_order_id or the payment's order id) is not confirmed.
+func (c *Client) CheckRefundStatus(ctx context.Context, id string) (RefundStatus, error) {
+	if id == "" {
+		return RefundStatus{}, gwErr("refund_status", errors.New("empty refund id"))
+	}
+	env, err := c.do(ctx, "refund_status", http.MethodGet, "check-refund-status/"+url.PathEscape(id), nil)
+	if err != nil {
+		return RefundStatus{}, err
+	}
+	var d struct {
+		Transaction struct {
+			IsRefunded     flexBool   `json:"is_refunded"`
+			IsRefundedDate flexString `json:"is_refunded_date"`
+		} `json:"transaction"`
+	}
+	if err := decodeData(env.Data, &d); err != nil {
+		return RefundStatus{}, badAnswer("refund_status", err)
+	}
+	return RefundStatus{IsRefunded: bool(d.Transaction.IsRefunded),
+		IsRefundedDate: string(d.Transaction.IsRefundedDate), Raw: env.Raw}, nil
+}
+
+// CreateCustomerUniqueToken registers a merchant-chosen numeric customer
+// token (8–18 digits) before it is used on charges.
+func (c *Client) CreateCustomerUniqueToken(ctx context.Context, token string) (Envelope, error) {
+	if err := checkCustomerToken(token); err != nil {
+		return Envelope{}, gwErr("token", err)
+	}
+	return c.do(ctx, "token", http.MethodPost, "create-customer-unique-token",
+		map[string]json.Number{"customerUniqueToken": json.Number(token)})
+}
+
+// RetrieveCustomerCards lists the cards saved for a customer token.
+func (c *Client) RetrieveCustomerCards(ctx context.Context, token string) ([]Card, error) {
+	if err := checkCustomerToken(token); err != nil {
+		return nil, gwErr("cards", err)
+	}
+	env, err := c.do(ctx, "cards", http.MethodPost, "retrieve-customer-cards",
+		map[string]json.Number{"customerUniqueToken": json.Number(token)})
+	if err != nil {
+		return nil, err
+	}
+	var d struct {
+		CustomerCards []struct {
+			Brand  flexString `json:"brand"`
+			Number flexString `json:"number"`
+			Scheme flexString `json:"scheme"`
+			Token  flexString `json:"token"`
+		} `json:"customerCards"`
+	}
+	if err := decodeData(env.Data, &d); err != nil {
+		return nil, badAnswer("cards", err)
+	}
+	cards := make([]Card, 0, len(d.CustomerCards))
+	for _, k := range d.CustomerCards {
+		cards = append(cards, Card{Brand: string(k.Brand), Number: string(k.Number), Scheme: string(k.Scheme), Token: string(k.Token)})
+	}
+	return cards, nil
+}
+
+// AddCard returns the link to UPayments' hosted add-card page for a
+// customer token; the shopper comes back to returnURL.
+func (c *Client) AddCard(ctx context.Context, token, returnURL string) (string, error) {
+	if err := checkCustomerToken(token); err != nil {
+		return "", gwErr("add_card", err)
+	}
+	body := struct {
+		Token     json.Number `json:"customerUniqueToken"`
+		ReturnURL string      `json:"returnUrl"`
+	}{json.Number(token), returnURL}
+	env, err := c.do(ctx, "add_card", http.MethodPost, "add-card", body)
+	if err != nil {
+		return "", err
+	}
+	var d struct {
+		Link flexString `json:"link"`
+	}
+	if err := decodeData(env.Data, &d); err != nil {
+		return "", badAnswer("add_card", err)
+	}
+	if d.Link == "" {
+		return "", badAnswer("add_card", errors.New("no data.link in the answer"))
+	}
+	return string(d.Link), nil
+}
+
+// RemoveCard deletes a saved card by its token.
+func (c *Client) RemoveCard(ctx context.Context, cardToken string) (Envelope, error) {
+	if cardToken == "" {
+		return Envelope{}, gwErr("remove_card", errors.New("empty card token"))
+	}
+	return c.do(ctx, "remove_card", http.MethodPost, "remove-card", map[string]string{"token": cardToken})
+}
+
+// Sign returns the X-Signature value for a request or notification:
+// Base64(HMAC-SHA256(secret, timestamp + method + path + body)). For our
+// requests path is the API path after /api/v1/; for UPayments'
+// notifications it is the full notification URL.
+func Sign(secret, timestamp, method, path string, body []byte) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte(timestamp))
+	m.Write([]byte(method))
+	m.Write([]byte(path))
+	m.Write(body)
+	return base64.StdEncoding.EncodeToString(m.Sum(nil))
+}
+
+// do sends one request and returns the envelope of a successful answer, or
+// a *checkout.GatewayError.
+func (c *Client) do(ctx context.Context, op, method, apiPath string, in any) (env Envelope, err error) {
+	start := time.Now()
+	defer func() {
+		merr := err
+		if errors.Is(err, context.DeadlineExceeded) {
+			merr = context.DeadlineExceeded // the metric's "timeout" label
+		}
+		metrics.ObserveGateway(GatewayName, op, start, merr)
+	}()
+	if c.APIKey == "" {
+		return Envelope{}, &checkout.GatewayError{Gateway: GatewayName, Op: op, Message: "UPayments API key is not configured"}
+	}
+	var body []byte
+	if in != nil {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false) // URLs keep their "&"
+		if err = enc.Encode(in); err != nil {
+			return Envelope{}, gwErr(op, fmt.Errorf("encode request: %w", err))
+		}
+		body = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	}
+	timeout := c.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	base := c.BaseURL
+	if base == "" {
+		base = SandboxURL
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(base, "/")+"/"+apiPath, bytes.NewReader(body))
+	if err != nil {
+		return Envelope{}, gwErr(op, fmt.Errorf("build request: %w", err))
+	}
+	req.Header.Set("Authorization", "Bearer "+c.APIKey)
+	req.Header.Set("Accept", "application/json")
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("User-Agent", "paybridge-upay/1")
+	if c.APISecret != "" {
+		now := time.Now
+		if c.Now != nil {
+			now = c.Now
+		}
+		ts := strconv.FormatInt(now().Unix(), 10)
+		req.Header.Set("X-Timestamp", ts)
+		req.Header.Set("X-Signature", Sign(c.APISecret, ts, method, apiPath, body))
+	}
+	hc := c.HTTPClient
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return Envelope{}, transportErr(op, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	if err != nil {
+		return Envelope{}, transportErr(op, fmt.Errorf("read answer: %w", err))
+	}
+	return parseEnvelope(op, resp, raw)
+}
+
+func parseEnvelope(op string, resp *http.Response, raw []byte) (Envelope, error) {
+	code := resp.StatusCode
+	ge := &checkout.GatewayError{Gateway: GatewayName, Op: op, HTTPStatus: code,
+		Err: &APIError{StatusCode: code, Body: truncate(raw)}}
+	var doc struct {
+		Status  *flexBool       `json:"status"`
+		Message flexString      `json:"message"`
+		Errors  json.RawMessage `json:"errors"`
+		Data    json.RawMessage `json:"data"`
+	}
+	jsonErr := decodeJSON(raw, &doc)
+	switch {
+	case code >= 500:
+		ge.Temporary = true
+		ge.Message = fmt.Sprintf("UPayments is unavailable (HTTP %d)", code)
+		return Envelope{}, ge
+	case code == http.StatusTooManyRequests:
+		ge.Temporary = true
+		ge.Message = "UPayments rate limit reached; try again later"
+		if d, ok := retryAfter(resp.Header.Get("Retry-After")); ok {
+			ge.Err = &checkout.RetryAfterError{After: d, Err: ge.Err}
+		}
+		return Envelope{}, ge
+	case code == http.StatusUnauthorized:
+		ge.Message = "API key rejected"
+		if doc.Message != "" {
+			ge.Message += " (" + string(doc.Message) + ")"
+		}
+		return Envelope{}, ge
+	case code == http.StatusForbidden:
+		ge.Message = "UPayments refused access (403 Forbidden); check the API key's permissions and the server IP whitelist"
+		return Envelope{}, ge
+	case jsonErr != nil:
+		ge.Message = "UPayments answered with a non-JSON page; if this is production, ask UPayments to whitelist this server's IP"
+		return Envelope{}, ge
+	case code == http.StatusUnprocessableEntity:
+		ge.Message = "UPayments rejected the request"
+		if doc.Message != "" {
+			ge.Message += ": " + string(doc.Message)
+		}
+		if e := formatErrors(doc.Errors); e != "" {
+			ge.Message += " (" + e + ")"
+		}
+		return Envelope{}, ge
+	case code != http.StatusOK && code != http.StatusCreated:
+		ge.Message = fmt.Sprintf("UPayments answered HTTP %d", code)
+		if doc.Message != "" {
+			ge.Message += ": " + string(doc.Message)
+		}
+		return Envelope{}, ge
+	case doc.Status == nil || !bool(*doc.Status):
+		ge.Message = "UPayments refused the request"
+		if doc.Message != "" {
+			ge.Message += ": " + string(doc.Message)
+		}
+		if e := formatErrors(doc.Errors); e != "" {
+			ge.Message += " (" + e + ")"
+		}
+		return Envelope{}, ge
+	}
+	return Envelope{Status: true, Message: string(doc.Message), Data: doc.Data, Raw: json.RawMessage(raw)}, nil
+}
+
+// formatErrors renders UPayments' "errors" (a list, or a Laravel-style
+// object of field → messages) as one line, truncated.
+func formatErrors(raw json.RawMessage) string {
+	if len(raw) == 0 || string(raw) == "null" {
+		return ""
+	}
+	var parts []string
+	var list []any
+	var obj map[string]any
+	switch {
+	case json.Unmarshal(raw, &list) == nil:
+		for _, v := range list {
+			parts = append(parts, flatten(v))
+		}
+	case json.Unmarshal(raw, &obj) == nil:
+		keys := make([]string, 0, len(obj))
+		for k := range obj {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			parts = append(parts, k+": "+flatten(obj[k]))
+		}
+	default:
+		parts = append(parts, string(raw))
+	}
+	return truncateString(strings.Join(parts, "; "))
+}
+
+func flatten(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case []any:
+		s := make([]string, len(v))
+		for i, x := range v {
+			s[i] = flatten(x)
+		}
+		return strings.Join(s, ", ")
+	default:
+		b, _ := json.Marshal(v)
+		return string(b)
+	}
+}
+
+func transportErr(op string, err error) error {
+	ge := &checkout.GatewayError{Gateway: GatewayName, Op: op, Temporary: true, Err: err,
+		Message: "could not reach UPayments"}
+	if errors.Is(err, context.DeadlineExceeded) {
+		ge.Message = "UPayments did not answer in time"
+	} else if errors.Is(err, context.Canceled) {
+		ge.Message = "the call to UPayments was canceled"
+	}
+	return ge
+}
+
+func gwErr(op string, err error) error {
+	return &checkout.GatewayError{Gateway: GatewayName, Op: op, Message: "invalid request to UPayments: " + err.Error(), Err: err}
+}
+
+func badAnswer(op string, err error) error {
+	return &checkout.GatewayError{Gateway: GatewayName, Op: op, Message: "UPayments sent an answer we cannot read", Err: err}
+}
+
+func checkTokens(t Tokens) error {
+	if t.CustomerUniqueToken != "" {
+		return checkCustomerToken(string(t.CustomerUniqueToken))
+	}
+	return nil
+}
+
+// checkCustomerToken enforces UPayments' rule for customer unique tokens:
+// 8 to 18 digits (also keeps json.Number from failing to encode).
+func checkCustomerToken(s string) error {
+	if len(s) < 8 || len(s) > 18 || !allDigits(s) {
+		return fmt.Errorf("customer unique token must be 8 to 18 digits, got %d characters", len(s))
+	}
+	if s[0] == '0' {
+		return errors.New("customer unique token must not start with 0 (it is sent as a number)")
+	}
+	return nil
+}
+
+func retryAfter(v string) (time.Duration, bool) {
+	if v == "" {
+		return 0, false
+	}
+	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+		return time.Duration(n) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(time.Until(t), 0), true
+	}
+	return 0, false
+}
+
+func decodeJSON(raw []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("trailing data after JSON")
+	}
+	return nil
+}
+
+func decodeData(data json.RawMessage, v any) error {
+	if len(data) == 0 || string(data) == "null" {
+		return errors.New("no data in the answer")
+	}
+	if err := decodeJSON(data, v); err != nil {
+		return fmt.Errorf("decode data: %w", err)
+	}
+	return nil
+}
+
+func truncate(b []byte) string { return truncateString(string(b)) }
+
+func truncateString(s string) string {
+	if len(s) <= maxErrorBody {
+		return s
+	}
+	// cut on a rune boundary
+	i := maxErrorBody
+	for i > 0 && (s[i]&0xC0) == 0x80 {
+		i--
+	}
+	return s[:i] + "…(truncated)"
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}

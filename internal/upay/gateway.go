@@ -1,0 +1,295 @@
+package upay
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"paybridge/internal/checkout"
+)
+
+// Config configures a [Gateway]. The zero value is usable.
+type Config struct {
+	// SandboxURL is the API base for sandbox accounts (default [SandboxURL],
+	// https://sandboxapi.upayments.com/api/v1).
+	SandboxURL string
+	// LiveURL is the API base for live accounts (default [LiveURL],
+	// https://apiv2api.upayments.com/api/v1).
+	LiveURL string
+	// HTTPClient sends the requests (default http.DefaultClient).
+	HTTPClient *http.Client
+	// Timeout bounds each API call (default 15 s).
+	Timeout time.Duration
+	// Now is the clock for signature freshness (default time.Now).
+	Now func() time.Time
+}
+
+// Gateway is the UPayments adapter; it implements checkout.Gateway.
+// Credentials come from the account: "api_key" (required) and "api_secret"
+// (optional; signs our requests and verifies signed notifications).
+type Gateway struct {
+	cfg Config
+}
+
+var _ checkout.Gateway = (*Gateway)(nil)
+
+// Metadata keys of checkout.Payment that CreatePayment reads.
+const (
+	// MetaPlugin sets plugin.src (e.g. "woocommerce").
+	MetaPlugin = "plugin"
+	// MetaCustomerUniqueToken sets tokens.customerUniqueToken (8–18 digits).
+	MetaCustomerUniqueToken = "customer_unique_token"
+	// MetaCustomerExtraData sets customerExtraData (free text, echoed as trn_udf).
+	MetaCustomerExtraData = "customer_extra_data"
+	// MetaSaveCard "true" sets isSaveCard.
+	MetaSaveCard = "save_card"
+	// MetaInvoice "true" makes the charge a create-invoice.
+	MetaInvoice = "invoice"
+	// MetaNotificationType ("email", "sms", "link", "all") makes the charge
+	// a create-invoice sent that way.
+	MetaNotificationType = "notification_type"
+)
+
+// GatewayData keys set from UPayments' answers.
+const (
+	// DataUpayOrderID is UPayments' order_id of the transaction.
+	DataUpayOrderID = "upay_order_id"
+	// DataRefundOrderID is the refund_order_id a refund must name.
+	DataRefundOrderID = "refund_order_id"
+	// DataPaymentType is the method used ("knet", "cc" …).
+	DataPaymentType = "payment_type"
+	// DataInvoiceID is the invoice_id of a create-invoice charge.
+	DataInvoiceID = "invoice_id"
+)
+
+// New returns the adapter; see [Config] for defaults.
+func New(cfg Config) *Gateway {
+	if cfg.SandboxURL == "" {
+		cfg.SandboxURL = SandboxURL
+	}
+	if cfg.LiveURL == "" {
+		cfg.LiveURL = LiveURL
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Gateway{cfg: cfg}
+}
+
+// Name returns "upay".
+func (g *Gateway) Name() string { return GatewayName }
+
+// Client returns the API client for the account.
+func (g *Gateway) Client(acct checkout.GatewayAccount) *Client {
+	base := g.cfg.LiveURL
+	if acct.Sandbox {
+		base = g.cfg.SandboxURL
+	}
+	return &Client{BaseURL: base, APIKey: acct.Credentials["api_key"], APISecret: acct.Credentials["api_secret"],
+		HTTPClient: g.cfg.HTTPClient, Timeout: g.cfg.Timeout, Now: g.cfg.Now}
+}
+
+// MapResult maps UPayments' result word to an outcome. Only "CAPTURED" is
+// paid; anything not known for certain (PENDING, APPROVED, empty, unknown)
+// is pending. Matching is exact: final outcomes cannot be undone, so a word
+// in another spelling ("captured", " CAPTURED") stays pending too.
+func MapResult(result string) checkout.Outcome {
+	switch result {
+	case "CAPTURED":
+		return checkout.OutcomePaid
+	case "NOT CAPTURED", "FAILED", "DECLINED":
+		return checkout.OutcomeFailed
+	case "CANCELED", "CANCELLED":
+		return checkout.OutcomeCanceled
+	}
+	return checkout.OutcomePending
+}
+
+// ChargeRequestFor builds the charge body CreatePayment sends for p.
+func ChargeRequestFor(p *checkout.Payment, urls checkout.URLs) (ChargeRequest, error) {
+	if _, err := checkout.Exponent(p.Amount.Currency); err != nil {
+		return ChargeRequest{}, fmt.Errorf("payment amount: %w", err)
+	}
+	desc := p.Description
+	if desc == "" {
+		desc = "Order " + p.OrderID
+	}
+	req := ChargeRequest{
+		Order: Order{ID: p.GatewayOrderID, Reference: p.OrderID, Description: desc,
+			Currency: p.Amount.Currency, Amount: json.Number(p.Amount.String())},
+		Reference: Reference{ID: p.ID},
+		Customer: Customer{UniqueID: p.Customer.UniqueID, Name: p.Customer.Name,
+			Email: p.Customer.Email, Mobile: p.Customer.Mobile},
+		CustomerExtraData: p.Metadata[MetaCustomerExtraData],
+		Tokens:            Tokens{CustomerUniqueToken: json.Number(p.Metadata[MetaCustomerUniqueToken])},
+		Language:          "en",
+		IsSaveCard:        p.Metadata[MetaSaveCard] == "true",
+		ReturnURL:         urls.Return,
+		CancelURL:         urls.Cancel,
+		NotificationURL:   urls.Notify,
+	}
+	if req.Order.ID == "" {
+		req.Order.ID = p.ID
+	}
+	if req.Customer.UniqueID == "" {
+		req.Customer.UniqueID = p.ID
+	}
+	if p.Language == "ar" {
+		req.Language = "ar"
+	}
+	if p.PaymentMethod != "" {
+		req.PaymentGateway = &PaymentGateway{Src: p.PaymentMethod}
+	}
+	if v := p.Metadata[MetaPlugin]; v != "" {
+		req.Plugin = &Plugin{Src: v}
+	}
+	for i, pr := range p.Products {
+		line := Product{Name: pr.Name, Description: pr.Description, Quantity: pr.Quantity}
+		switch {
+		case pr.Price.Currency == "" && pr.Price.Minor == 0:
+			// no price given: omit it
+		case pr.Price.Currency != p.Amount.Currency:
+			return ChargeRequest{}, fmt.Errorf("product %d: %w: %s in a %s payment", i, checkout.ErrCurrencyMismatch, pr.Price.Currency, p.Amount.Currency)
+		default:
+			line.Price = json.Number(pr.Price.String())
+		}
+		req.Products = append(req.Products, line)
+	}
+	if nt := p.Metadata[MetaNotificationType]; nt != "" || p.Metadata[MetaInvoice] == "true" {
+		req.PaymentGateway = &PaymentGateway{Src: "create-invoice"}
+		req.NotificationType = nt
+		if nt == "" {
+			req.NotificationType = "link"
+		}
+	}
+	return req, nil
+}
+
+// CreatePayment creates the charge (or invoice, see MetaInvoice) and
+// returns the hosted page. It is never retried here.
+func (g *Gateway) CreatePayment(ctx context.Context, acct checkout.GatewayAccount, p *checkout.Payment, urls checkout.URLs) (checkout.Charge, error) {
+	req, err := ChargeRequestFor(p, urls)
+	if err != nil {
+		return checkout.Charge{}, gwErr("charge", err)
+	}
+	c := g.Client(acct)
+	if req.PaymentGateway != nil && req.PaymentGateway.Src == "create-invoice" {
+		inv, err := c.CreateInvoice(ctx, req)
+		if err != nil {
+			return checkout.Charge{}, err
+		}
+		ch := checkout.Charge{URL: inv.URL, Raw: inv.Raw}
+		if inv.InvoiceID != "" {
+			ch.Data = map[string]string{DataInvoiceID: inv.InvoiceID}
+		}
+		if ch.URL == "" && (req.NotificationType == "link" || req.NotificationType == "all") {
+			return checkout.Charge{}, &checkout.GatewayError{Gateway: GatewayName, Op: "invoice",
+				HTTPStatus: http.StatusCreated, Message: "UPayments created the invoice but returned no link", Err: &APIError{StatusCode: http.StatusCreated, Body: truncate(inv.Raw)}}
+		}
+		return ch, nil
+	}
+	res, err := c.Charge(ctx, req)
+	if err != nil {
+		return checkout.Charge{}, err
+	}
+	if res.Link == "" {
+		return checkout.Charge{}, &checkout.GatewayError{Gateway: GatewayName, Op: "charge",
+			HTTPStatus: http.StatusCreated, Message: "UPayments accepted the charge but returned no payment link",
+			Err: &APIError{StatusCode: http.StatusCreated, Body: truncate(res.Raw)}}
+	}
+	return checkout.Charge{Ref: res.TrackID, URL: res.Link, Raw: res.Raw}, nil
+}
+
+// Status asks get-payment-status/{ref}. Fields UPayments did not send are
+// left empty; binding them to p is the core's job.
+func (g *Gateway) Status(ctx context.Context, acct checkout.GatewayAccount, p *checkout.Payment, ref string) (checkout.GatewayStatus, error) {
+	t, err := g.Client(acct).PaymentStatus(ctx, ref)
+	if err != nil {
+		return checkout.GatewayStatus{}, err
+	}
+	return statusFrom(t)
+}
+
+func statusFrom(t Transaction) (checkout.GatewayStatus, error) {
+	st := checkout.GatewayStatus{
+		Outcome:       MapResult(t.Result),
+		Result:        t.Result,
+		Ref:           t.TrackID,
+		OrderID:       t.MerchantRequestedOrderID,
+		TransactionID: t.PaymentID,
+		Raw:           t.Raw,
+	}
+	if t.TotalPrice != "" || t.CurrencyType != "" {
+		m, err := t.Amount()
+		if err != nil {
+			return checkout.GatewayStatus{}, badAnswer("status", fmt.Errorf("total_price %q %q: %w", t.TotalPrice, t.CurrencyType, err))
+		}
+		st.Amount = m
+	}
+	data := map[string]string{}
+	for k, v := range map[string]string{DataUpayOrderID: t.OrderID, DataRefundOrderID: t.RefundOrderID, DataPaymentType: t.PaymentType} {
+		if v != "" {
+			data[k] = v
+		}
+	}
+	if len(data) > 0 {
+		st.Data = data
+	}
+	return st, nil
+}
+
+// Refund submits r (POST create-refund) and answers RefundPending with the
+// refund's refund_order_id as Ref: UPayments settles refunds later.
+// UNCONFIRMED: whether orderId must be the payment's refund_order_id or its
+// order_id (refund_order_id is preferred, as Magento does). Never retried
+// here: UPayments has no idempotency key.
+func (g *Gateway) Refund(ctx context.Context, acct checkout.GatewayAccount, p *checkout.Payment, r *checkout.Refund) (checkout.RefundResult, error) {
+	orderID := p.GatewayData[DataRefundOrderID]
+	if orderID == "" {
+		orderID = p.GatewayData[DataUpayOrderID]
+	}
+	if orderID == "" {
+		return checkout.RefundResult{}, &checkout.GatewayError{Gateway: GatewayName, Op: "refund",
+			Message: "no UPayments order id is recorded for this payment; check its status first"}
+	}
+	if r.Amount.Currency != p.Amount.Currency {
+		return checkout.RefundResult{}, gwErr("refund", fmt.Errorf("%w: refund in %s of a %s payment", checkout.ErrCurrencyMismatch, r.Amount.Currency, p.Amount.Currency))
+	}
+	if r.Amount.Minor <= 0 {
+		return checkout.RefundResult{}, gwErr("refund", errors.New("refund amount must be positive"))
+	}
+	res, err := g.Client(acct).CreateRefund(ctx, RefundRequest{
+		OrderID:              orderID,
+		TotalPrice:           r.Amount.String(),
+		CustomerFirstName:    p.Customer.Name,
+		CustomerEmail:        p.Customer.Email,
+		CustomerMobileNumber: p.Customer.Mobile,
+		Reference:            r.ID,
+	})
+	if err != nil {
+		return checkout.RefundResult{}, err
+	}
+	return checkout.RefundResult{Status: checkout.RefundPending, Ref: res.RefundOrderID, Raw: res.Raw}, nil
+}
+
+// RefundStatus asks check-refund-status/{r.GatewayRef}: is_refunded true is
+// RefundSucceeded, anything else RefundPending. UNCONFIRMED semantics: the
+// docs name the path parameter order_id and do not say whether a refused
+// refund ever reports failure, so this adapter never answers RefundFailed.
+func (g *Gateway) RefundStatus(ctx context.Context, acct checkout.GatewayAccount, p *checkout.Payment, r *checkout.Refund) (checkout.RefundResult, error) {
+	st, err := g.Client(acct).CheckRefundStatus(ctx, r.GatewayRef)
+	if err != nil {
+		return checkout.RefundResult{}, err
+	}
+	res := checkout.RefundResult{Status: checkout.RefundPending, Ref: r.GatewayRef, Raw: st.Raw}
+	if st.IsRefunded {
+		res.Status = checkout.RefundSucceeded
+	}
+	return res, nil
+}

@@ -1,0 +1,1121 @@
+// Package upaytest simulates the UPayments API for tests and demos, in the
+// spirit of net/http/httptest.
+//
+// In a test:
+//
+//	srv := upaytest.NewServer()
+//	defer srv.Close()
+//	c := &upay.Client{BaseURL: srv.APIBase(), APIKey: upaytest.DefaultKey}
+//	res, _ := c.Charge(ctx, req)         // data.link → srv.URL+"/pay/{trackId}"
+//	ret, _ := srv.Complete(res.TrackID, upaytest.Captured) // shopper pays
+//
+// Mounted inside another server (a demo), give New the public address of
+// the mount point and strip the prefix:
+//
+//	sim := upaytest.New("http://localhost:8080/upay-sim")
+//	mux.Handle("/upay-sim/", http.StripPrefix("/upay-sim", sim))
+//	// point the upay adapter at http://localhost:8080/upay-sim/api/v1
+//
+// The simulator follows UPayments' documented API: the same paths under
+// /api/v1/, Bearer keys (default [DefaultKey]), 201 {status, message, data}
+// answers, 401 {"message":"Unauthorized"}, 422 {"message", "errors"}.
+// Its hosted page GET /pay/{trackId} has three buttons (CAPTURED, NOT
+// CAPTURED, CANCELED); a pick notifies notificationUrl with a form POST and
+// redirects the browser to returnUrl or cancelUrl, appending the fields with
+// "?" even when the URL already has a query, as UPayments does.
+//
+// Test controls (all goroutine-safe): Complete (a shopper's pick without a
+// browser), SetResult (change the gateway's truth silently),
+// SetNotifyPolicy (drop, repeat, delay, JSON), ForgeNotification, FailNext
+// (inject one failure: a 500, a non-JSON "whitelist" page …), SetSecret
+// (require signed requests, sign notifications), AddKey,
+// SetAutoSettleRefunds / SettleRefund, SaveCard; and the logs Charges,
+// Requests, Notifications, TrackIDs. Wait blocks until notifications in
+// flight are done.
+//
+// Choices where UPayments' behaviour is undocumented: an unknown track id
+// answers 201 {"status": false}; refunds settle at once unless
+// SetAutoSettleRefunds(false); notifications are sent once, 10 s timeout.
+package upaytest
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"paybridge/internal/checkout"
+)
+
+// DefaultKey is the sandbox API key every simulator accepts (UPayments'
+// published sandbox token).
+const DefaultKey = "jtest123"
+
+// Results a shopper can produce on the hosted page.
+const (
+	Captured    = "CAPTURED"
+	NotCaptured = "NOT CAPTURED"
+	Canceled    = "CANCELED"
+)
+
+// Errors returned by the controls.
+var (
+	// ErrUnknownTrackID: no charge has this track id.
+	ErrUnknownTrackID = errors.New("upaytest: unknown track id")
+	// ErrAlreadyCompleted: the shopper already acted on this charge.
+	ErrAlreadyCompleted = errors.New("upaytest: charge already completed")
+)
+
+// Server is a Sim running on its own httptest.Server.
+type Server struct {
+	*httptest.Server
+	*Sim
+}
+
+// NewServer starts a simulator on a local port. Call Close when done.
+func NewServer() *Server {
+	var sim *Sim
+	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sim.ServeHTTP(w, r)
+	}))
+	sim = New("http://" + ts.Listener.Addr().String())
+	ts.Start()
+	return &Server{Server: ts, Sim: sim}
+}
+
+// APIBase is the API base to configure clients with (URL + "/api/v1").
+func (s *Server) APIBase() string { return s.Sim.APIBase() }
+
+// Close waits for notifications in flight, then shuts the server down.
+func (s *Server) Close() {
+	s.Sim.Wait()
+	s.Server.Close()
+}
+
+// NotifyPolicy says how the simulator delivers notifications.
+type NotifyPolicy struct {
+	// Drop never sends them (UPayments' notifications do get lost).
+	Drop bool
+	// Times sends each one this many times (0 means 1).
+	Times int
+	// Delay waits before (each) sending.
+	Delay time.Duration
+	// JSON sends a JSON object instead of a form.
+	JSON bool
+}
+
+// Notification is one delivery attempt to a notificationUrl.
+type Notification struct {
+	URL    string
+	Fields url.Values
+	// Body is what was sent; Header its headers (signature included).
+	Body   []byte
+	Header http.Header
+	// Status is the HTTP status our server answered (0 if none); Err the
+	// transport error.
+	Status int
+	Err    string
+	// Forged is true for ForgeNotification.
+	Forged bool
+	At     time.Time
+}
+
+type failure struct {
+	status int
+	body   string
+}
+
+type txn struct {
+	trackID, upayOrderID, paymentID, tranID, ref, auth, postDate, invoiceID string
+	key                                                                     string
+	orderID, reference, refID, description, customerUniqueID, extraData     string
+	src                                                                     string
+	amount                                                                  checkout.Money
+	refunded                                                                int64
+	returnURL, cancelURL, notifyURL                                         string
+	result                                                                  string // "" until the shopper acts
+	resultSet                                                               bool
+	created, completed                                                      time.Time
+	saveCard                                                                bool
+	customerToken                                                           string
+	notifyCalled                                                            bool
+	seq                                                                     int
+}
+
+type refund struct {
+	id, arn, txnTrack string
+	amount            checkout.Money
+	refunded          bool
+	at                time.Time
+}
+
+// Sim is the simulated UPayments API and hosted page; it is an
+// http.Handler. Its methods are safe for concurrent use.
+type Sim struct {
+	base string
+
+	mu          sync.Mutex
+	keys        map[string]string // key → secret ("" = no signing)
+	txns        map[string]*txn
+	refunds     map[string]*refund
+	tokens      map[string][]Card
+	requests    map[string][][]byte
+	notes       []Notification
+	fails       map[string][]failure
+	policy      NotifyPolicy
+	autoRefund  bool
+	seq         int
+	wg          sync.WaitGroup
+	notifClient *http.Client
+}
+
+// Card is a saved card as retrieve-customer-cards lists it.
+type Card struct {
+	Brand  string `json:"brand"`
+	Number string `json:"number"`
+	Scheme string `json:"scheme"`
+	Token  string `json:"token"`
+}
+
+// New returns a simulator whose links (hosted page, add-card page) start
+// with baseURL, the address it is reachable at.
+func New(baseURL string) *Sim {
+	return &Sim{
+		base:        strings.TrimRight(baseURL, "/"),
+		keys:        map[string]string{DefaultKey: ""},
+		txns:        map[string]*txn{},
+		refunds:     map[string]*refund{},
+		tokens:      map[string][]Card{},
+		fails:       map[string][]failure{},
+		requests:    map[string][][]byte{},
+		autoRefund:  true,
+		notifClient: &http.Client{Timeout: 10 * time.Second},
+	}
+}
+
+// APIBase returns baseURL + "/api/v1".
+func (s *Sim) APIBase() string { return s.base + "/api/v1" }
+
+// AddKey accepts another API key.
+func (s *Sim) AddKey(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.keys[key]; !ok {
+		s.keys[key] = ""
+	}
+}
+
+// SetSecret accepts key and requires its requests to be HMAC-signed with
+// secret (X-Timestamp, X-Signature); notifications of charges made with the
+// key are signed with it too. An empty secret turns signing off.
+func (s *Sim) SetSecret(key, secret string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.keys[key] = secret
+}
+
+// SetNotifyPolicy changes how later notifications are delivered.
+func (s *Sim) SetNotifyPolicy(p NotifyPolicy) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.policy = p
+}
+
+// SetNotifyClient replaces the HTTP client notifications are sent with
+// (default: 10 s timeout).
+func (s *Sim) SetNotifyClient(c *http.Client) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.notifClient = c
+}
+
+// SetAutoSettleRefunds chooses whether refunds report is_refunded at once
+// (the default) or stay pending until SettleRefund.
+func (s *Sim) SetAutoSettleRefunds(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.autoRefund = on
+}
+
+// SettleRefund marks a refund (by its refund_order_id) as refunded.
+func (s *Sim) SettleRefund(refundOrderID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.refunds[refundOrderID]
+	if !ok {
+		return fmt.Errorf("upaytest: unknown refund %q", refundOrderID)
+	}
+	r.refunded = true
+	return nil
+}
+
+// FailNext makes the next request to path (the API path after /api/v1/,
+// e.g. "charge" or "get-payment-status"; a leading "/api/v1/" is ignored;
+// it matches by prefix) answer status with body instead. Body is sent
+// verbatim: a non-JSON body with status 200 imitates the IP-whitelist page.
+// Calls queue up.
+func (s *Sim) FailNext(path string, status int, body string) {
+	path = strings.TrimPrefix(strings.TrimPrefix(path, "/"), "api/v1/")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fails[path] = append(s.fails[path], failure{status, body})
+}
+
+// Charges returns the raw JSON bodies of every authenticated POST charge
+// received, in order (invoices and invalid ones included), e.g. to check that 12.345 arrived as 12.345.
+func (s *Sim) Charges() [][]byte { return s.Requests("charge") }
+
+// Requests returns the raw bodies received on an API route ("charge",
+// "create-refund", "add-card" …; a leading "/api/v1/" is ignored), in
+// order: every authenticated request with the right method, valid or not.
+func (s *Sim) Requests(route string) [][]byte {
+	route = strings.TrimPrefix(strings.TrimPrefix(route, "/"), "api/v1/")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([][]byte, len(s.requests[route]))
+	for i, b := range s.requests[route] {
+		out[i] = bytes.Clone(b)
+	}
+	return out
+}
+
+// Notifications returns every delivery attempt so far, in order.
+func (s *Sim) Notifications() []Notification {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Notification(nil), s.notes...)
+}
+
+// Wait blocks until the notifications in flight are delivered (or failed).
+func (s *Sim) Wait() { s.wg.Wait() }
+
+// SetResult changes the gateway's truth for a charge directly (what
+// get-payment-status answers), without notification or redirect.
+// An empty result makes it null again.
+func (s *Sim) SetResult(trackID, result string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.txns[trackID]
+	if !ok {
+		return ErrUnknownTrackID
+	}
+	s.fillPaid(t, result)
+	return nil
+}
+
+// TrackIDs returns the track ids of all charges, oldest first.
+func (s *Sim) TrackIDs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	list := make([]*txn, 0, len(s.txns))
+	for _, t := range s.txns {
+		list = append(list, t)
+	}
+	slices.SortFunc(list, func(a, b *txn) int { return a.seq - b.seq })
+	out := make([]string, len(list))
+	for i, t := range list {
+		out[i] = t.trackID
+	}
+	return out
+}
+
+// Complete does what a shopper's pick on the hosted page does: records
+// result, sends the notification (per the policy, in the background) and
+// returns the URL the browser would be redirected to.
+func (s *Sim) Complete(trackID, result string) (returnURL string, err error) {
+	s.mu.Lock()
+	t, ok := s.txns[trackID]
+	if !ok {
+		s.mu.Unlock()
+		return "", ErrUnknownTrackID
+	}
+	if t.resultSet {
+		s.mu.Unlock()
+		return "", ErrAlreadyCompleted
+	}
+	s.fillPaid(t, result)
+	fields := t.fields()
+	target := t.cancelURL
+	if result == Captured {
+		target = t.returnURL
+	}
+	notifyURL, secret, pol, hc := t.notifyURL, s.keys[t.key], s.policy, s.notifClient
+	s.mu.Unlock()
+
+	if notifyURL != "" && !pol.Drop {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			times := max(pol.Times, 1)
+			for range times {
+				if pol.Delay > 0 {
+					time.Sleep(pol.Delay)
+				}
+				s.send(hc, notifyURL, fields, secret, pol.JSON, false)
+			}
+			s.mu.Lock()
+			t.notifyCalled = true
+			s.mu.Unlock()
+		}()
+	}
+	// UPayments appends with "?" whether or not the URL has a query.
+	return target + "?" + encodeOrdered(fields), nil
+}
+
+// ForgeNotification POSTs fields as a form to notifyURL, as an attacker
+// could, and returns the status our server answered. It is logged with
+// Forged set.
+func (s *Sim) ForgeNotification(notifyURL string, fields url.Values) (int, error) {
+	s.mu.Lock()
+	hc := s.notifClient
+	s.mu.Unlock()
+	n := s.send(hc, notifyURL, fields, "", false, true)
+	if n.Err != "" {
+		return n.Status, errors.New(n.Err)
+	}
+	return n.Status, nil
+}
+
+func (s *Sim) send(hc *http.Client, notifyURL string, fields url.Values, secret string, asJSON, forged bool) Notification {
+	var body []byte
+	ct := "application/x-www-form-urlencoded"
+	if asJSON {
+		m := map[string]string{}
+		for k := range fields {
+			m[k] = fields.Get(k)
+		}
+		body, _ = json.Marshal(m)
+		ct = "application/json"
+	} else {
+		body = []byte(encodeOrdered(fields))
+	}
+	n := Notification{URL: notifyURL, Fields: fields, Body: body, Forged: forged, At: time.Now()}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, notifyURL, bytes.NewReader(body))
+	if err != nil {
+		n.Err = err.Error()
+	} else {
+		req.Header.Set("Content-Type", ct)
+		req.Header.Set("User-Agent", "upaytest")
+		if secret != "" {
+			ts := strconv.FormatInt(time.Now().Unix(), 10)
+			req.Header.Set("X-Timestamp", ts)
+			req.Header.Set("X-Signature", sign(secret, ts, "POST", notifyURL, body))
+		}
+		n.Header = req.Header.Clone()
+		resp, err := hc.Do(req)
+		if err != nil {
+			n.Err = err.Error()
+		} else {
+			io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+			resp.Body.Close()
+			n.Status = resp.StatusCode
+		}
+	}
+	s.mu.Lock()
+	s.notes = append(s.notes, n)
+	s.mu.Unlock()
+	return n
+}
+
+// fillPaid sets the result and the fields a processed payment has.
+// Called with s.mu held.
+func (s *Sim) fillPaid(t *txn, result string) {
+	t.result, t.resultSet = result, result != ""
+	if !t.resultSet {
+		return
+	}
+	t.completed = time.Now()
+	if t.paymentID == "" {
+		t.paymentID = digits(18)
+		t.tranID = digits(15)
+		t.ref = digits(12)
+		t.postDate = t.completed.Format("0102")
+	}
+	if result == Captured {
+		t.auth = "B" + digits(5)
+		if t.saveCard && t.customerToken != "" {
+			if _, ok := s.tokens[t.customerToken]; ok {
+				s.tokens[t.customerToken] = append(s.tokens[t.customerToken], Card{
+					Brand: "MASTERCARD", Number: "512345xxxxxx0008", Scheme: "MASTERCARD", Token: "tok_" + alnum(16)})
+			}
+		}
+	}
+}
+
+// fieldOrder is the order of UPayments' redirect_url example.
+var fieldOrder = []string{"payment_id", "result", "post_date", "tran_id", "ref", "track_id", "auth",
+	"order_id", "requested_order_id", "refund_order_id", "payment_type", "invoice_id",
+	"transaction_date", "receipt_id", "trn_udf"}
+
+// fields are what UPayments appends to return URLs and notifies with.
+func (t *txn) fields() url.Values {
+	v := url.Values{}
+	v.Set("payment_id", t.paymentID)
+	v.Set("result", t.result)
+	v.Set("post_date", t.postDate)
+	v.Set("tran_id", t.tranID)
+	v.Set("ref", t.ref)
+	v.Set("track_id", t.trackID)
+	v.Set("auth", t.auth)
+	v.Set("order_id", t.upayOrderID)
+	v.Set("requested_order_id", t.orderID)
+	v.Set("refund_order_id", t.upayOrderID)
+	v.Set("payment_type", t.paymentType())
+	v.Set("invoice_id", t.invoiceID)
+	v.Set("transaction_date", t.completed.UTC().Format("2006-01-02 15:04:05"))
+	v.Set("receipt_id", t.upayOrderID)
+	if t.extraData != "" {
+		v.Set("trn_udf", t.extraData)
+	}
+	return v
+}
+
+// encodeOrdered encodes v like url.Values.Encode but in UPayments' field
+// order (payment_id first), other keys after.
+func encodeOrdered(v url.Values) string {
+	var b strings.Builder
+	seen := map[string]bool{}
+	add := func(k string) {
+		for _, val := range v[k] {
+			if b.Len() > 0 {
+				b.WriteByte('&')
+			}
+			b.WriteString(url.QueryEscape(k) + "=" + url.QueryEscape(val))
+		}
+		seen[k] = true
+	}
+	for _, k := range fieldOrder {
+		add(k)
+	}
+	rest := make([]string, 0, len(v))
+	for k := range v {
+		if !seen[k] {
+			rest = append(rest, k)
+		}
+	}
+	slices.Sort(rest)
+	for _, k := range rest {
+		add(k)
+	}
+	return b.String()
+}
+
+func (t *txn) paymentType() string {
+	if t.src == "" || t.src == "create-invoice" {
+		return "knet"
+	}
+	return t.src
+}
+
+// ServeHTTP serves the API under /api/v1/, the hosted page under /pay/ and
+// the add-card page under /my-cards.
+func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case strings.HasPrefix(r.URL.Path, "/api/v1/"):
+		s.serveAPI(w, r)
+	case strings.HasPrefix(r.URL.Path, "/pay/"):
+		s.servePay(w, r, strings.TrimPrefix(r.URL.Path, "/pay/"))
+	case r.URL.Path == "/my-cards":
+		s.serveMyCards(w, r)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+type apiFunc func(w http.ResponseWriter, r *http.Request, key, rest string, body []byte)
+
+func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request) {
+	apiPath := strings.TrimPrefix(r.URL.EscapedPath(), "/api/v1/")
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"message": "unreadable body"})
+		return
+	}
+	s.mu.Lock()
+	for p, q := range s.fails {
+		if len(q) > 0 && strings.HasPrefix(apiPath, p) {
+			f := q[0]
+			s.fails[p] = q[1:]
+			s.mu.Unlock()
+			w.WriteHeader(f.status)
+			io.WriteString(w, f.body)
+			return
+		}
+	}
+	key := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+	secret, ok := s.keys[key]
+	s.mu.Unlock()
+	if !ok || key == "" {
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"message": "Unauthorized"})
+		return
+	}
+	if secret != "" {
+		ts, sig := r.Header.Get("X-Timestamp"), r.Header.Get("X-Signature")
+		n, err := strconv.ParseInt(ts, 10, 64)
+		if err != nil || sig == "" || time.Since(time.Unix(n, 0)).Abs() > 5*time.Minute ||
+			!hmac.Equal([]byte(sig), []byte(sign(secret, ts, r.Method, apiPath, body))) {
+			writeJSON(w, http.StatusUnauthorized, map[string]any{"message": "Invalid signature"})
+			return
+		}
+	}
+	route, rest, _ := strings.Cut(apiPath, "/")
+	if u, err := url.PathUnescape(rest); err == nil {
+		rest = u
+	}
+	routes := map[string]struct {
+		method string
+		fn     apiFunc
+	}{
+		"charge":                       {http.MethodPost, s.apiCharge},
+		"get-payment-status":           {http.MethodGet, s.apiStatus},
+		"create-refund":                {http.MethodPost, s.apiRefund},
+		"check-refund-status":          {http.MethodGet, s.apiRefundStatus},
+		"create-customer-unique-token": {http.MethodPost, s.apiCreateToken},
+		"retrieve-customer-cards":      {http.MethodPost, s.apiCards},
+		"add-card":                     {http.MethodPost, s.apiAddCard},
+		"remove-card":                  {http.MethodPost, s.apiRemoveCard},
+	}
+	rt, ok := routes[route]
+	if !ok {
+		writeJSON(w, http.StatusNotFound, map[string]any{"message": "Not Found"})
+		return
+	}
+	if r.Method != rt.method {
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]any{"message": "Method Not Allowed"})
+		return
+	}
+	s.mu.Lock()
+	s.requests[route] = append(s.requests[route], bytes.Clone(body))
+	s.mu.Unlock()
+	rt.fn(w, r, key, rest, body)
+}
+
+// chargeIn is the charge body as the simulator reads it: amounts kept as
+// json.Number so that 12.345 stays 12.345.
+type chargeIn struct {
+	Products []struct {
+		Name     string      `json:"name"`
+		Price    json.Number `json:"price"`
+		Quantity json.Number `json:"quantity"`
+	} `json:"products"`
+	Order *struct {
+		ID          string      `json:"id"`
+		Reference   string      `json:"reference"`
+		Description string      `json:"description"`
+		Currency    string      `json:"currency"`
+		Amount      json.Number `json:"amount"`
+	} `json:"order"`
+	Reference struct {
+		ID string `json:"id"`
+	} `json:"reference"`
+	Customer struct {
+		UniqueID string `json:"uniqueId"`
+		Name     string `json:"name"`
+		Email    string `json:"email"`
+		Mobile   string `json:"mobile"`
+	} `json:"customer"`
+	CustomerExtraData string `json:"customerExtraData"`
+	Tokens            struct {
+		CustomerUniqueToken json.Number `json:"customerUniqueToken"`
+		CreditCard          string      `json:"creditCard"`
+	} `json:"tokens"`
+	PaymentGateway *struct {
+		Src *string `json:"src"`
+	} `json:"paymentGateway"`
+	Language         string `json:"language"`
+	IsSaveCard       any    `json:"isSaveCard"`
+	NotificationType string `json:"notificationType"`
+	ReturnURL        string `json:"returnUrl"`
+	CancelURL        string `json:"cancelUrl"`
+	NotificationURL  string `json:"notificationUrl"`
+}
+
+func (s *Sim) apiCharge(w http.ResponseWriter, r *http.Request, key, _ string, body []byte) {
+	var in chargeIn
+	if err := decode(body, &in); err != nil {
+		unprocessable(w, "The given data was invalid.", []string{"The request body must be a JSON object."})
+		return
+	}
+	var errs []string
+	req := func(cond bool, field string) {
+		if !cond {
+			errs = append(errs, "The "+field+" field is required.")
+		}
+	}
+	req(in.Order != nil, "order")
+	var amount checkout.Money
+	if in.Order != nil {
+		req(in.Order.ID != "", "order.id")
+		req(in.Order.Description != "", "order.description")
+		req(in.Order.Currency != "", "order.currency")
+		req(in.Order.Amount != "", "order.amount")
+		if len(in.Order.ID) > 50 {
+			errs = append(errs, "The order.id may not be greater than 50 characters.")
+		}
+		if in.Order.Currency != "" && in.Order.Amount != "" {
+			m, err := parseAmount(string(in.Order.Amount), in.Order.Currency)
+			switch {
+			case err != nil:
+				errs = append(errs, "The order.amount is invalid: "+err.Error())
+			case m.Minor == 0:
+				errs = append(errs, "The order.amount must be greater than 0.")
+			}
+			amount = m
+		}
+	}
+	req(in.Reference.ID != "", "reference.id")
+	lang := strings.ToLower(in.Language)
+	req(in.Language != "", "language")
+	if in.Language != "" && lang != "en" && lang != "ar" {
+		errs = append(errs, "The selected language is invalid.")
+	}
+	req(in.ReturnURL != "", "returnUrl")
+	req(in.CancelURL != "", "cancelUrl")
+	req(in.NotificationURL != "", "notificationUrl")
+	src := ""
+	if in.PaymentGateway != nil && in.PaymentGateway.Src != nil {
+		src = *in.PaymentGateway.Src
+	}
+	invoice := src == "create-invoice"
+	if invoice {
+		switch in.NotificationType {
+		case "email", "sms", "link", "all":
+		default:
+			errs = append(errs, "The notificationType field is required when paymentGateway.src is create-invoice (email, sms, link or all).")
+		}
+	}
+	for i, p := range in.Products {
+		if p.Price != "" && in.Order != nil {
+			if _, err := parseAmount(string(p.Price), in.Order.Currency); err != nil {
+				errs = append(errs, fmt.Sprintf("The products.%d.price is invalid.", i))
+			}
+		}
+	}
+	tok := string(in.Tokens.CustomerUniqueToken)
+	if tok != "" && !validToken(tok) {
+		errs = append(errs, "The tokens.customerUniqueToken must be between 8 and 18 digits.")
+	}
+	if len(errs) > 0 {
+		unprocessable(w, errs[0], errs)
+		return
+	}
+	s.mu.Lock()
+	s.seq++
+	t := &txn{
+		trackID: alnum(32), upayOrderID: alnum(24), key: key, seq: s.seq,
+		orderID: in.Order.ID, reference: in.Order.Reference, refID: in.Reference.ID, description: in.Order.Description,
+		customerUniqueID: in.Customer.UniqueID, extraData: in.CustomerExtraData, src: src, amount: amount,
+		returnURL: in.ReturnURL, cancelURL: in.CancelURL, notifyURL: in.NotificationURL,
+		created: time.Now(), saveCard: truthy(in.IsSaveCard), customerToken: tok,
+	}
+	if invoice {
+		t.invoiceID = strconv.Itoa(1000 + s.seq)
+	}
+	s.txns[t.trackID] = t
+	s.mu.Unlock()
+	link := s.base + "/pay/" + t.trackID
+	if invoice {
+		nt := in.NotificationType
+		url := any(nil)
+		if nt == "link" || nt == "all" {
+			url = link
+		}
+		writeJSON(w, http.StatusCreated, map[string]any{"status": true, "message": "Data received successfully",
+			"data": map[string]any{"sms": nt == "sms" || nt == "all", "email": nt == "email" || nt == "all",
+				"link": nt == "link" || nt == "all", "url": url, "invoice_id": t.invoiceID}})
+		return
+	}
+	msg := "Payment link generated successfully"
+	writeJSON(w, http.StatusCreated, map[string]any{"status": true, "message": msg,
+		"data": map[string]any{"link": link, "trackId": t.trackID}})
+}
+
+func (s *Sim) apiStatus(w http.ResponseWriter, r *http.Request, _, trackID string, _ []byte) {
+	s.mu.Lock()
+	t, ok := s.txns[trackID]
+	if !ok && trackID == "" {
+		if inv := r.URL.Query().Get("invoice_id"); inv != "" {
+			for _, c := range s.txns {
+				if c.invoiceID == inv {
+					t, ok = c, true
+				}
+			}
+		}
+	}
+	if !ok {
+		s.mu.Unlock()
+		writeJSON(w, http.StatusCreated, map[string]any{"status": false, "message": "Transaction not found", "data": nil})
+		return
+	}
+	tx := s.transaction(t)
+	s.mu.Unlock()
+	writeJSON(w, http.StatusCreated, map[string]any{"status": true, "message": "Response received successfully",
+		"data": map[string]any{"transaction": tx}})
+}
+
+// transaction renders data.transaction (research §1.8). Called with s.mu held.
+func (s *Sim) transaction(t *txn) map[string]any {
+	null := func(v string) any {
+		if v == "" {
+			return nil
+		}
+		return v
+	}
+	exp, _ := checkout.Exponent(t.amount.Currency)
+	price := checkout.FormatMinor(t.amount.Minor, exp)
+	var redirect any
+	if t.resultSet {
+		target := t.cancelURL
+		if t.result == Captured {
+			target = t.returnURL
+		}
+		redirect = target + "?" + encodeOrdered(t.fields())
+	}
+	var txDate any
+	if t.resultSet {
+		txDate = t.completed.UTC().Format("2006-01-02 15:04:05")
+	}
+	return map[string]any{
+		"order_id": t.upayOrderID, "refund_order_id": t.upayOrderID, "payment_id": null(t.paymentID),
+		"result": null(t.result), "payment_type": t.paymentType(), "track_id": t.trackID,
+		"transaction_date": txDate, "reference": t.refID, "total_price": price, "total_paid_non_kwd": price,
+		"currency_type": t.amount.Currency, "status": map[bool]string{true: "done", false: "pending"}[t.resultSet],
+		"session_id": t.trackID, "error_url": t.cancelURL, "success_url": t.returnURL, "redirect_url": redirect,
+		"notify_url": t.notifyURL, "notify_url_called": t.notifyCalled, "notify_url_response": nil,
+		"whitelabel": t.src != "", "customer_unique_id": null(t.customerUniqueID),
+		"merchant_requested_order_id": t.orderID, "extra_merchants_data": nil,
+		"is_paid_from_knet": t.result == Captured && t.paymentType() == "knet",
+		"is_paid_from_cc":   t.result == Captured && t.paymentType() != "knet", "is_from_nbk": false,
+		"customer_extra_data": null(t.extraData), "invoice_id": null(t.invoiceID),
+		"created_at": t.created.UTC().Format("2006-01-02 15:04:05"),
+	}
+}
+
+func (s *Sim) apiRefund(w http.ResponseWriter, _ *http.Request, _, _ string, body []byte) {
+	var in struct {
+		OrderID    string      `json:"orderId"`
+		TotalPrice json.Number `json:"totalPrice"`
+	}
+	if err := decode(body, &in); err != nil {
+		unprocessable(w, "The given data was invalid.", []string{"The request body must be a JSON object."})
+		return
+	}
+	if in.OrderID == "" || in.TotalPrice == "" {
+		unprocessable(w, "The orderId and totalPrice fields are required.", []string{"The orderId field is required.", "The totalPrice field is required."})
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var t *txn
+	for _, c := range s.txns {
+		if c.upayOrderID == in.OrderID {
+			t = c
+		}
+	}
+	if t == nil {
+		unprocessable(w, "The selected orderId is invalid.", []string{"The selected orderId is invalid."})
+		return
+	}
+	if t.result != Captured {
+		unprocessable(w, "Only captured transactions can be refunded.", []string{"Only captured transactions can be refunded."})
+		return
+	}
+	m, err := parseAmount(string(in.TotalPrice), t.amount.Currency)
+	if err != nil || m.Minor <= 0 {
+		unprocessable(w, "The totalPrice is invalid.", []string{"The totalPrice is invalid."})
+		return
+	}
+	if t.refunded+m.Minor > t.amount.Minor {
+		unprocessable(w, "Refund amount exceeds the refundable amount.", []string{"Refund amount exceeds the refundable amount."})
+		return
+	}
+	t.refunded += m.Minor
+	rf := &refund{id: alnum(24), arn: digits(12), txnTrack: t.trackID, amount: m, refunded: s.autoRefund, at: time.Now()}
+	s.refunds[rf.id] = rf
+	writeJSON(w, http.StatusCreated, map[string]any{"status": true, "message": "Refund request created successfully",
+		"data": map[string]any{"order_id": t.upayOrderID, "refund_order_id": rf.id, "refund_arn": rf.arn}})
+}
+
+func (s *Sim) apiRefundStatus(w http.ResponseWriter, _ *http.Request, _, id string, _ []byte) {
+	s.mu.Lock()
+	rf, ok := s.refunds[id]
+	var refunded bool
+	var date any
+	if ok {
+		refunded = rf.refunded
+		if refunded {
+			date = rf.at.UTC().Format("2006-01-02 15:04:05")
+		}
+	}
+	s.mu.Unlock()
+	if !ok {
+		unprocessable(w, "Refund not found.", []string{"The selected order id is invalid."})
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"status": true, "message": "Response received successfully",
+		"data": map[string]any{"transaction": map[string]any{"is_refunded": refunded, "is_refunded_date": date}}})
+}
+
+func (s *Sim) readToken(w http.ResponseWriter, body []byte) (string, bool) {
+	var in struct {
+		Token json.Number `json:"customerUniqueToken"`
+	}
+	if err := decode(body, &in); err != nil || !validToken(string(in.Token)) {
+		unprocessable(w, "The customer unique token must be numeric, 8 to 18 digits.",
+			[]string{"The customerUniqueToken must be between 8 and 18 digits."})
+		return "", false
+	}
+	return string(in.Token), true
+}
+
+func (s *Sim) apiCreateToken(w http.ResponseWriter, _ *http.Request, _, _ string, body []byte) {
+	tok, ok := s.readToken(w, body)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	if _, exists := s.tokens[tok]; !exists {
+		s.tokens[tok] = []Card{}
+	}
+	s.mu.Unlock()
+	writeJSON(w, http.StatusCreated, map[string]any{"status": true, "message": "Customer unique token created successfully", "data": map[string]any{"customerUniqueToken": tok}})
+}
+
+func (s *Sim) apiCards(w http.ResponseWriter, _ *http.Request, _, _ string, body []byte) {
+	tok, ok := s.readToken(w, body)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	cards, exists := s.tokens[tok]
+	cards = append([]Card{}, cards...)
+	s.mu.Unlock()
+	if !exists {
+		unprocessable(w, "Customer unique token not found.", []string{"The selected customerUniqueToken is invalid."})
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"status": true, "message": "Customer cards retrieved successfully", "data": map[string]any{"customerCards": cards}})
+}
+
+func (s *Sim) apiAddCard(w http.ResponseWriter, _ *http.Request, _, _ string, body []byte) {
+	var in struct {
+		Token     json.Number `json:"customerUniqueToken"`
+		ReturnURL string      `json:"returnUrl"`
+	}
+	if err := decode(body, &in); err != nil || !validToken(string(in.Token)) || in.ReturnURL == "" {
+		unprocessable(w, "The customerUniqueToken and returnUrl fields are required.", []string{"The customerUniqueToken and returnUrl fields are required."})
+		return
+	}
+	s.mu.Lock()
+	_, exists := s.tokens[string(in.Token)]
+	s.mu.Unlock()
+	if !exists {
+		unprocessable(w, "Customer unique token not found.", []string{"The selected customerUniqueToken is invalid."})
+		return
+	}
+	link := s.base + "/my-cards?session_id=" + url.QueryEscape(string(in.Token)+"-"+alnum(12)) + "&return=" + url.QueryEscape(in.ReturnURL)
+	writeJSON(w, http.StatusCreated, map[string]any{"status": true, "message": "Add card link generated successfully",
+		"data": map[string]any{"link": link}})
+}
+
+func (s *Sim) apiRemoveCard(w http.ResponseWriter, _ *http.Request, _, _ string, body []byte) {
+	var in struct {
+		Token string `json:"token"`
+	}
+	if err := decode(body, &in); err != nil || in.Token == "" {
+		unprocessable(w, "The token field is required.", []string{"The token field is required."})
+		return
+	}
+	s.mu.Lock()
+	found := false
+	for tok, cards := range s.tokens {
+		for i, c := range cards {
+			if c.Token == in.Token {
+				s.tokens[tok] = append(cards[:i:i], cards[i+1:]...)
+				found = true
+				break
+			}
+		}
+	}
+	s.mu.Unlock()
+	if !found {
+		unprocessable(w, "The selected token is invalid.", []string{"The selected token is invalid."})
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"status": true, "message": "Card removed successfully", "data": nil})
+}
+
+// SaveCard stores a test card for a registered customer token, as the
+// hosted add-card page would, and returns it.
+func (s *Sim) SaveCard(customerUniqueToken string) (Card, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cards, ok := s.tokens[customerUniqueToken]
+	if !ok {
+		return Card{}, fmt.Errorf("upaytest: unknown customer token %q", customerUniqueToken)
+	}
+	c := Card{Brand: "MASTERCARD", Number: "512345xxxxxx0008", Scheme: "MASTERCARD", Token: "tok_" + alnum(16)}
+	s.tokens[customerUniqueToken] = append(cards, c)
+	return c, nil
+}
+
+var payPage = template.Must(template.New("pay").Parse(`<!doctype html>
+<html><head><meta charset="utf-8"><title>UPayments simulator</title>
+<style>body{font-family:sans-serif;max-width:30em;margin:3em auto}button{display:block;width:100%;margin:.5em 0;padding:.8em;font-size:1.1em}</style>
+</head><body>
+<h1>UPayments simulator</h1>
+<p>Order <b>{{.OrderID}}</b>: <b>{{.Amount}} {{.Currency}}</b></p>
+{{if .Result}}<p>This payment is already <b>{{.Result}}</b>.</p>{{else}}
+<form method="post">
+<button name="result" value="CAPTURED">CAPTURED (pay)</button>
+<button name="result" value="NOT CAPTURED">NOT CAPTURED (decline)</button>
+<button name="result" value="CANCELED">CANCELED (cancel)</button>
+</form>{{end}}
+</body></html>`))
+
+func (s *Sim) servePay(w http.ResponseWriter, r *http.Request, trackID string) {
+	s.mu.Lock()
+	t, ok := s.txns[trackID]
+	var view struct{ OrderID, Amount, Currency, Result string }
+	if ok {
+		view.OrderID, view.Amount, view.Currency, view.Result = t.orderID, t.amount.String(), t.amount.Currency, t.result
+	}
+	s.mu.Unlock()
+	if !ok {
+		http.Error(w, "unknown payment", http.StatusNotFound)
+		return
+	}
+	switch r.Method {
+	case http.MethodGet:
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		payPage.Execute(w, view)
+	case http.MethodPost:
+		result := r.PostFormValue("result")
+		if result != Captured && result != NotCaptured && result != Canceled {
+			http.Error(w, "pick CAPTURED, NOT CAPTURED or CANCELED", http.StatusBadRequest)
+			return
+		}
+		target, err := s.Complete(trackID, result)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusConflict)
+			return
+		}
+		http.Redirect(w, r, target, http.StatusFound)
+	default:
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	}
+}
+
+// serveMyCards is the hosted add-card page: GET shows a button, POST saves
+// a test card and redirects to the return URL.
+func (s *Sim) serveMyCards(w http.ResponseWriter, r *http.Request) {
+	session := r.FormValue("session_id")
+	tok, _, _ := strings.Cut(session, "-")
+	ret := r.FormValue("return")
+	if r.Method == http.MethodPost {
+		if _, err := s.SaveCard(tok); err != nil {
+			http.Error(w, err.Error(), http.StatusNotFound)
+			return
+		}
+		http.Redirect(w, r, ret, http.StatusFound)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	fmt.Fprintf(w, `<!doctype html><html><body><h1>Save a card</h1><form method="post"><input type="hidden" name="session_id" value="%s"><input type="hidden" name="return" value="%s"><button>Save test card 5123 45xx xxxx 0008</button></form></body></html>`,
+		template.HTMLEscapeString(session), template.HTMLEscapeString(ret))
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func unprocessable(w http.ResponseWriter, msg string, errs []string) {
+	writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"message": msg, "errors": errs})
+}
+
+func decode(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	return dec.Decode(v)
+}
+
+// parseAmount is upay.ParseAmount (duplicated to keep upaytest free of an
+// import of upay, so upay's own tests can use the simulator).
+func parseAmount(s, currency string) (checkout.Money, error) {
+	exp, err := checkout.Exponent(currency)
+	if err != nil {
+		return checkout.Money{}, err
+	}
+	if whole, frac, ok := strings.Cut(s, "."); ok && len(frac) > exp && strings.Trim(frac[exp:], "0") == "" {
+		s = whole
+		if exp > 0 {
+			s += "." + frac[:exp]
+		}
+	}
+	return checkout.ParseMoney(s, currency)
+}
+
+func validToken(s string) bool {
+	if len(s) < 8 || len(s) > 18 {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func truthy(v any) bool {
+	switch v := v.(type) {
+	case bool:
+		return v
+	case string:
+		return v == "true" || v == "1"
+	case json.Number:
+		return v == "1"
+	}
+	return false
+}
+
+func sign(secret, ts, method, path string, body []byte) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte(ts + method + path))
+	m.Write(body)
+	return base64.StdEncoding.EncodeToString(m.Sum(nil))
+}
+
+const alnumChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+func alnum(n int) string { return randFrom(alnumChars, n) }
+
+func digits(n int) string { return randFrom("0123456789", n) }
+
+func randFrom(set string, n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	for i := range b {
+		b[i] = set[int(b[i])%len(set)]
+	}
+	return string(b)
+}
