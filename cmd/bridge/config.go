@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"time"
 
@@ -69,6 +69,11 @@ func loadConfig() (*Config, error) {
 		if errors.As(err, &agg) {
 			var msgs []string
 			for _, e := range agg.Errors {
+				var pe env.ParseError
+				if errors.As(e, &pe) {
+					msgs = append(msgs, fmt.Sprintf("%s: %v", envName(pe.Name), pe.Err))
+					continue
+				}
 				msgs = append(msgs, e.Error())
 			}
 			return nil, fmt.Errorf("configuration:\n  %s", strings.Join(msgs, "\n  "))
@@ -132,6 +137,16 @@ func loadConfig() (*Config, error) {
 	return &c, nil
 }
 
+// envName returns the variable a Config field is read from.
+func envName(field string) string {
+	if f, ok := reflect.TypeFor[Config]().FieldByName(field); ok {
+		if tag := f.Tag.Get("env"); tag != "" {
+			return tag
+		}
+	}
+	return field
+}
+
 func (c *Config) sqlite() bool { return strings.HasPrefix(c.DatabaseURL, "sqlite:") }
 
 // sqlitePath is the database file, for files kept beside it.
@@ -148,4 +163,3 @@ func (c *Config) sqlitePath() string {
 // address, so `bridge jobs …` on the same machine can reach it.
 func (c *Config) queueAddrFile() string { return c.sqlitePath() + ".queue" }
 
-func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }

@@ -68,9 +68,9 @@ func testHappyPath(t *testing.T, b *bridge) {
 	if got["gateway_reference"] != track || got["amount"] != "12.345" {
 		t.Fatalf("paid payment: %v", got)
 	}
-	ds := b.merchant.waitDelivered("happy", 1, 10*time.Second)
+	b.merchant.waitDelivered("happy", 1, 10*time.Second)
 	time.Sleep(1500 * time.Millisecond) // a second callback would come by now
-	ds = b.merchant.deliveries("happy")
+	ds := b.merchant.deliveries("happy")
 	if len(ds) != 1 || ds[0].Type != "payment.paid" || !ds[0].Verified || ds[0].Data["id"] != id || ds[0].Data["amount"] != "12.345" {
 		t.Fatalf("callbacks: %+v", ds)
 	}
@@ -191,9 +191,9 @@ func testMerchantDown(t *testing.T, b *bridge) {
 	_, track := b.visit(p)
 	ret, _ := b.sim.Complete(track, upaytest.Captured)
 	follow(t, ret)
-	ds := b.merchant.waitDelivered("down", 1, 30*time.Second)
+	b.merchant.waitDelivered("down", 1, 30*time.Second)
 	time.Sleep(1500 * time.Millisecond)
-	ds = b.merchant.deliveries("down")
+	ds := b.merchant.deliveries("down")
 	if len(ds) != 6 {
 		t.Fatalf("%d attempts, want 5 failures then 1 success: %+v", len(ds), ds)
 	}

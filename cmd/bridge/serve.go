@@ -70,7 +70,7 @@ func (a *app) webServer() *server.Server {
 	rdb := a.redis.MakeRedisClient().(redis.UniversalClient)
 	srv := server.New(server.Config{
 		Logger:     a.log,
-		Production: a.cfg.LogFormat == "json",
+		Production: true, // no gin debug banner: our access log says what matters
 		Version:    version,
 		Ready: []server.ReadyCheck{
 			{Name: "database", Check: a.db.Ping},

@@ -367,3 +367,55 @@ func outcomes(t *testing.T, task, outcome string) float64 {
 	}
 	return m.GetCounter().GetValue()
 }
+
+func TestEnqueueDeduplicatesByTaskID(t *testing.T) {
+	onBackends(t, func(t *testing.T, opt asynq.RedisConnOpt) {
+		q := newQueue(t, opt, testConfig())
+		for range 2 {
+			for _, err := range []error{
+				q.EnqueueSync(t.Context(), "p1", ""),
+				q.EnqueueSync(t.Context(), "p1", "r1"),
+				q.EnqueueRefund(t.Context(), "r1"),
+			} {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		admin := newAdmin(t, opt)
+		info, err := admin.insp.GetQueueInfo(QueueDefault)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Pending != 3 {
+			t.Errorf("%d pending tasks, want 3", info.Pending)
+		}
+		for _, id := range []string{"sync:p1", "sync:p1:r1", "refund:r1"} {
+			if _, err := admin.insp.GetTaskInfo(QueueDefault, id); err != nil {
+				t.Errorf("task %s: %v", id, err)
+			}
+		}
+	})
+}
+
+func TestEnqueueFailsFastWithoutRedis(t *testing.T) {
+	t.Parallel()
+	e, err := StartEmbedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := e.Addr()
+	e.Close() // nothing listens there now
+	cfg := testConfig()
+	cfg.EnqueueTimeout = 500 * time.Millisecond
+	q := NewQueue(asynq.RedisClientOpt{Addr: addr, DialTimeout: 200 * time.Millisecond}, cfg)
+	defer q.Close()
+	start := time.Now()
+	err = q.EnqueueSync(t.Context(), "p1", "")
+	if err == nil || !strings.Contains(err.Error(), `jobs: enqueue store:sync (payment "p1"`) {
+		t.Errorf("EnqueueSync with no server: %v", err)
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("EnqueueSync with no server took %s", took)
+	}
+}

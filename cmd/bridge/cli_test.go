@@ -1,0 +1,127 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// setEnv sets the environment for one CLI run on a fresh SQLite file.
+func setEnv(t *testing.T, kv ...string) string {
+	t.Helper()
+	db := "sqlite:" + filepath.Join(t.TempDir(), "b.db")
+	for _, k := range []string{"BRIDGE_ADDR", "BRIDGE_PUBLIC_URL", "BRIDGE_REDIS_URL", "BRIDGE_MASTER_KEY",
+		"UPAY_SANDBOX_URL", "UPAY_LIVE_URL", "BRIDGE_RECONCILE_INTERVAL", "BRIDGE_RECONCILE_AFTER",
+		"BRIDGE_SYNC_RETRY_DELAYS", "BRIDGE_ALLOW_INSECURE_URLS", "BRIDGE_SIMULATORS", "BRIDGE_LOG_FORMAT", "BRIDGE_LOG_LEVEL"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("BRIDGE_DATABASE_URL", db)
+	for i := 0; i+1 < len(kv); i += 2 {
+		t.Setenv(kv[i], kv[i+1])
+	}
+	return db
+}
+
+func TestConfigErrors(t *testing.T) {
+	tests := []struct {
+		env  []string
+		want string
+	}{
+		{[]string{"BRIDGE_ADDR", "8080"}, "BRIDGE_ADDR"},
+		{[]string{"BRIDGE_PUBLIC_URL", "pay.example.com"}, "BRIDGE_PUBLIC_URL"},
+		{[]string{"BRIDGE_PUBLIC_URL", "https://pay.example.com/bridge?x=1"}, "BRIDGE_PUBLIC_URL"},
+		{[]string{"BRIDGE_DATABASE_URL", "mysql://x"}, "BRIDGE_DATABASE_URL"},
+		{[]string{"BRIDGE_DATABASE_URL", "postgres://u@h/db"}, "BRIDGE_MASTER_KEY: required with PostgreSQL"},
+		{[]string{"BRIDGE_REDIS_URL", "localhost:6379"}, "BRIDGE_REDIS_URL"},
+		{[]string{"UPAY_LIVE_URL", "not a url"}, "UPAY_LIVE_URL"},
+		{[]string{"BRIDGE_RECONCILE_INTERVAL", "soon"}, "BRIDGE_RECONCILE_INTERVAL"},
+		{[]string{"BRIDGE_RECONCILE_INTERVAL", "10ms"}, "BRIDGE_RECONCILE_INTERVAL"},
+		{[]string{"BRIDGE_RECONCILE_AFTER", "-1m"}, "BRIDGE_RECONCILE_AFTER"},
+		{[]string{"BRIDGE_SYNC_RETRY_DELAYS", "5s,x"}, "BRIDGE_SYNC_RETRY_DELAYS"},
+		{[]string{"BRIDGE_ALLOW_INSECURE_URLS", "maybe"}, "BRIDGE_ALLOW_INSECURE_URLS"},
+		{[]string{"BRIDGE_LOG_FORMAT", "xml"}, "BRIDGE_LOG_FORMAT"},
+		{[]string{"BRIDGE_LOG_LEVEL", "loud"}, "BRIDGE_LOG_LEVEL"},
+		{[]string{"BRIDGE_MASTER_KEY", "c2hvcnQ="}, "BRIDGE_MASTER_KEY"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.env, "="), func(t *testing.T) {
+			setEnv(t, tt.env...)
+			var out, errb bytes.Buffer
+			err := run(t.Context(), []string{"migrate"}, &out, &errb)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want it to name %s", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "c2hvcnQ=") {
+				t.Fatalf("error prints the master key: %v", err)
+			}
+		})
+	}
+}
+
+func TestConfigDefaults(t *testing.T) {
+	setEnv(t)
+	t.Setenv("BRIDGE_DATABASE_URL", "")
+	c, err := loadConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != ":8080" || c.PublicURL != "http://localhost:8080" || c.DatabaseURL != "sqlite:bridge.db" ||
+		c.UpaySandboxURL != "https://sandboxapi.upayments.com/api/v1" || c.UpayLiveURL != "https://apiv2api.upayments.com/api/v1" ||
+		c.ReconcileInterval.String() != "1m0s" || c.ReconcileAfter.String() != "2m0s" || c.AllowInsecureURLs || c.Simulators {
+		t.Fatalf("defaults: %+v", c)
+	}
+}
+
+func TestCLI(t *testing.T) {
+	setEnv(t)
+	var out, errb bytes.Buffer
+	if err := run(t.Context(), []string{"migrate"}, &out, &errb); err != nil || !strings.Contains(out.String(), "schema version") {
+		t.Fatalf("migrate: %v %q", err, out.String())
+	}
+	out.Reset()
+	if err := run(t.Context(), []string{"shops", "add", "--platform", "api", "--name", "One", "--gateway", "upay", "--gateway-key", "k1"}, &out, &errb); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "api key:") || !strings.Contains(out.String(), "whsec_") {
+		t.Fatalf("shops add: %q", out.String())
+	}
+	out.Reset()
+	if err := run(t.Context(), []string{"shops", "list", "--json"}, &out, &errb); err != nil {
+		t.Fatal(err)
+	}
+	var rows []map[string]any
+	if err := json.Unmarshal(out.Bytes(), &rows); err != nil || len(rows) != 1 || rows[0]["Name"] != "One" {
+		t.Fatalf("shops list: %q %v", out.String(), err)
+	}
+	if strings.Contains(out.String(), "k1") {
+		t.Fatal("shops list prints the gateway key")
+	}
+	if strings.Contains(errb.String(), "k1") {
+		t.Fatal("logs print the gateway key")
+	}
+	for _, bad := range [][]string{
+		{"shops", "add", "--platform", "magento", "--name", "x", "--gateway-key", "k"},
+		{"shops", "add", "--platform", "api", "--gateway-key", "k"},
+		{"shops", "add", "--platform", "api", "--name", "x", "--gateway", "paypal", "--gateway-key", "k"},
+		{"shops", "add", "--platform", "api", "--name", "x"},
+		{"shops", "frobnicate"},
+		{"jobs", "replay"},
+		{"serve", "--role", "cashier"},
+		{"nope"},
+	} {
+		if err := run(t.Context(), bad, &out, &errb); err == nil {
+			t.Errorf("%v: no error", bad)
+		}
+	}
+	out.Reset()
+	if err := run(t.Context(), []string{"version"}, &out, &errb); err != nil || !strings.HasPrefix(out.String(), "bridge ") {
+		t.Fatalf("version: %v %q", err, out.String())
+	}
+	// jobs without a queue: a clear message, not a hang.
+	err := run(t.Context(), []string{"jobs", "archived"}, &out, &errb)
+	if err == nil || !strings.Contains(err.Error(), "BRIDGE_REDIS_URL") {
+		t.Fatalf("jobs archived with no queue: %v", err)
+	}
+}
