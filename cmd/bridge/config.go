@@ -162,4 +162,3 @@ func (c *Config) sqlitePath() string {
 // queueAddrFile is where a bridge running the embedded queue writes its
 // address, so `bridge jobs …` on the same machine can reach it.
 func (c *Config) queueAddrFile() string { return c.sqlitePath() + ".queue" }
-
