@@ -29,20 +29,20 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // production parts.
 type backend struct {
 	name  string
-	db    func(t *testing.T) string
-	redis func(t *testing.T) string // "" runs the embedded queue
+	db    func(t testing.TB) string
+	redis func(t testing.TB) string // "" runs the embedded queue
 }
 
 var backends = []backend{
-	{"sqlite+embedded", func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "bridge.db") }, nil},
-	{"postgres+redis", func(t *testing.T) string { return testenv.PostgresURL(t) },
-		func(t *testing.T) string { return "redis://" + testenv.RedisAddr(t) + "/0" }},
+	{"sqlite+embedded", func(t testing.TB) string { return "sqlite:" + filepath.Join(t.TempDir(), "bridge.db") }, nil},
+	{"postgres+redis", func(t testing.TB) string { return testenv.PostgresURL(t) },
+		func(t testing.TB) string { return "redis://" + testenv.RedisAddr(t) + "/0" }},
 }
 
 // bridge is a running bridge process (in this test binary), with the
 // UPayments simulator and a merchant server around it.
 type bridge struct {
-	t        *testing.T
+	t        testing.TB
 	sim      *upaytest.Server
 	merchant *merchant
 	base     string
@@ -75,7 +75,7 @@ func (s *syncBuffer) String() string {
 
 // startBridge configures the environment the way an operator would and
 // boots the real wiring: store, queue, core, gateway adapter, web, worker.
-func startBridge(t *testing.T, be backend) *bridge {
+func startBridge(t testing.TB, be backend) *bridge {
 	t.Helper()
 	b := &bridge{t: t, sim: upaytest.NewServer(), merchant: newMerchant(t), logs: &syncBuffer{}}
 	t.Cleanup(b.sim.Close)
@@ -325,7 +325,7 @@ func countEvents(p map[string]any, kind, to string) int {
 // with its own implementation of Standard Webhooks, and answers what each
 // test scripts.
 type merchant struct {
-	t      *testing.T
+	t      testing.TB
 	url    string
 	secret string
 	mu     sync.Mutex
@@ -342,7 +342,7 @@ type delivery struct {
 	Answered      int
 }
 
-func newMerchant(t *testing.T) *merchant {
+func newMerchant(t testing.TB) *merchant {
 	m := &merchant{t: t, got: map[string][]delivery{}, script: map[string][]int{}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -451,7 +451,7 @@ func (m *merchant) waitDelivered(tag string, n int, within time.Duration) []deli
 
 // follow makes the shopper's browser follow a URL the gateway sent it to
 // and returns where the bridge sent it next.
-func follow(t *testing.T, u string) (int, string) {
+func follow(t testing.TB, u string) (int, string) {
 	t.Helper()
 	resp, err := noRedirect.Get(u)
 	if err != nil {

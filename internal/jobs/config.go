@@ -43,9 +43,10 @@ type Config struct {
 	// ConfirmMaxRetry is how many times a confirm is retried before it is
 	// archived. Default 8.
 	ConfirmMaxRetry int
-	// ConfirmUniqueFor is how long a second confirm of the same payment is
-	// absorbed (asynq.Unique; counted from when the task is due, and
-	// released early when the first one succeeds). Default 10s.
+	// ConfirmUniqueFor is how long a second immediate confirm of the same
+	// payment is absorbed, and the window within which delayed confirms due
+	// at about the same time are one (see Queue.EnqueueConfirm). Default
+	// 10s; whole seconds, at least 1s.
 	ConfirmUniqueFor time.Duration
 
 	// SyncRetryDelays is the store:sync ladder (BRIDGE_SYNC_RETRY_DELAYS).
@@ -105,6 +106,7 @@ func (c Config) withDefaults() Config {
 	if c.ConfirmUniqueFor <= 0 {
 		c.ConfirmUniqueFor = 10 * time.Second
 	}
+	c.ConfirmUniqueFor = max(c.ConfirmUniqueFor.Round(time.Second), time.Second)
 	if len(c.SyncRetryDelays) == 0 {
 		c.SyncRetryDelays = DefaultSyncRetryDelays
 	}

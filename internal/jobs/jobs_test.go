@@ -21,27 +21,44 @@ var errStore503 = errors.New("store: HTTP 503 Service Unavailable")
 func TestConfirmEnqueuedThriceRunsOnce(t *testing.T) {
 	onBackends(t, func(t *testing.T, opt asynq.RedisConnOpt) {
 		cfg := testConfig()
+		cfg.ConfirmUniqueFor = 2 * time.Second
 		q := newQueue(t, opt, cfg)
 		core := newFakeCore()
+		// Due in the middle of a 2 s window, so that three enqueues a few
+		// milliseconds apart fall in the same one.
+		now := time.Now()
+		delay := periodStart(now, 2*time.Second).Add(3 * time.Second).Sub(now)
 		// A browser return and two notifications arrive before any worker
 		// looks: at once for p1, delayed for p2.
 		for range 3 {
 			if err := q.EnqueueConfirm(t.Context(), "p1", 0); err != nil {
 				t.Fatalf("EnqueueConfirm p1: %v", err)
 			}
-			if err := q.EnqueueConfirm(t.Context(), "p2", 2*time.Second); err != nil {
+			if err := q.EnqueueConfirm(t.Context(), "p2", delay); err != nil {
 				t.Fatalf("EnqueueConfirm p2: %v", err)
 			}
 		}
-		enqueued := time.Now()
+		// A scheduled (expiry) check does not absorb a notification's
+		// immediate one.
+		if err := q.EnqueueConfirm(t.Context(), "p3", delay); err != nil {
+			t.Fatal(err)
+		}
+		if err := q.EnqueueConfirm(t.Context(), "p3", 0); err != nil {
+			t.Fatal(err)
+		}
 		startWorker(t, opt, core, cfg)
 
-		waitFor(t, 10*time.Second, "p2 confirmed", func() bool { return core.nCalls("confirm:p2") > 0 })
-		// asynq keeps due times in whole seconds: a 2 s delay is 1–2 s.
-		if d := core.callTimes("confirm:p2")[0].Sub(enqueued); d < time.Second {
-			t.Errorf("delayed confirm ran after %s, want >= 1s", d)
+		waitFor(t, 2*time.Second, "p3 confirmed at once", func() bool { return core.nCalls("confirm:p3") == 1 })
+		if core.nCalls("confirm:p2") != 0 {
+			t.Errorf("delayed confirm ran before its time")
 		}
-		time.Sleep(500 * time.Millisecond) // room for a duplicate to show up
+		waitFor(t, 10*time.Second, "p2 confirmed", func() bool { return core.nCalls("confirm:p2") > 0 })
+		// asynq keeps due times in whole seconds: allow up to 1 s early.
+		if d := core.callTimes("confirm:p2")[0].Sub(now); d < delay-time.Second {
+			t.Errorf("delayed confirm ran after %s, want >= %s", d, delay-time.Second)
+		}
+		waitFor(t, 5*time.Second, "p3's delayed confirm", func() bool { return core.nCalls("confirm:p3") == 2 })
+		time.Sleep(300 * time.Millisecond) // room for a duplicate to show up
 		for _, p := range []string{"p1", "p2"} {
 			if n := core.nCalls("confirm:" + p); n != 1 {
 				t.Errorf("confirm %s ran %d times, want 1", p, n)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -36,15 +37,23 @@ func (q *Queue) Close() error {
 }
 
 // EnqueueConfirm asks for a gateway status check of the payment after delay
-// (at once when delay <= 0; asynq rounds due times to whole seconds). A
-// second confirm of the same payment within Config.ConfirmUniqueFor of the
-// first's due time is absorbed.
+// (at once when delay <= 0; asynq rounds due times to whole seconds).
+//
+// Duplicates are absorbed: an immediate confirm while another immediate one
+// of the payment is waiting or ran less than Config.ConfirmUniqueFor ago
+// (asynq.Unique, released early when the first one succeeds), and a delayed
+// confirm due in the same Config.ConfirmUniqueFor window as another delayed
+// one (task id "confirm:<payment>:<unix start of the window>"). A delayed
+// confirm never absorbs an immediate one: a notification arriving while the
+// expiry check is scheduled still gets its status check at once.
 func (q *Queue) EnqueueConfirm(ctx context.Context, paymentID string, delay time.Duration) error {
-	opts := []asynq.Option{asynq.Unique(q.cfg.ConfirmUniqueFor)}
-	if delay > 0 {
-		opts = append(opts, asynq.ProcessIn(delay))
+	t := newConfirmTask(paymentID, &q.cfg)
+	if delay <= 0 {
+		return q.enqueue(ctx, t, asynq.Unique(q.cfg.ConfirmUniqueFor))
 	}
-	return q.enqueue(ctx, newConfirmTask(paymentID, &q.cfg), opts...)
+	due := time.Now().Add(delay)
+	id := "confirm:" + paymentID + ":" + strconv.FormatInt(periodStart(due, q.cfg.ConfirmUniqueFor).Unix(), 10)
+	return q.enqueue(ctx, t, asynq.ProcessAt(due), asynq.TaskID(id))
 }
 
 // EnqueueSync asks for the payment's final state, or the refund's when

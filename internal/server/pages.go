@@ -42,10 +42,14 @@ func hashCSS(s string) string {
 
 // Page kinds, for [Page].Kind: they choose the icon and colour.
 const (
+	// KindPending shows a spinner: the outcome is not known yet.
 	KindPending = "pending"
+	// KindSuccess shows a green tick.
 	KindSuccess = "success"
-	KindError   = "error"
-	KindInfo    = "info"
+	// KindError shows a red cross.
+	KindError = "error"
+	// KindInfo shows an amber exclamation mark.
+	KindInfo = "info"
 )
 
 // Page is an HTML page shown to a shopper, rendered by [RenderPage].
@@ -103,8 +107,8 @@ func PreferredLang(acceptLanguage string) string {
 		q := 1.0
 		if v, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
 			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				continue
+			if err != nil || f <= 0 {
+				continue // q=0 means "not this one"
 			}
 			q = f
 		}

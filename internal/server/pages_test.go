@@ -98,7 +98,7 @@ func TestRenderPageUnsafeURLs(t *testing.T) {
 func TestPreferredLang(t *testing.T) {
 	for in, want := range map[string]string{
 		"": "en", "ar": "ar", "ar-KW,ar;q=0.9,en;q=0.8": "ar", "en-US,en;q=0.9,ar;q=0.8": "en",
-		"fr-FR, ar;q=0.5": "ar", "fr": "en", "en;q=0.2, ar;q=0.7": "ar", "ar;q=bad, en": "en",
+		"fr-FR, ar;q=0.5": "ar", "fr": "en", "en;q=0.2, ar;q=0.7": "ar", "ar;q=bad, en": "en", "ar;q=0": "en", "ar;q=0, fr": "en",
 	} {
 		if got := PreferredLang(in); got != want {
 			t.Errorf("PreferredLang(%q) = %q, want %q", in, got, want)

@@ -14,8 +14,11 @@ import (
 
 // Defaults applied by [New] to zero fields of [Config].
 const (
-	DefaultRequestTimeout  = 15 * time.Second
-	DefaultMaxBodyBytes    = 1 << 20 // 1 MiB
+	// DefaultRequestTimeout is the default Config.RequestTimeout.
+	DefaultRequestTimeout = 15 * time.Second
+	// DefaultMaxBodyBytes is the default Config.MaxBodyBytes: 1 MiB.
+	DefaultMaxBodyBytes = 1 << 20
+	// DefaultShutdownTimeout is the default Config.ShutdownTimeout.
 	DefaultShutdownTimeout = 20 * time.Second
 	// ReadyCheckTimeout bounds each readiness check.
 	ReadyCheckTimeout = 2 * time.Second
@@ -59,7 +62,8 @@ type Config struct {
 	Version string
 
 	// DocsURL is where the landing page links for the README's walkthrough.
-	// Empty means the page names the README section without a link.
+	// Empty means the page names the README section ("A two-minute
+	// walk-through") without a link.
 	DocsURL string
 }
 

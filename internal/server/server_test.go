@@ -12,12 +12,17 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"paybridge/internal/metrics"
 )
 
 func TestMain(m *testing.M) {
@@ -462,8 +467,13 @@ func TestMetrics(t *testing.T) {
 	s, _ := newTest(t, Config{}, func(r gin.IRouter) {
 		r.GET("/api/metrics-test/:id", func(c *gin.Context) { c.Status(204) })
 	})
+	counter := metrics.HTTPRequests.WithLabelValues("GET", "/api/metrics-test/:id", "204")
+	before := counterValue(t, counter)
 	do(s, httptest.NewRequest("GET", "/api/metrics-test/1", nil))
 	do(s, httptest.NewRequest("GET", "/api/metrics-test/2", nil))
+	if d := counterValue(t, counter) - before; d != 2 {
+		t.Errorf("counter grew by %v, want 2", d)
+	}
 	do(s, httptest.NewRequest("GET", "/no/such/path/123", nil))
 	do(s, httptest.NewRequest("BREW", "/api/metrics-test/1", nil))
 	w := do(s, httptest.NewRequest("GET", "/metrics", nil))
@@ -472,10 +482,10 @@ func TestMetrics(t *testing.T) {
 	}
 	body := w.Body.String()
 	for _, want := range []string{
-		`bridge_http_requests_total{method="GET",route="/api/metrics-test/:id",status="204"} 2`,
+		`bridge_http_requests_total{method="GET",route="/api/metrics-test/:id",status="204"} `,
 		`bridge_http_requests_total{method="GET",route="unmatched",status="404"}`,
 		`bridge_http_requests_total{method="OTHER",route="unmatched",status="405"}`,
-		`bridge_http_request_duration_seconds_bucket{method="GET",route="/api/metrics-test/:id",le="+Inf"} 2`,
+		`bridge_http_request_duration_seconds_bucket{method="GET",route="/api/metrics-test/:id",le="+Inf"} `,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(body, want) {
@@ -674,4 +684,71 @@ func TestServeGracefulShutdown(t *testing.T) {
 	if _, err := http.Get(url + "/healthz"); err == nil {
 		t.Error("still serving after shutdown")
 	}
+}
+
+// TestMiddlewareOrder checks what the order of the middleware promises:
+// the request id is set before anything can answer, the metrics and the
+// access log sit outside recovery and the body limit (so they record the
+// 500 and the 413 those write), and the handler runs under both the body
+// limit and the deadline.
+func TestMiddlewareOrder(t *testing.T) {
+	s, buf := newTest(t, Config{MaxBodyBytes: 8}, func(r gin.IRouter) {
+		r.POST("/order/panic", func(c *gin.Context) { panic("x") })
+		r.POST("/order/ok", func(c *gin.Context) {
+			_, hasDeadline := c.Request.Context().Deadline()
+			isLimited := fmt.Sprintf("%T", c.Request.Body) == "*http.maxBytesReader"
+			if !hasDeadline || !isLimited || RequestID(c) == "" {
+				c.Status(500)
+				return
+			}
+			c.Status(204)
+		})
+	})
+	tests := []struct {
+		path, body string
+		status     int
+	}{
+		{"/order/panic", "", 500},
+		{"/order/ok", "123456789", 413}, // announced, refused before the handler
+		{"/order/ok", "1", 204},
+	}
+	for _, tt := range tests {
+		counter := metrics.HTTPRequests.WithLabelValues("POST", tt.path, strconv.Itoa(tt.status))
+		before := counterValue(t, counter)
+		buf.mu.Lock()
+		buf.b.Reset()
+		buf.mu.Unlock()
+		req := httptest.NewRequest("POST", tt.path, strings.NewReader(tt.body))
+		w := do(s, req)
+		if w.Code != tt.status {
+			t.Errorf("%s: status %d, want %d", tt.path, w.Code, tt.status)
+		}
+		id := w.Header().Get(RequestIDHeader)
+		if id == "" {
+			t.Errorf("%s: no request id", tt.path)
+		}
+		a := accessLine(t, buf)
+		if a["status"] != float64(tt.status) || a["request_id"] != id || a["route"] != tt.path {
+			t.Errorf("%s: access log %v, want status %d, id %s", tt.path, a, tt.status, id)
+		}
+		if d := counterValue(t, counter) - before; d != 1 {
+			t.Errorf("%s: metric for status %d grew by %v, want 1", tt.path, tt.status, d)
+		}
+		// Every log line of the request names the same request id.
+		for _, m := range logLines(t, buf) {
+			if m["request_id"] != id {
+				t.Errorf("%s: log line %v lacks request id %s", tt.path, m, id)
+			}
+		}
+	}
+}
+
+// counterValue reads a counter's current value.
+func counterValue(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
 }
