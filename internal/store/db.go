@@ -107,9 +107,7 @@ func Open(ctx context.Context, dsn string, kr *secrets.Keyring) (*DB, error) {
 }
 
 func openSQLite(ctx context.Context, path string) (*DB, error) {
-	if strings.HasPrefix(path, "//") { // sqlite:///abs/path
-		path = path[2:]
-	}
+	path = strings.TrimPrefix(path, "//") // sqlite:///abs/path
 	switch {
 	case path == "":
 		return nil, errors.New("store: open: empty SQLite path: want sqlite:PATH")
