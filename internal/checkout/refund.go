@@ -4,7 +4,27 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"time"
 )
+
+// casAttempts bounds how often a compare-and-set that lost to another
+// writer is retried on a contended row.
+const casAttempts = 30
+
+// backoff sleeps a jittered, growing pause before CAS retry n (≤ ~30 ms),
+// so that writers racing for one row spread out instead of colliding again.
+func backoff(ctx context.Context, n int) error {
+	d := time.Duration(1+rand.IntN(n+1)) * time.Millisecond
+	t := time.NewTimer(min(d, 30*time.Millisecond))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
 
 // RefundAvailable returns what can still be refunded on p: the captured
 // amount minus every refund that has not failed (pending ones included, so
@@ -27,7 +47,12 @@ func (s *Service) CreateRefund(ctx context.Context, paymentID string, amount Mon
 	if len(reason) > 500 {
 		return nil, &ValidationError{"reason", "is longer than 500 characters"}
 	}
-	for range 5 {
+	for attempt := range casAttempts {
+		if attempt > 0 {
+			if err := backoff(ctx, attempt); err != nil {
+				return nil, err
+			}
+		}
 		p, err := s.store.Payment(ctx, paymentID)
 		if err != nil {
 			return nil, err

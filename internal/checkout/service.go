@@ -383,7 +383,12 @@ func (s *Service) Redirect(ctx context.Context, id string) (string, *Payment, er
 			return "", p, err
 		}
 	}
-	for range 3 {
+	for attempt := range casAttempts {
+		if attempt > 0 {
+			if err := backoff(ctx, attempt); err != nil {
+				return "", p, err
+			}
+		}
 		if p.Status != StatusCreated {
 			return p.GatewayURL, p, nil
 		}
@@ -516,15 +521,19 @@ func (s *Service) Confirm(ctx context.Context, id, source string) (*Payment, err
 }
 
 func (s *Service) confirm(ctx context.Context, id, source string) (*Payment, error) {
-	for range 3 {
+	for attempt := range casAttempts {
+		if attempt > 0 {
+			if err := backoff(ctx, attempt); err != nil {
+				return nil, err
+			}
+		}
 		p, err := s.store.Payment(ctx, id)
 		if err != nil {
 			return nil, err
 		}
 		if p.Status.Final() {
-			if p.SyncState == SyncPending {
-				s.enqueueSync(ctx, p.ID, "")
-			}
+			// Its sync was enqueued by the write that made it final; if that
+			// enqueue was lost, the reconciler finds the unsynced row.
 			return p, nil
 		}
 		g, ok := s.gateways[p.Gateway]

@@ -282,7 +282,8 @@ func (s *Sim) Charges() [][]byte { return s.Requests("charge") }
 
 // Requests returns the raw bodies received on an API route ("charge",
 // "create-refund", "add-card" …; a leading "/api/v1/" is ignored), in
-// order: every authenticated request with the right method, valid or not.
+// order: every request that reached the route, answered or refused
+// (injected failures and bad keys included).
 func (s *Sim) Requests(route string) [][]byte {
 	route = strings.TrimPrefix(strings.TrimPrefix(route, "/"), "api/v1/")
 	s.mu.Lock()
@@ -548,7 +549,11 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"message": "unreadable body"})
 		return
 	}
+	route, rest, _ := strings.Cut(apiPath, "/")
 	s.mu.Lock()
+	// Every request received is logged, including those answered with an
+	// injected failure: a test counts what reached the gateway.
+	s.requests[route] = append(s.requests[route], bytes.Clone(body))
 	for p, q := range s.fails {
 		if len(q) > 0 && strings.HasPrefix(apiPath, p) {
 			f := q[0]
@@ -575,7 +580,6 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	route, rest, _ := strings.Cut(apiPath, "/")
 	if u, err := url.PathUnescape(rest); err == nil {
 		rest = u
 	}
@@ -601,9 +605,6 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusMethodNotAllowed, map[string]any{"message": "Method Not Allowed"})
 		return
 	}
-	s.mu.Lock()
-	s.requests[route] = append(s.requests[route], bytes.Clone(body))
-	s.mu.Unlock()
 	rt.fn(w, r, key, rest, body)
 }
 

@@ -1,0 +1,280 @@
+package checkout_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"paybridge/internal/checkout"
+	"paybridge/internal/secrets"
+	"paybridge/internal/store"
+	"paybridge/internal/upay"
+	"paybridge/internal/upay/upaytest"
+)
+
+// queue records what the core asks to enqueue.
+type queue struct {
+	mu                      sync.Mutex
+	confirms, syncs, refunds []string
+}
+
+func (q *queue) EnqueueConfirm(_ context.Context, id string, _ time.Duration) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.confirms = append(q.confirms, id)
+	return nil
+}
+
+func (q *queue) EnqueueSync(_ context.Context, id, refund string) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.syncs = append(q.syncs, id+"/"+refund)
+	return nil
+}
+
+func (q *queue) EnqueueRefund(_ context.Context, id string) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.refunds = append(q.refunds, id)
+	return nil
+}
+
+type bundle struct {
+	svc  *checkout.Service
+	db   *store.DB
+	sim  *upaytest.Server
+	q    *queue
+	shop *checkout.Shop
+	now  *atomic.Pointer[time.Time]
+}
+
+// setup returns a Service on a real SQLite store and the UPayments
+// simulator, with a controllable clock.
+func setup(t *testing.T) *bundle {
+	t.Helper()
+	kr, _, err := secrets.LoadOrCreateKeyFile(filepath.Join(t.TempDir(), "k"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(t.Context(), "sqlite:"+filepath.Join(t.TempDir(), "b.db"), kr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	sim := upaytest.NewServer()
+	t.Cleanup(sim.Close)
+	sim.SetNotifyPolicy(upaytest.NotifyPolicy{Drop: true})
+	b := &bundle{db: db, sim: sim, q: &queue{}, now: &atomic.Pointer[time.Time]{}}
+	start := time.Now().UTC()
+	b.now.Store(&start)
+	b.svc = checkout.NewService(db, b.q, checkout.Config{PublicURL: "https://bridge.example", AllowInsecureURLs: true,
+		Now: func() time.Time { return *b.now.Load() }})
+	b.svc.RegisterGateway(upay.New(upay.Config{SandboxURL: sim.APIBase()}))
+	b.shop = &checkout.Shop{ID: checkout.NewID("shop"), Name: "s", Platform: checkout.PlatformAPI, CreatedAt: start,
+		Gateway: checkout.GatewayAccount{Gateway: "upay", Sandbox: true, Credentials: map[string]string{"api_key": upaytest.DefaultKey}}}
+	if err := db.CreateShop(t.Context(), b.shop); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func (b *bundle) advance(d time.Duration) {
+	n := b.now.Load().Add(d)
+	b.now.Store(&n)
+}
+
+func (b *bundle) pay(t *testing.T, order, amount string) *checkout.Payment {
+	t.Helper()
+	m, _ := checkout.ParseMoney(amount, "KWD")
+	p, _, err := b.svc.CreatePayment(t.Context(), b.shop, checkout.PlatformAPI, checkout.PaymentRequest{OrderID: order, Amount: m}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func (b *bundle) paid(t *testing.T, order, amount string) *checkout.Payment {
+	t.Helper()
+	p := b.pay(t, order, amount)
+	if _, err := b.sim.Complete(p.GatewayRef, upaytest.Captured); err != nil {
+		t.Fatal(err)
+	}
+	p, err := b.svc.Confirm(t.Context(), p.ID, "test")
+	if err != nil || p.Status != checkout.StatusPaid {
+		t.Fatalf("confirm: %v %v", p, err)
+	}
+	return p
+}
+
+func transitionsTo(t *testing.T, b *bundle, id string, to checkout.Status) int {
+	evs, err := b.svc.Events(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range evs {
+		if e.Kind == checkout.EventTransition && e.To == string(to) {
+			n++
+		}
+	}
+	return n
+}
+
+func TestConcurrentConfirmsMakeOneTransition(t *testing.T) {
+	b := setup(t)
+	p := b.pay(t, "o1", "12.345")
+	if _, err := b.sim.Complete(p.GatewayRef, upaytest.Captured); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := b.svc.ConfirmPayment(t.Context(), p.ID); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := transitionsTo(t, b, p.ID, checkout.StatusPaid); n != 1 {
+		t.Fatalf("%d transitions to paid", n)
+	}
+	if len(b.q.syncs) != 1 {
+		t.Fatalf("syncs enqueued: %v", b.q.syncs)
+	}
+	got, _ := b.svc.Payment(t.Context(), p.ID)
+	if got.SyncState != checkout.SyncPending || got.TransactionID == "" || got.GatewayData["refund_order_id"] == "" {
+		t.Fatalf("paid payment: %+v", got)
+	}
+}
+
+func TestConcurrentRefundsCannotOverdraw(t *testing.T) {
+	b := setup(t)
+	p := b.paid(t, "o2", "10.000")
+	one, _ := checkout.ParseMoney("1.000", "KWD")
+	var ok, exceeded atomic.Int32
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := b.svc.CreateRefund(t.Context(), p.ID, one, "", "test")
+			switch {
+			case err == nil:
+				ok.Add(1)
+			case errors.Is(err, checkout.ErrRefundExceeds):
+				exceeded.Add(1)
+			default:
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if ok.Load() != 10 || exceeded.Load() != 10 {
+		t.Fatalf("%d refunds accepted, %d refused; want 10 and 10", ok.Load(), exceeded.Load())
+	}
+	for _, id := range b.q.refunds {
+		if err := b.svc.ProcessRefund(t.Context(), id); err != nil && !errors.Is(err, checkout.ErrNotSettled) {
+			t.Fatal(err)
+		}
+		if err := b.svc.ProcessRefund(t.Context(), id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _ := b.svc.Payment(t.Context(), p.ID)
+	if got.Refunded.String() != "10.000" {
+		t.Fatalf("refunded %s", got.Refunded)
+	}
+}
+
+func TestExpiry(t *testing.T) {
+	b := setup(t)
+	p := b.pay(t, "o3", "1.000")
+	b.advance(59 * time.Minute)
+	if q, err := b.svc.Confirm(t.Context(), p.ID, "reconciler"); err != nil || q.Status != checkout.StatusCreated {
+		t.Fatalf("before the page lifetime: %v %v", q.Status, err)
+	}
+	b.advance(2 * time.Minute)
+	q, err := b.svc.Confirm(t.Context(), p.ID, "reconciler")
+	if err != nil || q.Status != checkout.StatusExpired || q.SyncState != checkout.SyncPending {
+		t.Fatalf("after the page lifetime: %+v %v", q, err)
+	}
+	// A shopper who pays at the last moment is not lost: the last check
+	// before expiry sees it.
+	p2 := b.pay(t, "o4", "1.000")
+	b.sim.Complete(p2.GatewayRef, upaytest.Captured)
+	b.advance(2 * time.Hour)
+	if q, _ := b.svc.Confirm(t.Context(), p2.ID, "reconciler"); q.Status != checkout.StatusPaid {
+		t.Fatalf("paid just before expiry became %s", q.Status)
+	}
+}
+
+func TestChargeFailureThenRetry(t *testing.T) {
+	b := setup(t)
+	b.sim.FailNext("charge", 500, `{"message":"down"}`)
+	m, _ := checkout.ParseMoney("2.000", "KWD")
+	req := checkout.PaymentRequest{OrderID: "o5", Amount: m}
+	p, created, err := b.svc.CreatePayment(t.Context(), b.shop, checkout.PlatformAPI, req, "test")
+	var ge *checkout.GatewayError
+	if !errors.As(err, &ge) || !ge.Temporary || !created || p.GatewayURL != "" || p.Status != checkout.StatusCreated {
+		t.Fatalf("failed charge: %+v created=%v err=%v", p, created, err)
+	}
+	// The shopper's visit creates the charge.
+	url, p, err := b.svc.Redirect(t.Context(), p.ID)
+	if err != nil || url == "" || p.Status != checkout.StatusRedirected {
+		t.Fatalf("redirect after a failed charge: %q %v %v", url, p, err)
+	}
+	// The merchant retrying the same request gets the same payment.
+	again, created, err := b.svc.CreatePayment(t.Context(), b.shop, checkout.PlatformAPI, req, "test")
+	if err != nil || created || again.ID != p.ID || again.GatewayURL != url {
+		t.Fatalf("retry: %+v %v %v", again, created, err)
+	}
+	if n := len(b.sim.Charges()); n != 2 {
+		t.Fatalf("%d charge calls, want 2 (one failed, one made)", n)
+	}
+}
+
+func TestRefundOutcomeUnknownIsNotResubmitted(t *testing.T) {
+	b := setup(t)
+	p := b.paid(t, "o6", "5.000")
+	one, _ := checkout.ParseMoney("1.000", "KWD")
+	r, err := b.svc.CreateRefund(t.Context(), p.ID, one, "", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.sim.FailNext("create-refund", 504, "gateway timeout")
+	if err := b.svc.ProcessRefund(t.Context(), r.ID); !checkout.IsPermanent(err) {
+		t.Fatalf("ambiguous refund: %v", err)
+	}
+	if err := b.svc.ProcessRefund(t.Context(), r.ID); !checkout.IsPermanent(err) {
+		t.Fatalf("replayed ambiguous refund: %v", err)
+	}
+	if n := len(b.sim.Requests("create-refund")); n != 1 {
+		t.Fatalf("create-refund called %d times; an unknown outcome must never be resubmitted", n)
+	}
+	got, _ := b.svc.Refund(t.Context(), r.ID)
+	if got.Status != checkout.RefundPending {
+		t.Fatalf("refund %s", got.Status)
+	}
+	// A definite refusal fails the refund and frees the amount.
+	r2, _ := b.svc.CreateRefund(t.Context(), p.ID, one, "", "test")
+	b.sim.FailNext("create-refund", 422, `{"message":"The order cannot be refunded"}`)
+	if err := b.svc.ProcessRefund(t.Context(), r2.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := b.svc.Refund(t.Context(), r2.ID); got.Status != checkout.RefundFailed {
+		t.Fatalf("refused refund is %s", got.Status)
+	}
+	four, _ := checkout.ParseMoney("4.000", "KWD")
+	if _, err := b.svc.CreateRefund(t.Context(), p.ID, four, "", "test"); err != nil {
+		t.Fatalf("the failed refund's amount should be free again: %v", err)
+	}
+}
