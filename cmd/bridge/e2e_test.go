@@ -2,7 +2,10 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -444,5 +447,95 @@ func testRestart(t *testing.T, b *bridge) {
 	// The shopper's late return still lands on the merchant's page.
 	if code, loc := follow(t, ret); code != 302 || !strings.HasSuffix(loc, "/thanks/restart") {
 		t.Fatalf("late return: %d %q", code, loc)
+	}
+}
+
+// TestSplitRoles runs the production shape: a web process and a worker
+// process sharing PostgreSQL and Redis, and a payment completes across them.
+func TestSplitRoles(t *testing.T) {
+	be := backends[1]
+	b := startBridge(t, be) // role all; stop it and run the roles apart
+	b.stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	worker, err := openApp(ctx, b.logs, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer worker.close()
+	worker.jobsCfg.DelayedTaskCheckInterval = 200 * time.Millisecond
+	wln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); worker.serve(ctx, "worker", wln) }()
+	web, err := openApp(ctx, b.logs, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer web.close()
+	ln, err := net.Listen("tcp", b.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); web.serve(ctx, "web", ln) }()
+	waitHealthy(t, b.base)
+
+	p := b.create("split", "6.500", "KWD")
+	_, track := b.visit(p)
+	ret, _ := b.sim.Complete(track, upaytest.Captured)
+	follow(t, ret)
+	b.waitStatus(p["id"].(string), "paid", 10*time.Second)
+	b.merchant.waitDelivered("split", 1, 10*time.Second)
+
+	// Operations endpoints on the web role.
+	resp, err := http.Get(b.base + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"database":"ok"`) || !strings.Contains(string(body), `"redis":"ok"`) {
+		t.Fatalf("/readyz: %d %s", resp.StatusCode, body)
+	}
+	for _, base := range []string{b.base, "http://" + wln.Addr().String()} {
+		resp, err = http.Get(base + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, want := range []string{`bridge_payments{status="paid"}`, `bridge_http_requests_total{method="POST",route="/api/v1/payments",status="201"}`,
+			`bridge_gateway_request_duration_seconds_count{gateway="upay",op="charge",outcome="ok"}`, `bridge_job_outcomes_total{outcome="ok",task="store:sync"}`} {
+			if !strings.Contains(string(body), want) {
+				t.Errorf("%s/metrics lacks %s", base, want)
+			}
+		}
+	}
+	// The worker process serves no API.
+	if resp, err := http.Post("http://"+wln.Addr().String()+"/api/v1/payments", "application/json", nil); err != nil || resp.StatusCode != 404 {
+		t.Fatalf("worker answered the API: %v %v", resp.StatusCode, err)
+	}
+}
+
+func waitHealthy(t testing.TB, base string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if resp, err := http.Get(base + "/healthz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("bridge did not come up")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -55,8 +55,14 @@ func (a *app) serve(ctx context.Context, role string, ln net.Listener) error {
 		a.log.Info("worker started", "reconcile_interval", a.cfg.ReconcileInterval)
 	}
 	if role == "worker" {
-		<-ctx.Done()
-		return nil
+		// Workers answer only the operations endpoints, so that their
+		// health and job metrics can be scraped like the web's.
+		srv := a.opsServer()
+		a.log.Info("worker operations endpoints listening", "addr", a.cfg.Addr)
+		if ln != nil {
+			return srv.Serve(ctx, ln)
+		}
+		return srv.Run(ctx, a.cfg.Addr)
 	}
 	srv := a.webServer()
 	a.log.Info("bridge listening", "addr", a.cfg.Addr, "public_url", a.cfg.PublicURL, "role", role, "version", version)
@@ -66,9 +72,11 @@ func (a *app) serve(ctx context.Context, role string, ln net.Listener) error {
 	return srv.Run(ctx, a.cfg.Addr)
 }
 
-func (a *app) webServer() *server.Server {
+// opsServer is the server with only the landing page, /healthz, /readyz
+// and /metrics.
+func (a *app) opsServer() *server.Server {
 	rdb := a.redis.MakeRedisClient().(redis.UniversalClient)
-	srv := server.New(server.Config{
+	return server.New(server.Config{
 		Logger:     a.log,
 		Production: true, // no gin debug banner: our access log says what matters
 		Version:    version,
@@ -77,6 +85,10 @@ func (a *app) webServer() *server.Server {
 			{Name: "redis", Check: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }},
 		},
 	})
+}
+
+func (a *app) webServer() *server.Server {
+	srv := a.opsServer()
 	srv.Mount(api.New(a.svc, a.db))
 	srv.Mount(shopper.New(a.svc, shopper.Config{PublicURL: a.cfg.PublicURL}))
 	if a.cfg.Simulators {
