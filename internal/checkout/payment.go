@@ -130,7 +130,11 @@ type Refund struct {
 	// unknown is never repeated blindly.
 	Attempts int
 	// Source says who asked: "api", "woocommerce", "shopify", "cli".
-	Source    string
+	Source string
+	// Reference is the platform's own id for this refund (a Shopify refund
+	// session, a WooCommerce refund), unique per payment when set: asking
+	// again with the same reference returns the same refund.
+	Reference string
 	CreatedAt time.Time
 	UpdatedAt time.Time
 	Version   int64

@@ -39,58 +39,86 @@ func RefundAvailable(p *Payment, refunds []*Refund) Money {
 	return left
 }
 
-// CreateRefund records a refund of amount on a paid payment and enqueues
-// it. It refuses amounts that are zero, in another currency, or above what
-// is left to refund (ErrRefundExceeds). The check and the insert are one
-// compare-and-set on the payment, so concurrent refunds cannot overdraw.
-func (s *Service) CreateRefund(ctx context.Context, paymentID string, amount Money, reason, source string) (*Refund, error) {
+// RefundRequest asks for money back on a paid payment.
+type RefundRequest struct {
+	Amount Money
+	Reason string
+	// Source says who asked ("api", "woocommerce", "shopify", "cli").
+	Source string
+	// Reference is the platform's id for the refund, if it has one: asking
+	// again with the same reference returns the first refund.
+	Reference string
+}
+
+// CreateRefund records a refund on a paid payment and enqueues it. It
+// refuses amounts that are zero, in another currency, or above what is left
+// to refund (ErrRefundExceeds). The check and the insert are one
+// compare-and-set on the payment, so concurrent refunds cannot overdraw. A
+// request whose Reference was seen before returns that refund (created
+// false), or ErrIdempotencyConflict if its amount differs.
+func (s *Service) CreateRefund(ctx context.Context, paymentID string, req RefundRequest) (r *Refund, created bool, err error) {
+	amount, reason, source := req.Amount, req.Reason, req.Source
+	if len(req.Reference) > 200 {
+		return nil, false, &ValidationError{"reference", "is longer than 200 characters"}
+	}
 	if len(reason) > 500 {
-		return nil, &ValidationError{"reason", "is longer than 500 characters"}
+		return nil, false, &ValidationError{"reason", "is longer than 500 characters"}
 	}
 	for attempt := range casAttempts {
 		if attempt > 0 {
 			if err := backoff(ctx, attempt); err != nil {
-				return nil, err
+				return nil, false, err
 			}
 		}
 		p, err := s.store.Payment(ctx, paymentID)
 		if err != nil {
-			return nil, err
-		}
-		if p.Status != StatusPaid {
-			return nil, fmt.Errorf("%w: payment %s is %s", ErrNotPaid, p.ID, p.Status)
-		}
-		if amount.Currency != p.Amount.Currency {
-			return nil, &ValidationError{"amount", fmt.Sprintf("currency %s differs from the payment's %s", amount.Currency, p.Amount.Currency)}
-		}
-		if amount.Minor <= 0 {
-			return nil, &ValidationError{"amount", "must be greater than zero"}
+			return nil, false, err
 		}
 		refunds, err := s.store.Refunds(ctx, p.ID)
 		if err != nil {
-			return nil, err
+			return nil, false, err
+		}
+		if req.Reference != "" {
+			for _, old := range refunds {
+				if old.Reference != req.Reference {
+					continue
+				}
+				if !old.Amount.Equal(amount) {
+					return old, false, fmt.Errorf("%w: refund %s has reference %q for %s", ErrIdempotencyConflict, old.ID, old.Reference, old.Amount)
+				}
+				return old, false, nil
+			}
+		}
+		if p.Status != StatusPaid {
+			return nil, false, fmt.Errorf("%w: payment %s is %s", ErrNotPaid, p.ID, p.Status)
+		}
+		if amount.Currency != p.Amount.Currency {
+			return nil, false, &ValidationError{"amount", fmt.Sprintf("currency %s differs from the payment's %s", amount.Currency, p.Amount.Currency)}
+		}
+		if amount.Minor <= 0 {
+			return nil, false, &ValidationError{"amount", "must be greater than zero"}
 		}
 		if left := RefundAvailable(p, refunds); amount.Minor > left.Minor {
-			return nil, fmt.Errorf("%w: asked %s %s, %s left", ErrRefundExceeds, amount, amount.Currency, left)
+			return nil, false, fmt.Errorf("%w: asked %s %s, %s left", ErrRefundExceeds, amount, amount.Currency, left)
 		}
 		now := s.now()
 		r := &Refund{ID: NewID("ref"), PaymentID: p.ID, Amount: amount, Reason: reason, Status: RefundPending,
-			Source: source, CreatedAt: now, UpdatedAt: now}
+			Source: source, Reference: req.Reference, CreatedAt: now, UpdatedAt: now}
 		p.UpdatedAt = now
 		err = s.store.Apply(ctx, Change{Payment: p, NewRefund: r, Events: []Event{{PaymentID: p.ID, RefundID: r.ID,
-			Kind: EventRefundRequested, Source: source, Detail: detail(map[string]any{"amount": amount.String(), "reason": reason})}}})
-		if errors.Is(err, ErrConflict) {
-			continue
+			Kind: EventRefundRequested, Source: source, Detail: detail(map[string]any{"amount": amount.String(), "reason": reason, "reference": req.Reference})}}})
+		if errors.Is(err, ErrConflict) || (req.Reference != "" && errors.Is(err, ErrDuplicate)) {
+			continue // re-read: another writer won, maybe with this very reference
 		}
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if err := s.queue.EnqueueRefund(ctx, r.ID); err != nil {
 			s.log.WarnContext(ctx, "enqueue refund", "refund", r.ID, "err", err)
 		}
-		return r, nil
+		return r, true, nil
 	}
-	return nil, fmt.Errorf("refund %s: %w", paymentID, ErrConflict)
+	return nil, false, fmt.Errorf("refund %s: %w", paymentID, ErrConflict)
 }
 
 // Refund returns a refund by id.

@@ -885,3 +885,47 @@ func (s *Service) Reconcile(ctx context.Context) error {
 	}
 	return errors.Join(errs...)
 }
+
+// EventAnnotated records platform data added to a payment after creation.
+const EventAnnotated = "annotated"
+
+// Annotate merges non-secret platform data into a payment's Metadata (a
+// Shopify redirect URL learned when the session was resolved, a store note
+// id …) with a compare-and-set and an audit event. Keys already holding the
+// same value are left alone; nothing is written when nothing changes.
+func (s *Service) Annotate(ctx context.Context, paymentID string, meta map[string]string, source string) (*Payment, error) {
+	for attempt := range casAttempts {
+		if attempt > 0 {
+			if err := backoff(ctx, attempt); err != nil {
+				return nil, err
+			}
+		}
+		p, err := s.store.Payment(ctx, paymentID)
+		if err != nil {
+			return nil, err
+		}
+		changed := map[string]string{}
+		for k, v := range meta {
+			if p.Metadata[k] != v {
+				changed[k] = v
+			}
+		}
+		if len(changed) == 0 {
+			return p, nil
+		}
+		if p.Metadata == nil {
+			p.Metadata = map[string]string{}
+		}
+		for k, v := range changed {
+			p.Metadata[k] = v
+		}
+		p.UpdatedAt = s.now()
+		err = s.store.Apply(ctx, Change{Payment: p, Events: []Event{{PaymentID: p.ID, Kind: EventAnnotated, Source: source,
+			Detail: detail(map[string]any{"metadata": changed})}}})
+		if errors.Is(err, ErrConflict) {
+			continue
+		}
+		return p, err
+	}
+	return nil, fmt.Errorf("annotate %s: %w", paymentID, ErrConflict)
+}

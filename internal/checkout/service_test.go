@@ -166,7 +166,7 @@ func TestConcurrentRefundsCannotOverdraw(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := b.svc.CreateRefund(t.Context(), p.ID, one, "", "test")
+			_, _, err := b.svc.CreateRefund(t.Context(), p.ID, checkout.RefundRequest{Amount: one, Source: "test"})
 			switch {
 			case err == nil:
 				ok.Add(1)
@@ -246,7 +246,7 @@ func TestRefundOutcomeUnknownIsNotResubmitted(t *testing.T) {
 	b := setup(t)
 	p := b.paid(t, "o6", "5.000")
 	one, _ := checkout.ParseMoney("1.000", "KWD")
-	r, err := b.svc.CreateRefund(t.Context(), p.ID, one, "", "test")
+	r, _, err := b.svc.CreateRefund(t.Context(), p.ID, checkout.RefundRequest{Amount: one, Source: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +265,7 @@ func TestRefundOutcomeUnknownIsNotResubmitted(t *testing.T) {
 		t.Fatalf("refund %s", got.Status)
 	}
 	// A definite refusal fails the refund and frees the amount.
-	r2, _ := b.svc.CreateRefund(t.Context(), p.ID, one, "", "test")
+	r2, _, _ := b.svc.CreateRefund(t.Context(), p.ID, checkout.RefundRequest{Amount: one, Source: "test"})
 	b.sim.FailNext("create-refund", 422, `{"message":"The order cannot be refunded"}`)
 	if err := b.svc.ProcessRefund(t.Context(), r2.ID); err != nil {
 		t.Fatal(err)
@@ -274,7 +274,46 @@ func TestRefundOutcomeUnknownIsNotResubmitted(t *testing.T) {
 		t.Fatalf("refused refund is %s", got.Status)
 	}
 	four, _ := checkout.ParseMoney("4.000", "KWD")
-	if _, err := b.svc.CreateRefund(t.Context(), p.ID, four, "", "test"); err != nil {
+	if _, _, err := b.svc.CreateRefund(t.Context(), p.ID, checkout.RefundRequest{Amount: four, Source: "test"}); err != nil {
 		t.Fatalf("the failed refund's amount should be free again: %v", err)
+	}
+}
+
+func TestRefundReferenceIsIdempotent(t *testing.T) {
+	b := setup(t)
+	p := b.paid(t, "o7", "5.000")
+	one, _ := checkout.ParseMoney("1.000", "KWD")
+	two, _ := checkout.ParseMoney("2.000", "KWD")
+	req := checkout.RefundRequest{Amount: one, Source: "shopify", Reference: "gid://shopify/RefundSession/1"}
+	var wg sync.WaitGroup
+	ids := make([]string, 8)
+	var created atomic.Int32
+	for i := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, c, err := b.svc.CreateRefund(t.Context(), p.ID, req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			ids[i] = r.ID
+			if c {
+				created.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, id := range ids {
+		if id != ids[0] {
+			t.Fatalf("same reference, different refunds: %v", ids)
+		}
+	}
+	if created.Load() != 1 {
+		t.Fatalf("%d created", created.Load())
+	}
+	req.Amount = two
+	if _, _, err := b.svc.CreateRefund(t.Context(), p.ID, req); !errors.Is(err, checkout.ErrIdempotencyConflict) {
+		t.Fatalf("same reference, other amount: %v", err)
 	}
 }

@@ -34,6 +34,20 @@ type Config struct {
 	ReturnTimeout time.Duration
 	// RefreshSeconds is how often the waiting page reloads. Default 3.
 	RefreshSeconds int
+	// Destinations decide, per platform, where a shopper goes next. A
+	// platform without one sends the shopper to the payment's ReturnURL
+	// when paid and CancelURL otherwise.
+	Destinations map[string]Destination
+}
+
+// Destination decides where a shopper goes once their payment is final,
+// for platforms with their own rules (Shopify sends the shopper to the URL
+// its resolve mutation returned).
+type Destination interface {
+	// Next returns the URL to send the shopper to, or "" to keep them on
+	// the waiting page (the platform has not answered yet). It is called
+	// for final payments only.
+	Next(ctx context.Context, p *checkout.Payment) (string, error)
 }
 
 // Routes serves the shopper and notification routes.
@@ -154,6 +168,21 @@ func (rt *Routes) wait(c *gin.Context) {
 func (rt *Routes) leave(c *gin.Context, p *checkout.Payment) {
 	c.Header("Cache-Control", "no-store")
 	l := lang(c, p)
+	if d := rt.cfg.Destinations[p.Platform]; d != nil && p.Status.Final() {
+		to, err := d.Next(c.Request.Context(), p)
+		if err != nil {
+			rt.fail(c, p, err)
+			return
+		}
+		if to != "" {
+			c.Redirect(http.StatusFound, to)
+			return
+		}
+		page := server.ShopperPage(l, server.ShopperPending, rt.cfg.PublicURL+"/wait/"+p.ID, "")
+		page.RefreshSeconds = rt.cfg.RefreshSeconds
+		server.RenderPage(c, http.StatusOK, page)
+		return
+	}
 	switch p.Status {
 	case checkout.StatusPaid:
 		if p.ReturnURL != "" {

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"path"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -170,8 +172,8 @@ func testMigrateIdempotent(t *testing.T, db *DB) {
 		}
 	}
 	v, err := db.SchemaVersion(ctx)
-	if err != nil || v != 1 {
-		t.Fatalf("SchemaVersion = %d, %v; want 1", v, err)
+	if want := latestMigration(t); err != nil || v != want {
+		t.Fatalf("SchemaVersion = %d, %v; want %d", v, err, want)
 	}
 	if err := db.Ping(ctx); err != nil {
 		t.Fatal(err)
@@ -593,13 +595,18 @@ func testRefunds(t *testing.T, db *DB) {
 	mustShop(t, db, "s1")
 	p := mustPayment(t, db, "s1", "p1", "o1")
 	r1 := &checkout.Refund{ID: "r1", PaymentID: "p1", Amount: kwd(1000), Reason: "damaged", Status: checkout.RefundPending,
-		SyncState: checkout.SyncNone, Attempts: 0, Source: "api", CreatedAt: t0, UpdatedAt: t0}
+		SyncState: checkout.SyncNone, Attempts: 0, Source: "api", Reference: "shopify-refund-1", CreatedAt: t0, UpdatedAt: t0}
 	r2 := &checkout.Refund{ID: "r0", PaymentID: "p1", Amount: kwd(345), Status: checkout.RefundPending, Source: "cli",
 		CreatedAt: t0.Add(time.Second)}
 	mustApply(t, db, checkout.Change{NewRefund: r1, Events: []checkout.Event{{Kind: checkout.EventRefundRequested, RefundID: "r1"}}})
 	mustApply(t, db, checkout.Change{NewRefund: r2})
 	if r1.Version != 1 || r2.Version != 1 || !r2.UpdatedAt.Equal(r2.CreatedAt) {
 		t.Fatalf("versions %d %d, r2 updated %v", r1.Version, r2.Version, r2.UpdatedAt)
+	}
+	// A platform reference is unique per payment; empty ones are not.
+	dupRef := &checkout.Refund{ID: "r9", PaymentID: "p1", Amount: kwd(1), Status: checkout.RefundPending, Reference: "shopify-refund-1"}
+	if err := db.Apply(ctx, checkout.Change{NewRefund: dupRef}); !errors.Is(err, checkout.ErrDuplicate) {
+		t.Fatalf("same reference twice: %v", err)
 	}
 	got, err := db.Refund(ctx, "r1")
 	if err != nil {
@@ -1087,4 +1094,15 @@ func testPaymentByGatewayRef(t *testing.T, db *DB) {
 	if _, err := db.PaymentByGatewayRef(ctx, "upay", "track-1"); err == nil || errors.Is(err, checkout.ErrNotFound) {
 		t.Fatalf("ambiguous ref: %v, want an error", err)
 	}
+}
+
+// latestMigration is the number of the newest embedded migration.
+func latestMigration(t *testing.T) int64 {
+	files, err := fs.Glob(migrationsFS, "migrations/sqlite/*.sql")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("migrations: %v %v", files, err)
+	}
+	var n int64
+	fmt.Sscanf(path.Base(files[len(files)-1]), "%d_", &n)
+	return n
 }

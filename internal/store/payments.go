@@ -36,7 +36,7 @@ const paymentColumns = `id, shop_id, platform, order_id, amount_minor, currency,
 	updated_at, version`
 
 const refundColumns = `id, payment_id, amount_minor, currency, reason, status, sync_state,
-	gateway_ref, attempts, source, created_at, updated_at, version`
+	gateway_ref, attempts, source, created_at, updated_at, version, reference`
 
 // productJSON is how a Product is kept in payments.products: Product's
 // Price has no JSON form, so it is spelled out in minor units.
@@ -141,7 +141,7 @@ func scanRefund(s rowScanner) (*checkout.Refund, error) {
 		created, updated int64
 	)
 	err := s.Scan(&r.ID, &r.PaymentID, &r.Amount.Minor, &r.Amount.Currency, &r.Reason, &r.Status, &r.SyncState,
-		&r.GatewayRef, &r.Attempts, &r.Source, &created, &updated, &r.Version)
+		&r.GatewayRef, &r.Attempts, &r.Source, &created, &updated, &r.Version, &r.Reference)
 	if err != nil {
 		return nil, err
 	}
@@ -293,9 +293,9 @@ func (db *DB) Apply(ctx context.Context, c checkout.Change) (err error) {
 		newRefCreated = orNow(r.CreatedAt, now)
 		newRefUpdated = orNow(r.UpdatedAt, newRefCreated)
 		_, err = tx.ExecContext(ctx, `INSERT INTO refunds (`+refundColumns+`) VALUES
-			($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1)`,
+			($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, $13)`,
 			r.ID, r.PaymentID, r.Amount.Minor, r.Amount.Currency, r.Reason, string(r.Status), string(r.SyncState),
-			r.GatewayRef, r.Attempts, r.Source, micros(newRefCreated), micros(newRefUpdated))
+			r.GatewayRef, r.Attempts, r.Source, micros(newRefCreated), micros(newRefUpdated), r.Reference)
 		if err != nil {
 			return writeErr(fmt.Sprintf("insert refund %s (payment %s)", r.ID, r.PaymentID), err)
 		}

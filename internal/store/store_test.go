@@ -250,7 +250,7 @@ func TestPostgresConcurrentMigrate(t *testing.T) {
 	if err := errors.Join(errs...); err != nil {
 		t.Fatal(err)
 	}
-	if v, err := dbs[0].SchemaVersion(ctx); err != nil || v != 1 {
+	if v, err := dbs[0].SchemaVersion(ctx); err != nil || v != latestMigration(t) {
 		t.Fatalf("SchemaVersion = %d, %v; want 1", v, err)
 	}
 	if dbs[0].Dialect() != DialectPostgres {

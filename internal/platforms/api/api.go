@@ -6,7 +6,7 @@
 //
 //	POST /payments               create (idempotent on order_id) → 201, or 200 for a repeat
 //	GET  /payments/{id}          the payment with its audit events
-//	POST /payments/{id}/refunds  refund all or part → 201
+//	POST /payments/{id}/refunds  refund all or part → 201 (200 for a repeated reference)
 //	GET  /payments/{id}/refunds  the payment's refunds
 package api
 
@@ -280,6 +280,10 @@ func (a *API) getPayment(c *gin.Context) {
 type refundIn struct {
 	Amount string `json:"amount"`
 	Reason string `json:"reason"`
+	// Reference is optional: the merchant's id for this refund. A retry
+	// with the same reference returns the first refund (200) instead of
+	// refunding twice.
+	Reference string `json:"reference"`
 }
 
 func (a *API) createRefund(c *gin.Context) {
@@ -301,12 +305,21 @@ func (a *API) createRefund(c *gin.Context) {
 		server.WriteError(c, err)
 		return
 	}
-	r, err := a.svc.CreateRefund(c.Request.Context(), p.ID, amount, in.Reason, "api")
+	r, created, err := a.svc.CreateRefund(c.Request.Context(), p.ID, checkout.RefundRequest{
+		Amount: amount, Reason: in.Reason, Source: "api", Reference: in.Reference})
 	if err != nil {
+		if errors.Is(err, checkout.ErrIdempotencyConflict) {
+			server.WriteError(c, server.Wrap(err, http.StatusConflict, "refund_conflict", "a refund with this reference exists for another amount"))
+			return
+		}
 		server.WriteError(c, serviceError(err))
 		return
 	}
-	c.JSON(http.StatusCreated, NewRefundJSON(r))
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	c.JSON(status, NewRefundJSON(r))
 }
 
 func (a *API) listRefunds(c *gin.Context) {
