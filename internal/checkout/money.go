@@ -184,3 +184,21 @@ func (m Money) Sub(o Money) (Money, error) {
 	}
 	return Money{Minor: m.Minor - o.Minor, Currency: m.Currency}, nil
 }
+
+// ParseMoneyPadded is ParseMoney for amounts other systems print: zeros past
+// the currency's exponent are accepted and dropped ("20.0000" KWD is 20.000,
+// as a store set to 4 decimals or a gateway shows it), while any other digit
+// there is refused ("20.0005" KWD), never rounded.
+func ParseMoneyPadded(s, currency string) (Money, error) {
+	exp, err := Exponent(currency)
+	if err != nil {
+		return Money{}, err
+	}
+	if whole, frac, ok := strings.Cut(s, "."); ok && len(frac) > exp && strings.Trim(frac[exp:], "0") == "" {
+		s = whole
+		if exp > 0 {
+			s += "." + frac[:exp]
+		}
+	}
+	return ParseMoney(s, currency)
+}

@@ -193,3 +193,19 @@ func TestIDs(t *testing.T) {
 		}
 	}
 }
+
+func TestParseMoneyPadded(t *testing.T) {
+	for in, want := range map[string]int64{"20.0000": 20000, "20.000": 20000, "20": 20000, "1.2350": 1235, "0.0050": 5} {
+		if m, err := ParseMoneyPadded(in, "KWD"); err != nil || m.Minor != want {
+			t.Errorf("ParseMoneyPadded(%q) = %v, %v; want %d", in, m, err, want)
+		}
+	}
+	for _, in := range []string{"20.0005", "1.2355", "-1", "1e3", "1."} {
+		if _, err := ParseMoneyPadded(in, "KWD"); err == nil {
+			t.Errorf("ParseMoneyPadded(%q): no error", in)
+		}
+	}
+	if m, err := ParseMoneyPadded("500.00", "JPY"); err != nil || m.Minor != 500 {
+		t.Errorf("JPY 500.00 = %v, %v", m, err)
+	}
+}

@@ -261,11 +261,7 @@ func (s *Service) SyncRefund(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	sy, ok := s.syncers[p.Platform]
-	if !ok {
-		return Permanent("sync", fmt.Errorf("no syncer for platform %q", p.Platform))
-	}
-	shop, err := s.store.Shop(ctx, p.ShopID)
+	sy, shop, err := s.syncTarget(ctx, p)
 	if err != nil {
 		return err
 	}

@@ -777,11 +777,7 @@ func (s *Service) SyncPayment(ctx context.Context, id string) error {
 	if !p.Status.Final() || (p.SyncState != SyncPending && p.SyncState != SyncFailed) {
 		return nil
 	}
-	sy, ok := s.syncers[p.Platform]
-	if !ok {
-		return Permanent("sync", fmt.Errorf("no syncer for platform %q", p.Platform))
-	}
-	shop, err := s.store.Shop(ctx, p.ShopID)
+	sy, shop, err := s.syncTarget(ctx, p)
 	if err != nil {
 		return err
 	}
@@ -803,6 +799,19 @@ func (s *Service) SyncPayment(ctx context.Context, id string) error {
 		}
 	}
 	return fmt.Errorf("record sync of %s: %w", id, ErrConflict)
+}
+
+// syncTarget returns the syncer and shop a payment's states go to.
+func (s *Service) syncTarget(ctx context.Context, p *Payment) (Syncer, *Shop, error) {
+	sy, ok := s.syncers[p.Platform]
+	if !ok {
+		return nil, nil, Permanent("sync", fmt.Errorf("no syncer for platform %q", p.Platform))
+	}
+	shop, err := s.store.Shop(ctx, p.ShopID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sy, shop, nil
 }
 
 // SyncGaveUp records that pushing a final state was given up after the

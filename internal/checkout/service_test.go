@@ -18,7 +18,7 @@ import (
 
 // queue records what the core asks to enqueue.
 type queue struct {
-	mu                      sync.Mutex
+	mu                       sync.Mutex
 	confirms, syncs, refunds []string
 }
 

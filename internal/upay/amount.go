@@ -15,17 +15,7 @@ import (
 // is 20.000), while any other digit there is refused ("20.0005" KWD), never
 // rounded.
 func ParseAmount(s, currency string) (checkout.Money, error) {
-	exp, err := checkout.Exponent(currency)
-	if err != nil {
-		return checkout.Money{}, err
-	}
-	if whole, frac, ok := strings.Cut(s, "."); ok && len(frac) > exp && strings.Trim(frac[exp:], "0") == "" {
-		s = whole
-		if exp > 0 {
-			s += "." + frac[:exp]
-		}
-	}
-	m, err := checkout.ParseMoney(s, currency)
+	m, err := checkout.ParseMoneyPadded(s, currency)
 	if err != nil {
 		return checkout.Money{}, fmt.Errorf("upay amount: %w", err)
 	}

@@ -671,7 +671,7 @@ func (s *Sim) apiCharge(w http.ResponseWriter, r *http.Request, key, _ string, b
 			errs = append(errs, "The order.id may not be greater than 50 characters.")
 		}
 		if in.Order.Currency != "" && in.Order.Amount != "" {
-			m, err := parseAmount(string(in.Order.Amount), in.Order.Currency)
+			m, err := checkout.ParseMoneyPadded(string(in.Order.Amount), in.Order.Currency)
 			switch {
 			case err != nil:
 				errs = append(errs, "The order.amount is invalid: "+err.Error())
@@ -704,7 +704,7 @@ func (s *Sim) apiCharge(w http.ResponseWriter, r *http.Request, key, _ string, b
 	}
 	for i, p := range in.Products {
 		if p.Price != "" && in.Order != nil {
-			if _, err := parseAmount(string(p.Price), in.Order.Currency); err != nil {
+			if _, err := checkout.ParseMoneyPadded(string(p.Price), in.Order.Currency); err != nil {
 				errs = append(errs, fmt.Sprintf("The products.%d.price is invalid.", i))
 			}
 		}
@@ -838,7 +838,7 @@ func (s *Sim) apiRefund(w http.ResponseWriter, _ *http.Request, _, _ string, bod
 		unprocessable(w, "Only captured transactions can be refunded.", []string{"Only captured transactions can be refunded."})
 		return
 	}
-	m, err := parseAmount(string(in.TotalPrice), t.amount.Currency)
+	m, err := checkout.ParseMoneyPadded(string(in.TotalPrice), t.amount.Currency)
 	if err != nil || m.Minor <= 0 {
 		unprocessable(w, "The totalPrice is invalid.", []string{"The totalPrice is invalid."})
 		return
@@ -1057,22 +1057,6 @@ func decode(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	return dec.Decode(v)
-}
-
-// parseAmount is upay.ParseAmount (duplicated to keep upaytest free of an
-// import of upay, so upay's own tests can use the simulator).
-func parseAmount(s, currency string) (checkout.Money, error) {
-	exp, err := checkout.Exponent(currency)
-	if err != nil {
-		return checkout.Money{}, err
-	}
-	if whole, frac, ok := strings.Cut(s, "."); ok && len(frac) > exp && strings.Trim(frac[exp:], "0") == "" {
-		s = whole
-		if exp > 0 {
-			s += "." + frac[:exp]
-		}
-	}
-	return checkout.ParseMoney(s, currency)
 }
 
 func validToken(s string) bool {
