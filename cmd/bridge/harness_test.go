@@ -126,6 +126,14 @@ func startBridge(t testing.TB, be backend) *bridge {
 		if t.Failed() {
 			t.Logf("bridge logs:\n%s", b.logs)
 		}
+		// Secrets never reach the logs, whatever happened in the run.
+		logs := b.logs.String()
+		for name, secret := range map[string]string{"API key": b.apiKey, "webhook secret": b.whsec,
+			"webhook key": strings.TrimPrefix(b.whsec, "whsec_"), "gateway key": upaytest.DefaultKey} {
+			if strings.Contains(logs, secret) {
+				t.Errorf("the bridge logged the %s", name)
+			}
+		}
 	})
 	return b
 }
