@@ -12,7 +12,9 @@ import (
 	"github.com/hibiken/asynq"
 
 	"paybridge/internal/checkout"
+	"paybridge/internal/cko"
 	"paybridge/internal/jobs"
+	"paybridge/internal/kupay"
 	"paybridge/internal/platforms/api"
 	"paybridge/internal/secrets"
 	"paybridge/internal/store"
@@ -55,6 +57,8 @@ func openApp(ctx context.Context, stderr io.Writer, embedded bool) (*app, error)
 		AllowInsecureURLs: cfg.AllowInsecureURLs, Logger: a.log,
 	})
 	a.svc.RegisterGateway(upay.New(upay.Config{SandboxURL: cfg.UpaySandboxURL, LiveURL: cfg.UpayLiveURL}))
+	a.svc.RegisterGateway(cko.New(cko.Config{SandboxURL: cfg.CkoSandboxURL, LiveURL: cfg.CkoLiveURL}))
+	a.svc.RegisterGateway(kupay.New(kupay.Config{BaseURL: cfg.KupayURL}))
 	a.svc.RegisterSyncer(checkout.PlatformAPI, api.NewSyncer(a.db, a.svc.PayURL, api.SyncerConfig{AllowPrivate: cfg.AllowInsecureURLs}))
 	return a, nil
 }

@@ -7,12 +7,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"paybridge/internal/checkout"
+	"paybridge/internal/cko"
 	"paybridge/internal/jobs"
+	"paybridge/internal/kupay"
 	"paybridge/internal/platforms/api"
 )
 
@@ -51,17 +54,36 @@ func cmdShops(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return fmt.Errorf("shops: unknown subcommand %q: want add or list", args[0])
 }
 
-// gateways are the adapters this build has.
-var gateways = map[string]bool{"upay": true}
+// gateways are the adapters this build has, with the flags that carry
+// each one's credentials: flag name → credential name, and whether the
+// flag is required.
+var gateways = map[string][]gatewayFlag{
+	"upay": {{"gateway-key", "api_key", true}, {"gateway-secret", "api_secret", false}},
+	"cko": {{"cko-secret-key", cko.CredSecretKey, true}, {"cko-processing-channel", cko.CredProcessingChannel, true},
+		{"cko-webhook-key", cko.CredWebhookKey, true}},
+	"kupay": {{"kupay-token", kupay.CredToken, true}},
+}
+
+// gatewayFlag maps a `shops add` flag to a gateway credential.
+type gatewayFlag struct {
+	flag, cred string
+	required   bool
+}
 
 func shopsAdd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("shops add", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	platform := fs.String("platform", "", "the shop's platform: api")
 	name := fs.String("name", "", "a name for the shop")
-	gateway := fs.String("gateway", "upay", "the gateway taking its payments: upay")
-	key := fs.String("gateway-key", "", "the gateway API key (UPayments: the Bearer token)")
-	secret := fs.String("gateway-secret", "", "optional gateway signing secret (UPayments API secret for X-Signature)")
+	gateway := fs.String("gateway", "upay", "the gateway taking its payments: upay, cko (Checkout.com KNET) or kupay")
+	vals := map[string]*string{
+		"gateway-key":            fs.String("gateway-key", "", "upay: the UPayments API key (Bearer token)"),
+		"gateway-secret":         fs.String("gateway-secret", "", "upay: optional UPayments API secret (X-Signature)"),
+		"cko-secret-key":         fs.String("cko-secret-key", "", "cko: the Checkout.com secret key (sk_…)"),
+		"cko-processing-channel": fs.String("cko-processing-channel", "", "cko: the Checkout.com processing channel id (pc_…)"),
+		"cko-webhook-key":        fs.String("cko-webhook-key", "", "cko: the webhook signing key of the Checkout.com workflow (verifies Cko-Signature)"),
+		"kupay-token":            fs.String("kupay-token", "", "kupay: the KuPay API token"),
+	}
 	sandbox := fs.Bool("sandbox", false, "use the gateway's test environment")
 	asJSON := fs.Bool("json", false, `print {"id","api_key","webhook_secret"} as JSON`)
 	if err := fs.Parse(args); err != nil {
@@ -74,16 +96,34 @@ func shopsAdd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if strings.TrimSpace(*name) == "" {
 		bad = append(bad, "--name is required")
 	}
-	if !gateways[*gateway] {
-		bad = append(bad, fmt.Sprintf("--gateway %q: want upay", *gateway))
+	flags, ok := gateways[*gateway]
+	if !ok {
+		bad = append(bad, fmt.Sprintf("--gateway %q: want upay, cko or kupay", *gateway))
 	}
-	if strings.TrimSpace(*key) == "" {
-		bad = append(bad, "--gateway-key is required")
+	creds := map[string]string{}
+	mine := map[string]bool{}
+	for _, f := range flags {
+		mine[f.flag] = true
+		v := strings.TrimSpace(*vals[f.flag])
+		switch {
+		case v != "":
+			creds[f.cred] = v
+		case f.required:
+			bad = append(bad, fmt.Sprintf("--%s is required with --gateway %s", f.flag, *gateway))
+		}
+	}
+	for gw, fl := range gateways {
+		for _, f := range fl {
+			if gw != *gateway && !mine[f.flag] && *vals[f.flag] != "" && ok {
+				bad = append(bad, fmt.Sprintf("--%s is for --gateway %s, not %s", f.flag, gw, *gateway))
+			}
+		}
 	}
 	if fs.NArg() > 0 {
 		bad = append(bad, fmt.Sprintf("unexpected arguments %q", fs.Args()))
 	}
 	if len(bad) > 0 {
+		slices.Sort(bad)
 		return fmt.Errorf("shops add:\n  %s", strings.Join(bad, "\n  "))
 	}
 	a, err := newApp(stderr)
@@ -95,10 +135,6 @@ func shopsAdd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer a.close()
 	apiKey, whsec := api.NewCredentials()
-	creds := map[string]string{"api_key": strings.TrimSpace(*key)}
-	if *secret != "" {
-		creds["api_secret"] = *secret
-	}
 	shop := &checkout.Shop{
 		ID: checkout.NewID("shop"), Name: strings.TrimSpace(*name), Platform: *platform,
 		Gateway:    checkout.GatewayAccount{Gateway: *gateway, Sandbox: *sandbox, Credentials: creds},

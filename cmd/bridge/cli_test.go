@@ -13,7 +13,7 @@ func setEnv(t *testing.T, kv ...string) string {
 	t.Helper()
 	db := "sqlite:" + filepath.Join(t.TempDir(), "b.db")
 	for _, k := range []string{"BRIDGE_ADDR", "BRIDGE_PUBLIC_URL", "BRIDGE_REDIS_URL", "BRIDGE_MASTER_KEY",
-		"UPAY_SANDBOX_URL", "UPAY_LIVE_URL", "BRIDGE_RECONCILE_INTERVAL", "BRIDGE_RECONCILE_AFTER",
+		"UPAY_SANDBOX_URL", "UPAY_LIVE_URL", "CKO_SANDBOX_URL", "CKO_LIVE_URL", "KUPAY_URL", "BRIDGE_RECONCILE_INTERVAL", "BRIDGE_RECONCILE_AFTER",
 		"BRIDGE_SYNC_RETRY_DELAYS", "BRIDGE_ALLOW_INSECURE_URLS", "BRIDGE_SIMULATORS", "BRIDGE_LOG_FORMAT", "BRIDGE_LOG_LEVEL"} {
 		t.Setenv(k, "")
 	}
@@ -36,6 +36,9 @@ func TestConfigErrors(t *testing.T) {
 		{[]string{"BRIDGE_DATABASE_URL", "postgres://u@h/db"}, "BRIDGE_MASTER_KEY: required with PostgreSQL"},
 		{[]string{"BRIDGE_REDIS_URL", "localhost:6379"}, "BRIDGE_REDIS_URL"},
 		{[]string{"UPAY_LIVE_URL", "not a url"}, "UPAY_LIVE_URL"},
+		{[]string{"CKO_SANDBOX_URL", "api.sandbox.checkout.com"}, "CKO_SANDBOX_URL"},
+		{[]string{"CKO_LIVE_URL", "not a url"}, "CKO_LIVE_URL"},
+		{[]string{"KUPAY_URL", "ftp://api.kupay.finance"}, "KUPAY_URL"},
 		{[]string{"BRIDGE_RECONCILE_INTERVAL", "soon"}, "BRIDGE_RECONCILE_INTERVAL"},
 		{[]string{"BRIDGE_RECONCILE_INTERVAL", "10ms"}, "BRIDGE_RECONCILE_INTERVAL"},
 		{[]string{"BRIDGE_RECONCILE_AFTER", "-1m"}, "BRIDGE_RECONCILE_AFTER"},
@@ -69,6 +72,7 @@ func TestConfigDefaults(t *testing.T) {
 	}
 	if c.Addr != ":8080" || c.PublicURL != "http://localhost:8080" || c.DatabaseURL != "sqlite:bridge.db" ||
 		c.UpaySandboxURL != "https://sandboxapi.upayments.com/api/v1" || c.UpayLiveURL != "https://apiv2api.upayments.com/api/v1" ||
+		c.CkoSandboxURL != "https://api.sandbox.checkout.com" || c.CkoLiveURL != "https://api.checkout.com" || c.KupayURL != "https://api.kupay.finance" ||
 		c.ReconcileInterval.String() != "1m0s" || c.ReconcileAfter.String() != "2m0s" || c.AllowInsecureURLs || c.Simulators {
 		t.Fatalf("defaults: %+v", c)
 	}
@@ -100,6 +104,43 @@ func TestCLI(t *testing.T) {
 	}
 	if strings.Contains(errb.String(), "k1") {
 		t.Fatal("logs print the gateway key")
+	}
+	// The other gateways, with their own credential flags.
+	out.Reset()
+	if err := run(t.Context(), []string{"shops", "add", "--platform", "api", "--name", "Two", "--gateway", "cko",
+		"--cko-secret-key", "sk_sbox_secret1", "--cko-processing-channel", "pc_1", "--cko-webhook-key", "whk_secret2"}, &out, &errb); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(t.Context(), []string{"shops", "add", "--platform", "api", "--name", "Three", "--gateway", "kupay",
+		"--kupay-token", "kp_secret3"}, &out, &errb); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if err := run(t.Context(), []string{"shops", "list", "--json"}, &out, &errb); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(out.Bytes(), &rows); err != nil || len(rows) != 3 {
+		t.Fatalf("shops list: %q %v", out.String(), err)
+	}
+	for _, secret := range []string{"sk_sbox_secret1", "whk_secret2", "kp_secret3"} {
+		if strings.Contains(out.String(), secret) || strings.Contains(errb.String(), secret) {
+			t.Fatalf("a gateway secret was printed: %s", secret)
+		}
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--gateway", "cko", "--cko-secret-key", "sk", "--cko-processing-channel", "pc"}, "--cko-webhook-key is required with --gateway cko"},
+		{[]string{"--gateway", "cko", "--cko-webhook-key", "wk"}, "--cko-secret-key is required with --gateway cko"},
+		{[]string{"--gateway", "kupay"}, "--kupay-token is required with --gateway kupay"},
+		{[]string{"--gateway", "kupay", "--kupay-token", "t", "--cko-secret-key", "sk"}, "--cko-secret-key is for --gateway cko, not kupay"},
+		{[]string{"--gateway", "upay", "--gateway-key", "k", "--kupay-token", "t"}, "--kupay-token is for --gateway kupay, not upay"},
+	} {
+		err := run(t.Context(), append([]string{"shops", "add", "--platform", "api", "--name", "x"}, tt.args...), &out, &errb)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: %v, want %q", tt.args, err, tt.want)
+		}
 	}
 	for _, bad := range [][]string{
 		{"shops", "add", "--platform", "magento", "--name", "x", "--gateway-key", "k"},

@@ -38,6 +38,12 @@ type Config struct {
 	// UpaySandboxURL and UpayLiveURL are UPayments' API bases.
 	UpaySandboxURL string `env:"UPAY_SANDBOX_URL" envDefault:"https://sandboxapi.upayments.com/api/v1"`
 	UpayLiveURL    string `env:"UPAY_LIVE_URL" envDefault:"https://apiv2api.upayments.com/api/v1"`
+	// CkoSandboxURL and CkoLiveURL are Checkout.com's API bases (use the
+	// account-prefixed hosts Checkout.com gives, when it does).
+	CkoSandboxURL string `env:"CKO_SANDBOX_URL" envDefault:"https://api.sandbox.checkout.com"`
+	CkoLiveURL    string `env:"CKO_LIVE_URL" envDefault:"https://api.checkout.com"`
+	// KupayURL is KuPay's API host (paths start with /v1). KUPAY_URL.
+	KupayURL string `env:"KUPAY_URL" envDefault:"https://api.kupay.finance"`
 	// ReconcileInterval is the reconciler's period. BRIDGE_RECONCILE_INTERVAL, default 1m.
 	ReconcileInterval time.Duration `env:"BRIDGE_RECONCILE_INTERVAL" envDefault:"1m"`
 	// ReconcileAfter is how long an open payment sits before it is
@@ -49,7 +55,8 @@ type Config struct {
 	// AllowInsecureURLs accepts http:// and loopback merchant URLs.
 	// BRIDGE_ALLOW_INSECURE_URLS, default false.
 	AllowInsecureURLs bool `env:"BRIDGE_ALLOW_INSECURE_URLS" envDefault:"false"`
-	// Simulators mounts the UPayments simulator at /sim/upay for demos.
+	// Simulators mounts the gateway simulators at /sim/upay, /sim/cko and
+	// /sim/kupay for demos.
 	// BRIDGE_SIMULATORS, default false. Never enable it in production.
 	Simulators bool `env:"BRIDGE_SIMULATORS" envDefault:"false"`
 	// LogFormat is "text" or "json". BRIDGE_LOG_FORMAT, default text.
@@ -102,7 +109,8 @@ func loadConfig() (*Config, error) {
 	if c.RedisURL != "" && !strings.Contains(c.RedisURL, "://") {
 		badf("BRIDGE_REDIS_URL: want redis://[user:password@]host:port[/db], rediss://… or redis-sentinel://…")
 	}
-	for name, v := range map[string]string{"UPAY_SANDBOX_URL": c.UpaySandboxURL, "UPAY_LIVE_URL": c.UpayLiveURL} {
+	for name, v := range map[string]string{"UPAY_SANDBOX_URL": c.UpaySandboxURL, "UPAY_LIVE_URL": c.UpayLiveURL,
+		"CKO_SANDBOX_URL": c.CkoSandboxURL, "CKO_LIVE_URL": c.CkoLiveURL, "KUPAY_URL": c.KupayURL} {
 		if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			badf("%s=%q: want an absolute http(s) URL", name, v)
 		}

@@ -39,10 +39,12 @@ var backends = []backend{
 		func(t testing.TB) string { return "redis://" + testenv.RedisAddr(t) + "/0" }},
 }
 
-// bridge is a running bridge process (in this test binary), with the
-// UPayments simulator and a merchant server around it.
+// bridge is a running bridge process (in this test binary), with a
+// gateway simulator and a merchant server around it. Its shop takes
+// payments through gw; sim is set when that gateway is UPayments.
 type bridge struct {
 	t        testing.TB
+	gw       gatewayDriver
 	sim      *upaytest.Server
 	merchant *merchant
 	base     string
@@ -73,12 +75,18 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// startBridge configures the environment the way an operator would and
-// boots the real wiring: store, queue, core, gateway adapter, web, worker.
+// startBridge boots a bridge whose shop takes payments through UPayments.
 func startBridge(t testing.TB, be backend) *bridge {
 	t.Helper()
-	b := &bridge{t: t, sim: upaytest.NewServer(), merchant: newMerchant(t), logs: &syncBuffer{}}
-	t.Cleanup(b.sim.Close)
+	return startBridgeWith(t, be, &upayDriver{})
+}
+
+// startBridgeWith configures the environment the way an operator would and
+// boots the real wiring (store, queue, core, gateway adapters, web,
+// worker), with one API shop on gw's gateway.
+func startBridgeWith(t testing.TB, be backend, gw gatewayDriver) *bridge {
+	t.Helper()
+	b := &bridge{t: t, gw: gw, merchant: newMerchant(t), logs: &syncBuffer{}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -97,7 +105,10 @@ func startBridge(t testing.TB, be backend) *bridge {
 	if !strings.HasPrefix(be.name, "sqlite") {
 		t.Setenv("BRIDGE_MASTER_KEY", base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)))
 	}
-	t.Setenv("UPAY_SANDBOX_URL", b.sim.APIBase())
+	for _, k := range []string{"UPAY_SANDBOX_URL", "UPAY_LIVE_URL", "CKO_SANDBOX_URL", "CKO_LIVE_URL", "KUPAY_URL"} {
+		t.Setenv(k, "") // defaults, unless the gateway's driver points it at its simulator
+	}
+	gw.start(t, b)
 	t.Setenv("BRIDGE_ALLOW_INSECURE_URLS", "true")
 	t.Setenv("BRIDGE_RECONCILE_INTERVAL", "1s")
 	t.Setenv("BRIDGE_RECONCILE_AFTER", "2s")
@@ -105,8 +116,8 @@ func startBridge(t testing.TB, be backend) *bridge {
 	t.Setenv("BRIDGE_LOG_LEVEL", "info")
 
 	var out bytes.Buffer
-	if err := run(context.Background(), []string{"shops", "add", "--platform", "api", "--name", "Test shop",
-		"--gateway", "upay", "--gateway-key", upaytest.DefaultKey, "--sandbox", "--json"}, &out, b.logs); err != nil {
+	args := append([]string{"shops", "add", "--platform", "api", "--name", "Test shop", "--gateway", gw.name()}, gw.shopFlags()...)
+	if err := run(context.Background(), append(args, "--sandbox", "--json"), &out, b.logs); err != nil {
 		t.Fatalf("shops add: %v\n%s", err, b.logs)
 	}
 	var creds struct{ ID, APIKey, WebhookSecret string }
@@ -128,8 +139,14 @@ func startBridge(t testing.TB, be backend) *bridge {
 		}
 		// Secrets never reach the logs, whatever happened in the run.
 		logs := b.logs.String()
-		for name, secret := range map[string]string{"API key": b.apiKey, "webhook secret": b.whsec,
-			"webhook key": strings.TrimPrefix(b.whsec, "whsec_"), "gateway key": upaytest.DefaultKey} {
+		secrets := map[string]string{"API key": b.apiKey, "webhook secret": b.whsec,
+			"webhook key": strings.TrimPrefix(b.whsec, "whsec_")}
+		for i, f := range gw.shopFlags() { // the gateway credentials
+			if i%2 == 1 {
+				secrets[gw.shopFlags()[i-1]] = f
+			}
+		}
+		for name, secret := range secrets {
 			if strings.Contains(logs, secret) {
 				t.Errorf("the bridge logged the %s", name)
 			}
@@ -261,8 +278,17 @@ func (b *bridge) create(tag, amount, currency string) map[string]any {
 	return p
 }
 
+// createFor makes a payment of a scenario amount written in KWD, adapted
+// to the shop's gateway (see gatewayDriver.amount).
+func (b *bridge) createFor(tag, kwd string) map[string]any {
+	b.t.Helper()
+	amount, currency := b.gw.amount(kwd)
+	return b.create(tag, amount, currency)
+}
+
 // visit follows the pay URL like a browser and returns the gateway page
-// URL it was sent to and the simulator's track id.
+// URL it was sent to and the gateway's reference of the transaction (the
+// UPayments track id, the Checkout.com payment id, the KuPay payment id).
 func (b *bridge) visit(p map[string]any) (string, string) {
 	b.t.Helper()
 	resp, err := noRedirect.Get(p["pay_url"].(string))
@@ -271,10 +297,14 @@ func (b *bridge) visit(p map[string]any) (string, string) {
 	}
 	resp.Body.Close()
 	loc := resp.Header.Get("Location")
-	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc, b.sim.URL+"/pay/") {
-		b.t.Fatalf("pay_url: %d Location %q", resp.StatusCode, loc)
+	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc, b.gw.pagePrefix()) {
+		b.t.Fatalf("pay_url: %d Location %q, want a page under %s", resp.StatusCode, loc, b.gw.pagePrefix())
 	}
-	return loc, strings.TrimPrefix(loc, b.sim.URL+"/pay/")
+	ref, _ := b.get(p["id"].(string))["gateway_reference"].(string)
+	if ref == "" {
+		b.t.Fatalf("no gateway_reference after the redirect")
+	}
+	return loc, ref
 }
 
 func (b *bridge) get(id string) map[string]any {
@@ -470,7 +500,7 @@ func follow(t testing.TB, u string) (int, string) {
 	return resp.StatusCode, resp.Header.Get("Location")
 }
 
-func notifyURL(b *bridge, id string) string { return b.base + "/notify/upay/" + id }
+func notifyURL(b *bridge, id string) string { return b.base + "/notify/" + b.gw.name() + "/" + id }
 
 func form(kv ...string) url.Values {
 	v := url.Values{}

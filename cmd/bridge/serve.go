@@ -12,7 +12,9 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
 
+	"paybridge/internal/cko/ckotest"
 	"paybridge/internal/jobs"
+	"paybridge/internal/kupay/kupaytest"
 	"paybridge/internal/metrics"
 	"paybridge/internal/platforms/api"
 	"paybridge/internal/server"
@@ -97,6 +99,16 @@ func (a *app) webServer() *server.Server {
 		srv.Engine().Any("/sim/upay/*path", h)
 		a.log.Warn("BRIDGE_SIMULATORS is on: a fake UPayments is served at /sim/upay; never enable this in production",
 			"upay_api", a.cfg.PublicURL+"/sim/upay/api/v1")
+		ckoSim := ckotest.New(a.cfg.PublicURL + "/sim/cko")
+		// Checkout.com posts to the account's workflow URL: the bridge's
+		// account-level notify route.
+		ckoSim.SetWebhookURL(func(_, _ string) string { return a.cfg.PublicURL + "/notify/cko" })
+		srv.Engine().Any("/sim/cko/*path", gin.WrapH(http.StripPrefix("/sim/cko", ckoSim)))
+		kupaySim := kupaytest.New(a.cfg.PublicURL + "/sim/kupay")
+		srv.Engine().Any("/sim/kupay/*path", gin.WrapH(http.StripPrefix("/sim/kupay", kupaySim)))
+		a.log.Warn("BRIDGE_SIMULATORS is on: fake Checkout.com and KuPay are served at /sim/cko and /sim/kupay",
+			"cko_api", a.cfg.PublicURL+"/sim/cko",
+			"cko_processing_channel", ckotest.DefaultProcessingChannel, "kupay_api", a.cfg.PublicURL+"/sim/kupay")
 	}
 	return srv
 }

@@ -89,6 +89,9 @@ func (s *Service) CreateRefund(ctx context.Context, paymentID string, req Refund
 				return old, false, nil
 			}
 		}
+		if err := s.checkRefund(p, amount, refunds); err != nil {
+			return nil, false, err
+		}
 		if p.Status != StatusPaid {
 			return nil, false, fmt.Errorf("%w: payment %s is %s", ErrNotPaid, p.ID, p.Status)
 		}

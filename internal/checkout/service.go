@@ -48,7 +48,8 @@ type Config struct {
 	PublicURL string
 	// PageLifetime is how long, per gateway name, a hosted page stays
 	// payable; an open payment older than this gets one last status check and
-	// then expires. Default: one hour for gateways not listed.
+	// then expires. Default: the gateway's Capabilities.PageLifetime plus
+	// ExpiryGrace when it reports one, else one hour.
 	PageLifetime map[string]time.Duration
 	// ReconcileAfter is how long a payment must sit unchanged before the
 	// reconciler re-checks it. Default 2 minutes.
@@ -243,6 +244,11 @@ func (s *Service) CreatePayment(ctx context.Context, shop *Shop, platform string
 	if _, ok := s.gateways[shop.Gateway.Gateway]; !ok {
 		return nil, false, fmt.Errorf("%w %q for shop %s", ErrUnknownGateway, shop.Gateway.Gateway, shop.ID)
 	}
+	// Refused before anything is stored or sent: a currency or an amount
+	// the gateway cannot charge exactly.
+	if err := s.CheckPayment(shop.Gateway.Gateway, req.Amount); err != nil {
+		return nil, false, err
+	}
 	hash := fingerprint(&req)
 	for range 3 {
 		existing, err := s.store.PaymentByOrder(ctx, shop.ID, req.OrderID)
@@ -288,6 +294,9 @@ func (s *Service) CreatePayment(ctx context.Context, shop *Shop, platform string
 
 func (s *Service) lifetime(gateway string) time.Duration {
 	if d, ok := s.cfg.PageLifetime[gateway]; ok && d > 0 {
+		return d
+	}
+	if d := s.gatewayLifetime(gateway); d > 0 {
 		return d
 	}
 	return time.Hour

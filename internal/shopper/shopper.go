@@ -6,6 +6,7 @@
 //	GET      /cancel/{payment}           ← … (failure or cancel)
 //	GET      /wait/{payment}             "being confirmed" page until the state is final
 //	GET|POST /notify/{gateway}/{payment} ← the gateway's server-to-server notification
+//	POST     /notify/{gateway}           ← … sent to one URL per account (Checkout.com)
 //
 // Nothing here changes a payment on the caller's word: returns and
 // notifications are recorded as claims and the gateway is asked.
@@ -76,6 +77,7 @@ func (rt *Routes) Register(r gin.IRouter) {
 	r.GET("/wait/:id", rt.wait)
 	r.GET("/notify/:gateway/:id", rt.notify)
 	r.POST("/notify/:gateway/:id", rt.notify)
+	r.POST("/notify/:gateway", rt.notify) // account-level webhooks (Checkout.com workflows)
 }
 
 func lang(c *gin.Context, p *checkout.Payment) string {
@@ -223,11 +225,15 @@ func (rt *Routes) notify(c *gin.Context) {
 		return
 	}
 	id := c.Param("id")
-	if !checkout.ValidID("pay", id) {
+	if id == "" {
+		// An account-level webhook: the gateway's adapter names the payment.
+		err = rt.svc.NotifyAccount(c.Request.Context(), c.Param("gateway"), rt.callbackRequest(c, body))
+	} else if !checkout.ValidID("pay", id) {
 		server.WriteError(c, server.Error(http.StatusNotFound, "not_found", "unknown payment"))
 		return
+	} else {
+		err = rt.svc.Notify(c.Request.Context(), c.Param("gateway"), id, rt.callbackRequest(c, body))
 	}
-	err = rt.svc.Notify(c.Request.Context(), c.Param("gateway"), id, rt.callbackRequest(c, body))
 	switch {
 	case err == nil:
 		c.JSON(http.StatusOK, gin.H{"received": true})

@@ -343,7 +343,10 @@ func (a *API) listRefunds(c *gin.Context) {
 func serviceError(err error) error {
 	var ve *checkout.ValidationError
 	var ge *checkout.GatewayError
+	var ue *checkout.UnsupportedError
 	switch {
+	case errors.As(err, &ue):
+		return server.Wrap(err, http.StatusUnprocessableEntity, "unsupported_by_gateway", ue.Reason)
 	case errors.As(err, &ve):
 		return server.Wrap(err, http.StatusUnprocessableEntity, "invalid_field", ve.Error())
 	case errors.Is(err, checkout.ErrIdempotencyConflict):

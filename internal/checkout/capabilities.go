@@ -1,0 +1,307 @@
+package checkout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Feature is something a platform may ask a gateway to do besides taking a
+// one-off payment: platforms ask [Service.Supports] before offering it.
+type Feature string
+
+// Features a gateway may or may not offer.
+const (
+	// FeatureCurrency: charging in a currency (checked by [Service.CheckPayment]).
+	FeatureCurrency Feature = "currency"
+	// FeatureAmount: charging an exact amount (a per-currency amount rule).
+	FeatureAmount Feature = "amount"
+	// FeatureRefund: refunding a paid payment in full.
+	FeatureRefund Feature = "refund"
+	// FeaturePartialRefund: refunding less than the captured amount.
+	FeaturePartialRefund Feature = "partial_refund"
+	// FeatureMultipleRefunds: more than one refund on a payment.
+	FeatureMultipleRefunds Feature = "multiple_refunds"
+	// FeatureCapture: authorizing first and capturing later (a Shopify
+	// capture session).
+	FeatureCapture Feature = "capture"
+	// FeatureSavedCards: saving a card on the gateway page for later.
+	FeatureSavedCards Feature = "saved_cards"
+	// FeatureInvoices: payment links sent by the gateway (e-mail, SMS).
+	FeatureInvoices Feature = "invoices"
+	// FeatureSignedNotifications: notifications carry a verifiable signature.
+	FeatureSignedNotifications Feature = "signed_notifications"
+)
+
+// ExpiryGrace is added to a gateway's reported PageLifetime to set a
+// payment's expiry: the shopper reaches the gateway page some time after
+// the payment is created, and the gateway's own clock starts there.
+const ExpiryGrace = 5 * time.Minute
+
+// AmountRule restricts the amounts a gateway accepts in currencies of one
+// ISO 4217 exponent: the amount in minor units must be a multiple of
+// MinorMultiple (Checkout.com: 3-decimal currencies end in 0, multiple 10).
+type AmountRule struct {
+	// Exponent selects the currencies (3 for KWD, BHD, OMR, JOD …).
+	Exponent int
+	// MinorMultiple is what the amount in minor units must be a multiple of.
+	MinorMultiple int64
+	// Why explains the rule to a merchant ("3-decimal amounts must end in 0").
+	Why string
+}
+
+// Capabilities says what a gateway can do. The zero value means "one-off
+// payments in any currency, nothing else".
+type Capabilities struct {
+	// DisplayName is the gateway's name for people ("Checkout.com").
+	DisplayName string
+	// Currencies lists the ISO 4217 codes the gateway charges in; nil
+	// means every currency.
+	Currencies []string
+	// Refunds, PartialRefunds and MultipleRefunds say which refunds the
+	// gateway performs: in full, for less than the captured amount, and
+	// more than one per payment.
+	Refunds         bool
+	PartialRefunds  bool
+	MultipleRefunds bool
+	// AuthorizeCapture is true when a payment can be authorized and
+	// captured later; false means the gateway captures at once.
+	AuthorizeCapture bool
+	// SavedCards is true when the gateway page can save a card.
+	SavedCards bool
+	// Invoices is true when the gateway can send payment links itself.
+	Invoices bool
+	// SignedNotifications is true when notifications carry a signature
+	// that the adapter verifies (they are still only a trigger to fetch).
+	SignedNotifications bool
+	// PageLifetime is how long the gateway keeps its page payable once the
+	// shopper lands on it; 0 means unknown (the core's default applies).
+	PageLifetime time.Duration
+	// AmountRules restrict the amounts per currency exponent.
+	AmountRules []AmountRule
+	// MaxMinor is the largest amount in minor units the gateway takes;
+	// 0 means no limit beyond MaxMinor.
+	MaxMinor int64
+}
+
+// CapabilityReporter is implemented by gateway adapters that say what they
+// can do. An adapter that does not implement it is assumed to support every
+// feature (the core then refuses nothing up front).
+type CapabilityReporter interface {
+	Capabilities() Capabilities
+}
+
+// UnsupportedError is a request the shop's gateway cannot serve, refused
+// before any gateway call. Reason names the gateway and says why; it is
+// safe to show a merchant.
+type UnsupportedError struct {
+	// Gateway is the adapter name ("kupay").
+	Gateway string
+	Feature Feature
+	Reason  string
+}
+
+// Error returns Reason, which names the gateway.
+func (e *UnsupportedError) Error() string { return e.Reason }
+
+// ErrUnsupported is matched by every *UnsupportedError with errors.Is.
+var ErrUnsupported = errors.New("not supported by the gateway")
+
+// Is makes errors.Is(err, ErrUnsupported) true for an *UnsupportedError.
+func (e *UnsupportedError) Is(target error) bool { return target == ErrUnsupported }
+
+// allFeatures is what a gateway without a CapabilityReporter is assumed to do.
+var allFeatures = Capabilities{Refunds: true, PartialRefunds: true, MultipleRefunds: true,
+	AuthorizeCapture: true, SavedCards: true, Invoices: true, SignedNotifications: true}
+
+// Capabilities returns what the named gateway can do, and false when no
+// adapter of that name is registered. An adapter that does not report its
+// capabilities is assumed to support everything.
+func (s *Service) Capabilities(gateway string) (Capabilities, bool) {
+	g, ok := s.gateways[gateway]
+	if !ok {
+		return Capabilities{}, false
+	}
+	caps := allFeatures
+	if r, ok := g.(CapabilityReporter); ok {
+		caps = r.Capabilities()
+	}
+	if caps.DisplayName == "" {
+		caps.DisplayName = gateway
+	}
+	return caps, true
+}
+
+// Supports returns nil when the named gateway offers the feature, an
+// *UnsupportedError naming the gateway and the reason when it does not, and
+// an error wrapping ErrUnknownGateway when no such adapter is registered.
+// Platforms call it before offering a feature (a refund button, a capture).
+// FeatureCurrency and FeatureAmount need an amount: use [Service.CheckPayment].
+func (s *Service) Supports(gateway string, f Feature) error {
+	caps, ok := s.Capabilities(gateway)
+	if !ok {
+		return fmt.Errorf("%w %q", ErrUnknownGateway, gateway)
+	}
+	return caps.supports(gateway, f)
+}
+
+func (c Capabilities) supports(gateway string, f Feature) error {
+	var ok bool
+	var what string
+	switch f {
+	case FeatureRefund:
+		ok, what = c.Refunds, "refunds"
+	case FeaturePartialRefund:
+		ok, what = c.Refunds && c.PartialRefunds, "partial refunds"
+	case FeatureMultipleRefunds:
+		ok, what = c.Refunds && c.MultipleRefunds, "more than one refund per payment"
+	case FeatureCapture:
+		ok, what = c.AuthorizeCapture, "authorize now and capture later (it captures at once)"
+	case FeatureSavedCards:
+		ok, what = c.SavedCards, "saved cards"
+	case FeatureInvoices:
+		ok, what = c.Invoices, "invoices"
+	case FeatureSignedNotifications:
+		ok, what = c.SignedNotifications, "signed notifications"
+	case FeatureCurrency, FeatureAmount:
+		return nil // needs an amount: CheckPayment
+	default:
+		return &UnsupportedError{Gateway: gateway, Feature: f, Reason: fmt.Sprintf("%s: unknown feature %q", c.DisplayName, f)}
+	}
+	if ok {
+		return nil
+	}
+	return &UnsupportedError{Gateway: gateway, Feature: f, Reason: fmt.Sprintf("%s does not support %s", c.DisplayName, what)}
+}
+
+// CheckPayment returns nil when the named gateway can charge amount
+// exactly, or an *UnsupportedError saying why not: a currency it does not
+// take, an amount its per-currency rule refuses (never rounded), or an
+// amount above its limit.
+func (s *Service) CheckPayment(gateway string, amount Money) error {
+	caps, ok := s.Capabilities(gateway)
+	if !ok {
+		return fmt.Errorf("%w %q", ErrUnknownGateway, gateway)
+	}
+	return caps.CheckAmount(gateway, amount)
+}
+
+// CheckAmount applies the currency list, the amount rules and MaxMinor to
+// amount; gateway is the adapter name put in the error.
+func (c Capabilities) CheckAmount(gateway string, amount Money) error {
+	name := c.DisplayName
+	if name == "" {
+		name = gateway
+	}
+	if c.Currencies != nil && !slices.Contains(c.Currencies, amount.Currency) {
+		return &UnsupportedError{Gateway: gateway, Feature: FeatureCurrency,
+			Reason: fmt.Sprintf("%s does not accept %s (it takes %s)", name, amount.Currency, strings.Join(c.Currencies, ", "))}
+	}
+	exp, err := Exponent(amount.Currency)
+	if err != nil {
+		return err
+	}
+	for _, r := range c.AmountRules {
+		if r.Exponent == exp && r.MinorMultiple > 1 && amount.Minor%r.MinorMultiple != 0 {
+			return &UnsupportedError{Gateway: gateway, Feature: FeatureAmount,
+				Reason: fmt.Sprintf("%s needs %s; %s %s cannot be charged exactly", name, r.Why, amount, amount.Currency)}
+		}
+	}
+	if c.MaxMinor > 0 && amount.Minor > c.MaxMinor {
+		return &UnsupportedError{Gateway: gateway, Feature: FeatureAmount,
+			Reason: fmt.Sprintf("%s takes at most %s %s", name, FormatMinor(c.MaxMinor, exp), amount.Currency)}
+	}
+	return nil
+}
+
+// checkRefund refuses a refund the payment's gateway cannot perform: none
+// at all, a partial one, a second one, or an amount its rules refuse.
+// refunds are the payment's existing refunds.
+func (s *Service) checkRefund(p *Payment, amount Money, refunds []*Refund) error {
+	caps, ok := s.Capabilities(p.Gateway)
+	if !ok {
+		return nil // ProcessRefund reports the unknown gateway
+	}
+	if err := caps.supports(p.Gateway, FeatureRefund); err != nil {
+		return err
+	}
+	if amount.Minor < p.Amount.Minor {
+		if err := caps.supports(p.Gateway, FeaturePartialRefund); err != nil {
+			return err
+		}
+	}
+	for _, r := range refunds {
+		if r.Status != RefundFailed {
+			if err := caps.supports(p.Gateway, FeatureMultipleRefunds); err != nil {
+				return err
+			}
+			break
+		}
+	}
+	if amount.Currency == p.Amount.Currency && amount.Minor > 0 {
+		return caps.CheckAmount(p.Gateway, amount) // refunds obey the amount rules too
+	}
+	return nil
+}
+
+// CheckRefund is what CreateRefund checks before recording a refund on
+// payment id: that its gateway refunds at all, partially when amount is
+// below the captured amount, and more than once when refunds exist.
+func (s *Service) CheckRefund(ctx context.Context, paymentID string, amount Money) error {
+	p, err := s.store.Payment(ctx, paymentID)
+	if err != nil {
+		return err
+	}
+	refunds, err := s.store.Refunds(ctx, paymentID)
+	if err != nil {
+		return err
+	}
+	return s.checkRefund(p, amount, refunds)
+}
+
+// gatewayLifetime is the gateway's reported page lifetime plus ExpiryGrace,
+// or 0 when it reports none.
+func (s *Service) gatewayLifetime(gateway string) time.Duration {
+	caps, ok := s.Capabilities(gateway)
+	if !ok || caps.PageLifetime <= 0 {
+		return 0
+	}
+	return caps.PageLifetime + ExpiryGrace
+}
+
+// CallbackRouter is implemented by adapters whose gateway posts every
+// notification of an account to one fixed URL (Checkout.com's workflow
+// webhooks) instead of a per-payment URL: it names the payment a
+// notification is about, from its (not yet verified) body.
+type CallbackRouter interface {
+	// CallbackPaymentID returns our payment id the notification names
+	// (Checkout.com: data.reference), or an error when it names none.
+	CallbackPaymentID(req CallbackRequest) (string, error)
+}
+
+// NotifyAccount records an account-level notification (sent to
+// /notify/{gateway} with no payment id): the adapter names the payment,
+// then it is handled like [Service.Notify], signature check included, with
+// that payment's shop's credentials. A body naming no known payment is
+// ErrNotFound; a gateway without a CallbackRouter too.
+func (s *Service) NotifyAccount(ctx context.Context, gateway string, req CallbackRequest) error {
+	g, ok := s.gateways[gateway]
+	if !ok {
+		return fmt.Errorf("%w %q: %w", ErrUnknownGateway, gateway, ErrNotFound)
+	}
+	r, ok := g.(CallbackRouter)
+	if !ok {
+		return fmt.Errorf("%s notifications need a payment id in the URL: %w", gateway, ErrNotFound)
+	}
+	id, err := r.CallbackPaymentID(req)
+	if err != nil {
+		return fmt.Errorf("%s notification: %w: %w", gateway, err, ErrNotFound)
+	}
+	if !ValidID("pay", id) {
+		return fmt.Errorf("%s notification names %q, not a payment: %w", gateway, id, ErrNotFound)
+	}
+	return s.Notify(ctx, gateway, id, req)
+}

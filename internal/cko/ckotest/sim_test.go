@@ -1,0 +1,116 @@
+package ckotest_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"paybridge/internal/cko/ckotest"
+)
+
+// call sends a raw request to the simulator, as Checkout.com's API reference
+// shows it, independently of the cko client.
+func call(t *testing.T, method, url, key, idem, body string) (int, []byte) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, _ := http.NewRequest(method, url, rd)
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if idem != "" {
+		req.Header.Set("Cko-Idempotency-Key", idem)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+func TestDocumentedShapes(t *testing.T) {
+	srv := ckotest.NewServer()
+	defer srv.Close()
+	knet := `{"amount":1000,"currency":"KWD","reference":"ord-1","processing_channel_id":"` + ckotest.DefaultProcessingChannel + `",
+		"source":{"type":"knet","language":"en","user_defined_field1":"a"},"success_url":"https://m/s","failure_url":"https://m/f"}`
+	// 401 without a body for a bad key.
+	if code, body := call(t, "POST", srv.URL+"/payments", "sk_nope", "", knet); code != 401 || len(body) != 0 {
+		t.Fatalf("bad key: %d %q", code, body)
+	}
+	// 202 Pending with the redirect link; the idempotency key replays it.
+	code, body := call(t, "POST", srv.URL+"/payments", ckotest.DefaultSecretKey, "idem-1", knet)
+	var res struct {
+		ID     string `json:"id"`
+		Status string `json:"status"`
+		Links  struct {
+			Redirect struct{ Href string } `json:"redirect"`
+		} `json:"_links"`
+	}
+	if err := json.Unmarshal(body, &res); code != 202 || err != nil || res.Status != "Pending" || !strings.Contains(res.Links.Redirect.Href, "/knet/") {
+		t.Fatalf("request: %d %s", code, body)
+	}
+	if code, again := call(t, "POST", srv.URL+"/payments", ckotest.DefaultSecretKey, "idem-1", knet); code != 202 || !bytes.Equal(again, body) {
+		t.Fatalf("replay: %d %s", code, again)
+	}
+	if code, _ := call(t, "POST", srv.URL+"/payments", ckotest.DefaultSecretKey, "idem-1", strings.Replace(knet, "1000", "2000", 1)); code != 409 {
+		t.Fatalf("reused key, other body: %d", code)
+	}
+	// 422 with error codes: the trailing-zero rule, a missing channel.
+	for _, tt := range []struct{ body, code string }{
+		{strings.Replace(knet, "1000", "1005", 1), "amount_invalid"},
+		{strings.Replace(knet, `"processing_channel_id":"`+ckotest.DefaultProcessingChannel+`",`, "", 1), "processing_channel_id_required"},
+		{strings.Replace(knet, `"language":"en"`, `"language":"fr"`, 1), "language_invalid"},
+		{strings.Replace(knet, `"KWD"`, `"USD"`, 1), "currency_not_supported"},
+	} {
+		code, body := call(t, "POST", srv.URL+"/payments", ckotest.DefaultSecretKey, "", tt.body)
+		if code != 422 || !strings.Contains(string(body), `"error_type":"request_invalid"`) || !strings.Contains(string(body), tt.code) {
+			t.Errorf("want %s: %d %s", tt.code, code, body)
+		}
+	}
+	// Unknown payment: 404, no body. Another account's payment: 404 too.
+	if code, body := call(t, "GET", srv.URL+"/payments/pay_nope", ckotest.DefaultSecretKey, "", ""); code != 404 || len(body) != 0 {
+		t.Fatalf("unknown: %d %q", code, body)
+	}
+	srv.AddAccount("sk_other", "pc_other", "whk_other")
+	if code, _ := call(t, "GET", srv.URL+"/payments/"+res.ID, "sk_other", "", ""); code != 404 {
+		t.Fatalf("another account's payment: %d", code)
+	}
+	// Refund before capture is not allowed; after, 202 with an action id.
+	if code, _ := call(t, "POST", srv.URL+"/payments/"+res.ID+"/refunds", ckotest.DefaultSecretKey, "r1", `{"amount":500}`); code != 403 {
+		t.Fatalf("refund of a pending payment: %d", code)
+	}
+	if _, err := srv.Complete(res.ID, ckotest.Captured); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.Complete(res.ID, ckotest.Canceled); err == nil {
+		t.Fatal("completed twice")
+	}
+	code, body = call(t, "POST", srv.URL+"/payments/"+res.ID+"/refunds", ckotest.DefaultSecretKey, "r2", `{"amount":500,"reference":"ref-1"}`)
+	if code != 202 || !strings.Contains(string(body), `"action_id":"act_`) {
+		t.Fatalf("refund: %d %s", code, body)
+	}
+	code, body = call(t, "GET", srv.URL+"/payments/"+res.ID, ckotest.DefaultSecretKey, "", "")
+	if code != 200 || !strings.Contains(string(body), `"status":"Partially Refunded"`) || !strings.Contains(string(body), `"total_refunded":500`) ||
+		!strings.Contains(string(body), `"knet_result":"CAPTURED"`) || !strings.Contains(string(body), `"amount":1000`) {
+		t.Fatalf("details: %d %s", code, body)
+	}
+	code, body = call(t, "GET", srv.URL+"/payments/"+res.ID+"/actions", ckotest.DefaultSecretKey, "", "")
+	if code != 200 || !strings.Contains(string(body), `"type":"Refund"`) || !strings.Contains(string(body), `"type":"Capture"`) {
+		t.Fatalf("actions: %d %s", code, body)
+	}
+	srv.FailNext("GET /payments/", 500, "boom")
+	if code, _ := call(t, "GET", srv.URL+"/payments/"+res.ID, ckotest.DefaultSecretKey, "", ""); code != 500 {
+		t.Fatalf("FailNext: %d", code)
+	}
+	if n := len(srv.Requests("POST /payments")); n != 8 {
+		t.Fatalf("logged %d POST /payments", n)
+	}
+}

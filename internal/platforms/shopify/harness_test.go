@@ -1,0 +1,336 @@
+package shopify
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/hibiken/asynq"
+
+	"paybridge/internal/checkout"
+	"paybridge/internal/jobs"
+	"paybridge/internal/platforms/shopify/shopifytest"
+	"paybridge/internal/secrets"
+	"paybridge/internal/server"
+	"paybridge/internal/shopper"
+	"paybridge/internal/store"
+	"paybridge/internal/testenv"
+	"paybridge/internal/upay"
+	"paybridge/internal/upay/upaytest"
+)
+
+func TestMain(m *testing.M) {
+	gin.SetMode(gin.TestMode)
+	testenv.Main(m)
+}
+
+const (
+	testKey    = "app-key-123"
+	testSecret = "app-secret-456"
+)
+
+// backend is one way to run the real pieces.
+type backend struct {
+	name  string
+	db    func(t testing.TB) string
+	redis func(t testing.TB) string // nil: the embedded queue
+}
+
+var sqliteBackend = backend{"sqlite+embedded", func(t testing.TB) string { return "sqlite:" + filepath.Join(t.TempDir(), "bridge.db") }, nil}
+
+var postgresBackend = backend{"postgres+redis", func(t testing.TB) string { return testenv.PostgresURL(t) },
+	func(t testing.TB) string { return testenv.RedisAddr(t) }}
+
+// harness is the bridge wired as cmd/bridge wires it: store, queue,
+// worker, core, UPayments adapter (against upaytest), the public server
+// with the shopper routes and this platform, and the mTLS session
+// listener; Shopify is shopifytest.
+type harness struct {
+	t          testing.TB
+	db         *store.DB
+	svc        *checkout.Service
+	p          *Platform
+	sim        *shopifytest.Server
+	upay       *upaytest.Server
+	base       string
+	sessionURL string
+	logs       *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func newHarness(t testing.TB, be backend) *harness {
+	t.Helper()
+	h := &harness{t: t, logs: &syncBuffer{}}
+	log := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ctx, cancel := context.WithCancel(context.Background())
+	kr, err := secrets.NewKeyring(bytes.Repeat([]byte{9}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(ctx, be.db(t), kr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h.db = db
+	var redisAddr string
+	if be.redis != nil {
+		redisAddr = be.redis(t)
+	} else {
+		e, err := jobs.StartEmbedded()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(e.Close)
+		redisAddr = e.Addr()
+	}
+	opt := asynq.RedisClientOpt{Addr: redisAddr}
+	jcfg := jobs.Config{SyncRetryDelays: []time.Duration{time.Second}, RefundRetryDelays: []time.Duration{time.Second},
+		ConfirmRetryDelays: []time.Duration{time.Second}, ReconcileInterval: time.Second,
+		DelayedTaskCheckInterval: 200 * time.Millisecond, TaskCheckInterval: 100 * time.Millisecond, Logger: log}
+	queue := jobs.NewQueue(opt, jcfg)
+
+	pub, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.base = "http://" + pub.Addr().String()
+	h.upay = upaytest.NewServer()
+	h.svc = checkout.NewService(db, queue, checkout.Config{PublicURL: h.base, AllowInsecureURLs: true,
+		ReconcileAfter: 2 * time.Second, Logger: log})
+	h.svc.RegisterGateway(upay.New(upay.Config{SandboxURL: h.upay.APIBase()}))
+	h.sim = shopifytest.New(testKey, testSecret)
+	h.p, err = New(h.svc, db, Config{APIKey: testKey, APISecret: testSecret, PublicURL: h.base,
+		AdminOrigin: h.sim.AdminOrigin(), SessionClientCAs: h.sim.ClientCAs(), SessionCertificate: h.sim.ServerCertificate(),
+		ExpiringTokens: true, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.svc.RegisterSyncer(checkout.PlatformShopify, h.p)
+	worker := jobs.NewWorker(opt, h.svc, jcfg)
+	if err := worker.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	web := server.New(server.Config{Logger: log})
+	web.Mount(shopper.New(h.svc, shopper.Config{PublicURL: h.base, RefreshSeconds: 1,
+		Destinations: map[string]shopper.Destination{checkout.PlatformShopify: h.p}}))
+	web.Mount(h.p)
+	webDone := make(chan error, 1)
+	go func() { webDone <- web.Serve(ctx, pub) }()
+
+	tlsCfg, err := h.p.SessionTLSConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.sessionURL = "https://" + sl.Addr().String()
+	sessions := server.New(server.Config{Logger: log})
+	sessions.Mount(h.p.SessionRoutes())
+	sessDone := make(chan error, 1)
+	go func() { sessDone <- sessions.Serve(ctx, tls.NewListener(sl, tlsCfg)) }()
+
+	t.Cleanup(func() {
+		cancel()
+		<-webDone
+		<-sessDone
+		worker.Shutdown()
+		h.p.Close()
+		queue.Close()
+		h.upay.Close()
+		h.sim.Close()
+		db.Close()
+		if t.Failed() {
+			t.Logf("bridge logs:\n%s", h.logs)
+		}
+	})
+	return h
+}
+
+// noRedirect shows redirects instead of following them.
+var noRedirect = &http.Client{Timeout: 15 * time.Second,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+// get fetches u without following redirects.
+func get(t testing.TB, c *http.Client, u string) (int, string, string) {
+	t.Helper()
+	resp, err := c.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("Location"), string(b)
+}
+
+// browser is a shopper or merchant browser: cookies, no redirects.
+func browser() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, Timeout: 15 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// install runs the OAuth install of shop through the bridge and the
+// simulator, and returns the stored shop.
+func (h *harness) install(shop string) *checkout.Shop {
+	h.t.Helper()
+	b := browser()
+	code, loc, body := get(h.t, b, h.base+"/shopify/install?"+h.sim.InstallQuery(shop, time.Now()).Encode())
+	if code != http.StatusFound || !strings.HasPrefix(loc, h.sim.URL+"/shops/"+shop+"/admin/oauth/authorize?") {
+		h.t.Fatalf("install: %d %q %s", code, loc, body)
+	}
+	code, loc, body = get(h.t, b, loc) // the merchant approves
+	if code != http.StatusFound || !strings.HasPrefix(loc, h.base+"/shopify/callback?") {
+		h.t.Fatalf("authorize: %d %q %s", code, loc, body)
+	}
+	code, loc, body = get(h.t, b, loc)
+	if code != http.StatusFound || loc != h.base+"/shopify/app?shop="+url.QueryEscape(shop) {
+		h.t.Fatalf("callback: %d %q %s", code, loc, body)
+	}
+	s, err := h.db.ShopByDomain(context.Background(), checkout.PlatformShopify, shop)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return s
+}
+
+// sessionToken mints an App Bridge session token for shop.
+func sessionToken(t testing.TB, shop string, mutate func(jwt.MapClaims)) string {
+	t.Helper()
+	now := time.Now()
+	c := jwt.MapClaims{"iss": "https://" + shop + "/admin", "dest": "https://" + shop, "aud": testKey, "sub": "42",
+		"exp": now.Add(time.Minute).Unix(), "nbf": now.Add(-time.Second).Unix(), "iat": now.Unix(), "jti": "j1", "sid": "s1"}
+	if mutate != nil {
+		mutate(c)
+	}
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString([]byte(testSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// settings PUTs the settings API with a session token.
+func (h *harness) settings(shop string, in SettingsJSON) (int, map[string]any) {
+	h.t.Helper()
+	b, _ := json.Marshal(in)
+	req, _ := http.NewRequest(http.MethodPut, h.base+"/shopify/api/settings", bytes.NewReader(b))
+	req.Header.Set("Authorization", "Bearer "+sessionToken(h.t, shop, nil))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := noRedirect.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+// setup installs shop and configures it in mode with UPayments sandbox
+// credentials, through the settings API.
+func (h *harness) setup(shop, mode string) *checkout.Shop {
+	h.t.Helper()
+	h.install(shop)
+	code, out := h.settings(shop, SettingsJSON{Mode: mode, Sandbox: true, APIKey: upaytest.DefaultKey, PaymentMethod: "knet"})
+	if code != http.StatusOK || out["warning"] != nil {
+		h.t.Fatalf("settings: %d %v", code, out)
+	}
+	s, err := h.db.ShopByDomain(context.Background(), checkout.PlatformShopify, shop)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return s
+}
+
+// eventually polls cond until it holds or within passes.
+func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s: %s", within, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// payment returns the payment for a Shopify order id (session id).
+func (h *harness) payment(shop *checkout.Shop, orderID string) *checkout.Payment {
+	h.t.Helper()
+	p, err := h.db.PaymentByOrder(context.Background(), shop.ID, orderID)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return p
+}
+
+// pay follows a pay URL to the UPayments page and returns the track id.
+func (h *harness) visit(payURL string) string {
+	h.t.Helper()
+	code, loc, body := get(h.t, noRedirect, payURL)
+	if code != http.StatusFound || !strings.HasPrefix(loc, h.upay.URL+"/pay/") {
+		h.t.Fatalf("pay URL: %d %q %s", code, loc, body)
+	}
+	return strings.TrimPrefix(loc, h.upay.URL+"/pay/")
+}
+
+// waitRedirect follows the shopper's return (or waiting page) until the
+// bridge sends them somewhere, and returns where.
+func (h *harness) waitRedirect(u string, within time.Duration) string {
+	h.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		code, loc, _ := get(h.t, noRedirect, u)
+		if code == http.StatusFound {
+			return loc
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("%s: still %d after %s", u, code, within)
+		}
+		if i := strings.Index(u, "/return/"); i >= 0 {
+			id := strings.SplitN(u[i+len("/return/"):], "?", 2)[0]
+			u = h.base + "/wait/" + id
+		}
+		if i := strings.Index(u, "/cancel/"); i >= 0 {
+			id := strings.SplitN(u[i+len("/cancel/"):], "?", 2)[0]
+			u = h.base + "/wait/" + id
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -1,0 +1,890 @@
+// Package shopifytest simulates the parts of Shopify paybridge talks to,
+// for tests:
+//
+//   - OAuth: GET /shops/{shop}/admin/oauth/authorize (the merchant approves
+//     at once and is sent back with a signed query) and POST
+//     /shops/{shop}/admin/oauth/access_token (codes, and refresh grants
+//     for expiring offline tokens).
+//   - The Admin and Payments Apps GraphQL APIs, which validate every query
+//     and its variables against the SDL in testdata/ (with
+//     github.com/vektah/gqlparser/v2) and answer like Shopify: userErrors,
+//     top-level errors with extensions.code (undefinedField, THROTTLED).
+//   - Shopify's side of payment sessions: requests sent over mTLS with a
+//     client certificate from the simulator's own CA.
+//   - Webhooks signed as Shopify signs them.
+//
+// Give the bridge AdminOrigin = s.AdminOrigin() ("{URL}/shops/{shop}").
+package shopifytest
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"embed"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vektah/gqlparser/v2"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/validator"
+
+	"paybridge/internal/checkout"
+)
+
+//go:embed testdata/*.graphql testdata/webhooks/*.json
+var files embed.FS
+
+// Fixture returns a webhook payload fixture by file name
+// ("orders_create.json"), from testdata/webhooks.
+func Fixture(name string) []byte {
+	b, err := files.ReadFile("testdata/webhooks/" + name)
+	if err != nil {
+		panic("shopifytest: no fixture " + name)
+	}
+	return b
+}
+
+// SDL returns a schema file ("admin.graphql", "payments_apps.graphql").
+func SDL(name string) string {
+	b, err := files.ReadFile("testdata/" + name)
+	if err != nil {
+		panic("shopifytest: no schema " + name)
+	}
+	return string(b)
+}
+
+// Failure is a scripted failure of a GraphQL field.
+type Failure struct {
+	// Status answers this HTTP status (503, 429 …) instead.
+	Status int
+	// Throttled answers HTTP 200 with a THROTTLED error.
+	Throttled bool
+	// UserError answers the mutation with this user error.
+	UserError string
+}
+
+// Call is one GraphQL operation received.
+type Call struct {
+	API   string // "admin" or "payments_apps"
+	Shop  string
+	Field string
+	Vars  map[string]any
+	// Answered is false for scripted failures and refused calls.
+	Answered bool
+}
+
+// SessionState is what Shopify knows of a payment session.
+type SessionState struct {
+	State       string // "", "resolved", "rejected", "pending"
+	Reason      string
+	Message     string
+	RedirectURL string
+	Resolves    int
+	Rejects     int
+}
+
+// Transaction is an order transaction.
+type Transaction struct {
+	ID       string
+	Kind     string
+	Status   string
+	Gateway  string
+	Amount   string
+	Currency string
+}
+
+// Order is a simulated order.
+type Order struct {
+	GID          string
+	Name         string
+	Note         string
+	Currency     string
+	Outstanding  string
+	Status       string // displayFinancialStatus
+	Transactions []Transaction
+}
+
+// Server is a running simulator.
+type Server struct {
+	// URL is the simulator's base URL.
+	URL       string
+	APIKey    string
+	APISecret string
+
+	srv   *httptest.Server
+	admin *ast.Schema
+	// legacyAdmin lacks orderCreateManualPayment (API versions < 2025-04).
+	legacyAdmin *ast.Schema
+	paa         *ast.Schema
+
+	mu        sync.Mutex
+	legacy    bool
+	tokenTTL  time.Duration
+	codes     map[string]string // code → shop
+	tokens    map[string]token  // access token → shop
+	refreshes map[string]string // refresh token → shop
+	sessions  map[string]*SessionState
+	refunds   map[string]*SessionState
+	others    map[string]*SessionState // capture and void sessions
+	configs   map[string]map[string]any
+	orders    map[string]*Order
+	failures  map[string][]Failure
+	calls     []Call
+	seq       int
+
+	clientCA   *x509.Certificate
+	clientCert tls.Certificate
+	serverCA   *x509.Certificate
+	serverCert tls.Certificate
+}
+
+type token struct {
+	shop    string
+	expires time.Time
+}
+
+// New starts a simulator for the app with these credentials. Close it.
+func New(apiKey, apiSecret string) *Server {
+	s := &Server{APIKey: apiKey, APISecret: apiSecret,
+		codes: map[string]string{}, tokens: map[string]token{}, refreshes: map[string]string{},
+		sessions: map[string]*SessionState{}, refunds: map[string]*SessionState{}, others: map[string]*SessionState{},
+		configs: map[string]map[string]any{}, orders: map[string]*Order{}, failures: map[string][]Failure{}}
+	s.admin = gqlparser.MustLoadSchema(&ast.Source{Name: "admin.graphql", Input: SDL("admin.graphql")})
+	legacy := strings.Replace(SDL("admin.graphql"),
+		"  orderCreateManualPayment(id: ID!, amount: MoneyInput, paymentMethodName: String, processedAt: DateTime): OrderCreateManualPaymentPayload\n", "", 1)
+	s.legacyAdmin = gqlparser.MustLoadSchema(&ast.Source{Name: "admin-legacy.graphql", Input: legacy})
+	s.paa = gqlparser.MustLoadSchema(&ast.Source{Name: "payments_apps.graphql", Input: SDL("payments_apps.graphql")})
+	s.makeCerts()
+	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.URL = s.srv.URL
+	return s
+}
+
+// Close stops the server.
+func (s *Server) Close() { s.srv.Close() }
+
+// AdminOrigin is the value for the bridge's SHOPIFY_ADMIN_ORIGIN.
+func (s *Server) AdminOrigin() string { return s.URL + "/shops/{shop}" }
+
+// SetLegacy makes the Admin API lack orderCreateManualPayment.
+func (s *Server) SetLegacy(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.legacy = on
+}
+
+// SetTokenTTL makes new access tokens expire after d, with a refresh
+// token (0: offline tokens that never expire).
+func (s *Server) SetTokenTTL(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokenTTL = d
+}
+
+// ExpireTokens makes every access token issued so far invalid.
+func (s *Server) ExpireTokens() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, t := range s.tokens {
+		t.expires = time.Now().Add(-time.Second)
+		s.tokens[k] = t
+	}
+}
+
+// GrantToken issues an offline token for shop directly (no OAuth).
+func (s *Server) GrantToken(shop string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tok := "shpat_" + random(16)
+	s.tokens[tok] = token{shop: shop}
+	return tok
+}
+
+// Fail scripts the next n calls of a GraphQL field to fail with f.
+func (s *Server) Fail(field string, n int, f Failure) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		s.failures[field] = append(s.failures[field], f)
+	}
+}
+
+// Calls returns the GraphQL calls of a field ("" for all) so far.
+func (s *Server) Calls(field string) []Call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Call
+	for _, c := range s.calls {
+		if field == "" || c.Field == field {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Session returns the state of a payment session by gid.
+func (s *Server) Session(gid string) SessionState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st := s.sessions[gid]; st != nil {
+		return *st
+	}
+	return SessionState{}
+}
+
+// RefundSession returns the state of a refund session by gid.
+func (s *Server) RefundSession(gid string) SessionState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st := s.refunds[gid]; st != nil {
+		return *st
+	}
+	return SessionState{}
+}
+
+// OtherSession returns the state of a capture or void session by gid.
+func (s *Server) OtherSession(gid string) SessionState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st := s.others[gid]; st != nil {
+		return *st
+	}
+	return SessionState{}
+}
+
+// Configuration returns the last paymentsAppConfigure arguments for shop.
+func (s *Server) Configuration(shop string) map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.configs[shop]
+}
+
+// AddOrder creates an order owing total (a decimal string) in currency
+// and returns its gid.
+func (s *Server) AddOrder(id int64, name, currency, total string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	gid := fmt.Sprintf("gid://shopify/Order/%d", id)
+	s.orders[gid] = &Order{GID: gid, Name: name, Currency: currency, Outstanding: total, Status: "PENDING"}
+	return gid
+}
+
+// Order returns a copy of an order.
+func (s *Server) Order(gid string) Order {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.orders[gid]
+	if o == nil {
+		return Order{}
+	}
+	c := *o
+	c.Transactions = append([]Transaction(nil), o.Transactions...)
+	return c
+}
+
+// SignQuery adds timestamp (now) and hmac to q as Shopify signs admin
+// links: hex HMAC-SHA256 of the sorted, URLSearchParams-encoded query.
+func (s *Server) SignQuery(q url.Values, at time.Time) url.Values {
+	q.Set("timestamp", strconv.FormatInt(at.Unix(), 10))
+	q.Del("hmac")
+	keys := make([]string, 0, len(q))
+	for k := range q {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, strings.ReplaceAll(url.QueryEscape(k)+"="+url.QueryEscape(q.Get(k)), "+", "%20"))
+	}
+	mac := hmac.New(sha256.New, []byte(s.APISecret))
+	mac.Write([]byte(strings.Join(parts, "&")))
+	q.Set("hmac", hex.EncodeToString(mac.Sum(nil)))
+	return q
+}
+
+// InstallQuery is the signed query Shopify opens the app URL with.
+func (s *Server) InstallQuery(shop string, at time.Time) url.Values {
+	q := url.Values{}
+	q.Set("shop", shop)
+	q.Set("host", base64.RawURLEncoding.EncodeToString([]byte("admin.shopify.com/store/"+strings.TrimSuffix(shop, ".myshopify.com"))))
+	return s.SignQuery(q, at)
+}
+
+// SignWebhook is the X-Shopify-Hmac-Sha256 of body.
+func (s *Server) SignWebhook(body []byte) string {
+	mac := hmac.New(sha256.New, []byte(s.APISecret))
+	mac.Write(body)
+	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// SendWebhook POSTs a webhook as Shopify does and returns the status.
+// An empty signature signs body correctly.
+func (s *Server) SendWebhook(hc *http.Client, target, topic, shop, eventID string, body []byte, signature string) (int, error) {
+	if signature == "" {
+		signature = s.SignWebhook(body)
+	}
+	req, err := http.NewRequest(http.MethodPost, target, bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Shopify-Hmac-Sha256", signature)
+	req.Header.Set("X-Shopify-Topic", topic)
+	req.Header.Set("X-Shopify-Shop-Domain", shop)
+	req.Header.Set("X-Shopify-Api-Version", "2026-07")
+	req.Header.Set("X-Shopify-Webhook-Id", "wh-"+random(6))
+	req.Header.Set("X-Shopify-Event-Id", eventID)
+	req.Header.Set("X-Shopify-Triggered-At", time.Now().UTC().Format(time.RFC3339))
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// PaymentSessionBody is a start-payment-session body as Shopify sends it
+// (the published example's shape).
+func PaymentSessionBody(id, amount, currency, cancelURL string) map[string]any {
+	return map[string]any{
+		"id": id, "gid": "gid://shopify/PaymentSession/" + id, "group": "grp-" + id,
+		"session_id": "sess-" + id, "amount": amount, "currency": currency, "test": true,
+		"merchant_locale": "en", "kind": "sale", "proposed_at": time.Now().UTC().Format(time.RFC3339),
+		"payment_method": map[string]any{"type": "offsite", "data": map[string]any{"cancel_url": cancelURL}},
+		"customer": map[string]any{"email": "buyer@example.com", "phone_number": "96550000000", "locale": "en",
+			"billing_address": map[string]any{"given_name": "Fatima", "family_name": "Al-Sabah", "line1": "Street 1",
+				"city": "Kuwait City", "postal_code": "13001", "country_code": "KW", "phone_number": "96550000000"}},
+	}
+}
+
+// PostSession sends a session request (payment, refund, capture or void)
+// to the bridge's mTLS endpoint with Shopify's headers and, when withCert,
+// the simulator's client certificate. Registering the gid happens on a
+// 2xx, as Shopify only then knows the session started.
+func (s *Server) PostSession(target, shop string, body map[string]any, withCert bool) (int, map[string]any, error) {
+	b, _ := json.Marshal(body)
+	req, err := http.NewRequest(http.MethodPost, target, bytes.NewReader(b))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Shopify-Shop-Domain", shop)
+	req.Header.Set("Shopify-Request-Id", random(8))
+	req.Header.Set("Shopify-Api-Version", "2026-07")
+	resp, err := s.SessionClient(withCert).Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	_ = json.Unmarshal(raw, &out)
+	if resp.StatusCode/100 == 2 {
+		gid, _ := body["gid"].(string)
+		s.mu.Lock()
+		switch {
+		case strings.Contains(gid, "/PaymentSession/"):
+			if s.sessions[gid] == nil {
+				s.sessions[gid] = &SessionState{}
+			}
+		case strings.Contains(gid, "/RefundSession/"):
+			if s.refunds[gid] == nil {
+				s.refunds[gid] = &SessionState{}
+			}
+		default:
+			if s.others[gid] == nil {
+				s.others[gid] = &SessionState{}
+			}
+		}
+		s.mu.Unlock()
+	}
+	return resp.StatusCode, out, nil
+}
+
+// SessionClient is an HTTPS client trusting the simulator's server CA,
+// presenting Shopify's client certificate when withCert.
+func (s *Server) SessionClient(withCert bool) *http.Client {
+	roots := x509.NewCertPool()
+	roots.AddCert(s.serverCA)
+	cfg := &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	if withCert {
+		cfg.Certificates = []tls.Certificate{s.clientCert}
+	}
+	return &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg}}
+}
+
+// ClientCAs is the pool to verify Shopify's client certificates with.
+func (s *Server) ClientCAs() *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AddCert(s.clientCA)
+	return p
+}
+
+// ClientCAPEM is the client CA as PEM (what SHOPIFY_MTLS_CA_FILE holds).
+func (s *Server) ClientCAPEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.clientCA.Raw})
+}
+
+// ServerCertificate is a certificate for 127.0.0.1 and localhost, from a
+// CA the session client trusts: the bridge's session listener uses it.
+func (s *Server) ServerCertificate() *tls.Certificate { c := s.serverCert; return &c }
+
+// ServerCertPEM is ServerCertificate as PEM files' contents (for
+// SHOPIFY_MTLS_CERT_FILE and SHOPIFY_MTLS_KEY_FILE).
+func (s *Server) ServerCertPEM() (certPEM, keyPEM []byte) {
+	key, err := x509.MarshalECPrivateKey(s.serverCert.PrivateKey.(*ecdsa.PrivateKey))
+	if err != nil {
+		panic(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.serverCert.Certificate[0]}),
+		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: key})
+}
+
+func (s *Server) makeCerts() {
+	mk := func(cn string, ca *x509.Certificate, caKey *ecdsa.PrivateKey, isCA bool, usage x509.ExtKeyUsage) (*x509.Certificate, *ecdsa.PrivateKey, tls.Certificate) {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			panic(err)
+		}
+		serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+		tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: cn, Organization: []string{"shopifytest"}},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+			KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment}
+		if isCA {
+			tmpl.IsCA, tmpl.BasicConstraintsValid = true, true
+			tmpl.KeyUsage |= x509.KeyUsageCertSign
+		} else {
+			tmpl.ExtKeyUsage = []x509.ExtKeyUsage{usage}
+			tmpl.DNSNames = []string{"localhost"}
+			tmpl.IPAddresses = []net.IP{net.ParseIP("127.0.0.1")}
+		}
+		parent, signer := tmpl, key
+		if ca != nil {
+			parent, signer = ca, caKey
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, signer)
+		if err != nil {
+			panic(err)
+		}
+		cert, _ := x509.ParseCertificate(der)
+		return cert, key, tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: cert}
+	}
+	ca, caKey, _ := mk("Shopify test client CA", nil, nil, true, 0)
+	_, _, client := mk("shopify-payments-client", ca, caKey, false, x509.ExtKeyUsageClientAuth)
+	sca, scaKey, _ := mk("Test public CA", nil, nil, true, 0)
+	_, _, srv := mk("localhost", sca, scaKey, false, x509.ExtKeyUsageServerAuth)
+	s.clientCA, s.clientCert, s.serverCA, s.serverCert = ca, client, sca, srv
+}
+
+func random(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	rest, ok := strings.CutPrefix(r.URL.Path, "/shops/")
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	shop, path, _ := strings.Cut(rest, "/")
+	path = "/" + path
+	switch {
+	case path == "/admin/oauth/authorize" && r.Method == http.MethodGet:
+		s.authorize(w, r, shop)
+	case path == "/admin/oauth/access_token" && r.Method == http.MethodPost:
+		s.accessToken(w, r, shop)
+	case strings.HasPrefix(path, "/admin/api/") && strings.HasSuffix(path, "/graphql.json") && r.Method == http.MethodPost:
+		s.graphql(w, r, shop, "admin")
+	case strings.HasPrefix(path, "/payments_apps/api/") && strings.HasSuffix(path, "/graphql.json") && r.Method == http.MethodPost:
+		s.graphql(w, r, shop, "payments_apps")
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// authorize approves at once and redirects to redirect_uri, signed.
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request, shop string) {
+	q := r.URL.Query()
+	if q.Get("client_id") != s.APIKey || q.Get("redirect_uri") == "" || q.Get("state") == "" {
+		http.Error(w, "bad authorize request", http.StatusBadRequest)
+		return
+	}
+	code := random(12)
+	s.mu.Lock()
+	s.codes[code] = shop
+	s.mu.Unlock()
+	back := url.Values{}
+	back.Set("code", code)
+	back.Set("shop", shop)
+	back.Set("state", q.Get("state"))
+	back.Set("host", base64.RawURLEncoding.EncodeToString([]byte("admin.shopify.com/store/x")))
+	s.SignQuery(back, time.Now())
+	http.Redirect(w, r, q.Get("redirect_uri")+"?"+back.Encode(), http.StatusFound)
+}
+
+func (s *Server) accessToken(w http.ResponseWriter, r *http.Request, shop string) {
+	var in map[string]string
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"error": "invalid_request"})
+		return
+	}
+	if in["client_id"] != s.APIKey || !hmac.Equal([]byte(in["client_secret"]), []byte(s.APISecret)) {
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"error": "invalid_client"})
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case in["grant_type"] == "refresh_token":
+		if s.refreshes[in["refresh_token"]] != shop {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"error": "invalid_grant"})
+			return
+		}
+		delete(s.refreshes, in["refresh_token"])
+	case in["code"] != "":
+		if s.codes[in["code"]] != shop {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"error": "invalid_grant"})
+			return
+		}
+		delete(s.codes, in["code"])
+	default:
+		writeJSON(w, http.StatusBadRequest, map[string]any{"error": "invalid_request"})
+		return
+	}
+	tok := "shpat_" + random(16)
+	out := map[string]any{"access_token": tok, "scope": "read_orders,write_orders"}
+	t := token{shop: shop}
+	if s.tokenTTL > 0 {
+		t.expires = time.Now().Add(s.tokenTTL)
+		rt := "shprt_" + random(16)
+		s.refreshes[rt] = shop
+		out["expires_in"] = int(s.tokenTTL.Seconds())
+		out["refresh_token"] = rt
+		out["refresh_token_expires_in"] = 7776000
+	}
+	s.tokens[tok] = t
+	writeJSON(w, http.StatusOK, out)
+}
+
+type gqlError struct {
+	Message    string         `json:"message"`
+	Extensions map[string]any `json:"extensions,omitempty"`
+}
+
+func (s *Server) graphql(w http.ResponseWriter, r *http.Request, shop, api string) {
+	s.mu.Lock()
+	t, ok := s.tokens[r.Header.Get("X-Shopify-Access-Token")]
+	s.mu.Unlock()
+	if !ok || t.shop != shop || (!t.expires.IsZero() && time.Now().After(t.expires)) {
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"})
+		return
+	}
+	var in struct {
+		Query     string         `json:"query"`
+		Variables map[string]any `json:"variables"`
+	}
+	dec := json.NewDecoder(r.Body)
+	dec.UseNumber()
+	if err := dec.Decode(&in); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"errors": "invalid JSON"})
+		return
+	}
+	s.mu.Lock()
+	schema := s.paa
+	if api == "admin" {
+		schema = s.admin
+		if s.legacy {
+			schema = s.legacyAdmin
+		}
+	}
+	s.mu.Unlock()
+	doc, errs := gqlparser.LoadQueryWithRules(schema, in.Query, nil)
+	if len(errs) > 0 {
+		var out []gqlError
+		for _, e := range errs {
+			code := "GRAPHQL_VALIDATION_FAILED"
+			if strings.Contains(e.Message, "Cannot query field") {
+				code = "undefinedField"
+			}
+			out = append(out, gqlError{Message: e.Message, Extensions: map[string]any{"code": code}})
+		}
+		s.record(Call{API: api, Shop: shop, Field: "(invalid)"})
+		writeJSON(w, http.StatusOK, map[string]any{"errors": out})
+		return
+	}
+	if len(doc.Operations) != 1 {
+		writeJSON(w, http.StatusOK, map[string]any{"errors": []gqlError{{Message: "exactly one operation is supported"}}})
+		return
+	}
+	op := doc.Operations[0]
+	vars, err := validator.VariableValues(schema, op, in.Variables)
+	if err != nil {
+		writeJSON(w, http.StatusOK, map[string]any{"errors": []gqlError{{Message: err.Error(), Extensions: map[string]any{"code": "INVALID_VARIABLE"}}}})
+		return
+	}
+	data := map[string]any{}
+	for _, sel := range op.SelectionSet {
+		f, ok := sel.(*ast.Field)
+		if !ok {
+			continue
+		}
+		args := f.ArgumentMap(vars)
+		if fail, ok := s.takeFailure(f.Name); ok {
+			s.record(Call{API: api, Shop: shop, Field: f.Name, Vars: args})
+			switch {
+			case fail.Status != 0:
+				writeJSON(w, fail.Status, map[string]any{"errors": "simulated failure"})
+				return
+			case fail.Throttled:
+				writeJSON(w, http.StatusOK, map[string]any{"errors": []gqlError{{Message: "Throttled", Extensions: map[string]any{"code": "THROTTLED"}}},
+					"extensions": map[string]any{"cost": map[string]any{"requestedQueryCost": 10,
+						"throttleStatus": map[string]any{"maximumAvailable": 1000, "currentlyAvailable": 0, "restoreRate": 50}}}})
+				return
+			default:
+				data[f.Alias] = map[string]any{"userErrors": []map[string]any{{"field": []string{"id"}, "message": fail.UserError}}}
+				continue
+			}
+		}
+		data[f.Alias] = s.execute(shop, f.Name, args)
+		s.record(Call{API: api, Shop: shop, Field: f.Name, Vars: args, Answered: true})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": data,
+		"extensions": map[string]any{"cost": map[string]any{"requestedQueryCost": 10, "actualQueryCost": 10,
+			"throttleStatus": map[string]any{"maximumAvailable": 1000, "currentlyAvailable": 990, "restoreRate": 50}}}})
+}
+
+func (s *Server) record(c Call) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls = append(s.calls, c)
+}
+
+func (s *Server) takeFailure(field string) (Failure, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fs := s.failures[field]
+	if len(fs) == 0 {
+		return Failure{}, false
+	}
+	s.failures[field] = fs[1:]
+	return fs[0], true
+}
+
+func userErrors(msgs ...string) []map[string]any {
+	out := []map[string]any{}
+	for _, m := range msgs {
+		out = append(out, map[string]any{"field": []string{"id"}, "message": m})
+	}
+	return out
+}
+
+func str(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case json.Number:
+		return x.String()
+	case nil:
+		return ""
+	}
+	return fmt.Sprint(v)
+}
+
+func (s *Server) sessionJSON(gid string, st *SessionState) map[string]any {
+	state := map[string]any{"__typename": "PaymentSessionStateRedirecting", "code": "REDIRECTING"}
+	switch st.State {
+	case "resolved":
+		state = map[string]any{"__typename": "PaymentSessionStateResolved", "code": "RESOLVED"}
+	case "rejected":
+		state = map[string]any{"__typename": "PaymentSessionStateRejected", "code": "REJECTED", "reason": st.Reason, "merchantMessage": st.Message}
+	case "pending":
+		state = map[string]any{"__typename": "PaymentSessionStatePending", "code": "PENDING", "reason": st.Reason}
+	}
+	out := map[string]any{"id": gid, "state": state, "nextAction": nil}
+	if st.RedirectURL != "" {
+		out["nextAction"] = map[string]any{"action": "REDIRECT", "context": map[string]any{"redirectUrl": st.RedirectURL}}
+	}
+	return out
+}
+
+// execute runs one top-level field. Called without s.mu.
+func (s *Server) execute(shop, field string, args map[string]any) any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id := str(args["id"])
+	reason, _ := args["reason"].(map[string]any)
+	switch field {
+	case "paymentSessionResolve", "paymentSessionReject", "paymentSessionPending":
+		st := s.sessions[id]
+		if st == nil {
+			return map[string]any{"paymentSession": nil, "userErrors": userErrors(
+				"Payment session has already been resolved with a different authentication, has already been rejected, or the response to start_payment_session request has not been received.")}
+		}
+		switch field {
+		case "paymentSessionResolve":
+			if st.State == "rejected" {
+				return map[string]any{"paymentSession": s.sessionJSON(id, st), "userErrors": userErrors("Payment session has already been rejected.")}
+			}
+			st.Resolves++
+			if st.State != "resolved" {
+				st.State = "resolved"
+				st.RedirectURL = s.URL + "/checkouts/" + strings.TrimPrefix(id, "gid://shopify/PaymentSession/") + "/thank_you"
+			}
+		case "paymentSessionReject":
+			if st.State == "resolved" {
+				return map[string]any{"paymentSession": s.sessionJSON(id, st), "userErrors": userErrors("Payment session has already been resolved.")}
+			}
+			st.Rejects++
+			if st.State != "rejected" {
+				st.State, st.Reason, st.Message = "rejected", str(reason["code"]), str(reason["merchantMessage"])
+				st.RedirectURL = s.URL + "/checkouts/" + strings.TrimPrefix(id, "gid://shopify/PaymentSession/") + "/payment_failed"
+			}
+		default:
+			if st.State == "" {
+				st.State, st.Reason = "pending", str(args["reason"])
+				st.RedirectURL = s.URL + "/checkouts/" + strings.TrimPrefix(id, "gid://shopify/PaymentSession/") + "/processing"
+			}
+		}
+		return map[string]any{"paymentSession": s.sessionJSON(id, st), "userErrors": []any{}}
+	case "refundSessionResolve", "refundSessionReject", "captureSessionResolve", "captureSessionReject", "voidSessionResolve", "voidSessionReject":
+		table := s.refunds
+		key := "refundSession"
+		if !strings.HasPrefix(field, "refund") {
+			table = s.others
+			key = strings.TrimSuffix(strings.TrimSuffix(field, "Resolve"), "Reject")
+		}
+		st := table[id]
+		if st == nil {
+			return map[string]any{key: nil, "userErrors": userErrors("Session not found, or the response to the session request has not been received.")}
+		}
+		if strings.HasSuffix(field, "Resolve") {
+			st.Resolves++
+			st.State = "resolved"
+		} else {
+			st.Rejects++
+			st.State, st.Reason, st.Message = "rejected", str(reason["code"]), str(reason["merchantMessage"])
+		}
+		return map[string]any{key: map[string]any{"id": id}, "userErrors": []any{}}
+	case "paymentsAppConfigure":
+		s.configs[shop] = args
+		return map[string]any{"paymentsAppConfiguration": map[string]any{"externalHandle": args["externalHandle"], "ready": args["ready"]}, "userErrors": []any{}}
+	case "paymentSession":
+		if st := s.sessions[id]; st != nil {
+			return s.sessionJSON(id, st)
+		}
+		return nil
+	case "order":
+		if o := s.orders[id]; o != nil {
+			return orderJSON(o)
+		}
+		return nil
+	case "orderUpdate":
+		in, _ := args["input"].(map[string]any)
+		o := s.orders[str(in["id"])]
+		if o == nil {
+			return map[string]any{"order": nil, "userErrors": userErrors("Order does not exist")}
+		}
+		if n, ok := in["note"]; ok {
+			o.Note = str(n)
+		}
+		return map[string]any{"order": orderJSON(o), "userErrors": []any{}}
+	case "orderCreateManualPayment":
+		o := s.orders[id]
+		if o == nil {
+			return map[string]any{"order": nil, "userErrors": userErrors("Order does not exist")}
+		}
+		amt, _ := args["amount"].(map[string]any)
+		amount, currency := str(amt["amount"]), str(amt["currencyCode"])
+		if err := s.pay(o, amount, currency, str(args["paymentMethodName"])); err != nil {
+			return map[string]any{"order": orderJSON(o), "userErrors": userErrors(err.Error())}
+		}
+		return map[string]any{"order": orderJSON(o), "userErrors": []any{}}
+	case "orderMarkAsPaid":
+		in, _ := args["input"].(map[string]any)
+		o := s.orders[str(in["id"])]
+		if o == nil {
+			return map[string]any{"order": nil, "userErrors": userErrors("Order does not exist")}
+		}
+		if err := s.pay(o, o.Outstanding, o.Currency, "manual"); err != nil {
+			return map[string]any{"order": orderJSON(o), "userErrors": userErrors(err.Error())}
+		}
+		return map[string]any{"order": orderJSON(o), "userErrors": []any{}}
+	}
+	return nil
+}
+
+// pay records a sale on o, in exact minor units.
+func (s *Server) pay(o *Order, amount, currency, gateway string) error {
+	if currency != o.Currency {
+		return errors.New("currency does not match the order's")
+	}
+	m, err := checkout.ParseMoney(amount, currency)
+	if err != nil {
+		return err
+	}
+	out, err := checkout.ParseMoney(o.Outstanding, currency)
+	if err != nil {
+		return err
+	}
+	if m.Minor <= 0 || m.Minor > out.Minor || o.Status == "PAID" {
+		return errors.New("amount exceeds the outstanding balance")
+	}
+	s.seq++
+	if gateway == "" {
+		gateway = "Other"
+	}
+	o.Transactions = append(o.Transactions, Transaction{ID: fmt.Sprintf("gid://shopify/OrderTransaction/%d", 9000+s.seq),
+		Kind: "SALE", Status: "SUCCESS", Gateway: gateway, Amount: m.String(), Currency: currency})
+	out.Minor -= m.Minor
+	o.Outstanding = out.String()
+	o.Status = "PARTIALLY_PAID"
+	if out.Minor == 0 {
+		o.Status = "PAID"
+	}
+	return nil
+}
+
+func orderJSON(o *Order) map[string]any {
+	txns := []any{}
+	for _, t := range o.Transactions {
+		txns = append(txns, map[string]any{"id": t.ID, "kind": t.Kind, "status": t.Status, "gateway": t.Gateway, "formattedGateway": t.Gateway,
+			"amountSet": map[string]any{"shopMoney": map[string]any{"amount": t.Amount, "currencyCode": t.Currency},
+				"presentmentMoney": map[string]any{"amount": t.Amount, "currencyCode": t.Currency}}})
+	}
+	money := map[string]any{"amount": o.Outstanding, "currencyCode": o.Currency}
+	return map[string]any{"id": o.GID, "name": o.Name, "note": o.Note, "currencyCode": o.Currency, "displayFinancialStatus": o.Status,
+		"totalOutstandingSet": map[string]any{"shopMoney": money, "presentmentMoney": money}, "transactions": txns}
+}

@@ -1,0 +1,276 @@
+package shopify
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"paybridge/internal/checkout"
+)
+
+var _ checkout.Syncer = (*Platform)(nil)
+
+const sessionSelection = `paymentSession { id state { __typename ... on PaymentSessionStateResolved { code } ... on PaymentSessionStateRejected { code rejectedReason: reason } ... on PaymentSessionStatePending { code pendingReason: reason } } nextAction { action context { ... on PaymentSessionActionsRedirect { redirectUrl } } } }
+    userErrors { field message }`
+
+const resolveMutation = `mutation PaymentSessionResolve($id: ID!) {
+  paymentSessionResolve(id: $id) {
+    ` + sessionSelection + `
+  }
+}`
+
+const rejectMutation = `mutation PaymentSessionReject($id: ID!, $reason: PaymentSessionRejectionReasonInput!) {
+  paymentSessionReject(id: $id, reason: $reason) {
+    ` + sessionSelection + `
+  }
+}`
+
+const pendingMutation = `mutation PaymentSessionPending($id: ID!, $pendingExpiresAt: DateTime!, $reason: PaymentSessionStatePendingReason!) {
+  paymentSessionPending(id: $id, pendingExpiresAt: $pendingExpiresAt, reason: $reason) {
+    paymentSession { id nextAction { action context { ... on PaymentSessionActionsRedirect { redirectUrl } } } }
+    userErrors { field message code }
+  }
+}`
+
+const refundResolveMutation = `mutation RefundSessionResolve($id: ID!) {
+  refundSessionResolve(id: $id) { refundSession { id } userErrors { field message } }
+}`
+
+const configureMutation = `mutation PaymentsAppConfigure($ready: Boolean!, $externalHandle: String) {
+  paymentsAppConfigure(ready: $ready, externalHandle: $externalHandle) {
+    paymentsAppConfiguration { externalHandle ready }
+    userErrors { field message }
+  }
+}`
+
+// rejectMutations are the session rejections with a reason input, by name.
+var rejectMutations = map[string]string{
+	"refundSessionReject": `mutation RefundSessionReject($id: ID!, $reason: RefundSessionRejectionReasonInput!) {
+  refundSessionReject(id: $id, reason: $reason) { refundSession { id } userErrors { field message } }
+}`,
+	"captureSessionReject": `mutation CaptureSessionReject($id: ID!, $reason: CaptureSessionRejectionReasonInput!) {
+  captureSessionReject(id: $id, reason: $reason) { captureSession { id } userErrors { field message } }
+}`,
+	"voidSessionReject": `mutation VoidSessionReject($id: ID!, $reason: VoidSessionRejectionReasonInput!) {
+  voidSessionReject(id: $id, reason: $reason) { voidSession { id } userErrors { field message } }
+}`,
+}
+
+type sessionPayload struct {
+	PaymentSession *struct {
+		ID    string `json:"id"`
+		State struct {
+			Typename string `json:"__typename"`
+		} `json:"state"`
+		NextAction *struct {
+			Context struct {
+				RedirectURL string `json:"redirectUrl"`
+			} `json:"context"`
+		} `json:"nextAction"`
+	} `json:"paymentSession"`
+	UserErrors UserErrors `json:"userErrors"`
+}
+
+func (s sessionPayload) redirectURL() string {
+	if s.PaymentSession == nil || s.PaymentSession.NextAction == nil {
+		return ""
+	}
+	return s.PaymentSession.NextAction.Context.RedirectURL
+}
+
+// userErrorsErr classes a mutation's userErrors: Shopify's "has not
+// received the response to start_payment_session" is a race we wait out;
+// anything else cannot change by retrying.
+func userErrorsErr(what string, ue UserErrors) error {
+	if len(ue) == 0 {
+		return nil
+	}
+	if strings.Contains(strings.ToLower(ue.Error()), "has not been received") {
+		return fmt.Errorf("%s: %w", what, ue)
+	}
+	return checkout.Permanent(what+" refused by Shopify", ue)
+}
+
+// rejectCode is the PaymentSessionStateRejectedReason for a final payment
+// that did not succeed. UPayments does not say why a KNET payment failed
+// in a way that maps to the card-specific codes, so it is PROCESSING_ERROR
+// (valid in every API version).
+func rejectCode(*checkout.Payment) string { return "PROCESSING_ERROR" }
+
+// SyncPayment tells Shopify a payment's final state. Payments app:
+// paid → paymentSessionResolve, failed or expired → paymentSessionReject,
+// canceled → nothing (the shopper went back to the checkout, which can be
+// paid again with a new session; Shopify closes the abandoned one itself).
+// The redirect URL Shopify answers is stored on the payment for the
+// shopper. Order webhook: paid → a manual payment on the order, once.
+func (p *Platform) SyncPayment(ctx context.Context, shop *checkout.Shop, pay *checkout.Payment) error {
+	if pay.Metadata[MetaMode] == ModeOrderWebhook {
+		return p.syncOrder(ctx, shop, pay)
+	}
+	gid := pay.Metadata[MetaGID]
+	if gid == "" {
+		return checkout.Permanent("payment has no Shopify session gid", fmt.Errorf("payment %s", pay.ID))
+	}
+	var (
+		data  map[string]sessionPayload
+		query string
+		vars  = map[string]any{"id": gid}
+		field string
+		state string
+	)
+	switch pay.Status {
+	case checkout.StatusPaid:
+		query, field, state = resolveMutation, "paymentSessionResolve", "resolved"
+	case checkout.StatusFailed, checkout.StatusExpired:
+		query, field, state = rejectMutation, "paymentSessionReject", "rejected"
+		msg := "UPayments did not capture the payment"
+		if pay.Status == checkout.StatusExpired {
+			msg = "the UPayments payment page expired without a result"
+		}
+		vars["reason"] = map[string]any{"code": rejectCode(pay), "merchantMessage": msg}
+	default:
+		return nil // canceled: never rejected
+	}
+	if err := p.graphql(ctx, shop, apiPayments, query, vars, &data); err != nil {
+		return err
+	}
+	pl := data[field]
+	if err := userErrorsErr(field, pl.UserErrors); err != nil {
+		return err
+	}
+	meta := map[string]string{MetaSessionState: state}
+	if u := pl.redirectURL(); u != "" {
+		meta[MetaRedirectURL] = u
+	}
+	if _, err := p.svc.Annotate(ctx, pay.ID, meta, "shopify"); err != nil {
+		return fmt.Errorf("shopify: store the redirect URL of %s: %w", pay.ID, err)
+	}
+	return nil
+}
+
+// MarkPending tells Shopify that a session's result will come later
+// (paymentSessionPending, PARTNER_ACTION_REQUIRED, expiring in 3 days) and
+// stores the redirect URL it answers, so that a shopper waiting on a
+// payment the gateway has not settled can go back to Shopify. The session
+// must still be resolved or rejected later, which SyncPayment does once
+// the payment is final.
+func (p *Platform) MarkPending(ctx context.Context, pay *checkout.Payment) error {
+	shop, err := p.db.Shop(ctx, pay.ShopID)
+	if err != nil {
+		return err
+	}
+	var data map[string]sessionPayload
+	vars := map[string]any{"id": pay.Metadata[MetaGID], "reason": "PARTNER_ACTION_REQUIRED",
+		"pendingExpiresAt": p.now().UTC().Add(72 * time.Hour).Format(time.RFC3339)}
+	if err := p.graphql(ctx, shop, apiPayments, pendingMutation, vars, &data); err != nil {
+		return err
+	}
+	pl := data["paymentSessionPending"]
+	if err := userErrorsErr("paymentSessionPending", pl.UserErrors); err != nil {
+		return err
+	}
+	if u := pl.redirectURL(); u != "" {
+		_, err = p.svc.Annotate(ctx, pay.ID, map[string]string{MetaRedirectURL: u, MetaSessionState: "pending"}, "shopify")
+	}
+	return err
+}
+
+// PendingNext is for a shopper waiting on a payments-app payment the
+// gateway reports as in progress (StatusPending, e.g. a KNET result not
+// settled): it tells Shopify the session is pending, once, and returns the
+// redirect URL Shopify answers, so the shopper can go back to the store
+// while the worker keeps confirming; SyncPayment resolves or rejects the
+// session when the payment becomes final. It returns "" (keep waiting) for
+// any other payment, and when Shopify cannot be told now (logged).
+func (p *Platform) PendingNext(ctx context.Context, pay *checkout.Payment) (string, error) {
+	if pay.Metadata[MetaMode] != ModePaymentsApp || pay.Status != checkout.StatusPending {
+		return "", nil
+	}
+	if u := pay.Metadata[MetaRedirectURL]; u != "" {
+		return u, nil
+	}
+	if err := p.MarkPending(ctx, pay); err != nil {
+		p.log.WarnContext(ctx, "shopify: paymentSessionPending", "payment", pay.ID, "err", err)
+		return "", nil
+	}
+	fresh, err := p.svc.Payment(ctx, pay.ID)
+	if err != nil {
+		return "", err
+	}
+	return fresh.Metadata[MetaRedirectURL], nil
+}
+
+// SyncRefund resolves or rejects the refund session a refund came from.
+// Refunds not asked by Shopify have nothing to report.
+func (p *Platform) SyncRefund(ctx context.Context, shop *checkout.Shop, pay *checkout.Payment, r *checkout.Refund) error {
+	if r.Source != checkout.PlatformShopify || r.Reference == "" || pay.Metadata[MetaMode] == ModeOrderWebhook {
+		return nil
+	}
+	gid := gidOf("RefundSession", r.Reference)
+	if r.Status == checkout.RefundFailed {
+		return p.rejectRefundSession(ctx, shop, gid, "UPayments refused the refund")
+	}
+	var data map[string]struct {
+		UserErrors UserErrors `json:"userErrors"`
+	}
+	if err := p.graphql(ctx, shop, apiPayments, refundResolveMutation, map[string]any{"id": gid}, &data); err != nil {
+		return err
+	}
+	return userErrorsErr("refundSessionResolve", data["refundSessionResolve"].UserErrors)
+}
+
+func (p *Platform) rejectRefundSession(ctx context.Context, shop *checkout.Shop, gid, msg string) error {
+	return p.paaReject(ctx, shop, "refundSessionReject", gid, msg)
+}
+
+// paaReject sends one of rejectMutations with PROCESSING_ERROR.
+func (p *Platform) paaReject(ctx context.Context, shop *checkout.Shop, mutation, gid, msg string) error {
+	var data map[string]struct {
+		UserErrors UserErrors `json:"userErrors"`
+	}
+	vars := map[string]any{"id": gid, "reason": map[string]any{"code": "PROCESSING_ERROR", "merchantMessage": msg}}
+	if err := p.graphql(ctx, shop, apiPayments, rejectMutations[mutation], vars, &data); err != nil {
+		return err
+	}
+	return userErrorsErr(mutation, data[mutation].UserErrors)
+}
+
+// configurePaymentsApp tells Shopify whether the shop's payments app is
+// ready: it is once the merchant has entered gateway credentials.
+func (p *Platform) configurePaymentsApp(ctx context.Context, shop *checkout.Shop) error {
+	var data map[string]struct {
+		UserErrors UserErrors `json:"userErrors"`
+	}
+	ready := shop.Gateway.Credentials["api_key"] != ""
+	if err := p.graphql(ctx, shop, apiPayments, configureMutation, map[string]any{"ready": ready, "externalHandle": shop.ID}, &data); err != nil {
+		return err
+	}
+	return userErrorsErr("paymentsAppConfigure", data["paymentsAppConfigure"].UserErrors)
+}
+
+// Next implements shopper.Destination: where a shopper goes once their
+// payment is final. Payments app: a cancel goes back to the session's
+// cancel_url; a result goes to the redirect URL Shopify answered when it
+// was told, and until then the shopper waits ("") — unless telling Shopify
+// was given up, when the checkout's cancel_url is all that is left. Order
+// webhook: the order's status page.
+func (p *Platform) Next(ctx context.Context, pay *checkout.Payment) (string, error) {
+	m := pay.Metadata
+	if m[MetaMode] == ModeOrderWebhook {
+		if u := m[MetaOrderStatusURL]; u != "" {
+			return u, nil
+		}
+		return "https://" + m[MetaShop], nil
+	}
+	if pay.Status == checkout.StatusCanceled {
+		return m[MetaCancelURL], nil
+	}
+	if u := m[MetaRedirectURL]; u != "" {
+		return u, nil
+	}
+	if pay.SyncState == checkout.SyncFailed {
+		return m[MetaCancelURL], nil
+	}
+	return "", nil
+}

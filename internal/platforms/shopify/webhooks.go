@@ -1,0 +1,522 @@
+package shopify
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"paybridge/internal/checkout"
+	"paybridge/internal/server"
+	"paybridge/internal/upay"
+)
+
+// receiptSource names Shopify's event ids among webhook receipts.
+const receiptSource = "shopify"
+
+// SignWebhook returns the X-Shopify-Hmac-Sha256 value of body: base64 of
+// HMAC-SHA256 keyed with the app secret.
+func SignWebhook(secret string, body []byte) string {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(body)
+	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// VerifyWebhook checks a webhook's signature over the raw body, in
+// constant time.
+func VerifyWebhook(secret string, body []byte, signature string) bool {
+	got, err := base64.StdEncoding.DecodeString(strings.TrimSpace(signature))
+	if err != nil || len(got) != sha256.Size {
+		return false
+	}
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(body)
+	return hmac.Equal(mac.Sum(nil), got)
+}
+
+// header reads a Shopify header in its classic (X-Shopify-…) or its newer
+// unprefixed (Shopify-…) spelling.
+func header(c *gin.Context, name string) string {
+	if v := c.GetHeader("X-Shopify-" + name); v != "" {
+		return v
+	}
+	return c.GetHeader("Shopify-" + name)
+}
+
+// webhook verifies, deduplicates and handles one delivery. The work is
+// short (a few store writes; for orders/create one gateway call and one
+// Admin API call) and done within WebhookBudget; if it fails, the receipt
+// is forgotten and the answer is 503, so Shopify's own retries (8 over
+// 4 hours) redeliver it.
+func (p *Platform) webhook(c *gin.Context) {
+	body, err := server.ReadBody(c)
+	if err != nil {
+		server.WriteError(c, err)
+		return
+	}
+	if !VerifyWebhook(p.cfg.APISecret, body, header(c, "Hmac-Sha256")) {
+		server.WriteError(c, server.Error(http.StatusUnauthorized, "invalid_hmac", "webhook signature does not verify"))
+		return
+	}
+	topic, domain := header(c, "Topic"), header(c, "Shop-Domain")
+	if !ValidShop(domain) {
+		server.WriteError(c, server.Error(http.StatusBadRequest, "invalid_shop", "shop domain must be *.myshopify.com"))
+		return
+	}
+	eventID := header(c, "Event-Id")
+	if eventID == "" {
+		eventID = header(c, "Webhook-Id")
+	}
+	if eventID != "" {
+		first, err := p.db.RecordReceipt(c.Request.Context(), receiptSource, eventID)
+		if err != nil {
+			server.WriteError(c, err)
+			return
+		}
+		if !first {
+			c.JSON(http.StatusOK, gin.H{"duplicate": true})
+			return
+		}
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), p.cfg.WebhookBudget)
+	defer cancel()
+	if err := p.handleWebhook(ctx, topic, domain, body); err != nil {
+		if eventID != "" {
+			if ferr := p.db.ForgetReceipt(context.WithoutCancel(c.Request.Context()), receiptSource, eventID); ferr != nil {
+				p.log.ErrorContext(c.Request.Context(), "shopify: forget receipt", "event", eventID, "err", ferr)
+			}
+		}
+		server.WriteError(c, server.Wrap(err, http.StatusServiceUnavailable, "webhook_failed", "the webhook could not be processed; redeliver it"))
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"received": true})
+}
+
+func (p *Platform) handleWebhook(ctx context.Context, topic, domain string, body []byte) error {
+	shop, err := p.db.ShopByDomain(ctx, checkout.PlatformShopify, domain)
+	if errors.Is(err, checkout.ErrNotFound) {
+		return nil // not (or no longer) ours: nothing held about it
+	}
+	if err != nil {
+		return err
+	}
+	switch topic {
+	case "app/uninstalled":
+		return p.uninstalled(ctx, shop)
+	case "customers/data_request":
+		return p.dataRequest(ctx, shop, body)
+	case "customers/redact":
+		return p.customerRedact(ctx, shop, body)
+	case "shop/redact":
+		return p.shopRedact(ctx, shop)
+	case "orders/create":
+		return p.orderCreated(ctx, shop, body)
+	}
+	return nil
+}
+
+// uninstalled wipes the shop's tokens: nothing can call Shopify for it
+// any more, and syncs still queued fail permanently.
+func (p *Platform) uninstalled(ctx context.Context, shop *checkout.Shop) error {
+	shop.Secrets = map[string]string{}
+	if err := p.db.UpdateShop(ctx, shop); err != nil {
+		return fmt.Errorf("shopify: wipe tokens of %s: %w", shop.Domain, err)
+	}
+	p.log.InfoContext(ctx, "shopify: app uninstalled; tokens wiped", "shop", shop.Domain)
+	return nil
+}
+
+type complianceCustomer struct {
+	Customer struct {
+		ID    json.Number `json:"id"`
+		Email string      `json:"email"`
+		Phone string      `json:"phone"`
+	} `json:"customer"`
+	OrdersRequested []json.Number `json:"orders_requested"`
+	OrdersToRedact  []json.Number `json:"orders_to_redact"`
+	DataRequest     struct {
+		ID json.Number `json:"id"`
+	} `json:"data_request"`
+}
+
+// customerPayments lists the shop's payments that hold data about the
+// customer: same e-mail or phone, or one of the named orders.
+func (p *Platform) customerPayments(ctx context.Context, shop *checkout.Shop, body []byte) ([]*checkout.Payment, complianceCustomer, error) {
+	var in complianceCustomer
+	if err := decodeJSON(body, &in); err != nil {
+		return nil, in, checkout.Permanent("compliance webhook", err)
+	}
+	orders := map[string]bool{}
+	for _, o := range append(in.OrdersRequested, in.OrdersToRedact...) {
+		orders[o.String()] = true
+	}
+	all, err := p.db.ShopPayments(ctx, shop.ID, 0)
+	if err != nil {
+		return nil, in, err
+	}
+	var out []*checkout.Payment
+	for _, pay := range all {
+		email, phone := strings.TrimSpace(in.Customer.Email), strings.TrimSpace(in.Customer.Phone)
+		switch {
+		case email != "" && strings.EqualFold(pay.Customer.Email, email),
+			phone != "" && pay.Customer.Mobile == phone,
+			pay.Metadata[MetaMode] == ModeOrderWebhook && orders[pay.OrderID]:
+			out = append(out, pay)
+		}
+	}
+	return out, in, nil
+}
+
+// EventDataRequest marks a payment named in a customers/data_request.
+const EventDataRequest = "shopify_data_request"
+
+// dataRequest records, on each payment holding the customer's data, that
+// the merchant asked for it (the audit trail then lists what to hand
+// over: `GET` the payments by id). paybridge holds no customer data
+// beyond those payments.
+func (p *Platform) dataRequest(ctx context.Context, shop *checkout.Shop, body []byte) error {
+	pays, in, err := p.customerPayments(ctx, shop, body)
+	if err != nil {
+		return err
+	}
+	var evs []checkout.Event
+	ids := make([]string, 0, len(pays))
+	for _, pay := range pays {
+		ids = append(ids, pay.ID)
+		d, _ := json.Marshal(map[string]string{"data_request_id": in.DataRequest.ID.String()})
+		evs = append(evs, checkout.Event{PaymentID: pay.ID, Kind: EventDataRequest, Source: "shopify", Detail: d})
+	}
+	if len(evs) > 0 {
+		if err := p.db.Apply(ctx, checkout.Change{Events: evs}); err != nil {
+			return err
+		}
+	}
+	p.log.InfoContext(ctx, "shopify: customer data request", "shop", shop.Domain, "request", in.DataRequest.ID.String(), "payments", ids)
+	return nil
+}
+
+// customerRedact erases the customer's details from their payments.
+func (p *Platform) customerRedact(ctx context.Context, shop *checkout.Shop, body []byte) error {
+	pays, _, err := p.customerPayments(ctx, shop, body)
+	if err != nil {
+		return err
+	}
+	for _, pay := range pays {
+		if err := p.db.RedactPaymentCustomer(ctx, shop.ID, pay.ID); err != nil {
+			return err
+		}
+	}
+	p.log.InfoContext(ctx, "shopify: customer redacted", "shop", shop.Domain, "payments", len(pays))
+	return nil
+}
+
+// shopRedact (48 h after uninstall) erases every shopper's details and the
+// shop's credentials. Payment amounts, ids and audit trails stay as the
+// merchant's financial record.
+func (p *Platform) shopRedact(ctx context.Context, shop *checkout.Shop) error {
+	pays, err := p.db.ShopPayments(ctx, shop.ID, 0)
+	if err != nil {
+		return err
+	}
+	for _, pay := range pays {
+		if err := p.db.RedactPaymentCustomer(ctx, shop.ID, pay.ID); err != nil {
+			return err
+		}
+	}
+	shop.Secrets = map[string]string{}
+	shop.Gateway.Credentials = map[string]string{}
+	if err := p.db.UpdateShop(ctx, shop); err != nil {
+		return err
+	}
+	p.log.InfoContext(ctx, "shopify: shop redacted", "shop", shop.Domain, "payments", len(pays))
+	return nil
+}
+
+// orderIn is the part of an orders/create payload order-webhook mode reads.
+type orderIn struct {
+	ID               json.Number `json:"id"`
+	GID              string      `json:"admin_graphql_api_id"`
+	Name             string      `json:"name"`
+	Email            string      `json:"email"`
+	Phone            string      `json:"phone"`
+	Note             string      `json:"note"`
+	FinancialStatus  string      `json:"financial_status"`
+	Gateways         []string    `json:"payment_gateway_names"`
+	Currency         string      `json:"currency"`
+	TotalPrice       string      `json:"total_price"`
+	TotalOutstanding string      `json:"total_outstanding"`
+	OrderStatusURL   string      `json:"order_status_url"`
+	CustomerLocale   string      `json:"customer_locale"`
+	Customer         *struct {
+		FirstName string `json:"first_name"`
+		LastName  string `json:"last_name"`
+		Phone     string `json:"phone"`
+	} `json:"customer"`
+}
+
+const noteMutation = `mutation OrderNote($input: OrderInput!) {
+  orderUpdate(input: $input) { order { id } userErrors { field message } }
+}`
+
+// orderCreated starts a payment for an unpaid order placed with the shop's
+// manual method, and puts where to pay on the order.
+func (p *Platform) orderCreated(ctx context.Context, shop *checkout.Shop, body []byte) error {
+	if mode(shop) != ModeOrderWebhook {
+		return nil
+	}
+	var o orderIn
+	if err := decodeJSON(body, &o); err != nil {
+		return checkout.Permanent("orders/create", err)
+	}
+	method := manualMethod(shop)
+	if !slices.ContainsFunc(o.Gateways, func(g string) bool { return strings.EqualFold(strings.TrimSpace(g), method) }) {
+		return nil
+	}
+	if o.FinancialStatus != "pending" && o.FinancialStatus != "" {
+		return nil // paid, authorized, voided …: not ours to collect
+	}
+	if o.ID.String() == "" || o.GID == "" {
+		return checkout.Permanent("orders/create", errors.New("order has no id"))
+	}
+	orderID := o.ID.String()
+	pay, err := p.db.PaymentByOrder(ctx, shop.ID, orderID)
+	if errors.Is(err, checkout.ErrNotFound) {
+		// Never CreatePayment again for an existing payment: for an
+		// invoice sent by e-mail it would send a second invoice.
+		pay, err = p.createOrderPayment(ctx, shop, o)
+	}
+	if err != nil {
+		return err
+	}
+	if pay.Metadata[MetaNoted] != "" {
+		return nil
+	}
+	line := "Pay with UPayments: " + p.svc.PayURL(pay.ID)
+	if nt := pay.Metadata[upay.MetaNotificationType]; nt == "email" || nt == "sms" {
+		line = fmt.Sprintf("UPayments invoice sent by %s (paybridge payment %s)", nt, pay.ID)
+	}
+	note := o.Note
+	if !strings.Contains(note, line) {
+		note = strings.TrimSpace(note + "\n" + line)
+	}
+	var data map[string]struct {
+		UserErrors UserErrors `json:"userErrors"`
+	}
+	if err := p.graphql(ctx, shop, apiAdmin, noteMutation, map[string]any{"input": map[string]any{"id": o.GID, "note": note}}, &data); err != nil {
+		return err
+	}
+	if err := userErrorsErr("orderUpdate", data["orderUpdate"].UserErrors); err != nil {
+		return err
+	}
+	_, err = p.svc.Annotate(ctx, pay.ID, map[string]string{MetaNoted: "true"}, "shopify")
+	return err
+}
+
+func (p *Platform) createOrderPayment(ctx context.Context, shop *checkout.Shop, o orderIn) (*checkout.Payment, error) {
+	total := o.TotalOutstanding
+	if total == "" {
+		total = o.TotalPrice
+	}
+	amount, err := ParseAmount(total, o.Currency)
+	if err != nil {
+		return nil, checkout.Permanent("orders/create amount", err)
+	}
+	cust := checkout.Customer{Email: o.Email, Mobile: o.Phone}
+	if o.Customer != nil {
+		cust.Name = strings.TrimSpace(o.Customer.FirstName + " " + o.Customer.LastName)
+		if cust.Mobile == "" {
+			cust.Mobile = o.Customer.Phone
+		}
+	}
+	meta := map[string]string{MetaMode: ModeOrderWebhook, MetaShop: shop.Domain, MetaGID: o.GID, MetaOrderStatusURL: o.OrderStatusURL}
+	switch nt := shop.Settings[SettingInvoice]; nt {
+	case "email", "sms", "all":
+		meta[upay.MetaNotificationType] = nt
+	}
+	req := checkout.PaymentRequest{OrderID: o.ID.String(), Amount: amount, Description: "Shopify order " + o.Name,
+		Language: shopperLanguage(shop, o.CustomerLocale), PaymentMethod: shop.Settings[SettingPaymentMethod],
+		Customer: cust, Metadata: meta}
+	pay, _, err := p.svc.CreatePayment(ctx, shop, checkout.PlatformShopify, req, "shopify")
+	var ge *checkout.GatewayError
+	if errors.As(err, &ge) && pay != nil && meta[upay.MetaNotificationType] == "" {
+		// The pay link creates the charge when the shopper arrives.
+		p.log.WarnContext(ctx, "shopify: charge not created yet; the pay link will retry", "payment", pay.ID, "err", err)
+		return pay, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return pay, nil
+}
+
+const orderQuery = `query OrderPayments($id: ID!) {
+  order(id: $id) {
+    id
+    displayFinancialStatus
+    totalOutstandingSet { shopMoney { amount currencyCode } }
+    transactions(first: 50) { id kind status gateway formattedGateway amountSet { shopMoney { amount currencyCode } } }
+  }
+}`
+
+const manualPaymentMutation = `mutation ManualPayment($id: ID!, $amount: MoneyInput!, $method: String!) {
+  orderCreateManualPayment(id: $id, amount: $amount, paymentMethodName: $method) {
+    order { id transactions(first: 50) { id kind status gateway formattedGateway amountSet { shopMoney { amount currencyCode } } } }
+    userErrors { field message code }
+  }
+}`
+
+const markAsPaidMutation = `mutation MarkAsPaid($input: OrderMarkAsPaidInput!) {
+  orderMarkAsPaid(input: $input) {
+    order { id transactions(first: 50) { id kind status gateway formattedGateway amountSet { shopMoney { amount currencyCode } } } }
+    userErrors { field message }
+  }
+}`
+
+type moneyOut struct {
+	ShopMoney struct {
+		Amount       string `json:"amount"`
+		CurrencyCode string `json:"currencyCode"`
+	} `json:"shopMoney"`
+}
+
+func (m moneyOut) money() (checkout.Money, error) {
+	return ParseAmount(m.ShopMoney.Amount, m.ShopMoney.CurrencyCode)
+}
+
+type transactionOut struct {
+	ID               string   `json:"id"`
+	Kind             string   `json:"kind"`
+	Status           string   `json:"status"`
+	Gateway          string   `json:"gateway"`
+	FormattedGateway string   `json:"formattedGateway"`
+	AmountSet        moneyOut `json:"amountSet"`
+}
+
+type orderOut struct {
+	ID                     string           `json:"id"`
+	DisplayFinancialStatus string           `json:"displayFinancialStatus"`
+	TotalOutstandingSet    moneyOut         `json:"totalOutstandingSet"`
+	Transactions           []transactionOut `json:"transactions"`
+}
+
+// ours finds a successful payment recorded by paybridge for amount.
+func (o *orderOut) ours(amount checkout.Money) string {
+	for i := len(o.Transactions) - 1; i >= 0; i-- {
+		t := o.Transactions[i]
+		if (t.Kind != "SALE" && t.Kind != "CAPTURE") || t.Status != "SUCCESS" {
+			continue
+		}
+		if t.Gateway != MethodName && t.FormattedGateway != MethodName {
+			continue
+		}
+		if m, err := t.AmountSet.money(); err == nil && m.Equal(amount) {
+			return t.ID
+		}
+	}
+	return ""
+}
+
+// syncOrder records a paid order-webhook payment on its order exactly
+// once: our own record (MetaTransaction) first, then the order's
+// transactions re-read (a crash between Shopify's write and ours), and
+// only then orderCreateManualPayment for the exact amount — or, on an API
+// version without it, orderMarkAsPaid when the outstanding balance is
+// exactly our amount.
+func (p *Platform) syncOrder(ctx context.Context, shop *checkout.Shop, pay *checkout.Payment) error {
+	if pay.Status != checkout.StatusPaid || pay.Metadata[MetaTransaction] != "" {
+		return nil
+	}
+	gid := pay.Metadata[MetaGID]
+	var q struct {
+		Order *orderOut `json:"order"`
+	}
+	if err := p.graphql(ctx, shop, apiAdmin, orderQuery, map[string]any{"id": gid}, &q); err != nil {
+		return err
+	}
+	if q.Order == nil {
+		return checkout.Permanent("the Shopify order is gone", fmt.Errorf("order %s", gid))
+	}
+	record := func(txn string) error {
+		_, err := p.svc.Annotate(ctx, pay.ID, map[string]string{MetaTransaction: txn}, "shopify")
+		return err
+	}
+	if txn := q.Order.ours(pay.Amount); txn != "" {
+		return record(txn)
+	}
+	if q.Order.DisplayFinancialStatus == "PAID" {
+		return checkout.Permanent("the order is already paid by other means; paybridge's payment is not recorded on it",
+			fmt.Errorf("order %s, payment %s", gid, pay.ID))
+	}
+	var m struct {
+		Payload struct {
+			Order      *orderOut  `json:"order"`
+			UserErrors UserErrors `json:"userErrors"`
+		} `json:"orderCreateManualPayment"`
+	}
+	vars := map[string]any{"id": gid, "method": MethodName,
+		"amount": map[string]any{"amount": pay.Amount.String(), "currencyCode": pay.Amount.Currency}}
+	err := p.graphql(ctx, shop, apiAdmin, manualPaymentMutation, vars, &m)
+	var gerrs GraphQLErrors
+	if errors.As(err, &gerrs) && missingField(gerrs, "orderCreateManualPayment") {
+		return p.markAsPaid(ctx, shop, pay, q.Order, record)
+	}
+	if err != nil {
+		return err
+	}
+	if err := userErrorsErr("orderCreateManualPayment", m.Payload.UserErrors); err != nil {
+		return err
+	}
+	txn := ""
+	if m.Payload.Order != nil {
+		txn = m.Payload.Order.ours(pay.Amount)
+	}
+	if txn == "" {
+		txn = "recorded"
+	}
+	return record(txn)
+}
+
+// missingField reports whether Shopify said the API version lacks field.
+func missingField(errs GraphQLErrors, field string) bool {
+	for _, e := range errs {
+		if strings.Contains(e.Message, field) && (e.Extensions.Code == "undefinedField" ||
+			strings.Contains(e.Message, "doesn't exist") || strings.Contains(e.Message, "Cannot query field")) {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *Platform) markAsPaid(ctx context.Context, shop *checkout.Shop, pay *checkout.Payment, o *orderOut, record func(string) error) error {
+	out, err := o.TotalOutstandingSet.money()
+	if err != nil || !out.Equal(pay.Amount) {
+		return checkout.Permanent("orderMarkAsPaid would record the whole outstanding balance, which differs from the payment",
+			fmt.Errorf("outstanding %s %s, paid %s %s", o.TotalOutstandingSet.ShopMoney.Amount, o.TotalOutstandingSet.ShopMoney.CurrencyCode,
+				pay.Amount, pay.Amount.Currency))
+	}
+	var m struct {
+		Payload struct {
+			Order      *orderOut  `json:"order"`
+			UserErrors UserErrors `json:"userErrors"`
+		} `json:"orderMarkAsPaid"`
+	}
+	if err := p.graphql(ctx, shop, apiAdmin, markAsPaidMutation, map[string]any{"input": map[string]any{"id": o.ID}}, &m); err != nil {
+		return err
+	}
+	if err := userErrorsErr("orderMarkAsPaid", m.Payload.UserErrors); err != nil {
+		return err
+	}
+	txn := "marked_as_paid"
+	if m.Payload.Order != nil && len(m.Payload.Order.Transactions) > 0 {
+		txn = m.Payload.Order.Transactions[len(m.Payload.Order.Transactions)-1].ID
+	}
+	return record(txn)
+}
