@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/hibiken/asynq"
 
@@ -16,6 +18,8 @@ import (
 	"paybridge/internal/jobs"
 	"paybridge/internal/kupay"
 	"paybridge/internal/platforms/api"
+	"paybridge/internal/platforms/shopify"
+	"paybridge/internal/platforms/woocommerce"
 	"paybridge/internal/secrets"
 	"paybridge/internal/store"
 	"paybridge/internal/upay"
@@ -31,6 +35,10 @@ type app struct {
 	queue    *jobs.Queue
 	svc      *checkout.Service
 	jobsCfg  jobs.Config
+	// Platforms with their own routes and syncers; sp is nil unless the
+	// Shopify app is configured.
+	wc *woocommerce.Platform
+	sp *shopify.Platform
 }
 
 // openApp loads the configuration, opens and migrates the database, and
@@ -60,7 +68,56 @@ func openApp(ctx context.Context, stderr io.Writer, embedded bool) (*app, error)
 	a.svc.RegisterGateway(cko.New(cko.Config{SandboxURL: cfg.CkoSandboxURL, LiveURL: cfg.CkoLiveURL}))
 	a.svc.RegisterGateway(kupay.New(kupay.Config{BaseURL: cfg.KupayURL}))
 	a.svc.RegisterSyncer(checkout.PlatformAPI, api.NewSyncer(a.db, a.svc.PayURL, api.SyncerConfig{AllowPrivate: cfg.AllowInsecureURLs}))
+	a.wc = woocommerce.New(a.svc, a.db, woocommerce.Config{PublicURL: cfg.PublicURL, AllowInsecureURLs: cfg.AllowInsecureURLs, Logger: a.log})
+	a.svc.RegisterSyncer(checkout.PlatformWooCommerce, a.wc)
+	if cfg.ShopifyAPIKey != "" {
+		sp, err := shopify.New(a.svc, a.db, shopify.Config{
+			APIKey: cfg.ShopifyAPIKey, APISecret: cfg.ShopifyAPISecret, Scopes: cfg.ShopifyScopes,
+			APIVersion: cfg.ShopifyAPIVersion, AdminOrigin: cfg.ShopifyAdminOrigin, PublicURL: cfg.PublicURL,
+			ExpiringTokens: cfg.ShopifyExpiringTokens, SessionAddr: cfg.ShopifyMTLSAddr,
+			SessionCAFile: cfg.ShopifyMTLSCAFile, SessionCertFile: cfg.ShopifyMTLSCertFile, SessionKeyFile: cfg.ShopifyMTLSKeyFile,
+			Logger: a.log,
+		})
+		if err != nil {
+			a.close()
+			return nil, fmt.Errorf("shopify: %w", err)
+		}
+		a.sp = sp
+		a.svc.RegisterSyncer(checkout.PlatformShopify, sp)
+	}
 	return a, nil
+}
+
+// workerCore is the core as the job worker sees it, with the platforms'
+// periodic upkeep added to each reconcile pass.
+type workerCore struct {
+	*checkout.Service
+	a *app
+	// lastWebhookCheck throttles the WooCommerce webhook check, which makes
+	// one request per connected store, to once per webhookCheckEvery.
+	mu               sync.Mutex
+	lastWebhookCheck time.Time
+}
+
+const webhookCheckEvery = 10 * time.Minute
+
+// Reconcile runs the core's reconciler, then re-activates WooCommerce
+// webhooks that the stores disabled (WooCommerce never retries and
+// disables a webhook after 7 failed deliveries).
+func (c *workerCore) Reconcile(ctx context.Context) error {
+	err := c.Service.Reconcile(ctx)
+	c.mu.Lock()
+	due := time.Since(c.lastWebhookCheck) >= webhookCheckEvery
+	if due {
+		c.lastWebhookCheck = time.Now()
+	}
+	c.mu.Unlock()
+	if due {
+		if werr := c.a.wc.CheckWebhooks(ctx); werr != nil {
+			c.a.log.WarnContext(ctx, "woocommerce: webhook check", "err", werr)
+		}
+	}
+	return err
 }
 
 // newApp reads the configuration and sets up logging; nothing is opened.
@@ -147,6 +204,12 @@ func (a *app) openQueue(embedded bool) error {
 }
 
 func (a *app) close() {
+	if a.wc != nil {
+		a.wc.Wait()
+	}
+	if a.sp != nil {
+		a.sp.Close()
+	}
 	if a.queue != nil {
 		a.queue.Close()
 	}

@@ -17,6 +17,7 @@ import (
 	"paybridge/internal/jobs"
 	"paybridge/internal/kupay"
 	"paybridge/internal/platforms/api"
+	"paybridge/internal/platforms/woocommerce"
 )
 
 func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -73,8 +74,11 @@ type gatewayFlag struct {
 func shopsAdd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("shops add", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	platform := fs.String("platform", "", "the shop's platform: api")
-	name := fs.String("name", "", "a name for the shop")
+	platform := fs.String("platform", "", "the shop's platform: api or woocommerce (Shopify shops connect by installing the app)")
+	name := fs.String("name", "", "a name for the shop (woocommerce: defaults to the store's host)")
+	storeURL := fs.String("url", "", "woocommerce: the store's address, like https://shop.example.com")
+	consumerKey := fs.String("consumer-key", "", "woocommerce: a REST API consumer key with read/write permission (ck_…)")
+	consumerSecret := fs.String("consumer-secret", "", "woocommerce: its consumer secret (cs_…)")
 	gateway := fs.String("gateway", "upay", "the gateway taking its payments: upay, cko (Checkout.com KNET) or kupay")
 	vals := map[string]*string{
 		"gateway-key":            fs.String("gateway-key", "", "upay: the UPayments API key (Bearer token)"),
@@ -90,11 +94,24 @@ func shopsAdd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	var bad []string
-	if *platform != checkout.PlatformAPI {
-		bad = append(bad, fmt.Sprintf("--platform %q: want api", *platform))
-	}
-	if strings.TrimSpace(*name) == "" {
-		bad = append(bad, "--name is required")
+	switch *platform {
+	case checkout.PlatformAPI:
+		if strings.TrimSpace(*name) == "" {
+			bad = append(bad, "--name is required")
+		}
+		for f, v := range map[string]string{"url": *storeURL, "consumer-key": *consumerKey, "consumer-secret": *consumerSecret} {
+			if v != "" {
+				bad = append(bad, fmt.Sprintf("--%s is for --platform woocommerce", f))
+			}
+		}
+	case checkout.PlatformWooCommerce:
+		for f, v := range map[string]string{"url": *storeURL, "consumer-key": *consumerKey, "consumer-secret": *consumerSecret} {
+			if strings.TrimSpace(v) == "" {
+				bad = append(bad, fmt.Sprintf("--%s is required with --platform woocommerce", f))
+			}
+		}
+	default:
+		bad = append(bad, fmt.Sprintf("--platform %q: want api or woocommerce", *platform))
 	}
 	flags, ok := gateways[*gateway]
 	if !ok {
@@ -134,10 +151,15 @@ func shopsAdd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer a.close()
+	account := checkout.GatewayAccount{Gateway: *gateway, Sandbox: *sandbox, Credentials: creds}
+	if *platform == checkout.PlatformWooCommerce {
+		return addWooCommerceShop(ctx, a, woocommerce.AddShopParams{Name: strings.TrimSpace(*name), StoreURL: *storeURL,
+			ConsumerKey: strings.TrimSpace(*consumerKey), ConsumerSecret: strings.TrimSpace(*consumerSecret), Account: account}, *asJSON, stdout)
+	}
 	apiKey, whsec := api.NewCredentials()
 	shop := &checkout.Shop{
 		ID: checkout.NewID("shop"), Name: strings.TrimSpace(*name), Platform: *platform,
-		Gateway:    checkout.GatewayAccount{Gateway: *gateway, Sandbox: *sandbox, Credentials: creds},
+		Gateway:    account,
 		APIKeyHash: api.HashAPIKey(apiKey), WebhookSecret: whsec, CreatedAt: time.Now().UTC(),
 	}
 	if err := a.db.CreateShop(ctx, shop); err != nil {
@@ -149,6 +171,31 @@ func shopsAdd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stdout, "shop %s created (%s, gateway %s%s)\n", shop.ID, shop.Name, *gateway, map[bool]string{true: ", sandbox"}[*sandbox])
 	fmt.Fprintf(stdout, "api key:        %s\nwebhook secret: %s\n", apiKey, whsec)
 	fmt.Fprintln(stdout, "Store both now: the API key is not shown again.")
+	return nil
+}
+
+// addWooCommerceShop connects a store with REST keys made by hand (when
+// wc-auth is not possible) and prints the plugin's settings once.
+func addWooCommerceShop(ctx context.Context, a *app, in woocommerce.AddShopParams, asJSON bool, stdout io.Writer) error {
+	shop, err := woocommerce.AddShop(ctx, a.db, woocommerce.Config{PublicURL: a.cfg.PublicURL,
+		AllowInsecureURLs: a.cfg.AllowInsecureURLs, Logger: a.log}, in)
+	if shop == nil {
+		return fmt.Errorf("shops add: %w", err)
+	}
+	if err != nil {
+		// Created, but the webhook could not be registered yet: the
+		// reconciler retries. The settings must still be shown, once.
+		a.log.Warn("shops add: "+err.Error(), "shop", shop.ID)
+	}
+	settings := woocommerce.PluginSettingsFor(a.cfg.PublicURL, shop)
+	if asJSON {
+		return json.NewEncoder(stdout).Encode(map[string]string{"id": shop.ID, "bridge_url": settings.BridgeURL,
+			"shop_id": settings.ShopID, "shared_secret": settings.SharedSecret})
+	}
+	fmt.Fprintf(stdout, "shop %s created (%s, %s, gateway %s)\n", shop.ID, shop.Name, shop.Domain, shop.Gateway.Gateway)
+	fmt.Fprintf(stdout, "Install the plugin from %s/woocommerce/plugin.zip and enter:\n", a.cfg.PublicURL)
+	fmt.Fprintf(stdout, "  bridge URL:    %s\n  shop id:       %s\n  shared secret: %s\n", settings.BridgeURL, settings.ShopID, settings.SharedSecret)
+	fmt.Fprintln(stdout, "Store the shared secret now: it is not shown again.")
 	return nil
 }
 

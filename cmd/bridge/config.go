@@ -59,6 +59,21 @@ type Config struct {
 	// /sim/kupay for demos.
 	// BRIDGE_SIMULATORS, default false. Never enable it in production.
 	Simulators bool `env:"BRIDGE_SIMULATORS" envDefault:"false"`
+	// Shopify app settings; the Shopify platform is on when
+	// SHOPIFY_API_KEY is set. See internal/platforms/shopify.Config.
+	ShopifyAPIKey         string `env:"SHOPIFY_API_KEY"`
+	ShopifyAPISecret      string `env:"SHOPIFY_API_SECRET"`
+	ShopifyScopes         string `env:"SHOPIFY_SCOPES"`
+	ShopifyAPIVersion     string `env:"SHOPIFY_API_VERSION"`
+	ShopifyAdminOrigin    string `env:"SHOPIFY_ADMIN_ORIGIN"`
+	ShopifyExpiringTokens bool   `env:"SHOPIFY_EXPIRING_TOKENS" envDefault:"false"`
+	// The payments-app session listener (mTLS); served when
+	// SHOPIFY_MTLS_CA_FILE is set.
+	ShopifyMTLSAddr     string `env:"SHOPIFY_MTLS_ADDR" envDefault:":8443"`
+	ShopifyMTLSCAFile   string `env:"SHOPIFY_MTLS_CA_FILE"`
+	ShopifyMTLSCertFile string `env:"SHOPIFY_MTLS_CERT_FILE"`
+	ShopifyMTLSKeyFile  string `env:"SHOPIFY_MTLS_KEY_FILE"`
+
 	// LogFormat is "text" or "json". BRIDGE_LOG_FORMAT, default text.
 	LogFormat string `env:"BRIDGE_LOG_FORMAT" envDefault:"text"`
 	// LogLevel is debug, info, warn or error. BRIDGE_LOG_LEVEL, default info.
@@ -135,6 +150,20 @@ func loadConfig() (*Config, error) {
 	case "debug", "info", "warn", "error":
 	default:
 		badf("BRIDGE_LOG_LEVEL=%q: want debug, info, warn or error", c.LogLevel)
+	}
+	if (c.ShopifyAPIKey == "") != (c.ShopifyAPISecret == "") {
+		badf("SHOPIFY_API_KEY and SHOPIFY_API_SECRET: set both (the Shopify app) or neither")
+	}
+	if c.ShopifyMTLSCAFile != "" && (c.ShopifyAPIKey == "" || c.ShopifyMTLSCertFile == "" || c.ShopifyMTLSKeyFile == "") {
+		badf("SHOPIFY_MTLS_CA_FILE: the session listener also needs SHOPIFY_API_KEY, SHOPIFY_MTLS_CERT_FILE and SHOPIFY_MTLS_KEY_FILE")
+	}
+	if c.ShopifyAdminOrigin != "" {
+		if u, err := url.Parse(c.ShopifyAdminOrigin); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			badf("SHOPIFY_ADMIN_ORIGIN=%q: want an absolute http(s) URL (tests only)", c.ShopifyAdminOrigin)
+		}
+	}
+	if _, port, err := net.SplitHostPort(c.ShopifyMTLSAddr); err != nil || port == "" {
+		badf("SHOPIFY_MTLS_ADDR=%q: want host:port or :port", c.ShopifyMTLSAddr)
 	}
 	if c.MasterKey == "" && !c.sqlite() {
 		badf("BRIDGE_MASTER_KEY: required with PostgreSQL (base64 of 32 random bytes; `openssl rand -base64 32`)")

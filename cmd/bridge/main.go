@@ -68,6 +68,7 @@ const usage = `usage:
   bridge [serve] [--role all|web|worker]
   bridge migrate
   bridge shops add --platform api --name NAME --gateway upay --gateway-key KEY [--gateway-secret S] [--sandbox] [--json]
+  bridge shops add --platform woocommerce --url URL --consumer-key CK --consumer-secret CS --gateway … [--json]
   bridge shops add --platform api --name NAME --gateway cko --cko-secret-key SK --cko-processing-channel PC --cko-webhook-key WK [--sandbox] [--json]
   bridge shops add --platform api --name NAME --gateway kupay --kupay-token TOKEN [--json]
   bridge shops list [--json]

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"paybridge/internal/cko/ckotest"
+	"paybridge/internal/checkout"
 	"paybridge/internal/jobs"
 	"paybridge/internal/kupay/kupaytest"
 	"paybridge/internal/metrics"
@@ -49,7 +51,7 @@ func (a *app) serve(ctx context.Context, role string, ln net.Listener) error {
 	metrics.RegisterPaymentStates(a.db)
 	var worker *jobs.Worker
 	if role == "all" || role == "worker" {
-		worker = jobs.NewWorker(a.redis, a.svc, a.jobsCfg)
+		worker = jobs.NewWorker(a.redis, &workerCore{Service: a.svc, a: a}, a.jobsCfg)
 		if err := worker.Start(ctx); err != nil {
 			return fmt.Errorf("start worker: %w", err)
 		}
@@ -65,6 +67,11 @@ func (a *app) serve(ctx context.Context, role string, ln net.Listener) error {
 			return srv.Serve(ctx, ln)
 		}
 		return srv.Run(ctx, a.cfg.Addr)
+	}
+	if a.sp != nil && a.cfg.ShopifyMTLSCAFile != "" {
+		if err := a.serveShopifySessions(ctx); err != nil {
+			return err
+		}
 	}
 	srv := a.webServer()
 	a.log.Info("bridge listening", "addr", a.cfg.Addr, "public_url", a.cfg.PublicURL, "role", role, "version", version)
@@ -92,7 +99,13 @@ func (a *app) opsServer() *server.Server {
 func (a *app) webServer() *server.Server {
 	srv := a.opsServer()
 	srv.Mount(api.New(a.svc, a.db))
-	srv.Mount(shopper.New(a.svc, shopper.Config{PublicURL: a.cfg.PublicURL}))
+	dest := map[string]shopper.Destination{}
+	srv.Mount(a.wc)
+	if a.sp != nil {
+		srv.Mount(a.sp)
+		dest[checkout.PlatformShopify] = a.sp
+	}
+	srv.Mount(shopper.New(a.svc, shopper.Config{PublicURL: a.cfg.PublicURL, Destinations: dest}))
 	if a.cfg.Simulators {
 		sim := upaytest.New(a.cfg.PublicURL + "/sim/upay")
 		h := gin.WrapH(http.StripPrefix("/sim/upay", sim))
@@ -111,4 +124,28 @@ func (a *app) webServer() *server.Server {
 			"cko_processing_channel", ckotest.DefaultProcessingChannel, "kupay_api", a.cfg.PublicURL+"/sim/kupay")
 	}
 	return srv
+}
+
+// serveShopifySessions serves Shopify's payment, refund, capture and void
+// session requests on their own listener, which requires a client
+// certificate from SHOPIFY_MTLS_CA_FILE: Shopify authenticates these
+// requests with mTLS only.
+func (a *app) serveShopifySessions(ctx context.Context) error {
+	tcfg, err := a.sp.SessionTLSConfig()
+	if err != nil {
+		return fmt.Errorf("shopify session listener: %w", err)
+	}
+	ln, err := net.Listen("tcp", a.sp.SessionAddr())
+	if err != nil {
+		return fmt.Errorf("shopify session listener: %w", err)
+	}
+	ss := server.New(server.Config{Logger: a.log, Production: true, Version: version})
+	ss.Mount(a.sp.SessionRoutes())
+	go func() {
+		if err := ss.Serve(ctx, tls.NewListener(ln, tcfg)); err != nil {
+			a.log.Error("shopify session listener stopped", "err", err)
+		}
+	}()
+	a.log.Info("shopify session listener (mTLS)", "addr", ln.Addr().String())
+	return nil
 }

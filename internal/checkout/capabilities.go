@@ -85,6 +85,35 @@ type Capabilities struct {
 	// MaxMinor is the largest amount in minor units the gateway takes;
 	// 0 means no limit beyond MaxMinor.
 	MaxMinor int64
+	// Credentials are what a shop gives to use its account at the gateway,
+	// in the order a form should ask for them. Platforms build their
+	// connect and settings forms from it.
+	Credentials []CredentialField
+}
+
+// CredentialField is one credential of a gateway account.
+type CredentialField struct {
+	// Name is the key in GatewayAccount.Credentials ("api_key").
+	Name string
+	// Label is what a merchant is shown ("UPayments API key").
+	Label string
+	// Required fields must be non-empty for the account to work.
+	Required bool
+}
+
+// CheckCredentials returns an error naming every required credential that
+// is missing from creds, or nil.
+func (c Capabilities) CheckCredentials(creds map[string]string) error {
+	var missing []string
+	for _, f := range c.Credentials {
+		if f.Required && strings.TrimSpace(creds[f.Name]) == "" {
+			missing = append(missing, f.Label)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%s needs: %s", c.DisplayName, strings.Join(missing, ", "))
+	}
+	return nil
 }
 
 // CapabilityReporter is implemented by gateway adapters that say what they

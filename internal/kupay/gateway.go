@@ -70,7 +70,8 @@ func (g *Gateway) Name() string { return GatewayName }
 // refunds, no authorize/capture, no saved cards or invoices, unsigned
 // callbacks, an unknown page lifetime.
 func (g *Gateway) Capabilities() checkout.Capabilities {
-	return checkout.Capabilities{DisplayName: "KuPay", Currencies: Currencies}
+	return checkout.Capabilities{DisplayName: "KuPay", Currencies: Currencies,
+		Credentials: []checkout.CredentialField{{Name: CredToken, Label: "KuPay API token", Required: true}}}
 }
 
 // Client returns the API client for the account.

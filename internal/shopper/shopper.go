@@ -165,11 +165,31 @@ func (rt *Routes) wait(c *gin.Context) {
 	rt.leave(c, p)
 }
 
+// PendingDestination is a Destination that can also release a shopper
+// whose payment the gateway reports as still in progress (Shopify, once
+// the session was marked pending, shows its own "processing" page).
+type PendingDestination interface {
+	// PendingNext returns where a shopper with a pending payment goes, or
+	// "" to keep them on the waiting page.
+	PendingNext(ctx context.Context, p *checkout.Payment) (string, error)
+}
+
 // leave sends the shopper on: to the merchant when the payment is final,
 // else to the waiting page.
 func (rt *Routes) leave(c *gin.Context, p *checkout.Payment) {
 	c.Header("Cache-Control", "no-store")
 	l := lang(c, p)
+	if pd, ok := rt.cfg.Destinations[p.Platform].(PendingDestination); ok && p.Status == checkout.StatusPending {
+		to, err := pd.PendingNext(c.Request.Context(), p)
+		if err != nil {
+			rt.fail(c, p, err)
+			return
+		}
+		if to != "" {
+			c.Redirect(http.StatusFound, to)
+			return
+		}
+	}
 	if d := rt.cfg.Destinations[p.Platform]; d != nil && p.Status.Final() {
 		to, err := d.Next(c.Request.Context(), p)
 		if err != nil {

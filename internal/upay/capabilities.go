@@ -13,5 +13,9 @@ func (g *Gateway) Capabilities() checkout.Capabilities {
 		DisplayName: "UPayments",
 		Refunds:     true, PartialRefunds: true, MultipleRefunds: true,
 		SavedCards: true, Invoices: true, SignedNotifications: true,
+		Credentials: []checkout.CredentialField{
+			{Name: "api_key", Label: "UPayments API key", Required: true},
+			{Name: "api_secret", Label: "UPayments API secret (optional, for signed requests)"},
+		},
 	}
 }

@@ -403,13 +403,9 @@ type AddShopParams struct {
 	// permission (--consumer-key, --consumer-secret).
 	ConsumerKey    string
 	ConsumerSecret string
-	// Gateway is the adapter name (--gateway upay); GatewayKey and
-	// GatewaySecret its credentials (--gateway-key, --gateway-secret);
-	// Sandbox selects its test environment (--sandbox).
-	Gateway       string
-	GatewayKey    string
-	GatewaySecret string
-	Sandbox       bool
+	// Account is the gateway account taking the shop's payments (--gateway
+	// and that gateway's credential flags, --sandbox).
+	Account checkout.GatewayAccount
 }
 
 // AddShop connects a store with keys made by hand (where wc-auth is not
@@ -427,8 +423,8 @@ func AddShop(ctx context.Context, st Store, cfg Config, in AddShopParams) (*chec
 	if in.ConsumerKey == "" || in.ConsumerSecret == "" {
 		return nil, errors.New("the consumer key and secret are required")
 	}
-	if in.Gateway == "" || strings.TrimSpace(in.GatewayKey) == "" {
-		return nil, errors.New("the gateway and its API key are required")
+	if in.Account.Gateway == "" || len(in.Account.Credentials) == 0 {
+		return nil, errors.New("the gateway and its credentials are required")
 	}
 	if _, err := st.ShopByDomain(ctx, checkout.PlatformWooCommerce, storeURL); err == nil {
 		return nil, fmt.Errorf("a WooCommerce shop for %s exists: %w", storeURL, checkout.ErrDuplicate)
@@ -444,13 +440,9 @@ func AddShop(ctx context.Context, st Store, cfg Config, in AddShopParams) (*chec
 		u, _ := url.Parse(storeURL)
 		name = u.Host + u.Path
 	}
-	creds := map[string]string{"api_key": strings.TrimSpace(in.GatewayKey)}
-	if in.GatewaySecret != "" {
-		creds["api_secret"] = in.GatewaySecret
-	}
 	shop := &checkout.Shop{
 		ID: checkout.NewID("shop"), Name: name, Platform: checkout.PlatformWooCommerce, Domain: storeURL,
-		Gateway:       checkout.GatewayAccount{Gateway: in.Gateway, Sandbox: in.Sandbox, Credentials: creds},
+		Gateway:       in.Account,
 		WebhookSecret: NewSecret(48),
 		Secrets: map[string]string{SecretConsumerKey: in.ConsumerKey, SecretConsumerSecret: in.ConsumerSecret,
 			SecretPlugin: NewSecret(48)},

@@ -600,7 +600,7 @@ func testAddShop(t *testing.T, e *env) {
 	ck, cs := other.NewKeys()
 	cfg := woocommerce.Config{PublicURL: e.base, AllowInsecureURLs: true}
 	params := woocommerce.AddShopParams{StoreURL: other.Base() + "/", ConsumerKey: ck, ConsumerSecret: "cs_wrong",
-		Gateway: "upay", GatewayKey: upaytest.DefaultKey, Sandbox: true}
+		Account: checkout.GatewayAccount{Gateway: "upay", Sandbox: true, Credentials: map[string]string{"api_key": upaytest.DefaultKey}}}
 	if _, err := woocommerce.AddShop(ctx, e.db, cfg, params); err == nil {
 		t.Fatal("bad keys accepted")
 	}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"paybridge/internal/platforms/woocommerce"
+	"paybridge/internal/platforms/woocommerce/woocommercetest"
+	"paybridge/internal/upay/upaytest"
+)
+
+// TestWooCommerceThroughBridge connects a store with `bridge shops add
+// --platform woocommerce` and pays an order the way the plugin sends the
+// shopper, through the real wiring: routes, syncer and reconciler hook.
+func TestWooCommerceThroughBridge(t *testing.T) {
+	b := startBridge(t, backends[0])
+	wc := woocommercetest.NewServer()
+	t.Cleanup(wc.Close)
+	ck, cs := wc.NewKeys()
+	var out bytes.Buffer
+	err := run(t.Context(), []string{"shops", "add", "--platform", "woocommerce", "--url", wc.Base(),
+		"--consumer-key", ck, "--consumer-secret", cs, "--gateway", "upay", "--gateway-key", upaytest.DefaultKey, "--sandbox", "--json"}, &out, b.logs)
+	if err != nil {
+		t.Fatalf("shops add --platform woocommerce: %v", err)
+	}
+	var settings map[string]string
+	if err := json.Unmarshal(out.Bytes(), &settings); err != nil || settings["shared_secret"] == "" || settings["bridge_url"] != b.base {
+		t.Fatalf("plugin settings: %q %v", out.String(), err)
+	}
+	if strings.Contains(b.logs.String(), settings["shared_secret"]) || strings.Contains(b.logs.String(), cs) {
+		t.Fatal("the plugin secret or consumer secret reached the logs")
+	}
+	if st := wc.WebhookStatuses(); len(st) != 1 {
+		t.Fatalf("webhooks registered on the store: %v", st)
+	}
+
+	// The plugin's zip is served.
+	resp, err := http.Get(b.base + "/woocommerce/plugin.zip")
+	if err != nil || resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/zip" {
+		t.Fatalf("plugin.zip: %v %v", resp, err)
+	}
+	resp.Body.Close()
+
+	id, key := wc.AddOrder(woocommercetest.OrderSpec{Currency: "KWD", Total: "12.345",
+		Items: []woocommercetest.Item{{Name: "Dates box", Quantity: 1, Total: "12.345"}}})
+	oid := strconv.FormatInt(id, 10)
+	ret := wc.Base() + "/checkout/order-received/" + oid + "/?key=" + key
+	sig := woocommerce.PaySignature(settings["shared_secret"], settings["shop_id"], oid, key, ret)
+	link := b.base + "/woocommerce/pay/" + settings["shop_id"] + "/" + oid + "?" + url.Values{"key": {key}, "return": {ret}, "sig": {sig}}.Encode()
+	code, loc := follow(t, link)
+	if code != http.StatusFound || !strings.HasPrefix(loc, b.sim.URL+"/pay/") {
+		t.Fatalf("pay link: %d → %q", code, loc)
+	}
+	back, err := b.sim.Complete(strings.TrimPrefix(loc, b.sim.URL+"/pay/"), upaytest.Captured)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, loc := follow(t, back); code != http.StatusFound || loc != ret {
+		t.Fatalf("return: %d → %q, want the order-received page", code, loc)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		o := wc.Order(id)
+		if o["status"] == "processing" && o["transaction_id"] != "" && o["date_paid"] != nil && wc.NotesContaining(id, "paybridge") == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("order after payment: status %v, transaction %v, notes %+v", o["status"], o["transaction_id"], wc.Notes(id))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// A tampered link is refused with a page, and nothing reaches the gateway.
+	charges := len(b.sim.Charges())
+	if code, _ := follow(t, strings.Replace(link, "sig=", "sig=0", 1)); code < 400 {
+		t.Fatalf("tampered link: %d", code)
+	}
+	if len(b.sim.Charges()) != charges {
+		t.Fatal("a tampered link reached the gateway")
+	}
+}
