@@ -110,6 +110,9 @@ type Payment struct {
 	// request with the same order id but another body is refused.
 	RequestHash string
 	ExpiresAt   time.Time
+	// CheckedAt is when the gateway was last asked about the payment (zero:
+	// never); the reconciler spaces its re-checks by it.
+	CheckedAt time.Time
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 	// Version increases on every write; writes are compare-and-set on it.

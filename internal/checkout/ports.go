@@ -130,8 +130,11 @@ type Store interface {
 	PaymentByOrder(ctx context.Context, shopID, orderID string) (*Payment, error)
 	Events(ctx context.Context, paymentID string) ([]Event, error)
 	// OpenPayments lists payments not in a final status whose last update is
-	// older than before, oldest first.
+	// older than before, least recently checked first.
 	OpenPayments(ctx context.Context, before time.Time, limit int) ([]*Payment, error)
+	// MarkChecked records when the gateway was last asked about a payment
+	// (bookkeeping, not a state change: no version bump, no event).
+	MarkChecked(ctx context.Context, id string, at time.Time) error
 	// UnsyncedPayments lists final payments whose SyncState is SyncPending
 	// and whose last update is older than before.
 	UnsyncedPayments(ctx context.Context, before time.Time, limit int) ([]*Payment, error)

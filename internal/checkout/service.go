@@ -586,11 +586,16 @@ func (s *Service) confirm(ctx context.Context, id, source string) (*Payment, err
 		now := s.now()
 		var st GatewayStatus
 		bound := false
-		for _, ref := range refs {
+		for i, ref := range refs {
 			st, err = g.Status(ctx, shop.Gateway, p, ref)
 			if err != nil {
 				s.applyEvents(ctx, out)
 				return p, fmt.Errorf("status of %s at %s: %w", p.ID, p.Gateway, err)
+			}
+			if i == 0 {
+				if err := s.store.MarkChecked(ctx, p.ID, now); err != nil {
+					s.log.WarnContext(ctx, "mark checked", "payment", p.ID, "err", err)
+				}
 			}
 			if why := mismatch(p, ref, st); why != "" {
 				d := map[string]any{"reason": why, "ref": ref, "gateway_result": st.Result,
@@ -858,6 +863,25 @@ func (s *Service) SyncGaveUp(ctx context.Context, paymentID, refundID, reason st
 	return ErrConflict
 }
 
+// maxRecheckSpacing caps how long an old open payment waits between two
+// reconciler checks.
+const maxRecheckSpacing = 15 * time.Minute
+
+// recheckDue says whether the reconciler should ask the gateway about an
+// open payment again: never asked, past its expiry (one last check), or
+// last asked longer ago than a quarter of its age (at least ReconcileAfter,
+// at most 15 minutes). A payment abandoned on the gateway page is asked
+// about some 10 times in its first hour instead of 60, which keeps the
+// polling well inside a gateway's rate limit (UPayments: 30 a minute, per
+// research, UNCONFIRMED) while a fresh payment is still checked quickly.
+func (s *Service) recheckDue(p *Payment, now time.Time) bool {
+	if p.CheckedAt.IsZero() || !now.Before(p.ExpiresAt) {
+		return true
+	}
+	spacing := min(max(now.Sub(p.CreatedAt)/4, s.cfg.ReconcileAfter), maxRecheckSpacing)
+	return now.Sub(p.CheckedAt) >= spacing
+}
+
 // Reconcile is one pass of the periodic reconciler: open payments left
 // alone longer than ReconcileAfter are confirmed (and expired past their
 // page lifetime), final payments and refunds whose sync is pending are
@@ -870,7 +894,13 @@ func (s *Service) Reconcile(ctx context.Context) error {
 		return fmt.Errorf("list open payments: %w", err)
 	}
 	var errs []error
+	now := s.now()
+	due := 0
 	for _, p := range open {
+		if !s.recheckDue(p, now) {
+			continue
+		}
+		due++
 		if err := s.queue.EnqueueConfirm(ctx, p.ID, 0); err != nil {
 			errs = append(errs, err)
 		}
@@ -898,8 +928,8 @@ func (s *Service) Reconcile(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
-	if len(open)+len(unsynced)+len(refunds) > 0 {
-		s.log.InfoContext(ctx, "reconcile", "open", len(open), "unsynced", len(unsynced), "refunds", len(refunds), "enqueue_errors", len(errs))
+	if due+len(unsynced)+len(refunds) > 0 {
+		s.log.InfoContext(ctx, "reconcile", "open", len(open), "rechecked", due, "unsynced", len(unsynced), "refunds", len(refunds), "enqueue_errors", len(errs))
 	}
 	return errors.Join(errs...)
 }

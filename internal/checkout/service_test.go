@@ -317,3 +317,54 @@ func TestRefundReferenceIsIdempotent(t *testing.T) {
 		t.Fatalf("same reference, other amount: %v", err)
 	}
 }
+
+// TestReconcileSpacesRechecks: a fresh open payment is re-checked every
+// ReconcileAfter, an old one at most every quarter of its age (capped at 15
+// minutes), and one past its expiry at once.
+func TestReconcileSpacesRechecks(t *testing.T) {
+	b := setup(t)
+	p := b.pay(t, "o8", "1.000")
+	confirms := func() int {
+		b.q.mu.Lock()
+		defer b.q.mu.Unlock()
+		n := 0
+		for _, id := range b.q.confirms {
+			if id == p.ID {
+				n++
+			}
+		}
+		b.q.confirms = nil
+		return n
+	}
+	step := func(d time.Duration, wantDue bool) {
+		t.Helper()
+		b.advance(d)
+		if err := b.svc.Reconcile(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if got := confirms(); (got == 1) != wantDue {
+			t.Fatalf("at age %s: %d confirms enqueued, want due=%v", b.now.Load().Sub(p.CreatedAt), got, wantDue)
+		}
+		if wantDue {
+			if err := b.svc.ConfirmPayment(t.Context(), p.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	step(3*time.Minute, true)           // never checked
+	step(time.Minute, false)            // checked 1m ago, spacing 2m
+	step(time.Minute+time.Second, true) // 2m1s ago (the first check stored the gateway's data: updated 2m1s ago too)
+	step(35*time.Minute, true)          // age 40m: spacing 10m, last check 35m ago
+	step(5*time.Minute, false)          // age 45m: spacing 11.25m, last check 5m ago
+	step(9*time.Minute, true)           // age 54m: spacing 13.5m, last check 14m ago
+	step(15*time.Minute, true)          // past expiry (1h): one last check, then expired
+	got, _ := b.svc.Payment(t.Context(), p.ID)
+	if got.Status != checkout.StatusExpired || got.CheckedAt.IsZero() {
+		t.Fatalf("after the last check: %s, checked %v", got.Status, got.CheckedAt)
+	}
+	// created, charge stored, gateway data stored at the first check,
+	// expired: the five other checks are not state changes.
+	if got.Version != 4 {
+		t.Fatalf("version %d: re-checks bumped the version", got.Version)
+	}
+}

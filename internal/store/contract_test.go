@@ -603,6 +603,14 @@ func testRefunds(t *testing.T, db *DB) {
 	if r1.Version != 1 || r2.Version != 1 || !r2.UpdatedAt.Equal(r2.CreatedAt) {
 		t.Fatalf("versions %d %d, r2 updated %v", r1.Version, r2.Version, r2.UpdatedAt)
 	}
+	// MarkChecked is bookkeeping: no version bump.
+	checkedAt := t0.Add(3 * time.Minute)
+	if err := db.MarkChecked(ctx, "p1", checkedAt); err != nil {
+		t.Fatal(err)
+	}
+	if gp, _ := db.Payment(ctx, "p1"); !gp.CheckedAt.Equal(checkedAt) || gp.Version != p.Version {
+		t.Fatalf("after MarkChecked: checked %v version %d (was %d)", gp.CheckedAt, gp.Version, p.Version)
+	}
 	// A platform reference is unique per payment; empty ones are not.
 	dupRef := &checkout.Refund{ID: "r9", PaymentID: "p1", Amount: kwd(1), Status: checkout.RefundPending, Reference: "shopify-refund-1"}
 	if err := db.Apply(ctx, checkout.Change{NewRefund: dupRef}); !errors.Is(err, checkout.ErrDuplicate) {

@@ -33,7 +33,7 @@ const paymentColumns = `id, shop_id, platform, order_id, amount_minor, currency,
 	description, language, payment_method, customer, products, return_url, cancel_url,
 	callback_url, metadata, status, sync_state, gateway, gateway_order_id, gateway_ref,
 	gateway_url, transaction_id, gateway_data, request_hash, expires_at, created_at,
-	updated_at, version`
+	updated_at, version, checked_at`
 
 const refundColumns = `id, payment_id, amount_minor, currency, reason, status, sync_state,
 	gateway_ref, attempts, source, created_at, updated_at, version, reference`
@@ -97,19 +97,20 @@ func scanPayment(s rowScanner) (*checkout.Payment, error) {
 		p                                         checkout.Payment
 		refunded                                  int64
 		customer, products, metadata, gatewayData string
-		expires                                   sql.NullInt64
+		expires, checked                          sql.NullInt64
 		created, updated                          int64
 	)
 	err := s.Scan(&p.ID, &p.ShopID, &p.Platform, &p.OrderID, &p.Amount.Minor, &p.Amount.Currency, &refunded,
 		&p.Description, &p.Language, &p.PaymentMethod, &customer, &products, &p.ReturnURL, &p.CancelURL,
 		&p.CallbackURL, &metadata, &p.Status, &p.SyncState, &p.Gateway, &p.GatewayOrderID, &p.GatewayRef,
 		&p.GatewayURL, &p.TransactionID, &gatewayData, &p.RequestHash, &expires, &created,
-		&updated, &p.Version)
+		&updated, &p.Version, &checked)
 	if err != nil {
 		return nil, err
 	}
 	p.Refunded = checkout.Money{Minor: refunded, Currency: p.Amount.Currency}
 	p.ExpiresAt = fromNullMicros(expires)
+	p.CheckedAt = fromNullMicros(checked)
 	p.CreatedAt = fromMicros(created)
 	p.UpdatedAt = fromMicros(updated)
 	if err := json.Unmarshal([]byte(customer), &p.Customer); err != nil {
@@ -255,12 +256,12 @@ func (db *DB) Apply(ctx context.Context, c checkout.Change) (err error) {
 		newPayUpdated = orNow(p.UpdatedAt, newPayCreated)
 		_, err = tx.ExecContext(ctx, `INSERT INTO payments (`+paymentColumns+`) VALUES
 			($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-			 $21, $22, $23, $24, $25, $26, $27, $28, 1)`,
+			 $21, $22, $23, $24, $25, $26, $27, $28, 1, $29)`,
 			p.ID, p.ShopID, p.Platform, p.OrderID, p.Amount.Minor, p.Amount.Currency, newPay.refunded,
 			p.Description, p.Language, p.PaymentMethod, newPay.customer, newPay.products, p.ReturnURL, p.CancelURL,
 			p.CallbackURL, newPay.metadata, string(p.Status), string(p.SyncState), p.Gateway, p.GatewayOrderID, p.GatewayRef,
 			p.GatewayURL, p.TransactionID, newPay.gatewayData, p.RequestHash, nullMicros(p.ExpiresAt), micros(newPayCreated),
-			micros(newPayUpdated))
+			micros(newPayUpdated), nullMicros(p.CheckedAt))
 		if err != nil {
 			return writeErr(fmt.Sprintf("insert payment %s (shop %s, order %s)", p.ID, p.ShopID, p.OrderID), err)
 		}
@@ -483,7 +484,17 @@ func (db *DB) listPayments(ctx context.Context, where string, args ...any) ([]*c
 // before, oldest update first. limit <= 0 means 100.
 func (db *DB) OpenPayments(ctx context.Context, before time.Time, limit int) ([]*checkout.Payment, error) {
 	return db.listPayments(ctx, `WHERE status NOT IN `+finalStatuses+` AND updated_at < $1
-		ORDER BY updated_at, id LIMIT $2`, micros(before), limitOrDefault(limit))
+		ORDER BY COALESCE(checked_at, 0), updated_at, id LIMIT $2`, micros(before), limitOrDefault(limit))
+}
+
+// MarkChecked records when the gateway was last asked about a payment. It
+// is bookkeeping for the reconciler's spacing, not a state change: no
+// version bump, no event.
+func (db *DB) MarkChecked(ctx context.Context, id string, at time.Time) error {
+	if _, err := db.w.ExecContext(ctx, `UPDATE payments SET checked_at = $2 WHERE id = $1`, id, micros(at)); err != nil {
+		return fmt.Errorf("store: mark %s checked: %w", id, err)
+	}
+	return nil
 }
 
 // UnsyncedPayments lists final payments whose SyncState is
