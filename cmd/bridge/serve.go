@@ -13,8 +13,8 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
 
-	"paybridge/internal/cko/ckotest"
 	"paybridge/internal/checkout"
+	"paybridge/internal/cko/ckotest"
 	"paybridge/internal/jobs"
 	"paybridge/internal/kupay/kupaytest"
 	"paybridge/internal/metrics"

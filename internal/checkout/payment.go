@@ -113,8 +113,8 @@ type Payment struct {
 	// CheckedAt is when the gateway was last asked about the payment (zero:
 	// never); the reconciler spaces its re-checks by it.
 	CheckedAt time.Time
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	CreatedAt time.Time
+	UpdatedAt time.Time
 	// Version increases on every write; writes are compare-and-set on it.
 	Version int64
 }

@@ -27,6 +27,7 @@ import (
 
 	"paybridge/internal/checkout"
 	"paybridge/internal/metrics"
+	"paybridge/internal/wire"
 )
 
 // Default endpoints and limits.
@@ -516,39 +517,8 @@ func badAnswer(op string, err error) error {
 	return &checkout.GatewayError{Gateway: GatewayName, Op: op, Message: "Checkout.com sent an answer we cannot read", Err: err}
 }
 
-func retryAfter(v string) (time.Duration, bool) {
-	if v == "" {
-		return 0, false
-	}
-	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
-		return time.Duration(n) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(time.Until(t), 0), true
-	}
-	return 0, false
-}
+func retryAfter(v string) (time.Duration, bool) { return wire.RetryAfter(v, time.Now()) }
 
-func decodeJSON(raw []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return errors.New("trailing data after JSON")
-	}
-	return nil
-}
+func decodeJSON(raw []byte, v any) error { return wire.DecodeJSON(raw, v) }
 
-func truncate(b []byte) string {
-	s := string(b)
-	if len(s) <= maxErrorBody {
-		return s
-	}
-	i := maxErrorBody
-	for i > 0 && (s[i]&0xC0) == 0x80 {
-		i--
-	}
-	return s[:i] + "…(truncated)"
-}
+func truncate(b []byte) string { return wire.Snippet(b, maxErrorBody) }

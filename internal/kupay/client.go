@@ -23,6 +23,7 @@ import (
 
 	"paybridge/internal/checkout"
 	"paybridge/internal/metrics"
+	"paybridge/internal/wire"
 )
 
 // Defaults.
@@ -279,29 +280,9 @@ func badAnswer(op string, err error) error {
 	return &checkout.GatewayError{Gateway: GatewayName, Op: op, Message: "KuPay sent an answer we cannot read", Err: err}
 }
 
-func decodeJSON(raw []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return errors.New("trailing data after JSON")
-	}
-	return nil
-}
+func decodeJSON(raw []byte, v any) error { return wire.DecodeJSON(raw, v) }
 
-func truncate(b []byte) string {
-	s := string(b)
-	if len(s) <= maxErrorBody {
-		return s
-	}
-	i := maxErrorBody
-	for i > 0 && (s[i]&0xC0) == 0x80 {
-		i--
-	}
-	return s[:i] + "…(truncated)"
-}
+func truncate(b []byte) string { return wire.Snippet(b, maxErrorBody) }
 
 // ParseAmount reads a KuPay amount (a JSON number literal in major units)
 // exactly: zeros past the currency's exponent are dropped ("12.500" USD),

@@ -30,6 +30,7 @@ import (
 
 	"paybridge/internal/checkout"
 	"paybridge/internal/metrics"
+	"paybridge/internal/wire"
 )
 
 // Default endpoints and limits.
@@ -741,30 +742,9 @@ func checkCustomerToken(s string) error {
 	return nil
 }
 
-func retryAfter(v string) (time.Duration, bool) {
-	if v == "" {
-		return 0, false
-	}
-	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
-		return time.Duration(n) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(time.Until(t), 0), true
-	}
-	return 0, false
-}
+func retryAfter(v string) (time.Duration, bool) { return wire.RetryAfter(v, time.Now()) }
 
-func decodeJSON(raw []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return errors.New("trailing data after JSON")
-	}
-	return nil
-}
+func decodeJSON(raw []byte, v any) error { return wire.DecodeJSON(raw, v) }
 
 func decodeData(data json.RawMessage, v any) error {
 	if len(data) == 0 || string(data) == "null" {
@@ -778,17 +758,7 @@ func decodeData(data json.RawMessage, v any) error {
 
 func truncate(b []byte) string { return truncateString(string(b)) }
 
-func truncateString(s string) string {
-	if len(s) <= maxErrorBody {
-		return s
-	}
-	// cut on a rune boundary
-	i := maxErrorBody
-	for i > 0 && (s[i]&0xC0) == 0x80 {
-		i--
-	}
-	return s[:i] + "…(truncated)"
-}
+func truncateString(s string) string { return wire.Snippet([]byte(s), maxErrorBody) }
 
 func allDigits(s string) bool {
 	for i := 0; i < len(s); i++ {

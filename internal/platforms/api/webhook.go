@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"paybridge/internal/checkout"
+	"paybridge/internal/wire"
 )
 
 // Sign computes a Standard Webhooks signature header value ("v1,<base64>")
@@ -169,17 +170,6 @@ func (s *Syncer) deliver(ctx context.Context, shop *checkout.Shop, p *checkout.P
 // retryAfter reads a Retry-After header (seconds or HTTP date), capped at
 // one hour; 0 when absent or unreadable.
 func retryAfter(v string, now time.Time) time.Duration {
-	if v == "" {
-		return 0
-	}
-	var d time.Duration
-	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
-		d = time.Duration(n) * time.Second
-	} else if t, err := http.ParseTime(v); err == nil {
-		d = t.Sub(now)
-	}
-	if d < 0 {
-		return 0
-	}
+	d, _ := wire.RetryAfter(v, now)
 	return min(d, time.Hour)
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"paybridge/internal/checkout"
+	"paybridge/internal/wire"
 )
 
 // Client is a small WooCommerce REST v3 client: the handful of calls the
@@ -218,18 +219,7 @@ func rfc3986(s string) string {
 
 // retryAfter reads Retry-After (seconds or HTTP date), capped at one hour.
 func retryAfter(v string, now time.Time) time.Duration {
-	if v == "" {
-		return 0
-	}
-	var d time.Duration
-	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
-		d = time.Duration(n) * time.Second
-	} else if t, err := http.ParseTime(v); err == nil {
-		d = t.Sub(now)
-	}
-	if d < 0 {
-		return 0
-	}
+	d, _ := wire.RetryAfter(v, now)
 	return min(d, time.Hour)
 }
 
