@@ -22,7 +22,11 @@ import (
 	"github.com/hibiken/asynq"
 
 	"paybridge/internal/checkout"
+	"paybridge/internal/cko"
+	"paybridge/internal/cko/ckotest"
 	"paybridge/internal/jobs"
+	"paybridge/internal/kupay"
+	"paybridge/internal/kupay/kupaytest"
 	"paybridge/internal/platforms/shopify/shopifytest"
 	"paybridge/internal/secrets"
 	"paybridge/internal/server"
@@ -56,8 +60,9 @@ var postgresBackend = backend{"postgres+redis", func(t testing.TB) string { retu
 	func(t testing.TB) string { return testenv.RedisAddr(t) }}
 
 // harness is the bridge wired as cmd/bridge wires it: store, queue,
-// worker, core, UPayments adapter (against upaytest), the public server
-// with the shopper routes and this platform, and the mTLS session
+// worker, core, the three gateway adapters (UPayments against upaytest,
+// Checkout.com KNET against ckotest, KuPay against kupaytest), the public
+// server with the shopper routes and this platform, and the mTLS session
 // listener; Shopify is shopifytest.
 type harness struct {
 	t          testing.TB
@@ -66,6 +71,8 @@ type harness struct {
 	p          *Platform
 	sim        *shopifytest.Server
 	upay       *upaytest.Server
+	cko        *ckotest.Server
+	kupay      *kupaytest.Server
 	base       string
 	sessionURL string
 	logs       *syncBuffer
@@ -131,6 +138,16 @@ func newHarness(t testing.TB, be backend) *harness {
 	h.svc = checkout.NewService(db, queue, checkout.Config{PublicURL: h.base, AllowInsecureURLs: true,
 		ReconcileAfter: 2 * time.Second, Logger: log})
 	h.svc.RegisterGateway(upay.New(upay.Config{SandboxURL: h.upay.APIBase()}))
+	h.cko = ckotest.NewServer()
+	base := h.base
+	// The account's webhook workflow posts to the bridge's notify route.
+	h.cko.SetWebhookURL(func(_, reference string) string { return base + "/notify/cko/" + reference })
+	h.svc.RegisterGateway(cko.New(cko.Config{SandboxURL: h.cko.URL}))
+	h.kupay = kupaytest.NewServer()
+	h.svc.RegisterGateway(kupay.New(kupay.Config{BaseURL: h.kupay.URL}))
+	// UPayments as a gateway with fewer refunds, for the refusals.
+	h.svc.RegisterGateway(restricted{upay.New(upay.Config{SandboxURL: h.upay.APIBase()}), "upay-fullonly", false, false})
+	h.svc.RegisterGateway(restricted{upay.New(upay.Config{SandboxURL: h.upay.APIBase()}), "upay-onerefund", true, false})
 	h.sim = shopifytest.New(testKey, testSecret)
 	h.p, err = New(h.svc, db, Config{APIKey: testKey, APISecret: testSecret, PublicURL: h.base,
 		AdminOrigin: h.sim.AdminOrigin(), SessionClientCAs: h.sim.ClientCAs(), SessionCertificate: h.sim.ServerCertificate(),
@@ -173,6 +190,8 @@ func newHarness(t testing.TB, be backend) *harness {
 		h.p.Close()
 		queue.Close()
 		h.upay.Close()
+		h.cko.Close()
+		h.kupay.Close()
 		h.sim.Close()
 		db.Close()
 		if t.Failed() {
@@ -180,6 +199,23 @@ func newHarness(t testing.TB, be backend) *harness {
 		}
 	})
 	return h
+}
+
+// restricted is UPayments under another name, reporting fewer refunds:
+// none partial, or none after the first.
+type restricted struct {
+	*upay.Gateway
+	name            string
+	partial, second bool
+}
+
+func (r restricted) Name() string { return r.name }
+
+func (r restricted) Capabilities() checkout.Capabilities {
+	c := r.Gateway.Capabilities()
+	c.DisplayName = "UPayments (" + r.name + ")"
+	c.PartialRefunds, c.MultipleRefunds = r.partial, r.second
+	return c
 }
 
 // noRedirect shows redirects instead of following them.
@@ -300,7 +336,7 @@ func (h *harness) payment(shop *checkout.Shop, orderID string) *checkout.Payment
 	return p
 }
 
-// pay follows a pay URL to the UPayments page and returns the track id.
+// visit follows a pay URL to the UPayments page and returns the track id.
 func (h *harness) visit(payURL string) string {
 	h.t.Helper()
 	code, loc, body := get(h.t, noRedirect, payURL)
@@ -308,6 +344,84 @@ func (h *harness) visit(payURL string) string {
 		h.t.Fatalf("pay URL: %d %q %s", code, loc, body)
 	}
 	return strings.TrimPrefix(loc, h.upay.URL+"/pay/")
+}
+
+// gatewayCreds are sandbox credentials each simulator accepts, as the
+// settings API takes them.
+var gatewayCreds = map[string]map[string]string{
+	"upay": {"api_key": upaytest.DefaultKey},
+	"cko": {cko.CredSecretKey: ckotest.DefaultSecretKey, cko.CredProcessingChannel: ckotest.DefaultProcessingChannel,
+		cko.CredWebhookKey: ckotest.DefaultWebhookKey},
+	"kupay": {kupay.CredToken: kupaytest.DefaultToken},
+}
+
+// setupGateway installs shop and configures it in mode on gateway, with
+// the simulator's sandbox credentials, through the settings API.
+func (h *harness) setupGateway(shop, mode, gateway string) *checkout.Shop {
+	h.t.Helper()
+	h.install(shop)
+	code, out := h.settings(shop, SettingsJSON{Mode: mode, Sandbox: true, Gateway: gateway, Credentials: gatewayCreds[gateway]})
+	if code != http.StatusOK || out["warning"] != nil {
+		h.t.Fatalf("settings: %d %v", code, out)
+	}
+	s, err := h.db.ShopByDomain(context.Background(), checkout.PlatformShopify, shop)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return s
+}
+
+// pagePrefix is where the bridge's /pay redirect leads for gateway.
+func (h *harness) pagePrefix(gateway string) string {
+	switch gateway {
+	case "cko":
+		return h.cko.URL + "/knet/"
+	case "kupay":
+		return h.kupay.URL + "/pay/"
+	}
+	return h.upay.URL + "/pay/"
+}
+
+// visitGateway follows a pay URL to the shop's gateway page and returns
+// the gateway's reference of the charge.
+func (h *harness) visitGateway(shop *checkout.Shop, orderID, payURL string) string {
+	h.t.Helper()
+	code, loc, body := get(h.t, noRedirect, payURL)
+	if code != http.StatusFound || !strings.HasPrefix(loc, h.pagePrefix(shop.Gateway.Gateway)) {
+		h.t.Fatalf("pay URL: %d %q %s", code, loc, body)
+	}
+	ref := h.payment(shop, orderID).GatewayRef
+	if ref == "" {
+		h.t.Fatal("no gateway reference stored")
+	}
+	return ref
+}
+
+// payOnGateway is the shopper paying on the shop's gateway page; it
+// returns where the gateway sends the browser.
+func (h *harness) payOnGateway(shop *checkout.Shop, ref string) string {
+	h.t.Helper()
+	var (
+		ret string
+		err error
+	)
+	switch shop.Gateway.Gateway {
+	case "cko":
+		ret, err = h.cko.Complete(ref, ckotest.Captured)
+	case "kupay":
+		ret, err = h.kupay.Complete(ref, kupaytest.Paid)
+	default:
+		ret, err = h.upay.Complete(ref, upaytest.Captured)
+	}
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return ret
+}
+
+// gatewayCreates counts the charges the shop's gateway was asked for.
+func (h *harness) gatewayCreates() int {
+	return len(h.upay.Charges()) + len(h.cko.Requests("POST /payments")) + len(h.kupay.Requests("create"))
 }
 
 // waitRedirect follows the shopper's return (or waiting page) until the

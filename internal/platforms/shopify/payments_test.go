@@ -288,7 +288,8 @@ func testCaptureVoid(t *testing.T, h *harness, shop *checkout.Shop) {
 			t.Fatalf("%s session: %d %v %v", kind, code, out, err)
 		}
 		eventually(t, 10*time.Second, kind+" rejected", func() bool { return h.sim.OtherSession(gid).State == "rejected" })
-		if st := h.sim.OtherSession(gid); st.Reason != "PROCESSING_ERROR" || !strings.Contains(st.Message, "KNET") {
+		if st := h.sim.OtherSession(gid); st.Reason != "PROCESSING_ERROR" || !strings.Contains(st.Message, "UPayments does not support authorize now and capture later") ||
+			!strings.Contains(st.Message, MsgNoAuthorization) {
 			t.Fatalf("%s: %+v", kind, st)
 		}
 	}

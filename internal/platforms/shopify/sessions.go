@@ -18,9 +18,9 @@ import (
 
 // Merchant messages of rejected sessions.
 const (
-	// MsgNoAuthorization is shown on capture and void sessions: UPayments
-	// (KNET) takes the money at checkout and has no separate capture.
-	MsgNoAuthorization = "UPayments (KNET) cannot authorize now and capture later: payments are captured in full at checkout, so there is nothing to capture or void. Refund the order instead."
+	// MsgNoAuthorization follows the gateway's reason on capture and void
+	// sessions: the payment was taken in full at checkout.
+	MsgNoAuthorization = "Payments are captured in full at checkout, so there is nothing to capture or void. Refund the order instead."
 )
 
 // sessionRoutes serves the mTLS endpoints.
@@ -153,6 +153,18 @@ func (p *Platform) paymentSession(c *gin.Context) {
 		server.WriteError(c, server.Wrap(err, http.StatusUnprocessableEntity, "invalid_amount", "amount: "+err.Error()))
 		return
 	}
+	// A currency or an amount the shop's gateway cannot charge exactly:
+	// refused before anything is stored or sent to the gateway. Shopify is
+	// answered, then told (paymentSessionReject); the shopper goes back to
+	// Shopify through the declined page.
+	if err := p.svc.CheckPayment(shop.Gateway.Gateway, amount); err != nil {
+		if reason, ok := unsupported(err); ok {
+			p.refusePaymentSession(c, shop, in, reason)
+			return
+		}
+		server.WriteError(c, err)
+		return
+	}
 	name := strings.TrimSpace(in.Customer.BillingAddress.GivenName + " " + in.Customer.BillingAddress.FamilyName)
 	phone := in.Customer.PhoneNumber
 	if phone == "" {
@@ -176,7 +188,10 @@ func (p *Platform) paymentSession(c *gin.Context) {
 	}
 	pay, _, err := p.svc.CreatePayment(c.Request.Context(), shop, checkout.PlatformShopify, req, "shopify")
 	var ge *checkout.GatewayError
+	reason, refused := unsupported(err)
 	switch {
+	case refused:
+		p.refusePaymentSession(c, shop, in, reason)
 	case err == nil, errors.As(err, &ge) && pay != nil:
 		// A gateway failure leaves the payment without a charge: the pay
 		// URL creates it when the shopper arrives.
@@ -194,6 +209,20 @@ func (p *Platform) paymentSession(c *gin.Context) {
 		}
 		server.WriteError(c, err)
 	}
+}
+
+// refusePaymentSession answers a session the shop's gateway cannot charge
+// with the declined page as redirect_url, and rejects it
+// (PROCESSING_ERROR, the gateway's reason as merchant message) once the
+// answer is out, retrying until Shopify takes it.
+func (p *Platform) refusePaymentSession(c *gin.Context, shop *checkout.Shop, in PaymentSession, reason string) {
+	p.log.InfoContext(c.Request.Context(), "shopify: payment session refused before any gateway call",
+		"shop", shop.Domain, "session", in.GID, "gateway", shop.Gateway.Gateway, "reason", reason)
+	c.JSON(http.StatusCreated, gin.H{"redirect_url": p.declinedURL(shop.Domain, in.GID, in.PaymentMethod.Data.CancelURL, reason)})
+	p.later(func(ctx context.Context) error {
+		_, err := p.rejectSessionOnce(ctx, shop, in.GID, reason)
+		return err
+	})
 }
 
 // RefundSession is the body of a refund session request.
@@ -242,6 +271,11 @@ func (p *Platform) refundSession(c *gin.Context) {
 	switch {
 	case err == nil:
 		c.JSON(http.StatusCreated, gin.H{})
+	case errors.Is(err, checkout.ErrUnsupported):
+		// No refunds, no partial or no second refund at this gateway:
+		// refused before any gateway call, with the gateway's reason.
+		reason, _ := unsupported(err)
+		reject(reason)
 	case errors.Is(err, checkout.ErrRefundExceeds), errors.Is(err, checkout.ErrNotPaid), errors.As(err, &ve),
 		errors.Is(err, checkout.ErrIdempotencyConflict):
 		reject(err.Error())
@@ -250,8 +284,10 @@ func (p *Platform) refundSession(c *gin.Context) {
 	}
 }
 
-// captureSession and voidSession: UPayments cannot authorize, so neither
-// can succeed; they are rejected with a message the merchant sees.
+// captureSession and voidSession: every payment is charged as a sale (an
+// "authorization" session included), so neither can succeed; they are
+// rejected with the payment's gateway's reason when it cannot authorize
+// and capture later (checkout.FeatureCapture), and MsgNoAuthorization.
 func (p *Platform) captureSession(c *gin.Context) { p.rejectSession(c, "captureSessionReject") }
 
 func (p *Platform) voidSession(c *gin.Context) { p.rejectSession(c, "voidSessionReject") }
@@ -262,17 +298,38 @@ func (p *Platform) rejectSession(c *gin.Context, mutation string) {
 		return
 	}
 	var in struct {
-		ID  string `json:"id"`
-		GID string `json:"gid"`
+		ID        string `json:"id"`
+		GID       string `json:"gid"`
+		PaymentID string `json:"payment_id"`
 	}
 	if err := decodeJSON(body, &in); err != nil || in.GID == "" {
 		server.WriteError(c, server.Error(http.StatusBadRequest, "invalid_json", "gid is required"))
 		return
 	}
+	msg := p.noCaptureMessage(c.Request.Context(), shop, in.PaymentID)
 	c.JSON(http.StatusCreated, gin.H{})
 	p.later(func(ctx context.Context) error {
-		return p.paaReject(ctx, shop, mutation, in.GID, MsgNoAuthorization)
+		return p.paaReject(ctx, shop, mutation, in.GID, msg)
 	})
+}
+
+// noCaptureMessage says why a capture or void session is rejected: the
+// reason of the gateway that took the payment (the shop's when the
+// payment is unknown) when it cannot authorize and capture later, then
+// MsgNoAuthorization.
+func (p *Platform) noCaptureMessage(ctx context.Context, shop *checkout.Shop, sessionID string) string {
+	gateway := shop.Gateway.Gateway
+	if sessionID != "" {
+		if pay, err := p.db.PaymentByOrder(ctx, shop.ID, sessionID); err == nil {
+			gateway = pay.Gateway
+		}
+	}
+	if err := p.svc.Supports(gateway, checkout.FeatureCapture); err != nil {
+		if reason, ok := unsupported(err); ok {
+			return reason + ". " + MsgNoAuthorization
+		}
+	}
+	return "paybridge charges payments as sales. " + MsgNoAuthorization
 }
 
 // later runs fn after the answer, with retries for a few minutes: these

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -88,30 +90,89 @@ func (p *Platform) authSession(c *gin.Context) {
 }
 
 // SettingsJSON is the settings API's shape. Secrets are write-only: GET
-// says whether they are set.
+// says which are set, never their values.
 type SettingsJSON struct {
-	Mode          string `json:"mode"`
-	ManualMethod  string `json:"manual_method"`
-	PaymentMethod string `json:"payment_method"`
-	Language      string `json:"language"`
-	Invoice       string `json:"invoice"`
-	Sandbox       bool   `json:"sandbox"`
-	// APIKey and APISecret are the UPayments credentials; on PUT an empty
-	// value keeps the stored one.
+	Mode string `json:"mode"`
+	// ManualMethod is the manual payment method's name as set; empty
+	// means ManualMethodDefault, the gateway's name (GET).
+	ManualMethod        string `json:"manual_method"`
+	ManualMethodDefault string `json:"manual_method_default,omitempty"`
+	PaymentMethod       string `json:"payment_method"`
+	Language            string `json:"language"`
+	Invoice             string `json:"invoice"`
+	Sandbox             bool   `json:"sandbox"`
+	// Gateway is the adapter taking the shop's payments ("upay", "cko",
+	// "kupay"); on PUT empty keeps the current one.
+	Gateway string `json:"gateway"`
+	// Credentials are the gateway's credentials by field name (PUT only).
+	// For the current gateway an empty or missing value keeps the stored
+	// one; picking another gateway replaces them all.
+	Credentials map[string]string `json:"credentials,omitempty"`
+	// CredentialsSet says which of the gateway's credentials are stored
+	// (GET).
+	CredentialsSet map[string]bool `json:"credentials_set,omitempty"`
+	// Gateways are those a merchant can pick, with their credential fields
+	// (GET).
+	Gateways []GatewayOption `json:"gateways,omitempty"`
+	// APIKey and APISecret are UPayments' api_key and api_secret,
+	// accepted on PUT as before Credentials; on PUT an empty value keeps
+	// the stored one.
 	APIKey       string `json:"api_key,omitempty"`
 	APISecret    string `json:"api_secret,omitempty"`
 	APIKeySet    bool   `json:"api_key_set"`
 	APISecretSet bool   `json:"api_secret_set"`
 }
 
-func settingsOf(s *checkout.Shop) SettingsJSON {
-	return SettingsJSON{Mode: mode(s), ManualMethod: manualMethod(s), PaymentMethod: s.Settings[SettingPaymentMethod],
+// GatewayOption is a gateway on the settings page.
+type GatewayOption struct {
+	Name        string `json:"name"`
+	DisplayName string `json:"display_name"`
+	// Currencies it charges in; empty means any.
+	Currencies []string `json:"currencies,omitempty"`
+	Refunds    bool     `json:"refunds"`
+	Invoices   bool     `json:"invoices"`
+	// Credentials are the fields to ask for, in order.
+	Credentials []CredentialOption `json:"credentials"`
+}
+
+// CredentialOption is one credential field of a gateway.
+type CredentialOption struct {
+	Name     string `json:"name"`
+	Label    string `json:"label"`
+	Required bool   `json:"required"`
+}
+
+// maxCredential bounds a credential's length.
+const maxCredential = 500
+
+func (p *Platform) settingsOf(s *checkout.Shop) SettingsJSON {
+	out := SettingsJSON{Mode: mode(s), ManualMethod: strings.TrimSpace(s.Settings[SettingManualMethod]),
+		ManualMethodDefault: p.gatewayName(s.Gateway.Gateway), PaymentMethod: s.Settings[SettingPaymentMethod],
 		Language: s.Settings[SettingLanguage], Invoice: s.Settings[SettingInvoice], Sandbox: s.Gateway.Sandbox,
+		Gateway: s.Gateway.Gateway, CredentialsSet: map[string]bool{},
 		APIKeySet: s.Gateway.Credentials["api_key"] != "", APISecretSet: s.Gateway.Credentials["api_secret"] != ""}
+	if caps, ok := p.svc.Capabilities(s.Gateway.Gateway); ok {
+		for _, f := range caps.Credentials {
+			out.CredentialsSet[f.Name] = s.Gateway.Credentials[f.Name] != ""
+		}
+	}
+	for _, name := range p.gatewayNames() {
+		caps, ok := p.svc.Capabilities(name)
+		if !ok {
+			continue
+		}
+		g := GatewayOption{Name: name, DisplayName: caps.DisplayName, Currencies: caps.Currencies,
+			Refunds: caps.Refunds, Invoices: caps.Invoices, Credentials: []CredentialOption{}}
+		for _, f := range caps.Credentials {
+			g.Credentials = append(g.Credentials, CredentialOption{Name: f.Name, Label: f.Label, Required: f.Required})
+		}
+		out.Gateways = append(out.Gateways, g)
+	}
+	return out
 }
 
 func (p *Platform) getSettings(c *gin.Context) {
-	c.JSON(http.StatusOK, settingsOf(c.MustGet(shopCtxKey).(*checkout.Shop)))
+	c.JSON(http.StatusOK, p.settingsOf(c.MustGet(shopCtxKey).(*checkout.Shop)))
 }
 
 var allowed = map[string]map[string]bool{
@@ -119,6 +180,65 @@ var allowed = map[string]map[string]bool{
 	"payment_method": {"": true, "knet": true, "cc": true, "apple-pay": true, "google-pay": true, "samsung-pay": true, "amex": true},
 	"language":       {"": true, "en": true, "ar": true},
 	"invoice":        {"": true, "email": true, "sms": true, "all": true},
+}
+
+func invalid(c *gin.Context, msg string) {
+	server.WriteError(c, server.Error(http.StatusUnprocessableEntity, "invalid_field", msg))
+}
+
+// gatewayAccount builds the shop's gateway account from a PUT: the
+// gateway picked (a registered one), its credentials merged with the
+// stored ones when the gateway is unchanged, checked with the gateway's
+// CheckCredentials; and an invoice setting only for a gateway that sends
+// invoices. It returns a merchant-readable refusal, or "".
+func (p *Platform) gatewayAccount(shop *checkout.Shop, in SettingsJSON) (checkout.GatewayAccount, string) {
+	gateway := strings.TrimSpace(in.Gateway)
+	if gateway == "" {
+		gateway = shop.Gateway.Gateway
+	}
+	caps, ok := p.svc.Capabilities(gateway)
+	if !ok || !slices.Contains(p.gatewayNames(), gateway) {
+		return checkout.GatewayAccount{}, fmt.Sprintf("gateway: %q is not available", gateway)
+	}
+	given := map[string]string{}
+	for k, v := range in.Credentials {
+		given[k] = v
+	}
+	if in.APIKey != "" && given["api_key"] == "" {
+		given["api_key"] = in.APIKey
+	}
+	if in.APISecret != "" && given["api_secret"] == "" {
+		given["api_secret"] = in.APISecret
+	}
+	for k, v := range given {
+		if v = strings.TrimSpace(v); v == "" {
+			delete(given, k)
+		} else {
+			given[k] = v
+		}
+	}
+	if unknown := unknownCredentials(caps, given); len(unknown) > 0 {
+		return checkout.GatewayAccount{}, fmt.Sprintf("credentials: %s has no %s", caps.DisplayName, strings.Join(unknown, ", "))
+	}
+	creds := map[string]string{}
+	if gateway == shop.Gateway.Gateway {
+		maps.Copy(creds, shop.Gateway.Credentials)
+	}
+	for k, v := range given {
+		if len(v) > maxCredential {
+			return checkout.GatewayAccount{}, "credentials: a value is too long"
+		}
+		creds[k] = v
+	}
+	if err := caps.CheckCredentials(creds); err != nil {
+		return checkout.GatewayAccount{}, err.Error()
+	}
+	if in.Invoice != "" {
+		if err := p.svc.Supports(gateway, checkout.FeatureInvoices); err != nil {
+			return checkout.GatewayAccount{}, "invoice: " + err.Error()
+		}
+	}
+	return checkout.GatewayAccount{Gateway: gateway, Sandbox: in.Sandbox, Credentials: creds}, ""
 }
 
 func (p *Platform) putSettings(c *gin.Context) {
@@ -130,12 +250,17 @@ func (p *Platform) putSettings(c *gin.Context) {
 	}
 	for field, v := range map[string]string{"mode": in.Mode, "payment_method": in.PaymentMethod, "language": in.Language, "invoice": in.Invoice} {
 		if !allowed[field][v] {
-			server.WriteError(c, server.Error(http.StatusUnprocessableEntity, "invalid_field", fmt.Sprintf("%s: %q is not allowed", field, v)))
+			invalid(c, fmt.Sprintf("%s: %q is not allowed", field, v))
 			return
 		}
 	}
-	if len(in.ManualMethod) > 100 || len(in.APIKey) > 500 || len(in.APISecret) > 500 {
-		server.WriteError(c, server.Error(http.StatusUnprocessableEntity, "invalid_field", "a value is too long"))
+	if len(in.ManualMethod) > 100 || len(in.Gateway) > 100 || len(in.APIKey) > maxCredential || len(in.APISecret) > maxCredential {
+		invalid(c, "a value is too long")
+		return
+	}
+	acct, refusal := p.gatewayAccount(shop, in)
+	if refusal != "" {
+		invalid(c, refusal)
 		return
 	}
 	if shop.Settings == nil {
@@ -146,21 +271,12 @@ func (p *Platform) putSettings(c *gin.Context) {
 	shop.Settings[SettingPaymentMethod] = in.PaymentMethod
 	shop.Settings[SettingLanguage] = in.Language
 	shop.Settings[SettingInvoice] = in.Invoice
-	shop.Gateway.Sandbox = in.Sandbox
-	if shop.Gateway.Credentials == nil {
-		shop.Gateway.Credentials = map[string]string{}
-	}
-	if in.APIKey != "" {
-		shop.Gateway.Credentials["api_key"] = strings.TrimSpace(in.APIKey)
-	}
-	if in.APISecret != "" {
-		shop.Gateway.Credentials["api_secret"] = strings.TrimSpace(in.APISecret)
-	}
+	shop.Gateway = acct
 	if err := p.db.UpdateShop(c.Request.Context(), shop); err != nil {
 		server.WriteError(c, err)
 		return
 	}
-	out := settingsOf(shop)
+	out := p.settingsOf(shop)
 	if shop.Settings[SettingMode] == ModePaymentsApp {
 		if err := p.configurePaymentsApp(c.Request.Context(), shop); err != nil {
 			p.log.WarnContext(c.Request.Context(), "shopify: paymentsAppConfigure", "shop", shop.Domain, "err", err)
@@ -172,37 +288,67 @@ func (p *Platform) putSettings(c *gin.Context) {
 }
 
 var settingsTmpl = template.Must(template.New("settings").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>paybridge — UPayments for Shopify</title>
+<html lang="en"><head><meta charset="utf-8"><title>paybridge — payments for Shopify</title>
 <meta name="shopify-api-key" content="{{.APIKey}}">
 <script src="https://cdn.shopify.com/shopifycloud/app-bridge.js"></script>
-<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}label{display:block;margin:.8rem 0 .2rem}input,select{width:100%;padding:.4rem}</style>
+<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}label{display:block;margin:.8rem 0 .2rem}input,select{width:100%;padding:.4rem}small{color:#555}</style>
 </head><body>
-<h1>UPayments settings</h1>
+<h1>paybridge settings</h1>
 <form id="f">
-<label>Mode<select name="mode"><option value="payments_app">Payments app (Shopify checkout)</option><option value="order_webhook">Manual payment method + order webhook</option></select></label>
-<label>Manual payment method name (order-webhook mode)<input name="manual_method" placeholder="UPayments"></label>
-<label>UPayments API key<input name="api_key" type="password" autocomplete="off" placeholder="unchanged"></label>
-<label>UPayments API secret (optional)<input name="api_secret" type="password" autocomplete="off" placeholder="unchanged"></label>
+<label>Gateway<select name="gateway" id="gateway"></select></label>
+<small id="gwinfo"></small>
+<div id="creds"></div>
 <label><input name="sandbox" type="checkbox" style="width:auto"> Sandbox (test) account</label>
-<label>Payment method<select name="payment_method"><option value="">All (the page offers every method)</option><option>knet</option><option>cc</option><option>apple-pay</option><option>google-pay</option><option>samsung-pay</option><option>amex</option></select></label>
+<label>Mode<select name="mode"><option value="payments_app">Payments app (Shopify checkout)</option><option value="order_webhook">Manual payment method + order webhook</option></select></label>
+<label>Manual payment method name (order-webhook mode)<input name="manual_method" placeholder="the gateway's name"></label>
+<label>Payment method (UPayments)<select name="payment_method"><option value="">All (the page offers every method)</option><option>knet</option><option>cc</option><option>apple-pay</option><option>google-pay</option><option>samsung-pay</option><option>amex</option></select></label>
 <label>Language<select name="language"><option value="">Follow the shopper</option><option value="en">English</option><option value="ar">العربية</option></select></label>
-<label>Order-webhook mode: reach the shopper by<select name="invoice"><option value="">A pay link on the order</option><option value="email">UPayments invoice by e-mail</option><option value="sms">UPayments invoice by SMS</option><option value="all">UPayments invoice by e-mail and SMS</option></select></label>
+<label>Order-webhook mode: reach the shopper by<select name="invoice"><option value="">A pay link on the order</option><option value="email">Gateway invoice by e-mail</option><option value="sms">Gateway invoice by SMS</option><option value="all">Gateway invoice by e-mail and SMS</option></select></label>
 <p><button type="submit">Save</button> <span id="msg"></span></p>
 </form>
 <script>
-const f = document.getElementById('f'), msg = document.getElementById('msg');
+const f = document.getElementById('f'), msg = document.getElementById('msg'), gw = document.getElementById('gateway'),
+  credsDiv = document.getElementById('creds'), info = document.getElementById('gwinfo');
+let state = {gateways: [], gateway: '', credentials_set: {}};
 async function call(method, body) {
   const token = await shopify.idToken();
   const r = await fetch('/shopify/api/settings', {method, headers: {'Authorization': 'Bearer ' + token, 'Content-Type': 'application/json'}, body: body && JSON.stringify(body)});
   return r.json();
 }
-call('GET').then(s => { for (const k of ['mode','manual_method','payment_method','language','invoice']) f[k].value = s[k] || ''; f.sandbox.checked = s.sandbox; });
+function renderCreds() {
+  const g = state.gateways.find(x => x.name === gw.value);
+  credsDiv.replaceChildren();
+  if (!g) return;
+  const same = g.name === state.gateway;
+  info.textContent = (g.currencies && g.currencies.length ? 'Charges in ' + g.currencies.join(', ') + '. ' : '') +
+    (g.refunds ? '' : 'No refunds through the app. ') + (g.invoices ? '' : 'No invoices.');
+  for (const c of g.credentials) {
+    const l = document.createElement('label'), i = document.createElement('input');
+    l.textContent = c.label + (c.required ? '' : ' (optional)');
+    i.type = 'password'; i.autocomplete = 'off'; i.dataset.cred = c.name;
+    i.placeholder = same && state.credentials_set[c.name] ? 'unchanged' : (c.required ? 'required' : '');
+    l.appendChild(i); credsDiv.appendChild(l);
+  }
+}
+gw.addEventListener('change', renderCreds);
+call('GET').then(s => {
+  state = s;
+  for (const g of s.gateways || []) { const o = document.createElement('option'); o.value = g.name; o.textContent = g.display_name; gw.appendChild(o); }
+  gw.value = s.gateway;
+  for (const k of ['mode','manual_method','payment_method','language','invoice']) f[k].value = s[k] || '';
+  f.manual_method.placeholder = s.manual_method_default || '';
+  f.sandbox.checked = s.sandbox;
+  renderCreds();
+});
 f.addEventListener('submit', async e => {
   e.preventDefault();
-  const b = {mode: f.mode.value, manual_method: f.manual_method.value, payment_method: f.payment_method.value, language: f.language.value,
-    invoice: f.invoice.value, sandbox: f.sandbox.checked, api_key: f.api_key.value, api_secret: f.api_secret.value};
+  const credentials = {};
+  for (const i of credsDiv.querySelectorAll('input')) if (i.value) credentials[i.dataset.cred] = i.value;
+  const b = {gateway: gw.value, credentials, mode: f.mode.value, manual_method: f.manual_method.value, payment_method: f.payment_method.value,
+    language: f.language.value, invoice: f.invoice.value, sandbox: f.sandbox.checked};
   const r = await call('PUT', b);
   msg.textContent = r.error ? r.error.message : (r.warning || 'Saved');
+  if (r.settings) { state = r.settings; for (const i of credsDiv.querySelectorAll('input')) i.value = ''; renderCreds(); }
 });
 </script></body></html>`))
 

@@ -6,7 +6,8 @@
 // result learned from the gateway goes back with the Payments Apps GraphQL
 // API (paymentSessionResolve / Reject) and the shopper is sent on to the URL
 // Shopify answers. Refund sessions become gateway refunds; capture and void
-// sessions are rejected (KNET cannot authorize).
+// sessions are rejected (no gateway paybridge ships authorizes now and
+// captures later).
 //
 // Order-webhook mode (a merchant's custom app): orders/create for an unpaid
 // order placed with the shop's manual payment method creates the gateway
@@ -19,6 +20,7 @@
 //	GET  /shopify/install         app URL: verify, redirect to Shopify's OAuth grant
 //	GET  /shopify/callback        OAuth redirect: verify, exchange the code, store the token
 //	POST /shopify/webhooks        webhooks (HMAC), compliance topics included
+//	GET  /shopify/declined        a shopper whose session the gateway cannot charge → Shopify
 //	GET  /shopify/app             merchant settings page (embedded, App Bridge)
 //	GET  /shopify/api/settings    its API, Authorization: Bearer <session token>
 //	PUT  /shopify/api/settings
@@ -44,10 +46,19 @@
 // capture_session_url and void_session_url on the mTLS listener
 // (https://pay.example.com:8443/shopify/payments/sessions, …).
 //
+// Each shop picks its gateway (UPayments, Checkout.com KNET, KuPay …) on
+// the settings page. What that gateway cannot do is refused before any
+// gateway call, with the gateway's reason (checkout.UnsupportedError): a
+// payment session in a currency or for an amount it cannot charge exactly
+// is answered, then rejected (the shopper goes back to Shopify through
+// GET /shopify/declined); a refund session it cannot perform (none at all,
+// partial, a second one) is rejected; in order-webhook mode such an order
+// gets no payment and a note saying why, once.
+//
 // Decisions where Shopify's documentation is silent or the gateway cannot
-// follow: a session of kind "authorization" is charged as a sale (KNET
-// cannot authorize; its later capture or void session is rejected with
-// [MsgNoAuthorization]); a shopper who cancels on the gateway page goes
+// follow: a session of kind "authorization" is charged as a sale (the
+// gateways capture at once; its later capture or void session is rejected
+// with the gateway's reason and [MsgNoAuthorization]); a shopper who cancels on the gateway page goes
 // back to the session's cancel_url and the session is left open, never
 // rejected (a rejected session cannot be paid again; Shopify retires the
 // abandoned one itself); a payment whose page lifetime ends without a
@@ -90,8 +101,9 @@ const (
 	// DefaultWebhookBudget bounds the work done inline for one webhook;
 	// Shopify gives up on a delivery after 5 s.
 	DefaultWebhookBudget = 4 * time.Second
-	// MethodName is how a manual payment recorded by paybridge is named on
-	// the order.
+	// MethodName is how a manual payment recorded by paybridge was named on
+	// the order before shops picked their gateway (UPayments' display
+	// name); such transactions are still recognised as paybridge's.
 	MethodName = "UPayments"
 )
 
@@ -100,7 +112,9 @@ const (
 	// SettingMode is ModePaymentsApp (default) or ModeOrderWebhook.
 	SettingMode = "mode"
 	// SettingManualMethod is the manual payment method's name in the shop
-	// (order-webhook mode); default "UPayments".
+	// (order-webhook mode); default the gateway's display name
+	// ("UPayments", "Checkout.com", "KuPay"). Manual payments are recorded
+	// under this name.
 	SettingManualMethod = "manual_method"
 	// SettingPaymentMethod is the UPayments method to ask for ("knet",
 	// "cc", … or empty for all).
@@ -276,6 +290,8 @@ type Platform struct {
 	bg  sync.WaitGroup
 	// refresh serialises token refreshes per shop within this process.
 	refresh sync.Map // shop id → *sync.Mutex
+	// rejections remembers refused payment sessions' redirects.
+	rejections sync.Map // session gid → *rejection
 }
 
 // New returns the platform. It fails on a missing APIKey, APISecret or
@@ -302,6 +318,7 @@ func (p *Platform) Register(r gin.IRouter) {
 	r.GET("/shopify/install", p.install)
 	r.GET("/shopify/callback", p.callback)
 	r.POST("/shopify/webhooks", p.webhook)
+	r.GET("/shopify/declined", p.declined)
 	r.GET("/shopify/app", p.settingsPage)
 	r.GET("/shopify/api/settings", p.authSession, p.getSettings)
 	r.PUT("/shopify/api/settings", p.authSession, p.putSettings)
@@ -332,11 +349,13 @@ func mode(shop *checkout.Shop) string {
 	return ModePaymentsApp
 }
 
-func manualMethod(shop *checkout.Shop) string {
+// manualMethod is the shop's manual payment method name: the setting, or
+// the display name of its gateway.
+func (p *Platform) manualMethod(shop *checkout.Shop) string {
 	if m := strings.TrimSpace(shop.Settings[SettingManualMethod]); m != "" {
 		return m
 	}
-	return MethodName
+	return p.gatewayName(shop.Gateway.Gateway)
 }
 
 // readFile is os.ReadFile, a variable for tests.

@@ -93,8 +93,8 @@ func userErrorsErr(what string, ue UserErrors) error {
 }
 
 // rejectCode is the PaymentSessionStateRejectedReason for a final payment
-// that did not succeed. UPayments does not say why a KNET payment failed
-// in a way that maps to the card-specific codes, so it is PROCESSING_ERROR
+// that did not succeed. The gateways do not say why a payment failed in a
+// way that maps to the card-specific codes, so it is PROCESSING_ERROR
 // (valid in every API version).
 func rejectCode(*checkout.Payment) string { return "PROCESSING_ERROR" }
 
@@ -124,9 +124,10 @@ func (p *Platform) SyncPayment(ctx context.Context, shop *checkout.Shop, pay *ch
 		query, field, state = resolveMutation, "paymentSessionResolve", "resolved"
 	case checkout.StatusFailed, checkout.StatusExpired:
 		query, field, state = rejectMutation, "paymentSessionReject", "rejected"
-		msg := "UPayments did not capture the payment"
+		name := p.gatewayName(pay.Gateway)
+		msg := name + " did not capture the payment"
 		if pay.Status == checkout.StatusExpired {
-			msg = "the UPayments payment page expired without a result"
+			msg = "the " + name + " payment page expired without a result"
 		}
 		vars["reason"] = map[string]any{"code": rejectCode(pay), "merchantMessage": msg}
 	default:
@@ -209,7 +210,7 @@ func (p *Platform) SyncRefund(ctx context.Context, shop *checkout.Shop, pay *che
 	}
 	gid := gidOf("RefundSession", r.Reference)
 	if r.Status == checkout.RefundFailed {
-		return p.rejectRefundSession(ctx, shop, gid, "UPayments refused the refund")
+		return p.rejectRefundSession(ctx, shop, gid, p.gatewayName(pay.Gateway)+" refused the refund")
 	}
 	var data map[string]struct {
 		UserErrors UserErrors `json:"userErrors"`
@@ -237,12 +238,13 @@ func (p *Platform) paaReject(ctx context.Context, shop *checkout.Shop, mutation,
 }
 
 // configurePaymentsApp tells Shopify whether the shop's payments app is
-// ready: it is once the merchant has entered gateway credentials.
+// ready: it is once the shop's gateway has every credential it requires.
 func (p *Platform) configurePaymentsApp(ctx context.Context, shop *checkout.Shop) error {
 	var data map[string]struct {
 		UserErrors UserErrors `json:"userErrors"`
 	}
-	ready := shop.Gateway.Credentials["api_key"] != ""
+	caps, known := p.svc.Capabilities(shop.Gateway.Gateway)
+	ready := known && caps.CheckCredentials(shop.Gateway.Credentials) == nil
 	if err := p.graphql(ctx, shop, apiPayments, configureMutation, map[string]any{"ready": ready, "externalHandle": shop.ID}, &data); err != nil {
 		return err
 	}

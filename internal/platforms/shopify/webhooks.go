@@ -276,7 +276,7 @@ func (p *Platform) orderCreated(ctx context.Context, shop *checkout.Shop, body [
 	if err := decodeJSON(body, &o); err != nil {
 		return checkout.Permanent("orders/create", err)
 	}
-	method := manualMethod(shop)
+	method := p.manualMethod(shop)
 	if !slices.ContainsFunc(o.Gateways, func(g string) bool { return strings.EqualFold(strings.TrimSpace(g), method) }) {
 		return nil
 	}
@@ -293,31 +293,62 @@ func (p *Platform) orderCreated(ctx context.Context, shop *checkout.Shop, body [
 		// invoice sent by e-mail it would send a second invoice.
 		pay, err = p.createOrderPayment(ctx, shop, o)
 	}
+	if reason, ok := unsupported(err); ok {
+		return p.noteRefusal(ctx, shop, o, reason)
+	}
 	if err != nil {
 		return err
 	}
 	if pay.Metadata[MetaNoted] != "" {
 		return nil
 	}
-	line := "Pay with UPayments: " + p.svc.PayURL(pay.ID)
+	name := p.gatewayName(pay.Gateway)
+	line := "Pay with " + name + ": " + p.svc.PayURL(pay.ID)
 	if nt := pay.Metadata[upay.MetaNotificationType]; nt == "email" || nt == "sms" {
-		line = fmt.Sprintf("UPayments invoice sent by %s (paybridge payment %s)", nt, pay.ID)
+		line = fmt.Sprintf("%s invoice sent by %s (paybridge payment %s)", name, nt, pay.ID)
 	}
-	note := o.Note
-	if !strings.Contains(note, line) {
-		note = strings.TrimSpace(note + "\n" + line)
-	}
-	var data map[string]struct {
-		UserErrors UserErrors `json:"userErrors"`
-	}
-	if err := p.graphql(ctx, shop, apiAdmin, noteMutation, map[string]any{"input": map[string]any{"id": o.GID, "note": note}}, &data); err != nil {
-		return err
-	}
-	if err := userErrorsErr("orderUpdate", data["orderUpdate"].UserErrors); err != nil {
+	if err := p.addNote(ctx, shop, o.GID, o.Note, line); err != nil {
 		return err
 	}
 	_, err = p.svc.Annotate(ctx, pay.ID, map[string]string{MetaNoted: "true"}, "shopify")
 	return err
+}
+
+// addNote appends line to the order's note unless the note has it.
+func (p *Platform) addNote(ctx context.Context, shop *checkout.Shop, gid, note, line string) error {
+	if strings.Contains(note, line) {
+		return nil
+	}
+	note = strings.TrimSpace(note + "\n" + line)
+	var data map[string]struct {
+		UserErrors UserErrors `json:"userErrors"`
+	}
+	if err := p.graphql(ctx, shop, apiAdmin, noteMutation, map[string]any{"input": map[string]any{"id": gid, "note": note}}, &data); err != nil {
+		return err
+	}
+	return userErrorsErr("orderUpdate", data["orderUpdate"].UserErrors)
+}
+
+const orderNoteQuery = `query OrderNote($id: ID!) { order(id: $id) { id note } }`
+
+// noteRefusal puts on the order why the shop's gateway cannot charge it,
+// once: the order's current note is read first (the webhook's copy is the
+// note at creation, and Shopify may deliver orders/create more than once).
+func (p *Platform) noteRefusal(ctx context.Context, shop *checkout.Shop, o orderIn, reason string) error {
+	p.log.InfoContext(ctx, "shopify: order not charged: the gateway cannot take it", "shop", shop.Domain, "order", o.ID.String(), "reason", reason)
+	var q struct {
+		Order *struct {
+			Note string `json:"note"`
+		} `json:"order"`
+	}
+	if err := p.graphql(ctx, shop, apiAdmin, orderNoteQuery, map[string]any{"id": o.GID}, &q); err != nil {
+		return err
+	}
+	if q.Order == nil {
+		return checkout.Permanent("the Shopify order is gone", fmt.Errorf("order %s", o.GID))
+	}
+	line := "paybridge cannot collect this order: " + reason + ". Collect it another way, or change the payment gateway in the app's settings."
+	return p.addNote(ctx, shop, o.GID, q.Order.Note, line)
 }
 
 func (p *Platform) createOrderPayment(ctx context.Context, shop *checkout.Shop, o orderIn) (*checkout.Payment, error) {
@@ -339,7 +370,9 @@ func (p *Platform) createOrderPayment(ctx context.Context, shop *checkout.Shop, 
 	meta := map[string]string{MetaMode: ModeOrderWebhook, MetaShop: shop.Domain, MetaGID: o.GID, MetaOrderStatusURL: o.OrderStatusURL}
 	switch nt := shop.Settings[SettingInvoice]; nt {
 	case "email", "sms", "all":
-		meta[upay.MetaNotificationType] = nt
+		if p.svc.Supports(shop.Gateway.Gateway, checkout.FeatureInvoices) == nil {
+			meta[upay.MetaNotificationType] = nt
+		}
 	}
 	req := checkout.PaymentRequest{OrderID: o.ID.String(), Amount: amount, Description: "Shopify order " + o.Name,
 		Language: shopperLanguage(shop, o.CustomerLocale), PaymentMethod: shop.Settings[SettingPaymentMethod],
@@ -407,14 +440,15 @@ type orderOut struct {
 	Transactions           []transactionOut `json:"transactions"`
 }
 
-// ours finds a successful payment recorded by paybridge for amount.
-func (o *orderOut) ours(amount checkout.Money) string {
+// ours finds a successful payment recorded by paybridge for amount,
+// under method (the shop's manual method) or MethodName.
+func (o *orderOut) ours(amount checkout.Money, method string) string {
 	for i := len(o.Transactions) - 1; i >= 0; i-- {
 		t := o.Transactions[i]
 		if (t.Kind != "SALE" && t.Kind != "CAPTURE") || t.Status != "SUCCESS" {
 			continue
 		}
-		if t.Gateway != MethodName && t.FormattedGateway != MethodName {
+		if !slices.Contains([]string{method, MethodName}, t.Gateway) && !slices.Contains([]string{method, MethodName}, t.FormattedGateway) {
 			continue
 		}
 		if m, err := t.AmountSet.money(); err == nil && m.Equal(amount) {
@@ -448,7 +482,8 @@ func (p *Platform) syncOrder(ctx context.Context, shop *checkout.Shop, pay *chec
 		_, err := p.svc.Annotate(ctx, pay.ID, map[string]string{MetaTransaction: txn}, "shopify")
 		return err
 	}
-	if txn := q.Order.ours(pay.Amount); txn != "" {
+	method := p.manualMethod(shop)
+	if txn := q.Order.ours(pay.Amount, method); txn != "" {
 		return record(txn)
 	}
 	if q.Order.DisplayFinancialStatus == "PAID" {
@@ -461,7 +496,7 @@ func (p *Platform) syncOrder(ctx context.Context, shop *checkout.Shop, pay *chec
 			UserErrors UserErrors `json:"userErrors"`
 		} `json:"orderCreateManualPayment"`
 	}
-	vars := map[string]any{"id": gid, "method": MethodName,
+	vars := map[string]any{"id": gid, "method": method,
 		"amount": map[string]any{"amount": pay.Amount.String(), "currencyCode": pay.Amount.Currency}}
 	err := p.graphql(ctx, shop, apiAdmin, manualPaymentMutation, vars, &m)
 	var gerrs GraphQLErrors
@@ -476,7 +511,7 @@ func (p *Platform) syncOrder(ctx context.Context, shop *checkout.Shop, pay *chec
 	}
 	txn := ""
 	if m.Payload.Order != nil {
-		txn = m.Payload.Order.ours(pay.Amount)
+		txn = m.Payload.Order.ours(pay.Amount, method)
 	}
 	if txn == "" {
 		txn = "recorded"

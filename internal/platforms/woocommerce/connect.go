@@ -11,6 +11,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -35,19 +36,30 @@ var connectPage = template.Must(template.New("connect").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>Connect WooCommerce · paybridge</title>
 <style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem;line-height:1.5}
-label{display:block;margin-top:1rem;font-weight:600}input,select{width:100%;padding:.5rem;font-size:1rem}
-button{margin-top:1.5rem;padding:.6rem 1.2rem;font-size:1rem}.err{color:#b00020}.ar{direction:rtl;color:#555}</style></head>
+label{display:block;margin-top:1rem;font-weight:600}input,select{width:100%;padding:.5rem;font-size:1rem;box-sizing:border-box}
+button{margin-top:1.5rem;padding:.6rem 1.2rem;font-size:1rem}.err{color:#b00020}.ar{direction:rtl;color:#555}
+fieldset{margin-top:1rem;border:1px solid #ccc;padding:.5rem 1rem 1rem}legend{font-weight:600}
+.gw{margin-top:.75rem}.gw>input[type=radio]{width:auto}.gw>label{display:inline;margin:0}
+.gw small{font-weight:400;color:#555}.creds{margin-left:1.5rem}
+.gw>input[type=radio]:not(:checked)~.creds{display:none}</style></head>
 <body><h1>Connect your WooCommerce store</h1>
 <p class="ar">اربط متجر WooCommerce الخاص بك</p>
-{{if .Error}}<p class="err">{{.Error}}</p>{{end}}
+{{if .Error}}<p class="err" role="alert">{{.Error}}</p>{{if .ErrorAR}}<p class="err ar">{{.ErrorAR}}</p>{{end}}{{end}}
 <form method="post" action="{{.Action}}">
 <label for="store_url">Store address · عنوان المتجر</label>
 <input id="store_url" name="store_url" type="url" required placeholder="https://store.example" value="{{.StoreURL}}">
-<label for="gateway">Payment gateway · بوابة الدفع</label>
-<select id="gateway" name="gateway"><option value="upay">UPayments (KNET, cards, Apple Pay)</option></select>
-<label for="gateway_key">Gateway API key · مفتاح واجهة البوابة</label>
-<input id="gateway_key" name="gateway_key" type="password" required autocomplete="off">
-<label><input type="checkbox" name="sandbox" value="1" style="width:auto"> Sandbox (test) account · حساب تجريبي</label>
+<fieldset><legend>Payment gateway · بوابة الدفع</legend>
+{{range .Gateways}}<div class="gw">
+<input type="radio" name="gateway" id="gw-{{.Name}}" value="{{.Name}}"{{if .Checked}} checked{{end}}>
+<label for="gw-{{.Name}}">{{.Title}}{{if .Currencies}} <small>· {{.Currencies}}</small>{{end}}</label>
+<div class="creds">{{range .Fields}}
+<label for="{{.Input}}">{{.Label}}{{if .Required}} *{{end}}{{if .LabelAR}} · <span lang="ar" dir="rtl">{{.LabelAR}}</span>{{end}}</label>
+<input id="{{.Input}}" name="{{.Input}}" type="{{if .Secret}}password{{else}}text{{end}}" autocomplete="off">{{end}}
+</div></div>
+{{else}}<p class="err">No payment gateway is configured on this bridge.</p>{{end}}
+</fieldset>
+<label><input type="checkbox" name="sandbox" value="1" style="width:auto"{{if .Sandbox}} checked{{end}}> Sandbox (test) account · حساب تجريبي</label>
+<p><small>* required · مطلوب</small></p>
 <button type="submit">Connect · ربط</button>
 </form>
 <p>You will be asked by your store to approve read/write access for paybridge. Then install the
@@ -63,15 +75,118 @@ code{background:#f3f3f3;padding:.15rem .35rem;word-break:break-all}.ar{direction
 <body><h1>{{.Heading}}</h1><p class="ar">{{.HeadingAR}}</p><p>{{.Message}}</p>
 {{if .ShopID}}<ol>
 <li>Download the <a href="{{.PluginURL}}">paybridge gateway plugin</a> and upload it under Plugins › Add New › Upload.</li>
-<li>Under WooCommerce › Settings › Payments › UPayments (paybridge), enter:
+<li>Under WooCommerce › Settings › Payments › Online payment (paybridge), enter:
 <ul><li>Bridge URL: <code>{{.BridgeURL}}</code></li><li>Shop ID: <code>{{.ShopID}}</code></li>
 <li>Shared secret: <code>{{.Secret}}</code></li></ul></li></ol>
 <p>Keep the shared secret private: it is shown only to the browser that started this connection.</p>{{end}}
 </body></html>`))
 
 type connectData struct {
-	Action, StoreURL, Error, PluginURL string
+	Action, StoreURL, Error, ErrorAR, PluginURL string
+	Gateways                                    []connectGateway
+	Sandbox                                     bool
 }
+
+// connectGateway is one gateway offered on the connect form, with the
+// credential fields its account needs.
+type connectGateway struct {
+	Name, Title, Currencies string
+	Checked                 bool
+	Fields                  []connectField
+}
+
+type connectField struct {
+	Input, Label, LabelAR string
+	Required, Secret      bool
+}
+
+// credentialLabelsAR are the Arabic labels of the credentials the bridge's
+// gateways ask for, by gateway and credential name; others show English only.
+var credentialLabelsAR = map[string]string{
+	"upay/api_key":              "مفتاح واجهة UPayments",
+	"upay/api_secret":           "سرّ واجهة UPayments (اختياري)",
+	"cko/secret_key":            "المفتاح السري لـ Checkout.com",
+	"cko/processing_channel_id": "معرّف قناة المعالجة لـ Checkout.com",
+	"cko/webhook_key":           "مفتاح توقيع إشعارات Checkout.com",
+	"kupay/api_token":           "رمز واجهة KuPay",
+}
+
+// credentialFields are the fields a gateway's account needs: those it
+// reports, or one API key when it reports none.
+func credentialFields(caps checkout.Capabilities) []checkout.CredentialField {
+	if len(caps.Credentials) > 0 {
+		return caps.Credentials
+	}
+	return []checkout.CredentialField{{Name: "api_key", Label: caps.DisplayName + " API key", Required: true}}
+}
+
+// credentialInput is the form field name of a gateway's credential.
+func credentialInput(gateway, name string) string { return "cred." + gateway + "." + name }
+
+// isSecretField guesses whether a credential should be typed unseen.
+func isSecretField(name string) bool {
+	n := strings.ToLower(name)
+	return strings.Contains(n, "key") || strings.Contains(n, "secret") || strings.Contains(n, "token") || strings.Contains(n, "password")
+}
+
+// connectGateways lists every registered gateway for the form, selected
+// checked (the first one when selected is not registered).
+func (p *Platform) connectGateways(selected string) []connectGateway {
+	names := p.svc.GatewayNames()
+	if !slices.Contains(names, selected) && len(names) > 0 {
+		selected = names[0]
+	}
+	out := make([]connectGateway, 0, len(names))
+	for _, name := range names {
+		caps, _ := p.svc.Capabilities(name)
+		g := connectGateway{Name: name, Title: caps.DisplayName, Checked: name == selected}
+		if len(caps.Currencies) > 0 {
+			g.Currencies = strings.Join(caps.Currencies, ", ")
+		}
+		for _, f := range credentialFields(caps) {
+			g.Fields = append(g.Fields, connectField{Input: credentialInput(name, f.Name), Label: f.Label,
+				LabelAR: credentialLabelsAR[name+"/"+f.Name], Required: f.Required, Secret: isSecretField(f.Name)})
+		}
+		out = append(out, g)
+	}
+	return out
+}
+
+// connectAccount reads the gateway account from the posted connect form
+// and checks it has every required credential. A legacy "gateway_key"
+// (the form's one field before gateways had their own) fills the first.
+func (p *Platform) connectAccount(c *gin.Context) (checkout.GatewayAccount, error) {
+	gw := c.PostForm("gateway")
+	if gw == "" {
+		return checkout.GatewayAccount{}, errors.New("choose a payment gateway")
+	}
+	caps, ok := p.svc.Capabilities(gw)
+	if !ok {
+		return checkout.GatewayAccount{}, fmt.Errorf("gateway %q is not available", gw)
+	}
+	fields := credentialFields(caps)
+	creds := map[string]string{}
+	for _, f := range fields {
+		if v := strings.TrimSpace(c.PostForm(credentialInput(gw, f.Name))); v != "" {
+			creds[f.Name] = v
+		}
+	}
+	if v := strings.TrimSpace(c.PostForm("gateway_key")); v != "" && creds[fields[0].Name] == "" {
+		creds[fields[0].Name] = v
+	}
+	check := caps
+	check.Credentials = fields
+	if err := check.CheckCredentials(creds); err != nil {
+		return checkout.GatewayAccount{}, &credentialsError{err}
+	}
+	return checkout.GatewayAccount{Gateway: gw, Sandbox: c.PostForm("sandbox") != "", Credentials: creds}, nil
+}
+
+// credentialsError is a connect form whose gateway credentials are missing.
+type credentialsError struct{ err error }
+
+func (e *credentialsError) Error() string { return e.err.Error() }
+func (e *credentialsError) Unwrap() error { return e.err }
 
 type resultData struct {
 	Heading, HeadingAR, Message string
@@ -93,7 +208,8 @@ func renderHTML(c *gin.Context, status int, t *template.Template, data any) {
 
 func (p *Platform) connectForm(c *gin.Context) {
 	renderHTML(c, http.StatusOK, connectPage, connectData{Action: p.cfg.PublicURL + "/woocommerce/connect",
-		StoreURL: c.Query("store_url"), PluginURL: p.cfg.PublicURL + "/woocommerce/plugin.zip"})
+		StoreURL: c.Query("store_url"), PluginURL: p.cfg.PublicURL + "/woocommerce/plugin.zip",
+		Gateways: p.connectGateways(c.Query("gateway")), Sandbox: c.Query("sandbox") != ""})
 }
 
 func hashHex(s string) string {
@@ -106,18 +222,22 @@ func hashHex(s string) string {
 // store's wc-auth grant screen.
 func (p *Platform) connectStart(c *gin.Context) {
 	ctx := c.Request.Context()
+	// The form comes back with the store, gateway and sandbox choice kept;
+	// credentials are never echoed into the page.
 	form := connectData{Action: p.cfg.PublicURL + "/woocommerce/connect", StoreURL: c.PostForm("store_url"),
-		PluginURL: p.cfg.PublicURL + "/woocommerce/plugin.zip"}
+		PluginURL: p.cfg.PublicURL + "/woocommerce/plugin.zip",
+		Gateways:  p.connectGateways(c.PostForm("gateway")), Sandbox: c.PostForm("sandbox") != ""}
 	storeURL, err := NormalizeStoreURL(c.PostForm("store_url"), p.cfg.AllowInsecureURLs)
-	gw, key := c.PostForm("gateway"), strings.TrimSpace(c.PostForm("gateway_key"))
-	if _, ok := p.svc.Gateway(gw); err == nil && !ok {
-		err = fmt.Errorf("gateway %q is not available", gw)
-	}
-	if err == nil && key == "" {
-		err = errors.New("the gateway API key is required")
+	var acct checkout.GatewayAccount
+	if err == nil {
+		acct, err = p.connectAccount(c)
 	}
 	if err != nil {
 		form.Error = err.Error()
+		var ce *credentialsError
+		if errors.As(err, &ce) {
+			form.ErrorAR = "بيانات حساب بوابة الدفع ناقصة: يُرجى تعبئة الحقول المطلوبة."
+		}
 		renderHTML(c, http.StatusUnprocessableEntity, connectPage, form)
 		return
 	}
@@ -125,7 +245,7 @@ func (p *Platform) connectStart(c *gin.Context) {
 	token, state := NewSecret(40), NewSecret(40)
 	shop := &checkout.Shop{
 		ID: checkout.NewID("shop"), Name: u.Host + u.Path, Platform: checkout.PlatformWooCommerce,
-		Gateway:       checkout.GatewayAccount{Gateway: gw, Sandbox: c.PostForm("sandbox") != "", Credentials: map[string]string{"api_key": key}},
+		Gateway:       acct,
 		WebhookSecret: NewSecret(48),
 		Secrets:       map[string]string{SecretPlugin: NewSecret(48)},
 		Settings:      map[string]string{SettingStatus: "pending", SettingStoreURL: storeURL, settingBrowser: hashHex(token)},

@@ -19,7 +19,11 @@ import (
 	"github.com/hibiken/asynq"
 
 	"paybridge/internal/checkout"
+	"paybridge/internal/cko"
+	"paybridge/internal/cko/ckotest"
 	"paybridge/internal/jobs"
+	"paybridge/internal/kupay"
+	"paybridge/internal/kupay/kupaytest"
 	"paybridge/internal/platforms/woocommerce"
 	"paybridge/internal/platforms/woocommerce/woocommercetest"
 	"paybridge/internal/secrets"
@@ -34,18 +38,20 @@ import (
 func TestMain(m *testing.M) { testenv.Main(m) }
 
 // env is the real wiring on a real listener: store, queue, worker, core,
-// UPayments adapter against its simulator, shopper routes and the
-// WooCommerce platform against the store simulator.
+// the UPayments, Checkout.com and KuPay adapters against their simulators,
+// shopper routes and the WooCommerce platform against the store simulator.
 type env struct {
-	t    *testing.T
-	db   *store.DB
-	svc  *checkout.Service
-	plat *woocommerce.Platform
-	upay *upaytest.Server
-	wc   *woocommercetest.Server
-	base string
-	shop *checkout.Shop
-	jar  http.CookieJar
+	t     *testing.T
+	db    *store.DB
+	svc   *checkout.Service
+	plat  *woocommerce.Platform
+	upay  *upaytest.Server
+	cko   *ckotest.Server
+	kupay *kupaytest.Server
+	wc    *woocommercetest.Server
+	base  string
+	shop  *checkout.Shop
+	jar   http.CookieJar
 }
 
 var noRedirect = &http.Client{Timeout: 20 * time.Second,
@@ -92,6 +98,12 @@ func startEnv(t *testing.T, dsn, redisAddr string) *env {
 	svc := checkout.NewService(db, q, checkout.Config{PublicURL: base, ReconcileAfter: 2 * time.Second, AllowInsecureURLs: true, Logger: log})
 	up := upaytest.NewServer()
 	svc.RegisterGateway(upay.New(upay.Config{SandboxURL: up.APIBase()}))
+	ck := ckotest.NewServer()
+	// The account's webhook workflow posts to the bridge's notify route.
+	ck.SetWebhookURL(func(_, reference string) string { return base + "/notify/cko/" + reference })
+	svc.RegisterGateway(cko.New(cko.Config{SandboxURL: ck.URL}))
+	ku := kupaytest.NewServer()
+	svc.RegisterGateway(kupay.New(kupay.Config{BaseURL: ku.URL}))
 	plat := woocommerce.New(svc, db, woocommerce.Config{PublicURL: base, AllowInsecureURLs: true, RefundWait: 5 * time.Second, Logger: log})
 	svc.RegisterSyncer(checkout.PlatformWooCommerce, plat)
 	w := jobs.NewWorker(opt, svc, jcfg)
@@ -106,7 +118,7 @@ func startEnv(t *testing.T, dsn, redisAddr string) *env {
 	wc := woocommercetest.NewServer()
 	wc.AllowHTTPCallback = true
 	jar, _ := cookiejar.New(nil)
-	e := &env{t: t, db: db, svc: svc, plat: plat, upay: up, wc: wc, base: base, jar: jar}
+	e := &env{t: t, db: db, svc: svc, plat: plat, upay: up, cko: ck, kupay: ku, wc: wc, base: base, jar: jar}
 	t.Cleanup(func() {
 		cancel()
 		<-done
@@ -115,6 +127,8 @@ func startEnv(t *testing.T, dsn, redisAddr string) *env {
 		q.Close()
 		wc.Close()
 		up.Close()
+		ck.Close()
+		ku.Close()
 		db.Close()
 	})
 	return e
@@ -154,14 +168,29 @@ func waitFor(t *testing.T, within time.Duration, what string, ok func() bool) {
 	}
 }
 
-// connect runs wc-auth the way a merchant does: the connect form, the
-// store's grant screen, Approve, and back.
+// connect runs wc-auth the way a merchant does with a UPayments account:
+// the connect form, the store's grant screen, Approve, and back.
 func (e *env) connect() {
+	e.t.Helper()
+	e.connectWith("upay", map[string]string{"api_key": upaytest.DefaultKey})
+}
+
+// connectForm is the connect form's fields for a sandbox account at
+// gateway with creds.
+func connectForm(storeURL, gateway string, creds map[string]string) url.Values {
+	form := url.Values{"store_url": {storeURL}, "gateway": {gateway}, "sandbox": {"1"}}
+	for k, v := range creds {
+		form.Set("cred."+gateway+"."+k, v)
+	}
+	return form
+}
+
+// connectWith runs wc-auth for e.wc with an account at gateway.
+func (e *env) connectWith(gateway string, creds map[string]string) {
 	t := e.t
 	t.Helper()
 	br := e.browser()
-	resp, err := br.PostForm(e.base+"/woocommerce/connect", url.Values{"store_url": {e.wc.Base()}, "gateway": {"upay"},
-		"gateway_key": {upaytest.DefaultKey}, "sandbox": {"1"}})
+	resp, err := br.PostForm(e.base+"/woocommerce/connect", connectForm(e.wc.Base(), gateway, creds))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,6 +229,14 @@ func (e *env) connect() {
 	e.shop = shop
 	if shop.Secrets[woocommerce.SecretConsumerKey] == "" || shop.Secrets[woocommerce.SecretPlugin] == "" {
 		t.Fatal("keys or plugin secret missing")
+	}
+	if g := shop.Gateway; g.Gateway != gateway || !g.Sandbox || len(g.Credentials) != len(creds) {
+		t.Fatalf("gateway account %s sandbox=%v with %d credentials, want %s with %d", g.Gateway, g.Sandbox, len(g.Credentials), gateway, len(creds))
+	}
+	for k, v := range creds {
+		if shop.Gateway.Credentials[k] != v {
+			t.Fatalf("credential %s not stored", k)
+		}
 	}
 	// The merchant's browser sees the plugin settings; another does not.
 	_, _, page := get(t, br, ret)
@@ -260,6 +297,7 @@ func TestWooCommerce(t *testing.T) {
 	t.Run("SyncIdempotent", func(t *testing.T) { testSyncIdempotent(t, e) })
 	t.Run("AddShop", func(t *testing.T) { testAddShop(t, e) })
 	t.Run("StoreSideChanges", func(t *testing.T) { testStoreSideChanges(t, e) })
+	t.Run("Gateways", func(t *testing.T) { testGateways(t, e) })
 	t.Run("Reconnect", func(t *testing.T) { testReconnect(t, e) })
 }
 

@@ -204,6 +204,17 @@ func (p *Platform) pay(c *gin.Context) {
 			return
 		}
 	}
+	// What the shop's gateway cannot charge (a currency it does not take,
+	// an amount its rules refuse) is refused here, before any gateway call.
+	if err := p.svc.CheckPayment(shop.Gateway.Gateway, amount); err != nil {
+		var ue *checkout.UnsupportedError
+		if errors.As(err, &ue) {
+			p.refuseUnsupported(c, lang, shop, orderID, amount, ue, storeLink)
+			return
+		}
+		p.fail(c, lang, err)
+		return
+	}
 	req := checkout.PaymentRequest{
 		OrderID:     attemptOrderID(orderID, n),
 		Amount:      amount,
@@ -234,14 +245,77 @@ func (p *Platform) pay(c *gin.Context) {
 	}
 	if err != nil {
 		var ve *checkout.ValidationError
-		if errors.As(err, &ve) {
+		var ue *checkout.UnsupportedError
+		switch {
+		case errors.As(err, &ue):
+			p.refuseUnsupported(c, lang, shop, orderID, amount, ue, storeLink)
+		case errors.As(err, &ve):
 			p.refuse(c, http.StatusUnprocessableEntity, lang, refuseAmount, cancelURL, err)
-			return
+		default:
+			p.fail(c, lang, err)
 		}
-		p.fail(c, lang, err)
 		return
 	}
 	p.redirect(c, lang, pay.ID)
+}
+
+// refuseUnsupported shows the shopper why the shop's gateway cannot take
+// this order (naming the gateway, in English or Arabic) and leaves the
+// merchant a note on the order saying so, once per order.
+func (p *Platform) refuseUnsupported(c *gin.Context, lang string, shop *checkout.Shop, orderID string, amount checkout.Money, ue *checkout.UnsupportedError, link string) {
+	_ = c.Error(fmt.Errorf("woocommerce order %s: %w", orderID, ue))
+	caps, _ := p.svc.Capabilities(ue.Gateway)
+	name := firstNonEmpty(caps.DisplayName, ue.Gateway)
+	page := server.Page{Lang: lang, Kind: server.KindError, LinkURL: link}
+	if lang == "ar" {
+		page.Heading = "لا يمكن دفع هذا الطلب عبر " + name
+		why := fmt.Sprintf("لا تقبل بوابة الدفع %s مبلغ %s %s.", name, amount, amount.Currency)
+		if ue.Feature == checkout.FeatureCurrency {
+			why = fmt.Sprintf("بوابة الدفع %s لا تقبل عملة %s.", name, amount.Currency)
+			if len(caps.Currencies) > 0 {
+				why = fmt.Sprintf("بوابة الدفع %s لا تقبل عملة %s (العملات المقبولة: %s).", name, amount.Currency, strings.Join(caps.Currencies, "، "))
+			}
+		}
+		page.Message = why + " لم يُخصم أي مبلغ. يُرجى التواصل مع المتجر."
+	} else {
+		page.Heading = "This order cannot be paid with " + name
+		page.Message = strings.TrimSuffix(ue.Reason, ".") + ". No payment was taken. Please contact the store."
+	}
+	server.RenderPage(c, http.StatusUnprocessableEntity, page)
+	p.noteRefusal(shop, orderID, ue.Reason)
+}
+
+// refusalMarker ends the note left on an order the shop's gateway cannot
+// charge; an order gets at most one.
+const refusalMarker = "[paybridge refused]"
+
+// noteRefusal adds, in the background, a note telling the merchant why the
+// shopper could not pay the order, unless the order has one already.
+func (p *Platform) noteRefusal(shop *checkout.Shop, orderID, reason string) {
+	key := shop.ID + "/" + orderID
+	if _, busy := p.noting.LoadOrStore(key, true); busy {
+		return
+	}
+	p.bg.Add(1)
+	go func() {
+		defer p.bg.Done()
+		defer p.noting.Delete(key)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*p.cfg.Timeout)
+		defer cancel()
+		cl, err := clientFor(shop, p.cfg.Timeout)
+		if err != nil {
+			return
+		}
+		notes, err := cl.Notes(ctx, orderID)
+		if err == nil && !hasNote(notes, refusalMarker) {
+			err = cl.AddNote(ctx, orderID, fmt.Sprintf("The shopper could not pay this order: %s. No payment was taken; "+
+				"the order is unchanged. Change the order's currency or total, or the shop's payment gateway at paybridge. %s",
+				strings.TrimSuffix(reason, "."), refusalMarker))
+		}
+		if err != nil {
+			p.log.Warn("woocommerce: note a refused payment", "shop", shop.ID, "order", orderID, "err", err)
+		}
+	}()
 }
 
 func (p *Platform) redirect(c *gin.Context, lang, paymentID string) {

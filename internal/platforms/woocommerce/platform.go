@@ -136,8 +136,10 @@ type Platform struct {
 	cfg   Config
 	log   *slog.Logger
 	// bg tracks background work started by requests (webhook
-	// registration after wc-auth).
+	// registration after wc-auth, the note on a refused order).
 	bg sync.WaitGroup
+	// noting holds "shop/order" keys whose refusal note is being written.
+	noting sync.Map
 }
 
 var _ checkout.Syncer = (*Platform)(nil)
@@ -149,7 +151,8 @@ func New(svc *checkout.Service, st Store, cfg Config) *Platform {
 }
 
 // Wait waits for background work started by requests (the webhook
-// registration that follows a wc-auth callback, at most two minutes). Call
+// registration that follows a wc-auth callback, at most two minutes; the
+// note on an order its gateway cannot charge). Call
 // it on shutdown before closing the database.
 func (p *Platform) Wait() { p.bg.Wait() }
 

@@ -104,7 +104,12 @@ func (p *Platform) refund(c *gin.Context) {
 		Source: checkout.PlatformWooCommerce, Reference: ref})
 	if err != nil {
 		var ve *checkout.ValidationError
+		var ue *checkout.UnsupportedError
 		switch {
+		case errors.As(err, &ue):
+			// Refused before any gateway call: the plugin shows Reason
+			// ("KuPay does not support refunds") to the merchant.
+			server.WriteError(c, server.Wrap(err, http.StatusUnprocessableEntity, "unsupported_by_gateway", ue.Reason))
 		case errors.Is(err, checkout.ErrRefundExceeds):
 			server.WriteError(c, server.Wrap(err, http.StatusUnprocessableEntity, "refund_exceeds_captured",
 				"the refund is more than what is left to refund on this payment"))

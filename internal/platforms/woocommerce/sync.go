@@ -31,14 +31,24 @@ func wcOrderID(pay *checkout.Payment) string {
 	return id
 }
 
-func methodName(pay *checkout.Payment) string {
+// methodName is how notes name the payment method: the gateway's payment
+// type, the requested method, else the gateway's display name (via).
+func methodName(pay *checkout.Payment, via string) string {
 	if m := pay.GatewayData["payment_type"]; m != "" {
 		return m
 	}
 	if pay.PaymentMethod != "" {
 		return pay.PaymentMethod
 	}
-	return "UPayments"
+	return firstNonEmpty(via, pay.Gateway)
+}
+
+// gatewayName is the display name of the payment's gateway.
+func (p *Platform) gatewayName(pay *checkout.Payment) string {
+	if caps, ok := p.svc.Capabilities(pay.Gateway); ok {
+		return caps.DisplayName
+	}
+	return pay.Gateway
 }
 
 // SyncPayment writes a final payment to its WooCommerce order. It re-reads
@@ -64,13 +74,13 @@ func (p *Platform) SyncPayment(ctx context.Context, shop *checkout.Shop, pay *ch
 		note   string
 	)
 	if pay.Status == checkout.StatusPaid {
-		update, note = paidChange(o, pay)
+		update, note = paidChange(o, pay, p.gatewayName(pay))
 	} else {
 		later, err := p.store.PaymentByOrder(ctx, pay.ShopID, attemptOrderID(id, attemptNumber(pay)+1))
 		if err != nil && !errors.Is(err, checkout.ErrNotFound) {
 			return err
 		}
-		update, note = unpaidChange(o, pay, later != nil)
+		update, note = unpaidChange(o, pay, p.gatewayName(pay), later != nil)
 	}
 	if update != nil {
 		if _, err := cl.UpdateOrder(ctx, id, update); err != nil {
@@ -104,11 +114,11 @@ func meta(kv ...string) []map[string]any {
 // paidChange decides what a paid payment does to the order as it stands
 // (research §2.2): set_paid on pending/failed, an explicit status on
 // on-hold and cancelled, nothing on an order already paid.
-func paidChange(o *Order, pay *checkout.Payment) (map[string]any, string) {
+func paidChange(o *Order, pay *checkout.Payment, via string) (map[string]any, string) {
 	txn := firstNonEmpty(pay.TransactionID, pay.GatewayRef)
 	amount := pay.Amount.String() + " " + pay.Amount.Currency
-	base := fmt.Sprintf("Payment of %s received via %s (transaction %s, track id %s), confirmed with the gateway.",
-		amount, methodName(pay), txn, pay.GatewayRef)
+	base := fmt.Sprintf("Payment of %s received via %s (transaction %s, gateway reference %s), confirmed with the gateway.",
+		amount, methodName(pay, via), txn, pay.GatewayRef)
 	ours := o.MetaString(MetaPaymentID) == pay.ID || (txn != "" && o.TransactionID == txn)
 	if isPaid(o) {
 		switch {
@@ -145,12 +155,12 @@ func paidChange(o *Order, pay *checkout.Payment) (map[string]any, string) {
 // failure moves a pending order to failed (the shopper can still pay it
 // again); a cancel or an expired page leaves it pending. An order already
 // paid, or with a newer attempt, only gets the note.
-func unpaidChange(o *Order, pay *checkout.Payment, newerAttempt bool) (map[string]any, string) {
+func unpaidChange(o *Order, pay *checkout.Payment, via string, newerAttempt bool) (map[string]any, string) {
 	amount := pay.Amount.String() + " " + pay.Amount.Currency
 	var note string
 	switch pay.Status {
 	case checkout.StatusFailed:
-		note = fmt.Sprintf("Payment of %s via %s failed (track id %s).", amount, methodName(pay), pay.GatewayRef)
+		note = fmt.Sprintf("Payment of %s via %s failed (gateway reference %s).", amount, methodName(pay, via), pay.GatewayRef)
 	case checkout.StatusCanceled:
 		note = fmt.Sprintf("The shopper cancelled the payment of %s on the gateway's page; the order still awaits payment.", amount)
 	case checkout.StatusExpired:

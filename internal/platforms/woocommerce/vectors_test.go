@@ -241,7 +241,7 @@ func TestPaidChange(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			up, note := paidChange(&tt.order, pay)
+			up, note := paidChange(&tt.order, pay, "UPayments")
 			var keys []string
 			for k := range up {
 				keys = append(keys, k)

@@ -449,7 +449,7 @@ func (s *Sim) orderJSON(o *order) []byte {
 			"address_2": "", "city": "Kuwait City", "state": "", "postcode": "", "country": "KW", "email": o.email, "phone": o.phone},
 		"shipping": map[string]any{"first_name": o.first, "last_name": o.last, "company": "", "address_1": "Block 1",
 			"address_2": "", "city": "Kuwait City", "state": "", "postcode": "", "country": "KW", "phone": ""},
-		"payment_method": "paybridge_upayments", "payment_method_title": "Pay with KNET / card (UPayments)",
+		"payment_method": "paybridge_upayments", "payment_method_title": "Pay online",
 		"transaction_id": o.transactionID, "date_paid": fmtTime(o.datePaid), "date_paid_gmt": fmtTime(o.datePaid),
 		"date_completed": nil, "date_completed_gmt": nil, "cart_hash": "", "meta_data": meta,
 		"line_items": lines, "tax_lines": []any{}, "shipping_lines": []any{}, "fee_lines": []any{}, "coupon_lines": []any{},

@@ -1,7 +1,7 @@
 <?php
 /**
- * Plugin Name: UPayments via paybridge
- * Description: KNET, cards, Apple Pay and Google Pay through UPayments' hosted page, confirmed by the paybridge service. Holds no gateway credentials and makes no payment decision.
+ * Plugin Name: paybridge payments (UPayments, Checkout.com KNET, KuPay)
+ * Description: Shoppers pay on the hosted page of the gateway connected to the store at paybridge (UPayments, Checkout.com KNET or KuPay); the paybridge service confirms every payment. Holds no gateway credentials and makes no payment decision.
  * Version: 1.0.0
  * Requires PHP: 7.4
  * WC requires at least: 7.0

@@ -1,4 +1,4 @@
-/* Registers "UPayments (paybridge)" with the Checkout block. The block
+/* Registers "Online payment (paybridge)" with the Checkout block. The block
  * checkout calls the classic gateway's process_payment, whose redirect
  * takes the shopper to the bridge. */
 ( function () {
@@ -10,7 +10,7 @@
 	var el = window.wp.element.createElement;
 	var decode = window.wp.htmlEntities.decodeEntities;
 	var data = settings.getSetting( 'paybridge_upayments_data', {} );
-	var title = decode( data.title || window.wp.i18n.__( 'Pay with KNET / card (UPayments)', 'paybridge-upayments' ) );
+	var title = decode( data.title || window.wp.i18n.__( 'Pay online', 'paybridge-upayments' ) );
 	var Content = function () {
 		return el( 'div', null, decode( data.description || '' ) );
 	};

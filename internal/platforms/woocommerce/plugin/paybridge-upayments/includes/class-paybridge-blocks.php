@@ -63,7 +63,7 @@ final class Paybridge_Blocks extends AbstractPaymentMethodType {
 	 */
 	public function get_payment_method_data() {
 		return array(
-			'title'       => isset( $this->settings['title'] ) ? $this->settings['title'] : __( 'Pay with KNET / card (UPayments)', 'paybridge-upayments' ),
+			'title'       => isset( $this->settings['title'] ) ? $this->settings['title'] : __( 'Pay online', 'paybridge-upayments' ),
 			'description' => isset( $this->settings['description'] ) ? $this->settings['description'] : '',
 			'supports'    => array( 'products', 'refunds' ),
 		);

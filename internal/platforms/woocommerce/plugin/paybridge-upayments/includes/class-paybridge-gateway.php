@@ -2,7 +2,8 @@
 /**
  * The gateway: sends the shopper to the bridge with a signed link, and
  * forwards refunds to the bridge. The bridge confirms every payment with
- * UPayments itself and updates the order through the REST API.
+ * the store's gateway (UPayments, Checkout.com KNET or KuPay) itself and
+ * updates the order through the REST API.
  *
  * @package Paybridge_UPayments
  */
@@ -12,7 +13,7 @@ if ( ! defined( 'ABSPATH' ) ) {
 }
 
 /**
- * UPayments via paybridge.
+ * Payments via paybridge, on the gateway connected to the store.
  */
 class Paybridge_Gateway extends WC_Payment_Gateway {
 
@@ -22,8 +23,8 @@ class Paybridge_Gateway extends WC_Payment_Gateway {
 	public function __construct() {
 		$this->id                 = 'paybridge_upayments';
 		$this->has_fields         = false;
-		$this->method_title       = __( 'UPayments (paybridge)', 'paybridge-upayments' );
-		$this->method_description = __( 'KNET, cards, Apple Pay and Google Pay on UPayments\' hosted page. Payments are confirmed with UPayments by the paybridge service, which updates the order.', 'paybridge-upayments' );
+		$this->method_title       = __( 'Online payment (paybridge)', 'paybridge-upayments' );
+		$this->method_description = __( 'Shoppers pay on the hosted page of the gateway connected to this store at paybridge (UPayments, Checkout.com KNET or KuPay). The paybridge service confirms every payment with the gateway and updates the order.', 'paybridge-upayments' );
 		$this->supports           = array( 'products', 'refunds' );
 		$this->init_form_fields();
 		$this->init_settings();
@@ -40,18 +41,18 @@ class Paybridge_Gateway extends WC_Payment_Gateway {
 			'enabled'       => array(
 				'title'   => __( 'Enable', 'paybridge-upayments' ),
 				'type'    => 'checkbox',
-				'label'   => __( 'Enable UPayments via paybridge', 'paybridge-upayments' ),
+				'label'   => __( 'Enable payments via paybridge', 'paybridge-upayments' ),
 				'default' => 'no',
 			),
 			'title'         => array(
 				'title'   => __( 'Title', 'paybridge-upayments' ),
 				'type'    => 'text',
-				'default' => __( 'Pay with KNET / card (UPayments)', 'paybridge-upayments' ),
+				'default' => __( 'Pay online', 'paybridge-upayments' ),
 			),
 			'description'   => array(
 				'title'   => __( 'Description', 'paybridge-upayments' ),
 				'type'    => 'textarea',
-				'default' => __( 'You will be taken to UPayments\' secure page to pay.', 'paybridge-upayments' ),
+				'default' => __( 'You will be taken to the payment gateway\'s secure page to pay.', 'paybridge-upayments' ),
 			),
 			'bridge_url'    => array(
 				'title'       => __( 'Bridge URL', 'paybridge-upayments' ),
@@ -103,7 +104,7 @@ class Paybridge_Gateway extends WC_Payment_Gateway {
 
 	/**
 	 * Send the shopper to the bridge, which checks the order and sends them
-	 * on to UPayments. No payment is decided here.
+	 * on to the gateway. No payment is decided here.
 	 *
 	 * @param int $order_id Order id.
 	 * @return array
@@ -121,7 +122,9 @@ class Paybridge_Gateway extends WC_Payment_Gateway {
 	}
 
 	/**
-	 * Ask the bridge to refund at UPayments (signed request).
+	 * Ask the bridge to refund at the gateway (signed request). A refund the
+	 * gateway cannot make (KuPay makes none) is refused by the bridge before
+	 * any gateway call, and its reason is shown to the merchant.
 	 *
 	 * @param int        $order_id Order id.
 	 * @param float|null $amount   Amount.
@@ -167,7 +170,7 @@ class Paybridge_Gateway extends WC_Payment_Gateway {
 		$data = json_decode( wp_remote_retrieve_body( $result ), true );
 		if ( 200 === $code || 202 === $code ) {
 			if ( 202 === $code ) {
-				$order->add_order_note( __( 'Refund sent to UPayments; its result will be added as a note.', 'paybridge-upayments' ) );
+				$order->add_order_note( __( 'Refund sent to the payment gateway; its result will be added as a note.', 'paybridge-upayments' ) );
 			}
 			return true;
 		}
