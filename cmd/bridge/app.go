@@ -94,12 +94,11 @@ type workerCore struct {
 	*checkout.Service
 	a *app
 	// lastWebhookCheck throttles the WooCommerce webhook check, which makes
-	// one request per connected store, to once per webhookCheckEvery.
+	// one request per connected store, to once per
+	// BRIDGE_WEBHOOK_CHECK_INTERVAL.
 	mu               sync.Mutex
 	lastWebhookCheck time.Time
 }
-
-const webhookCheckEvery = 10 * time.Minute
 
 // Reconcile runs the core's reconciler, then re-activates WooCommerce
 // webhooks that the stores disabled (WooCommerce never retries and
@@ -107,7 +106,7 @@ const webhookCheckEvery = 10 * time.Minute
 func (c *workerCore) Reconcile(ctx context.Context) error {
 	err := c.Service.Reconcile(ctx)
 	c.mu.Lock()
-	due := time.Since(c.lastWebhookCheck) >= webhookCheckEvery
+	due := time.Since(c.lastWebhookCheck) >= c.a.cfg.WebhookCheckInterval
 	if due {
 		c.lastWebhookCheck = time.Now()
 	}

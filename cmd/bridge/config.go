@@ -49,6 +49,10 @@ type Config struct {
 	// ReconcileAfter is how long an open payment sits before it is
 	// re-checked. BRIDGE_RECONCILE_AFTER, default 2m.
 	ReconcileAfter time.Duration `env:"BRIDGE_RECONCILE_AFTER" envDefault:"2m"`
+	// WebhookCheckInterval is how often the reconciler checks the bridge's
+	// webhooks on each WooCommerce store and re-activates disabled ones
+	// (one request per store). BRIDGE_WEBHOOK_CHECK_INTERVAL, default 10m.
+	WebhookCheckInterval time.Duration `env:"BRIDGE_WEBHOOK_CHECK_INTERVAL" envDefault:"10m"`
 	// SyncRetryDelays overrides the store:sync ladder ("5s,10s,1m").
 	// BRIDGE_SYNC_RETRY_DELAYS.
 	SyncRetryDelays string `env:"BRIDGE_SYNC_RETRY_DELAYS"`
@@ -132,6 +136,9 @@ func loadConfig() (*Config, error) {
 	}
 	if c.ReconcileInterval < time.Second {
 		badf("BRIDGE_RECONCILE_INTERVAL=%s: must be at least 1s", c.ReconcileInterval)
+	}
+	if c.WebhookCheckInterval < time.Second {
+		badf("BRIDGE_WEBHOOK_CHECK_INTERVAL=%s: must be at least 1s", c.WebhookCheckInterval)
 	}
 	if c.ReconcileAfter < 0 {
 		badf("BRIDGE_RECONCILE_AFTER=%s: must not be negative", c.ReconcileAfter)

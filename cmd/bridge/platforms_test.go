@@ -19,6 +19,7 @@ import (
 // --platform woocommerce` and pays an order the way the plugin sends the
 // shopper, through the real wiring: routes, syncer and reconciler hook.
 func TestWooCommerceThroughBridge(t *testing.T) {
+	t.Setenv("BRIDGE_WEBHOOK_CHECK_INTERVAL", "1s")
 	b := startBridge(t, backends[0])
 	wc := woocommercetest.NewServer()
 	t.Cleanup(wc.Close)
@@ -82,5 +83,19 @@ func TestWooCommerceThroughBridge(t *testing.T) {
 	}
 	if len(b.sim.Charges()) != charges {
 		t.Fatal("a tampered link reached the gateway")
+	}
+	// WooCommerce disables a webhook after failed deliveries and never
+	// retries; the reconciler turns it back on.
+	var hook int64
+	for id := range wc.WebhookStatuses() {
+		hook = id
+	}
+	wc.SetWebhookStatus(hook, "disabled")
+	deadline = time.Now().Add(10 * time.Second)
+	for wc.WebhookStatuses()[hook] != "active" {
+		if time.Now().After(deadline) {
+			t.Fatalf("webhook not re-activated: %v", wc.WebhookStatuses())
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
