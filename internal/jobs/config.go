@@ -22,8 +22,9 @@ var (
 	}
 	// DefaultSyncRetryDelays is the long ladder of store:sync and
 	// refund:process: 5s, 10s, 30s, 1m, 2m, 5m, 12m, 38m, then hourly.
-	// With the default 24 retries the last attempt comes about 17 hours
-	// after the first (59 minutes for the first eight steps, then 16 hourly ones).
+	// With the default 31 retries the last attempt comes about a day after
+	// the first (59 minutes for the first eight steps, then 23 hourly ones),
+	// as DESIGN §4 asks: a store down overnight is still caught up.
 	DefaultSyncRetryDelays = []time.Duration{
 		5 * time.Second, 10 * time.Second, 30 * time.Second,
 		time.Minute, 2 * time.Minute, 5 * time.Minute,
@@ -53,14 +54,15 @@ type Config struct {
 	// Default DefaultSyncRetryDelays.
 	SyncRetryDelays []time.Duration
 	// SyncMaxRetry is how many times a store sync is retried before it is
-	// archived and the core is told (Core.SyncGaveUp). Default 24.
+	// archived and the core is told (Core.SyncGaveUp). Default 31 (about a
+	// day on the default ladder).
 	SyncMaxRetry int
 
 	// RefundRetryDelays is the refund:process ladder.
 	// Default DefaultSyncRetryDelays.
 	RefundRetryDelays []time.Duration
 	// RefundMaxRetry is how many times a refund task is retried before it
-	// is archived. Default 24.
+	// is archived. Default 31.
 	RefundMaxRetry int
 
 	// ReconcileInterval is the reconciler's period, in whole seconds.
@@ -111,13 +113,13 @@ func (c Config) withDefaults() Config {
 		c.SyncRetryDelays = DefaultSyncRetryDelays
 	}
 	if c.SyncMaxRetry <= 0 {
-		c.SyncMaxRetry = 24
+		c.SyncMaxRetry = 31
 	}
 	if len(c.RefundRetryDelays) == 0 {
 		c.RefundRetryDelays = DefaultSyncRetryDelays
 	}
 	if c.RefundMaxRetry <= 0 {
-		c.RefundMaxRetry = 24
+		c.RefundMaxRetry = 31
 	}
 	if c.ReconcileInterval <= 0 {
 		c.ReconcileInterval = time.Minute

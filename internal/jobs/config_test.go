@@ -93,7 +93,7 @@ func TestRetryDelay(t *testing.T) {
 func TestConfigDefaults(t *testing.T) {
 	t.Parallel()
 	c := Config{}.withDefaults()
-	if c.Concurrency != 10 || c.SyncMaxRetry != 24 || c.RefundMaxRetry != 24 || c.ConfirmMaxRetry != 8 ||
+	if c.Concurrency != 10 || c.SyncMaxRetry != 31 || c.RefundMaxRetry != 31 || c.ConfirmMaxRetry != 8 ||
 		c.ReconcileInterval != time.Minute || c.ShutdownTimeout != 10*time.Second ||
 		c.DelayedTaskCheckInterval != 5*time.Second || c.ConfirmUniqueFor != 10*time.Second ||
 		c.Logger == nil || c.Clock == nil || c.NoScheduler {
