@@ -85,6 +85,10 @@ type Capabilities struct {
 	// MaxMinor is the largest amount in minor units the gateway takes;
 	// 0 means no limit beyond MaxMinor.
 	MaxMinor int64
+	// IdempotentRefunds is true when the gateway deduplicates refund
+	// requests by our refund id (Checkout.com's Cko-Idempotency-Key), so a
+	// submission whose outcome is unknown may be sent again safely.
+	IdempotentRefunds bool
 	// Credentials are what a shop gives to use its account at the gateway,
 	// in the order a form should ask for them. Platforms build their
 	// connect and settings forms from it.

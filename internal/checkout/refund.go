@@ -130,10 +130,12 @@ func (s *Service) Refund(ctx context.Context, id string) (*Refund, error) {
 }
 
 // ProcessRefund moves a pending refund forward at the gateway: it submits
-// it once, then polls its status. Because UPayments offers no idempotency
-// key, a submission whose outcome is unknown (a timeout, a crash between
-// the call and the write) is never repeated: the refund is left pending with
-// an event and the job archived for a person to check.
+// it, then polls its status. A submission whose outcome is unknown (a
+// timeout, a crash between the call and the write) is sent again only to a
+// gateway that deduplicates refunds by our id (Capabilities.
+// IdempotentRefunds: Checkout.com). Elsewhere (UPayments has no idempotency
+// key) it is never repeated: the refund is left pending with an event and
+// the job archived for a person to check.
 func (s *Service) ProcessRefund(ctx context.Context, id string) error {
 	r, err := s.store.Refund(ctx, id)
 	if err != nil {
@@ -159,14 +161,17 @@ func (s *Service) ProcessRefund(ctx context.Context, id string) error {
 	}
 	var res RefundResult
 	if r.GatewayRef == "" {
-		if r.Attempts > 0 {
+		caps, _ := s.Capabilities(p.Gateway)
+		if r.Attempts > 0 && !caps.IdempotentRefunds {
 			s.applyEvents(ctx, []Event{{PaymentID: p.ID, RefundID: r.ID, Kind: EventRefundUnknown, Source: "worker",
 				Detail: detail(map[string]any{"reason": "an earlier submission's outcome is unknown; check the gateway dashboard before replaying"})}})
 			return Permanent("refund outcome unknown", fmt.Errorf("refund %s was submitted to %s without a known answer", r.ID, p.Gateway))
 		}
 		// Persist the intent before calling, so a crash during the call is
-		// seen as "outcome unknown" and never as "not yet submitted".
-		r.Attempts, r.UpdatedAt = 1, s.now()
+		// seen as "outcome unknown" and never as "not yet submitted". A
+		// gateway with idempotent refunds gets the same refund id again,
+		// and answers about the first submission.
+		r.Attempts, r.UpdatedAt = r.Attempts+1, s.now()
 		if err := s.store.Apply(ctx, Change{Refund: r, Events: []Event{{PaymentID: p.ID, RefundID: r.ID, Kind: EventRefundSubmitted, Source: "worker",
 			Detail: detail(map[string]any{"amount": r.Amount.String()})}}}); err != nil {
 			return err
@@ -178,7 +183,10 @@ func (s *Service) ProcessRefund(ctx context.Context, id string) error {
 				return s.finishRefund(ctx, r.ID, RefundResult{Status: RefundFailed}, ge.Message)
 			}
 			s.applyEvents(ctx, []Event{{PaymentID: p.ID, RefundID: r.ID, Kind: EventRefundUnknown, Source: "worker",
-				Detail: detail(map[string]any{"error": err.Error()})}})
+				Detail: detail(map[string]any{"error": err.Error(), "resubmit": caps.IdempotentRefunds})}})
+			if caps.IdempotentRefunds {
+				return fmt.Errorf("refund %s: outcome unknown, resubmitting with the same idempotency key: %w", r.ID, err)
+			}
 			return Permanent("refund outcome unknown", err)
 		}
 	} else {

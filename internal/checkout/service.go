@@ -403,6 +403,11 @@ func (s *Service) Redirect(ctx context.Context, id string) (string, *Payment, er
 		}
 		from := p.Status
 		p.Status, p.UpdatedAt = StatusRedirected, s.now()
+		// Gateways count the page's lifetime from when the shopper lands
+		// (KNET: 7 minutes), so a link opened late must not expire early.
+		if until := p.UpdatedAt.Add(s.lifetime(p.Gateway)); until.After(p.ExpiresAt) {
+			p.ExpiresAt = until
+		}
 		err = s.store.Apply(ctx, Change{Payment: p, Events: []Event{transition(p.ID, from, p.Status, "shopper", nil)}})
 		if !errors.Is(err, ErrConflict) {
 			return p.GatewayURL, p, err

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"paybridge/internal/checkout"
+	"paybridge/internal/cko"
+	"paybridge/internal/cko/ckotest"
 	"paybridge/internal/secrets"
 	"paybridge/internal/store"
 	"paybridge/internal/upay"
@@ -366,5 +368,72 @@ func TestReconcileSpacesRechecks(t *testing.T) {
 	// expired: the five other checks are not state changes.
 	if got.Version != 4 {
 		t.Fatalf("version %d: re-checks bumped the version", got.Version)
+	}
+}
+
+// TestRedirectExtendsExpiry: the page's lifetime counts from when the
+// shopper lands on it, so a link opened late does not expire early.
+func TestRedirectExtendsExpiry(t *testing.T) {
+	b := setup(t)
+	p := b.pay(t, "o9", "1.000")
+	b.advance(55 * time.Minute)
+	if _, _, err := b.svc.Redirect(t.Context(), p.ID); err != nil {
+		t.Fatal(err)
+	}
+	b.advance(30 * time.Minute) // 85 minutes after creation, 30 after landing
+	got, err := b.svc.Confirm(t.Context(), p.ID, "reconciler")
+	if err != nil || got.Status != checkout.StatusRedirected {
+		t.Fatalf("30 minutes after landing: %s %v", got.Status, err)
+	}
+	b.advance(31 * time.Minute)
+	if got, _ := b.svc.Confirm(t.Context(), p.ID, "reconciler"); got.Status != checkout.StatusExpired {
+		t.Fatalf("61 minutes after landing: %s", got.Status)
+	}
+}
+
+// TestIdempotentRefundIsResubmitted: on a gateway that deduplicates refunds
+// by our id (Checkout.com), a refund whose outcome is unknown is sent again
+// rather than archived; elsewhere it never is (see
+// TestRefundOutcomeUnknownIsNotResubmitted).
+func TestIdempotentRefundIsResubmitted(t *testing.T) {
+	b := setup(t)
+	sim := ckotest.NewServer()
+	t.Cleanup(sim.Close)
+	b.svc.RegisterGateway(cko.New(cko.Config{SandboxURL: sim.APIBase()}))
+	shop := &checkout.Shop{ID: checkout.NewID("shop"), Name: "k", Platform: checkout.PlatformAPI, CreatedAt: time.Now(),
+		Gateway: checkout.GatewayAccount{Gateway: "cko", Sandbox: true, Credentials: map[string]string{
+			cko.CredSecretKey: ckotest.DefaultSecretKey, cko.CredProcessingChannel: ckotest.DefaultProcessingChannel, cko.CredWebhookKey: ckotest.DefaultWebhookKey}}}
+	if err := b.db.CreateShop(t.Context(), shop); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := checkout.ParseMoney("5.000", "KWD")
+	p, _, err := b.svc.CreatePayment(t.Context(), shop, checkout.PlatformAPI, checkout.PaymentRequest{OrderID: "k1", Amount: m}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sim.Complete(p.GatewayRef, ckotest.Captured); err != nil {
+		t.Fatal(err)
+	}
+	if p, err = b.svc.Confirm(t.Context(), p.ID, "test"); err != nil || p.Status != checkout.StatusPaid {
+		t.Fatalf("confirm: %v %v", p.Status, err)
+	}
+	one, _ := checkout.ParseMoney("1.000", "KWD")
+	r, _, err := b.svc.CreateRefund(t.Context(), p.ID, checkout.RefundRequest{Amount: one, Source: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim.FailNext("POST /payments/", 504, "gateway timeout")
+	if err := b.svc.ProcessRefund(t.Context(), r.ID); err == nil || checkout.IsPermanent(err) {
+		t.Fatalf("unknown outcome on an idempotent gateway: %v (want a retryable error)", err)
+	}
+	for range 5 {
+		err = b.svc.ProcessRefund(t.Context(), r.ID)
+		if got, _ := b.svc.Refund(t.Context(), r.ID); got.Status == checkout.RefundSucceeded {
+			break
+		}
+	}
+	got, _ := b.svc.Refund(t.Context(), r.ID)
+	if got.Status != checkout.RefundSucceeded || got.Attempts != 2 {
+		t.Fatalf("refund %s after %d attempts (%v)", got.Status, got.Attempts, err)
 	}
 }

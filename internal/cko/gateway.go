@@ -101,6 +101,7 @@ func (g *Gateway) Capabilities() checkout.Capabilities {
 		PageLifetime:        PageLifetime,
 		AmountRules:         []checkout.AmountRule{{Exponent: 3, MinorMultiple: 10, Why: "3-decimal amounts to end in 0"}},
 		MaxMinor:            MaxMinor,
+		IdempotentRefunds:   true,
 		Credentials: []checkout.CredentialField{
 			{Name: CredSecretKey, Label: "Checkout.com secret key", Required: true},
 			{Name: CredProcessingChannel, Label: "Checkout.com processing channel id", Required: true},
