@@ -1,9 +1,7 @@
 package shopify
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -14,6 +12,7 @@ import (
 
 	"paybridge/internal/checkout"
 	"paybridge/internal/server"
+	"paybridge/internal/wire"
 )
 
 // Merchant messages of rejected sessions.
@@ -39,11 +38,7 @@ func (r sessionRoutes) Register(g gin.IRouter) {
 func (p *Platform) SessionRoutes() server.Routes { return sessionRoutes{p} }
 
 // decodeStrict decodes JSON with numbers kept as json.Number.
-func decodeJSON(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	return dec.Decode(v)
-}
+func decodeJSON(b []byte, v any) error { return wire.DecodeJSON(b, v) }
 
 // sessionShop finds the shop a session request is for.
 func (p *Platform) sessionShop(c *gin.Context) (*checkout.Shop, []byte, bool) {
