@@ -437,3 +437,24 @@ func TestIdempotentRefundIsResubmitted(t *testing.T) {
 		t.Fatalf("refund %s after %d attempts (%v)", got.Status, got.Attempts, err)
 	}
 }
+
+func TestDecline(t *testing.T) {
+	b := setup(t)
+	m, _ := checkout.ParseMoney("1.235", "KWD")
+	req := checkout.PaymentRequest{OrderID: "d1", Amount: m}
+	p, err := b.svc.Decline(t.Context(), b.shop, checkout.PlatformShopify, req, "Checkout.com cannot charge 1.235 KWD", "shopify")
+	if err != nil || p.Status != checkout.StatusFailed || p.SyncState != checkout.SyncPending || p.Metadata[checkout.MetaDeclineReason] == "" {
+		t.Fatalf("declined: %+v %v", p, err)
+	}
+	again, err := b.svc.Decline(t.Context(), b.shop, checkout.PlatformShopify, req, "again", "shopify")
+	if err != nil || again.ID != p.ID {
+		t.Fatalf("second decline: %v %v", again, err)
+	}
+	if len(b.q.syncs) != 1 || len(b.sim.Charges()) != 0 {
+		t.Fatalf("syncs %v, charges %d", b.q.syncs, len(b.sim.Charges()))
+	}
+	evs, _ := b.svc.Events(t.Context(), p.ID)
+	if len(evs) != 1 || evs[0].Kind != checkout.EventDeclined {
+		t.Fatalf("events: %+v", evs)
+	}
+}
