@@ -196,19 +196,21 @@ func testGatewayPaid(t *testing.T, h *harness, shop *checkout.Shop, id, amount, 
 }
 
 // testSessionRefused: a session the gateway cannot charge is answered
-// (201, a redirect to the declined page), then rejected with the
-// gateway's reason; nothing is stored or sent to the gateway, and the
-// shopper is sent to Shopify's URL.
+// (201, our pay URL) and recorded as declined without any gateway call,
+// then rejected once, by the store:sync ladder, with the gateway's reason;
+// the shopper is sent to Shopify's URL, and Shopify retrying the session
+// changes nothing.
 func testSessionRefused(t *testing.T, h *harness, shop *checkout.Shop, id, amount, currency string, want ...string) {
 	t.Helper()
 	before := h.gatewayCreates()
-	code, out, err := h.sim.PostSession(h.sessionURL+"/shopify/payments/sessions", shop.Domain,
-		shopifytest.PaymentSessionBody(id, amount, currency, h.sim.URL+"/checkouts/"+id), true)
+	body := shopifytest.PaymentSessionBody(id, amount, currency, h.sim.URL+"/checkouts/"+id)
+	code, out, err := h.sim.PostSession(h.sessionURL+"/shopify/payments/sessions", shop.Domain, body, true)
 	if err != nil || code != http.StatusCreated {
 		t.Fatalf("%s: %d %v %v", id, code, out, err)
 	}
+	pay := h.payment(shop, id)
 	redirect, _ := out["redirect_url"].(string)
-	if !strings.HasPrefix(redirect, h.base+"/shopify/declined?") {
+	if redirect != h.svc.PayURL(pay.ID) {
 		t.Fatalf("%s: redirect_url %q", id, redirect)
 	}
 	gid := "gid://shopify/PaymentSession/" + id
@@ -222,22 +224,84 @@ func testSessionRefused(t *testing.T, h *harness, shop *checkout.Shop, id, amoun
 			t.Fatalf("%s: merchant message %q lacks %q", id, st.Message, w)
 		}
 	}
-	code, loc, _ := get(t, noRedirect, redirect)
-	if code != http.StatusFound || loc != h.sim.URL+"/checkouts/"+id+"/payment_failed" {
-		t.Fatalf("%s: declined page: %d %q", id, code, loc)
+	if loc := h.waitRedirect(redirect, 10*time.Second); loc != h.sim.URL+"/checkouts/"+id+"/payment_failed" {
+		t.Fatalf("%s: shopper sent to %q", id, loc)
 	}
+	// Shopify retries the session: the same answer, nothing new.
+	code, out, err = h.sim.PostSession(h.sessionURL+"/shopify/payments/sessions", shop.Domain, body, true)
+	if err != nil || code != http.StatusCreated || out["redirect_url"] != redirect {
+		t.Fatalf("%s retried: %d %v %v", id, code, out, err)
+	}
+	eventually(t, 10*time.Second, id+" synced", func() bool { return h.payment(shop, id).SyncState == checkout.SyncDone })
 	if st := h.sim.Session(gid); st.Rejects != 1 {
 		t.Fatalf("%s: rejected %d times", id, st.Rejects)
 	}
 	if n := h.gatewayCreates() - before; n != 0 {
 		t.Fatalf("%s: %d gateway calls", id, n)
 	}
-	if _, err := h.db.PaymentByOrder(context.Background(), shop.ID, id); err == nil {
-		t.Fatalf("%s: a payment was stored", id)
+	pay = h.payment(shop, id)
+	if pay.Status != checkout.StatusFailed || pay.GatewayRef != "" || pay.GatewayURL != "" || pay.Metadata[checkout.MetaDeclineReason] != st.Message {
+		t.Fatalf("%s: payment %s ref %q url %q reason %q", id, pay.Status, pay.GatewayRef, pay.GatewayURL, pay.Metadata[checkout.MetaDeclineReason])
 	}
-	// A tampered declined link is refused.
-	if code, _, _ := get(t, noRedirect, strings.Replace(redirect, "cancel=", "cancel=https%3A%2F%2Fevil.example%2F", 1)); code != http.StatusBadRequest {
-		t.Fatalf("tampered declined link: %d", code)
+}
+
+// TestDeclineSurvivesRestart: a session declined while Shopify's GraphQL
+// API fails is rejected by a new bridge process on the same database once
+// Shopify answers: on SQLite with the embedded queue (the queue is lost
+// with the process; the reconciler finds the unsynced payment) and on
+// PostgreSQL with Redis (the retrying store:sync task is kept).
+func TestDeclineSurvivesRestart(t *testing.T) {
+	for _, be := range []backend{sqliteBackend, postgresBackend} {
+		t.Run(be.name, func(t *testing.T) { testDeclineRestart(t, be) })
+	}
+}
+
+func testDeclineRestart(t *testing.T, be backend) {
+	h := newHarness(t, be)
+	shop := h.setupGateway("restart-store.myshopify.com", ModePaymentsApp, "kupay")
+	const id = "s-restart"
+	gid := "gid://shopify/PaymentSession/" + id
+	h.sim.Fail("paymentSessionReject", 1000, shopifytest.Failure{Status: http.StatusServiceUnavailable})
+	code, out, err := h.sim.PostSession(h.sessionURL+"/shopify/payments/sessions", shop.Domain,
+		shopifytest.PaymentSessionBody(id, "5.000", "KWD", h.sim.URL+"/checkouts/"+id), true)
+	if err != nil || code != http.StatusCreated {
+		t.Fatalf("session: %d %v %v", code, out, err)
+	}
+	redirect, _ := out["redirect_url"].(string)
+	pay := h.payment(shop, id)
+	if redirect != h.svc.PayURL(pay.ID) || pay.Status != checkout.StatusFailed {
+		t.Fatalf("redirect_url %q, payment %s", redirect, pay.Status)
+	}
+	// The store:sync ladder keeps trying while Shopify fails.
+	eventually(t, 15*time.Second, "reject retried", func() bool { return len(h.sim.Calls("paymentSessionReject")) >= 3 })
+	// Meanwhile the shopper waits.
+	if code, loc, _ := get(t, noRedirect, redirect); code != http.StatusOK || loc != "" {
+		t.Fatalf("shopper before the reject: %d %q", code, loc)
+	}
+
+	h.stop()
+	tried := len(h.sim.Calls("paymentSessionReject"))
+	if st := h.sim.Session(gid); st.State != "" || st.Rejects != 0 {
+		t.Fatalf("session before the restart: %+v", st)
+	}
+	h.sim.Recover("paymentSessionReject")
+	time.Sleep(1500 * time.Millisecond) // no process: nothing is sent
+	if n := len(h.sim.Calls("paymentSessionReject")); n != tried {
+		t.Fatalf("%d reject calls with the bridge stopped", n-tried)
+	}
+	h.restart()
+
+	eventually(t, 20*time.Second, "rejected after the restart", func() bool { return h.sim.Session(gid).State == "rejected" })
+	eventually(t, 10*time.Second, "payment synced", func() bool { return h.payment(shop, id).SyncState == checkout.SyncDone })
+	st := h.sim.Session(gid)
+	if st.Rejects != 1 || st.Reason != "PROCESSING_ERROR" || !strings.Contains(st.Message, "KuPay") || !strings.Contains(st.Message, "KWD") {
+		t.Fatalf("session: %+v", st)
+	}
+	if loc := h.waitRedirect(redirect, 10*time.Second); loc != h.sim.URL+"/checkouts/"+id+"/payment_failed" {
+		t.Fatalf("shopper sent to %q", loc)
+	}
+	if n := h.gatewayCreates(); n != 0 {
+		t.Fatalf("%d gateway calls", n)
 	}
 }
 

@@ -63,9 +63,11 @@ var postgresBackend = backend{"postgres+redis", func(t testing.TB) string { retu
 // worker, core, the three gateway adapters (UPayments against upaytest,
 // Checkout.com KNET against ckotest, KuPay against kupaytest), the public
 // server with the shopper routes and this platform, and the mTLS session
-// listener; Shopify is shopifytest.
+// listener; Shopify is shopifytest. restart stops the bridge process and
+// starts a new one on the same database and addresses.
 type harness struct {
 	t          testing.TB
+	log        *slog.Logger
 	db         *store.DB
 	svc        *checkout.Service
 	p          *Platform
@@ -76,6 +78,8 @@ type harness struct {
 	base       string
 	sessionURL string
 	logs       *syncBuffer
+	redisAddr  string // "": an embedded queue per process
+	stop       func() // stops the running process; nil once stopped
 }
 
 type syncBuffer struct {
@@ -98,8 +102,8 @@ func (s *syncBuffer) String() string {
 func newHarness(t testing.TB, be backend) *harness {
 	t.Helper()
 	h := &harness{t: t, logs: &syncBuffer{}}
-	log := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	ctx, cancel := context.WithCancel(context.Background())
+	h.log = slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ctx := context.Background()
 	kr, err := secrets.NewKeyring(bytes.Repeat([]byte{9}, 32))
 	if err != nil {
 		t.Fatal(err)
@@ -112,44 +116,77 @@ func newHarness(t testing.TB, be backend) *harness {
 		t.Fatal(err)
 	}
 	h.db = db
-	var redisAddr string
 	if be.redis != nil {
-		redisAddr = be.redis(t)
-	} else {
+		h.redisAddr = be.redis(t)
+	}
+	pub, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.base = "http://" + pub.Addr().String()
+	sl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.sessionURL = "https://" + sl.Addr().String()
+	h.upay = upaytest.NewServer()
+	h.cko = ckotest.NewServer()
+	base := h.base
+	// The account's webhook workflow posts to the bridge's notify route.
+	h.cko.SetWebhookURL(func(_, reference string) string { return base + "/notify/cko/" + reference })
+	h.kupay = kupaytest.NewServer()
+	h.sim = shopifytest.New(testKey, testSecret)
+	t.Cleanup(func() {
+		if h.stop != nil {
+			h.stop()
+		}
+		h.upay.Close()
+		h.cko.Close()
+		h.kupay.Close()
+		h.sim.Close()
+		db.Close()
+		if t.Failed() {
+			t.Logf("bridge logs:\n%s", h.logs)
+		}
+	})
+	h.start(pub, sl)
+	return h
+}
+
+// start starts a bridge process on the harness's database: queue (the
+// shared Redis, or a fresh embedded one, as `go run ./cmd/bridge` without
+// Redis), core, platform, worker, and the public and session servers on
+// pub and sl.
+func (h *harness) start(pub, sl net.Listener) {
+	t := h.t
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	redisAddr := h.redisAddr
+	var embedded *jobs.Embedded
+	if redisAddr == "" {
 		e, err := jobs.StartEmbedded()
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(e.Close)
-		redisAddr = e.Addr()
+		embedded, redisAddr = e, e.Addr()
 	}
+	log := h.log
 	opt := asynq.RedisClientOpt{Addr: redisAddr}
 	jcfg := jobs.Config{SyncRetryDelays: []time.Duration{time.Second}, RefundRetryDelays: []time.Duration{time.Second},
 		ConfirmRetryDelays: []time.Duration{time.Second}, ReconcileInterval: time.Second,
 		DelayedTaskCheckInterval: 200 * time.Millisecond, TaskCheckInterval: 100 * time.Millisecond, Logger: log}
 	queue := jobs.NewQueue(opt, jcfg)
 
-	pub, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.base = "http://" + pub.Addr().String()
-	h.upay = upaytest.NewServer()
-	h.svc = checkout.NewService(db, queue, checkout.Config{PublicURL: h.base, AllowInsecureURLs: true,
+	h.svc = checkout.NewService(h.db, queue, checkout.Config{PublicURL: h.base, AllowInsecureURLs: true,
 		ReconcileAfter: 2 * time.Second, Logger: log})
 	h.svc.RegisterGateway(upay.New(upay.Config{SandboxURL: h.upay.APIBase()}))
-	h.cko = ckotest.NewServer()
-	base := h.base
-	// The account's webhook workflow posts to the bridge's notify route.
-	h.cko.SetWebhookURL(func(_, reference string) string { return base + "/notify/cko/" + reference })
 	h.svc.RegisterGateway(cko.New(cko.Config{SandboxURL: h.cko.URL}))
-	h.kupay = kupaytest.NewServer()
 	h.svc.RegisterGateway(kupay.New(kupay.Config{BaseURL: h.kupay.URL}))
 	// UPayments as a gateway with fewer refunds, for the refusals.
 	h.svc.RegisterGateway(restricted{upay.New(upay.Config{SandboxURL: h.upay.APIBase()}), "upay-fullonly", false, false})
 	h.svc.RegisterGateway(restricted{upay.New(upay.Config{SandboxURL: h.upay.APIBase()}), "upay-onerefund", true, false})
-	h.sim = shopifytest.New(testKey, testSecret)
-	h.p, err = New(h.svc, db, Config{APIKey: testKey, APISecret: testSecret, PublicURL: h.base,
+	var err error
+	h.p, err = New(h.svc, h.db, Config{APIKey: testKey, APISecret: testSecret, PublicURL: h.base,
 		AdminOrigin: h.sim.AdminOrigin(), SessionClientCAs: h.sim.ClientCAs(), SessionCertificate: h.sim.ServerCertificate(),
 		ExpiringTokens: true, Logger: log})
 	if err != nil {
@@ -172,33 +209,43 @@ func newHarness(t testing.TB, be backend) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.sessionURL = "https://" + sl.Addr().String()
 	sessions := server.New(server.Config{Logger: log})
 	sessions.Mount(h.p.SessionRoutes())
 	sessDone := make(chan error, 1)
 	go func() { sessDone <- sessions.Serve(ctx, tls.NewListener(sl, tlsCfg)) }()
 
-	t.Cleanup(func() {
+	p := h.p
+	h.stop = func() {
+		h.stop = nil
 		cancel()
 		<-webDone
 		<-sessDone
 		worker.Shutdown()
-		h.p.Close()
+		p.Close()
 		queue.Close()
-		h.upay.Close()
-		h.cko.Close()
-		h.kupay.Close()
-		h.sim.Close()
-		db.Close()
-		if t.Failed() {
-			t.Logf("bridge logs:\n%s", h.logs)
+		if embedded != nil {
+			embedded.Close()
 		}
-	})
-	return h
+	}
+}
+
+// restart stops the bridge process, unless stopped already, and starts a
+// new one on the same database, Redis (an embedded queue is lost, as in a
+// real restart) and addresses.
+func (h *harness) restart() {
+	h.t.Helper()
+	if h.stop != nil {
+		h.stop()
+	}
+	pub, err := net.Listen("tcp", strings.TrimPrefix(h.base, "http://"))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	sl, err := net.Listen("tcp", strings.TrimPrefix(h.sessionURL, "https://"))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.start(pub, sl)
 }
 
 // restricted is UPayments under another name, reporting fewer refunds:

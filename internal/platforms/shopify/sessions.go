@@ -148,18 +148,6 @@ func (p *Platform) paymentSession(c *gin.Context) {
 		server.WriteError(c, server.Wrap(err, http.StatusUnprocessableEntity, "invalid_amount", "amount: "+err.Error()))
 		return
 	}
-	// A currency or an amount the shop's gateway cannot charge exactly:
-	// refused before anything is stored or sent to the gateway. Shopify is
-	// answered, then told (paymentSessionReject); the shopper goes back to
-	// Shopify through the declined page.
-	if err := p.svc.CheckPayment(shop.Gateway.Gateway, amount); err != nil {
-		if reason, ok := unsupported(err); ok {
-			p.refusePaymentSession(c, shop, in, reason)
-			return
-		}
-		server.WriteError(c, err)
-		return
-	}
 	name := strings.TrimSpace(in.Customer.BillingAddress.GivenName + " " + in.Customer.BillingAddress.FamilyName)
 	phone := in.Customer.PhoneNumber
 	if phone == "" {
@@ -181,12 +169,22 @@ func (p *Platform) paymentSession(c *gin.Context) {
 			MetaKind: kind, MetaCancelURL: in.PaymentMethod.Data.CancelURL,
 		},
 	}
+	// A currency or an amount the shop's gateway cannot charge exactly:
+	// recorded as declined without any gateway call (see declineSession).
+	if err := p.svc.CheckPayment(shop.Gateway.Gateway, amount); err != nil {
+		if reason, ok := unsupported(err); ok {
+			p.declineSession(c, shop, req, reason)
+			return
+		}
+		server.WriteError(c, err)
+		return
+	}
 	pay, _, err := p.svc.CreatePayment(c.Request.Context(), shop, checkout.PlatformShopify, req, "shopify")
 	var ge *checkout.GatewayError
 	reason, refused := unsupported(err)
 	switch {
 	case refused:
-		p.refusePaymentSession(c, shop, in, reason)
+		p.declineSession(c, shop, req, reason)
 	case err == nil, errors.As(err, &ge) && pay != nil:
 		// A gateway failure leaves the payment without a charge: the pay
 		// URL creates it when the shopper arrives.
@@ -206,18 +204,25 @@ func (p *Platform) paymentSession(c *gin.Context) {
 	}
 }
 
-// refusePaymentSession answers a session the shop's gateway cannot charge
-// with the declined page as redirect_url, and rejects it
-// (PROCESSING_ERROR, the gateway's reason as merchant message) once the
-// answer is out, retrying until Shopify takes it.
-func (p *Platform) refusePaymentSession(c *gin.Context, shop *checkout.Shop, in PaymentSession, reason string) {
-	p.log.InfoContext(c.Request.Context(), "shopify: payment session refused before any gateway call",
-		"shop", shop.Domain, "session", in.GID, "gateway", shop.Gateway.Gateway, "reason", reason)
-	c.JSON(http.StatusCreated, gin.H{"redirect_url": p.declinedURL(shop.Domain, in.GID, in.PaymentMethod.Data.CancelURL, reason)})
-	p.later(func(ctx context.Context) error {
-		_, err := p.rejectSessionOnce(ctx, shop, in.GID, reason)
-		return err
-	})
+// declineSession answers a session the shop's gateway cannot charge. The
+// session is recorded as a payment failed from the start
+// (checkout.Service.Decline: no gateway call, reason kept in
+// Metadata[checkout.MetaDeclineReason]), so that its rejection goes
+// through the durable store:sync ladder like any failed payment:
+// SyncPayment sends paymentSessionReject with the reason, retried across
+// restarts until Shopify takes it. Shopify gets our pay URL, which sends
+// the shopper on to the redirect URL the rejection answers (see Next).
+func (p *Platform) declineSession(c *gin.Context, shop *checkout.Shop, req checkout.PaymentRequest, reason string) {
+	ctx := c.Request.Context()
+	pay, err := p.svc.Decline(ctx, shop, checkout.PlatformShopify, req, reason, "shopify")
+	if err != nil {
+		// Nothing recorded: Shopify retries the session.
+		server.WriteError(c, fmt.Errorf("shopify: decline session %s: %w", req.Metadata[MetaGID], err))
+		return
+	}
+	p.log.InfoContext(ctx, "shopify: payment session declined before any gateway call",
+		"shop", shop.Domain, "session", req.Metadata[MetaGID], "payment", pay.ID, "gateway", shop.Gateway.Gateway, "reason", reason)
+	c.JSON(http.StatusCreated, gin.H{"redirect_url": p.svc.PayURL(pay.ID)})
 }
 
 // RefundSession is the body of a refund session request.
@@ -327,8 +332,10 @@ func (p *Platform) noCaptureMessage(ctx context.Context, shop *checkout.Shop, se
 	return "paybridge charges payments as sales. " + MsgNoAuthorization
 }
 
-// later runs fn after the answer, with retries for a few minutes: these
-// rejections have no row of their own for the job ladder to follow.
+// later runs fn after the answer, with retries for a few minutes, in this
+// process only: refund, capture and void session rejections have no row of
+// their own for the job ladder to follow (a refused payment session does:
+// see declineSession).
 func (p *Platform) later(fn func(ctx context.Context) error) {
 	p.bg.Add(1)
 	go func() {

@@ -20,7 +20,6 @@
 //	GET  /shopify/install         app URL: verify, redirect to Shopify's OAuth grant
 //	GET  /shopify/callback        OAuth redirect: verify, exchange the code, store the token
 //	POST /shopify/webhooks        webhooks (HMAC), compliance topics included
-//	GET  /shopify/declined        a shopper whose session the gateway cannot charge → Shopify
 //	GET  /shopify/app             merchant settings page (embedded, App Bridge)
 //	GET  /shopify/api/settings    its API, Authorization: Bearer <session token>
 //	PUT  /shopify/api/settings
@@ -50,10 +49,12 @@
 // the settings page. What that gateway cannot do is refused before any
 // gateway call, with the gateway's reason (checkout.UnsupportedError): a
 // payment session in a currency or for an amount it cannot charge exactly
-// is answered, then rejected (the shopper goes back to Shopify through
-// GET /shopify/declined); a refund session it cannot perform (none at all,
-// partial, a second one) is rejected; in order-webhook mode such an order
-// gets no payment and a note saying why, once.
+// is recorded as a payment failed from the start, answered with its pay
+// URL, and rejected through the store:sync ladder like any failed payment
+// (the shopper goes on to the URL Shopify answers); a refund session it
+// cannot perform (none at all, partial, a second one) is rejected; in
+// order-webhook mode such an order gets no payment and a note saying why,
+// once.
 //
 // Decisions where Shopify's documentation is silent or the gateway cannot
 // follow: a session of kind "authorization" is charged as a sale (the
@@ -290,8 +291,6 @@ type Platform struct {
 	bg  sync.WaitGroup
 	// refresh serialises token refreshes per shop within this process.
 	refresh sync.Map // shop id → *sync.Mutex
-	// rejections remembers refused payment sessions' redirects.
-	rejections sync.Map // session gid → *rejection
 }
 
 // New returns the platform. It fails on a missing APIKey, APISecret or
@@ -309,8 +308,8 @@ func New(svc *checkout.Service, db Store, cfg Config) (*Platform, error) {
 	return &Platform{svc: svc, db: db, cfg: cfg, log: cfg.Logger}, nil
 }
 
-// Close waits for background calls to Shopify (capture/void/refund
-// rejections answered after the 201) to finish.
+// Close waits for background calls to Shopify (refund, capture and void
+// session rejections answered after the 201) to finish.
 func (p *Platform) Close() { p.bg.Wait() }
 
 // Register mounts the public routes.
@@ -318,7 +317,6 @@ func (p *Platform) Register(r gin.IRouter) {
 	r.GET("/shopify/install", p.install)
 	r.GET("/shopify/callback", p.callback)
 	r.POST("/shopify/webhooks", p.webhook)
-	r.GET("/shopify/declined", p.declined)
 	r.GET("/shopify/app", p.settingsPage)
 	r.GET("/shopify/api/settings", p.authSession, p.getSettings)
 	r.PUT("/shopify/api/settings", p.authSession, p.putSettings)

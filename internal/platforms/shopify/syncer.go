@@ -99,7 +99,9 @@ func userErrorsErr(what string, ue UserErrors) error {
 func rejectCode(*checkout.Payment) string { return "PROCESSING_ERROR" }
 
 // SyncPayment tells Shopify a payment's final state. Payments app:
-// paid → paymentSessionResolve, failed or expired → paymentSessionReject,
+// paid → paymentSessionResolve, failed or expired → paymentSessionReject
+// (PROCESSING_ERROR; for a session declined before any gateway call, its
+// Metadata[checkout.MetaDeclineReason] as the merchant message),
 // canceled → nothing (the shopper went back to the checkout, which can be
 // paid again with a new session; Shopify closes the abandoned one itself).
 // The redirect URL Shopify answers is stored on the payment for the
@@ -126,8 +128,11 @@ func (p *Platform) SyncPayment(ctx context.Context, shop *checkout.Shop, pay *ch
 		query, field, state = rejectMutation, "paymentSessionReject", "rejected"
 		name := p.gatewayName(pay.Gateway)
 		msg := name + " did not capture the payment"
-		if pay.Status == checkout.StatusExpired {
+		switch reason := pay.Metadata[checkout.MetaDeclineReason]; {
+		case pay.Status == checkout.StatusExpired:
 			msg = "the " + name + " payment page expired without a result"
+		case reason != "":
+			msg = reason // declined before any gateway call: the gateway's reason
 		}
 		vars["reason"] = map[string]any{"code": rejectCode(pay), "merchantMessage": msg}
 	default:

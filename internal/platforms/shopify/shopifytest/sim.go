@@ -230,6 +230,14 @@ func (s *Server) Fail(field string, n int, f Failure) {
 	}
 }
 
+// Recover drops the scripted failures of a GraphQL field not yet taken:
+// Shopify answers it again.
+func (s *Server) Recover(field string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.failures, field)
+}
+
 // Calls returns the GraphQL calls of a field ("" for all) so far.
 func (s *Server) Calls(field string) []Call {
 	s.mu.Lock()
