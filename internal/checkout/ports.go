@@ -249,3 +249,26 @@ func (e *GatewayError) Error() string {
 }
 
 func (e *GatewayError) Unwrap() error { return e.Err }
+
+// TransportError is the GatewayError of a call that got no answer (a
+// connection failure, a timeout, a cancellation): temporary, and for a
+// charge an unknown outcome. display is the gateway's name for people.
+func TransportError(gateway, display, op string, err error) *GatewayError {
+	ge := &GatewayError{Gateway: gateway, Op: op, Temporary: true, Err: err, Message: "could not reach " + display}
+	if errors.Is(err, context.DeadlineExceeded) {
+		ge.Message = display + " did not answer in time"
+	} else if errors.Is(err, context.Canceled) {
+		ge.Message = "the call to " + display + " was canceled"
+	}
+	return ge
+}
+
+// RequestError is the GatewayError of a request we could not build.
+func RequestError(gateway, display, op string, err error) *GatewayError {
+	return &GatewayError{Gateway: gateway, Op: op, Message: "invalid request to " + display + ": " + err.Error(), Err: err}
+}
+
+// AnswerError is the GatewayError of an answer we could not read.
+func AnswerError(gateway, display, op string, err error) *GatewayError {
+	return &GatewayError{Gateway: gateway, Op: op, Message: display + " sent an answer we cannot read", Err: err}
+}

@@ -377,25 +377,15 @@ func (c *Client) RefundPayment(ctx context.Context, id string, req RefundRequest
 
 func (c *Client) do(ctx context.Context, op, method, path string, in any, idempotencyKey string) (raw []byte, err error) {
 	start := time.Now()
-	defer func() {
-		merr := err
-		if errors.Is(err, context.DeadlineExceeded) {
-			merr = context.DeadlineExceeded
-		}
-		metrics.ObserveGateway(GatewayName, op, start, merr)
-	}()
+	defer func() { metrics.ObserveGateway(GatewayName, op, start, err) }()
 	if c.SecretKey == "" {
 		return nil, &checkout.GatewayError{Gateway: GatewayName, Op: op, Message: "Checkout.com secret key is not configured"}
 	}
 	var body []byte
 	if in != nil {
-		var buf bytes.Buffer
-		enc := json.NewEncoder(&buf)
-		enc.SetEscapeHTML(false)
-		if err = enc.Encode(in); err != nil {
+		if body, err = wire.EncodeJSON(in); err != nil {
 			return nil, gwErr(op, fmt.Errorf("encode request: %w", err))
 		}
-		body = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	}
 	timeout := c.Timeout
 	if timeout <= 0 {
@@ -500,21 +490,15 @@ func parseMinor(n json.Number) (int64, error) {
 }
 
 func transportErr(op string, err error) error {
-	ge := &checkout.GatewayError{Gateway: GatewayName, Op: op, Temporary: true, Err: err, Message: "could not reach Checkout.com"}
-	if errors.Is(err, context.DeadlineExceeded) {
-		ge.Message = "Checkout.com did not answer in time"
-	} else if errors.Is(err, context.Canceled) {
-		ge.Message = "the call to Checkout.com was canceled"
-	}
-	return ge
+	return checkout.TransportError(GatewayName, displayName, op, err)
 }
 
 func gwErr(op string, err error) error {
-	return &checkout.GatewayError{Gateway: GatewayName, Op: op, Message: "invalid request to Checkout.com: " + err.Error(), Err: err}
+	return checkout.RequestError(GatewayName, displayName, op, err)
 }
 
 func badAnswer(op string, err error) error {
-	return &checkout.GatewayError{Gateway: GatewayName, Op: op, Message: "Checkout.com sent an answer we cannot read", Err: err}
+	return checkout.AnswerError(GatewayName, displayName, op, err)
 }
 
 func retryAfter(v string) (time.Duration, bool) { return wire.RetryAfter(v, time.Now()) }

@@ -174,25 +174,15 @@ func scalar(raw json.RawMessage) (string, error) {
 
 func (c *Client) do(ctx context.Context, op, method, path string, in any) (raw []byte, err error) {
 	start := time.Now()
-	defer func() {
-		merr := err
-		if errors.Is(err, context.DeadlineExceeded) {
-			merr = context.DeadlineExceeded
-		}
-		metrics.ObserveGateway(GatewayName, op, start, merr)
-	}()
+	defer func() { metrics.ObserveGateway(GatewayName, op, start, err) }()
 	if c.Token == "" {
 		return nil, &checkout.GatewayError{Gateway: GatewayName, Op: op, Message: "KuPay API token is not configured"}
 	}
 	var body []byte
 	if in != nil {
-		var buf bytes.Buffer
-		enc := json.NewEncoder(&buf)
-		enc.SetEscapeHTML(false)
-		if err = enc.Encode(in); err != nil {
+		if body, err = wire.EncodeJSON(in); err != nil {
 			return nil, gwErr(op, fmt.Errorf("encode request: %w", err))
 		}
-		body = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	}
 	timeout := c.Timeout
 	if timeout <= 0 {
@@ -263,21 +253,13 @@ func (c *Client) do(ctx context.Context, op, method, path string, in any) (raw [
 }
 
 func transportErr(op string, err error) error {
-	ge := &checkout.GatewayError{Gateway: GatewayName, Op: op, Temporary: true, Err: err, Message: "could not reach KuPay"}
-	if errors.Is(err, context.DeadlineExceeded) {
-		ge.Message = "KuPay did not answer in time"
-	} else if errors.Is(err, context.Canceled) {
-		ge.Message = "the call to KuPay was canceled"
-	}
-	return ge
+	return checkout.TransportError(GatewayName, "KuPay", op, err)
 }
 
-func gwErr(op string, err error) error {
-	return &checkout.GatewayError{Gateway: GatewayName, Op: op, Message: "invalid request to KuPay: " + err.Error(), Err: err}
-}
+func gwErr(op string, err error) error { return checkout.RequestError(GatewayName, "KuPay", op, err) }
 
 func badAnswer(op string, err error) error {
-	return &checkout.GatewayError{Gateway: GatewayName, Op: op, Message: "KuPay sent an answer we cannot read", Err: err}
+	return checkout.AnswerError(GatewayName, "KuPay", op, err)
 }
 
 func decodeJSON(raw []byte, v any) error { return wire.DecodeJSON(raw, v) }

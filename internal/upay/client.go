@@ -530,25 +530,15 @@ func Sign(secret, timestamp, method, path string, body []byte) string {
 // a *checkout.GatewayError.
 func (c *Client) do(ctx context.Context, op, method, apiPath string, in any) (env Envelope, err error) {
 	start := time.Now()
-	defer func() {
-		merr := err
-		if errors.Is(err, context.DeadlineExceeded) {
-			merr = context.DeadlineExceeded // the metric's "timeout" label
-		}
-		metrics.ObserveGateway(GatewayName, op, start, merr)
-	}()
+	defer func() { metrics.ObserveGateway(GatewayName, op, start, err) }()
 	if c.APIKey == "" {
 		return Envelope{}, &checkout.GatewayError{Gateway: GatewayName, Op: op, Message: "UPayments API key is not configured"}
 	}
 	var body []byte
 	if in != nil {
-		var buf bytes.Buffer
-		enc := json.NewEncoder(&buf)
-		enc.SetEscapeHTML(false) // URLs keep their "&"
-		if err = enc.Encode(in); err != nil {
+		if body, err = wire.EncodeJSON(in); err != nil {
 			return Envelope{}, gwErr(op, fmt.Errorf("encode request: %w", err))
 		}
-		body = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	}
 	timeout := c.Timeout
 	if timeout <= 0 {
@@ -705,22 +695,15 @@ func flatten(v any) string {
 }
 
 func transportErr(op string, err error) error {
-	ge := &checkout.GatewayError{Gateway: GatewayName, Op: op, Temporary: true, Err: err,
-		Message: "could not reach UPayments"}
-	if errors.Is(err, context.DeadlineExceeded) {
-		ge.Message = "UPayments did not answer in time"
-	} else if errors.Is(err, context.Canceled) {
-		ge.Message = "the call to UPayments was canceled"
-	}
-	return ge
+	return checkout.TransportError(GatewayName, "UPayments", op, err)
 }
 
 func gwErr(op string, err error) error {
-	return &checkout.GatewayError{Gateway: GatewayName, Op: op, Message: "invalid request to UPayments: " + err.Error(), Err: err}
+	return checkout.RequestError(GatewayName, "UPayments", op, err)
 }
 
 func badAnswer(op string, err error) error {
-	return &checkout.GatewayError{Gateway: GatewayName, Op: op, Message: "UPayments sent an answer we cannot read", Err: err}
+	return checkout.AnswerError(GatewayName, "UPayments", op, err)
 }
 
 func checkTokens(t Tokens) error {

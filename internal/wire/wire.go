@@ -63,3 +63,15 @@ func Snippet(b []byte, n int) string {
 	}
 	return string(b[:i]) + "…(truncated)"
 }
+
+// EncodeJSON encodes v for a request body: HTML characters are not escaped
+// (URLs keep their "&") and there is no trailing newline.
+func EncodeJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}

@@ -48,3 +48,10 @@ func TestSnippet(t *testing.T) {
 		t.Fatal(s)
 	}
 }
+
+func TestEncodeJSON(t *testing.T) {
+	b, err := EncodeJSON(map[string]any{"url": "https://x/?a=1&b=2", "amount": json.Number("12.345")})
+	if err != nil || string(b) != `{"amount":12.345,"url":"https://x/?a=1&b=2"}` {
+		t.Fatalf("%s %v", b, err)
+	}
+}
