@@ -366,6 +366,25 @@ func (s *Service) Events(ctx context.Context, id string) ([]Event, error) {
 	return s.store.Events(ctx, id)
 }
 
+// RecordEvents appends audit events that change no state (a platform
+// noting that a merchant asked for a customer's data, …) in one atomic
+// write. Each event must name its PaymentID; At defaults to now.
+func (s *Service) RecordEvents(ctx context.Context, evs ...Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	now := s.now()
+	for i := range evs {
+		if evs[i].PaymentID == "" {
+			return fmt.Errorf("record event %q: no payment id", evs[i].Kind)
+		}
+		if evs[i].At.IsZero() {
+			evs[i].At = now
+		}
+	}
+	return s.store.Apply(ctx, Change{Events: evs})
+}
+
 // Refunds returns a payment's refunds, oldest first.
 func (s *Service) Refunds(ctx context.Context, paymentID string) ([]*Refund, error) {
 	return s.store.Refunds(ctx, paymentID)

@@ -275,7 +275,6 @@ type Store interface {
 	TakeOAuthState(ctx context.Context, state string) (*store.OAuthState, error)
 	ShopPayments(ctx context.Context, shopID string, max int) ([]*checkout.Payment, error)
 	RedactPaymentCustomer(ctx context.Context, shopID, paymentID string) error
-	Apply(ctx context.Context, c checkout.Change) error
 }
 
 var _ Store = (*store.DB)(nil)

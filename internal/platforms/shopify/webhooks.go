@@ -194,10 +194,8 @@ func (p *Platform) dataRequest(ctx context.Context, shop *checkout.Shop, body []
 		d, _ := json.Marshal(map[string]string{"data_request_id": in.DataRequest.ID.String()})
 		evs = append(evs, checkout.Event{PaymentID: pay.ID, Kind: EventDataRequest, Source: "shopify", Detail: d})
 	}
-	if len(evs) > 0 {
-		if err := p.db.Apply(ctx, checkout.Change{Events: evs}); err != nil {
-			return err
-		}
+	if err := p.svc.RecordEvents(ctx, evs...); err != nil {
+		return err
 	}
 	p.log.InfoContext(ctx, "shopify: customer data request", "shop", shop.Domain, "request", in.DataRequest.ID.String(), "payments", ids)
 	return nil
