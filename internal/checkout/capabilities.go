@@ -54,7 +54,8 @@ type AmountRule struct {
 }
 
 // Capabilities says what a gateway can do. The zero value means "one-off
-// payments in any currency, nothing else".
+// payments in any currency, nothing else": a feature not declared is
+// refused.
 type Capabilities struct {
 	// DisplayName is the gateway's name for people ("Checkout.com").
 	DisplayName string
@@ -120,13 +121,6 @@ func (c Capabilities) CheckCredentials(creds map[string]string) error {
 	return nil
 }
 
-// CapabilityReporter is implemented by gateway adapters that say what they
-// can do. An adapter that does not implement it is assumed to support every
-// feature (the core then refuses nothing up front).
-type CapabilityReporter interface {
-	Capabilities() Capabilities
-}
-
 // UnsupportedError is a request the shop's gateway cannot serve, refused
 // before any gateway call. Reason names the gateway and says why; it is
 // safe to show a merchant.
@@ -146,26 +140,28 @@ var ErrUnsupported = errors.New("not supported by the gateway")
 // Is makes errors.Is(err, ErrUnsupported) true for an *UnsupportedError.
 func (e *UnsupportedError) Is(target error) bool { return target == ErrUnsupported }
 
-// allFeatures is what a gateway without a CapabilityReporter is assumed to do.
-var allFeatures = Capabilities{Refunds: true, PartialRefunds: true, MultipleRefunds: true,
-	AuthorizeCapture: true, SavedCards: true, Invoices: true, SignedNotifications: true}
-
 // Capabilities returns what the named gateway can do, and false when no
-// adapter of that name is registered. An adapter that does not report its
-// capabilities is assumed to support everything.
+// adapter of that name is registered. A feature is offered only when the
+// adapter declares it and implements the interface it needs: refunds need
+// a [Refunder].
 func (s *Service) Capabilities(gateway string) (Capabilities, bool) {
 	g, ok := s.gateways[gateway]
 	if !ok {
 		return Capabilities{}, false
 	}
-	caps := allFeatures
-	if r, ok := g.(CapabilityReporter); ok {
-		caps = r.Capabilities()
+	return declared(g), true
+}
+
+// declared is g's Capabilities with what its methods cannot back taken away.
+func declared(g Gateway) Capabilities {
+	caps := g.Capabilities()
+	if _, ok := g.(Refunder); !ok {
+		caps.Refunds, caps.PartialRefunds, caps.MultipleRefunds, caps.IdempotentRefunds = false, false, false, false
 	}
 	if caps.DisplayName == "" {
-		caps.DisplayName = gateway
+		caps.DisplayName = g.Name()
 	}
-	return caps, true
+	return caps
 }
 
 // Supports returns nil when the named gateway offers the feature, an

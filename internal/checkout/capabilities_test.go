@@ -14,8 +14,14 @@ import (
 	"paybridge/internal/upay"
 )
 
-// bare hides an adapter's Capabilities: a gateway that reports none.
-type bare struct{ checkout.Gateway }
+// declaresNothing is an adapter whose Capabilities are the zero value.
+type declaresNothing struct{ checkout.Gateway }
+
+func (declaresNothing) Capabilities() checkout.Capabilities { return checkout.Capabilities{} }
+
+// noRefunder hides an adapter's Refund methods (the embedded interface has
+// none) while passing on Capabilities that declare refunds.
+type noRefunder struct{ checkout.Gateway }
 
 // gatewaysSetup registers Checkout.com and KuPay on their simulators next
 // to UPayments and returns a shop for each.
@@ -120,16 +126,27 @@ func TestCapabilitiesRefuseEarly(t *testing.T) {
 	}
 }
 
-func TestCapabilitiesDefaults(t *testing.T) {
+func TestCapabilitiesDenyWhatIsNotDeclared(t *testing.T) {
 	b := setup(t)
-	b.svc.RegisterGateway(bare{upay.New(upay.Config{})}) // replaces "upay" with one reporting nothing
+	b.svc.RegisterGateway(declaresNothing{upay.New(upay.Config{})}) // replaces "upay"
 	c, ok := b.svc.Capabilities("upay")
-	if !ok || !c.Refunds || !c.PartialRefunds || !c.AuthorizeCapture || c.Currencies != nil || c.DisplayName != "upay" {
-		t.Fatalf("a gateway reporting nothing: %+v", c)
+	if !ok || c.Refunds || c.PartialRefunds || c.AuthorizeCapture || c.SavedCards || c.Invoices || c.Currencies != nil || c.DisplayName != "upay" {
+		t.Fatalf("a gateway declaring nothing: %+v", c)
 	}
-	if err := b.svc.Supports("upay", checkout.FeatureCapture); err != nil {
-		t.Fatal(err)
+	for _, f := range []checkout.Feature{checkout.FeatureRefund, checkout.FeatureCapture, checkout.FeatureSavedCards, checkout.FeatureInvoices} {
+		if err := b.svc.Supports("upay", f); !errors.Is(err, checkout.ErrUnsupported) {
+			t.Errorf("%s on a gateway declaring nothing: %v", f, err)
+		}
 	}
+	// Declared but without the interface that does it: still refused.
+	b.svc.RegisterGateway(noRefunder{upay.New(upay.Config{})})
+	if c, _ := b.svc.Capabilities("upay"); c.Refunds || c.PartialRefunds || c.MultipleRefunds || !c.Invoices {
+		t.Fatalf("refunds declared without a Refunder: %+v", c)
+	}
+	unsupported(t, b.svc.Supports("upay", checkout.FeatureRefund), "upay", checkout.FeatureRefund, "UPayments does not support refunds")
+}
+
+func TestCapabilitiesAmountRules(t *testing.T) {
 	rule := checkout.Capabilities{DisplayName: "G", AmountRules: []checkout.AmountRule{{Exponent: 2, MinorMultiple: 5, Why: "cents in fives"}}, MaxMinor: 100000}
 	for _, tt := range []struct {
 		amount, cur string

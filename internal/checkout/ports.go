@@ -22,12 +22,18 @@ var (
 	ErrBadSignature = errors.New("bad signature")
 )
 
-// Gateway is a payment gateway adapter (UPayments, Checkout.com, KuPay).
+// Gateway is a payment gateway adapter (UPayments, Checkout.com, KuPay):
+// what every gateway does. What only some do is an optional interface
+// ([Refunder]) plus a declared capability; the core denies a feature whose
+// interface the adapter lacks, whatever its Capabilities say.
 // Implementations must set timeouts on every call and never retry a charge
 // creation on their own.
 type Gateway interface {
 	// Name is the adapter's name as stored on shops ("upay").
 	Name() string
+	// Capabilities says what the gateway can do; what it does not declare
+	// is refused before any call (the zero value: one-off payments only).
+	Capabilities() Capabilities
 	// CreatePayment creates the hosted-page charge for p and returns where
 	// to send the shopper. URLs holds the return, cancel and notification URLs.
 	CreatePayment(ctx context.Context, acct GatewayAccount, p *Payment, urls URLs) (Charge, error)
@@ -35,14 +41,19 @@ type Gateway interface {
 	// (p.GatewayRef, or a candidate reference taken from a callback). It is
 	// the only source of truth about a payment.
 	Status(ctx context.Context, acct GatewayAccount, p *Payment, ref string) (GatewayStatus, error)
-	// Refund asks the gateway to refund r on p.
-	Refund(ctx context.Context, acct GatewayAccount, p *Payment, r *Refund) (RefundResult, error)
-	// RefundStatus asks for the state of a refund already submitted.
-	RefundStatus(ctx context.Context, acct GatewayAccount, p *Payment, r *Refund) (RefundResult, error)
 	// ParseCallback reads a notification or browser return. What it returns
 	// is a claim, never proof. It returns ErrBadSignature (wrapped) when the
 	// request carries a signature that does not verify.
 	ParseCallback(ctx context.Context, acct GatewayAccount, req CallbackRequest) (Callback, error)
+}
+
+// Refunder is implemented by adapters whose gateway refunds. Without it
+// the core refuses every refund (FeatureRefund), whatever Capabilities says.
+type Refunder interface {
+	// Refund asks the gateway to refund r on p.
+	Refund(ctx context.Context, acct GatewayAccount, p *Payment, r *Refund) (RefundResult, error)
+	// RefundStatus asks for the state of a refund already submitted.
+	RefundStatus(ctx context.Context, acct GatewayAccount, p *Payment, r *Refund) (RefundResult, error)
 }
 
 // URLs are the addresses a gateway sends the shopper and its notifications

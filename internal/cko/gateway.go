@@ -60,15 +60,15 @@ type Config struct {
 }
 
 // Gateway is the Checkout.com KNET adapter; it implements
-// checkout.Gateway and checkout.CapabilityReporter.
+// checkout.Gateway and checkout.Gateway.
 type Gateway struct {
 	cfg Config
 }
 
 var (
-	_ checkout.Gateway            = (*Gateway)(nil)
-	_ checkout.CapabilityReporter = (*Gateway)(nil)
-	_ checkout.CallbackRouter     = (*Gateway)(nil)
+	_ checkout.Gateway        = (*Gateway)(nil)
+	_ checkout.Refunder       = (*Gateway)(nil)
+	_ checkout.CallbackRouter = (*Gateway)(nil)
 )
 
 // New returns the adapter; see [Config] for defaults.

@@ -41,15 +41,14 @@ type Config struct {
 	Timeout time.Duration
 }
 
-// Gateway is the KuPay adapter; it implements checkout.Gateway and
-// checkout.CapabilityReporter.
+// Gateway is the KuPay adapter; it implements checkout.Gateway (KuPay has
+// no refunds, so no checkout.Refunder).
 type Gateway struct {
 	cfg Config
 }
 
 var (
-	_ checkout.Gateway            = (*Gateway)(nil)
-	_ checkout.CapabilityReporter = (*Gateway)(nil)
+	_ checkout.Gateway = (*Gateway)(nil)
 )
 
 // New returns the adapter.
@@ -163,17 +162,6 @@ func (g *Gateway) Status(ctx context.Context, acct checkout.GatewayAccount, p *c
 		st.Amount = m
 	}
 	return st, nil
-}
-
-// Refund is refused: KuPay has no refund API (the core refuses earlier,
-// from Capabilities).
-func (g *Gateway) Refund(ctx context.Context, acct checkout.GatewayAccount, p *checkout.Payment, r *checkout.Refund) (checkout.RefundResult, error) {
-	return checkout.RefundResult{}, &checkout.GatewayError{Gateway: GatewayName, Op: "refund", Message: "KuPay has no refund API; refund the shopper from the wallet"}
-}
-
-// RefundStatus is refused like Refund.
-func (g *Gateway) RefundStatus(ctx context.Context, acct checkout.GatewayAccount, p *checkout.Payment, r *checkout.Refund) (checkout.RefundResult, error) {
-	return g.Refund(ctx, acct, p, r)
 }
 
 // callbackFields are the fields a KuPay callback or return may carry that

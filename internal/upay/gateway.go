@@ -34,7 +34,10 @@ type Gateway struct {
 	cfg Config
 }
 
-var _ checkout.Gateway = (*Gateway)(nil)
+var (
+	_ checkout.Gateway  = (*Gateway)(nil)
+	_ checkout.Refunder = (*Gateway)(nil)
+)
 
 // Metadata keys of checkout.Payment that CreatePayment reads.
 const (
