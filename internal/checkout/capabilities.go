@@ -234,12 +234,12 @@ func (c Capabilities) CheckAmount(gateway string, amount Money) error {
 		return err
 	}
 	for _, r := range c.AmountRules {
-		if r.Exponent == exp && r.MinorMultiple > 1 && amount.Minor%r.MinorMultiple != 0 {
+		if r.Exponent == exp && !amount.MultipleOf(r.MinorMultiple) {
 			return &UnsupportedError{Gateway: gateway, Feature: FeatureAmount,
 				Reason: fmt.Sprintf("%s needs %s; %s %s cannot be charged exactly", name, r.Why, amount, amount.Currency)}
 		}
 	}
-	if c.MaxMinor > 0 && amount.Minor > c.MaxMinor {
+	if c.MaxMinor > 0 && amount.Cmp(Money{Minor: c.MaxMinor, Currency: amount.Currency}) > 0 {
 		return &UnsupportedError{Gateway: gateway, Feature: FeatureAmount,
 			Reason: fmt.Sprintf("%s takes at most %s %s", name, FormatMinor(c.MaxMinor, exp), amount.Currency)}
 	}
@@ -257,7 +257,7 @@ func (s *Service) checkRefund(p *Payment, amount Money, refunds []*Refund) error
 	if err := caps.supports(p.Gateway, FeatureRefund); err != nil {
 		return err
 	}
-	if amount.Minor < p.Amount.Minor {
+	if amount.Cmp(p.Amount) < 0 {
 		if err := caps.supports(p.Gateway, FeaturePartialRefund); err != nil {
 			return err
 		}
@@ -270,7 +270,7 @@ func (s *Service) checkRefund(p *Payment, amount Money, refunds []*Refund) error
 			break
 		}
 	}
-	if amount.Currency == p.Amount.Currency && amount.Minor > 0 {
+	if amount.Currency == p.Amount.Currency && amount.Positive() {
 		return caps.CheckAmount(p.Gateway, amount) // refunds obey the amount rules too
 	}
 	return nil

@@ -1,6 +1,7 @@
 package checkout
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -165,6 +166,24 @@ func (m Money) IsZero() bool { return m.Minor == 0 }
 
 // Equal reports whether both amounts have the same currency and value.
 func (m Money) Equal(o Money) bool { return m.Currency == o.Currency && m.Minor == o.Minor }
+
+// Positive reports whether the amount is above zero.
+func (m Money) Positive() bool { return m.Minor > 0 }
+
+// Cmp compares two amounts of one currency: -1 when m is less than o, 0
+// when equal, +1 when more. Amounts of different currencies have no order:
+// Cmp compares their currency codes instead, so callers check the currency
+// first (every caller in the core does).
+func (m Money) Cmp(o Money) int {
+	if m.Currency != o.Currency {
+		return strings.Compare(m.Currency, o.Currency)
+	}
+	return cmp.Compare(m.Minor, o.Minor)
+}
+
+// MultipleOf reports whether the amount in minor units is a multiple of n
+// (Checkout.com: a 3-decimal amount must end in 0, a multiple of 10).
+func (m Money) MultipleOf(n int64) bool { return n <= 1 || m.Minor%n == 0 }
 
 // Add returns m+o. Both must be of the same currency.
 func (m Money) Add(o Money) (Money, error) {

@@ -119,6 +119,16 @@ type Payment struct {
 	Version int64
 }
 
+// RefundedOrZero is the sum of succeeded refunds, as zero in the payment's
+// currency when nothing was refunded yet (a row written before Refunded
+// carried a currency).
+func (p *Payment) RefundedOrZero() Money {
+	if p.Refunded.Currency == "" {
+		return Money{Currency: p.Amount.Currency}
+	}
+	return p.Refunded
+}
+
 // Refund is money sent back to the shopper on a paid payment.
 type Refund struct {
 	ID        string

@@ -4,27 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"time"
 )
-
-// casAttempts bounds how often a compare-and-set that lost to another
-// writer is retried on a contended row.
-const casAttempts = 30
-
-// backoff sleeps a jittered, growing pause before CAS retry n (≤ ~30 ms),
-// so that writers racing for one row spread out instead of colliding again.
-func backoff(ctx context.Context, n int) error {
-	d := time.Duration(1+rand.IntN(n+1)) * time.Millisecond
-	t := time.NewTimer(min(d, 30*time.Millisecond))
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
 
 // RefundAvailable returns what can still be refunded on p: the captured
 // amount minus every refund that has not failed (pending ones included, so
@@ -33,7 +13,9 @@ func RefundAvailable(p *Payment, refunds []*Refund) Money {
 	left := p.Amount
 	for _, r := range refunds {
 		if r.Status != RefundFailed {
-			left.Minor -= r.Amount.Minor
+			if l, err := left.Sub(r.Amount); err == nil {
+				left = l
+			}
 		}
 	}
 	return left
@@ -64,64 +46,66 @@ func (s *Service) CreateRefund(ctx context.Context, paymentID string, req Refund
 	if len(reason) > 500 {
 		return nil, false, &ValidationError{"reason", "is longer than 500 characters"}
 	}
-	for attempt := range casAttempts {
-		if attempt > 0 {
-			if err := backoff(ctx, attempt); err != nil {
-				return nil, false, err
-			}
-		}
+	err = s.retryCAS(ctx, "refund "+paymentID, func(int) error {
 		p, err := s.store.Payment(ctx, paymentID)
 		if err != nil {
-			return nil, false, err
+			return err
 		}
 		refunds, err := s.store.Refunds(ctx, p.ID)
 		if err != nil {
-			return nil, false, err
+			return err
 		}
 		if req.Reference != "" {
 			for _, old := range refunds {
 				if old.Reference != req.Reference {
 					continue
 				}
+				r, created = old, false
 				if !old.Amount.Equal(amount) {
-					return old, false, fmt.Errorf("%w: refund %s has reference %q for %s", ErrIdempotencyConflict, old.ID, old.Reference, old.Amount)
+					return fmt.Errorf("%w: refund %s has reference %q for %s", ErrIdempotencyConflict, old.ID, old.Reference, old.Amount)
 				}
-				return old, false, nil
+				return nil
 			}
 		}
 		if err := s.checkRefund(p, amount, refunds); err != nil {
-			return nil, false, err
+			return err
 		}
 		if p.Status != StatusPaid {
-			return nil, false, fmt.Errorf("%w: payment %s is %s", ErrNotPaid, p.ID, p.Status)
+			return fmt.Errorf("%w: payment %s is %s", ErrNotPaid, p.ID, p.Status)
 		}
 		if amount.Currency != p.Amount.Currency {
-			return nil, false, &ValidationError{"amount", fmt.Sprintf("currency %s differs from the payment's %s", amount.Currency, p.Amount.Currency)}
+			return &ValidationError{"amount", fmt.Sprintf("currency %s differs from the payment's %s", amount.Currency, p.Amount.Currency)}
 		}
-		if amount.Minor <= 0 {
-			return nil, false, &ValidationError{"amount", "must be greater than zero"}
+		if !amount.Positive() {
+			return &ValidationError{"amount", "must be greater than zero"}
 		}
-		if left := RefundAvailable(p, refunds); amount.Minor > left.Minor {
-			return nil, false, fmt.Errorf("%w: asked %s %s, %s left", ErrRefundExceeds, amount, amount.Currency, left)
+		if left := RefundAvailable(p, refunds); amount.Cmp(left) > 0 {
+			return fmt.Errorf("%w: asked %s %s, %s left", ErrRefundExceeds, amount, amount.Currency, left)
 		}
 		now := s.now()
-		r := &Refund{ID: NewID("ref"), PaymentID: p.ID, Amount: amount, Reason: reason, Status: RefundPending,
+		r = &Refund{ID: NewID("ref"), PaymentID: p.ID, Amount: amount, Reason: reason, Status: RefundPending,
 			Source: source, Reference: req.Reference, CreatedAt: now, UpdatedAt: now}
+		created = true
 		p.UpdatedAt = now
 		err = s.store.Apply(ctx, Change{Payment: p, NewRefund: r, Events: []Event{{PaymentID: p.ID, RefundID: r.ID,
 			Kind: EventRefundRequested, Source: source, Detail: detail(map[string]any{"amount": amount.String(), "reason": reason, "reference": req.Reference})}}})
-		if errors.Is(err, ErrConflict) || (req.Reference != "" && errors.Is(err, ErrDuplicate)) {
-			continue // re-read: another writer won, maybe with this very reference
+		if req.Reference != "" && errors.Is(err, ErrDuplicate) {
+			return ErrConflict // re-read: another writer won with this very reference
 		}
-		if err != nil {
-			return nil, false, err
+		return err
+	})
+	if err != nil {
+		if errors.Is(err, ErrIdempotencyConflict) {
+			return r, false, err
 		}
+		return nil, false, err
+	}
+	if created {
 		if err := s.queue.EnqueueRefund(ctx, r.ID); err != nil {
 			s.log.WarnContext(ctx, "enqueue refund", "refund", r.ID, "err", err)
 		}
-		return r, true, nil
 	}
-	return nil, false, fmt.Errorf("refund %s: %w", paymentID, ErrConflict)
+	return r, created, nil
 }
 
 // Refund returns a refund by id.
@@ -216,15 +200,16 @@ func (s *Service) ProcessRefund(ctx context.Context, id string) error {
 // finishRefund stores a gateway answer about a refund: its reference, and
 // when final its status, the payment's refunded total and a pending sync.
 func (s *Service) finishRefund(ctx context.Context, id string, res RefundResult, message string) error {
-	for range 5 {
-		r, err := s.store.Refund(ctx, id)
-		if err != nil {
+	var r *Refund
+	err := s.retryCAS(ctx, "record refund "+id, func(int) error {
+		var err error
+		if r, err = s.store.Refund(ctx, id); err != nil {
 			return err
 		}
 		if r.Status.Final() {
+			r = nil // settled already: nothing to enqueue
 			return nil
 		}
-		now := s.now()
 		c := Change{Refund: r}
 		if res.Ref != "" && r.GatewayRef != res.Ref {
 			r.GatewayRef = res.Ref
@@ -233,15 +218,18 @@ func (s *Service) finishRefund(ctx context.Context, id string, res RefundResult,
 		if message != "" {
 			d["message"] = message
 		}
+		now := s.now()
 		switch res.Status {
 		case RefundSucceeded:
 			p, err := s.store.Payment(ctx, r.PaymentID)
 			if err != nil {
 				return err
 			}
-			p.Refunded.Currency = p.Amount.Currency
-			p.Refunded.Minor += r.Amount.Minor
-			p.UpdatedAt = now
+			refunded, err := p.RefundedOrZero().Add(r.Amount)
+			if err != nil {
+				return fmt.Errorf("refund %s: %w", r.ID, err)
+			}
+			p.Refunded, p.UpdatedAt = refunded, now
 			c.Payment = p
 			r.Status, r.SyncState = RefundSucceeded, SyncPending
 			c.Events = append(c.Events, Event{PaymentID: r.PaymentID, RefundID: r.ID, Kind: EventRefundSucceeded, Source: "gateway", Detail: detail(d)})
@@ -250,19 +238,12 @@ func (s *Service) finishRefund(ctx context.Context, id string, res RefundResult,
 			c.Events = append(c.Events, Event{PaymentID: r.PaymentID, RefundID: r.ID, Kind: EventRefundFailed, Source: "gateway", Detail: detail(d)})
 		}
 		r.UpdatedAt = now
-		err = s.store.Apply(ctx, c)
-		if errors.Is(err, ErrConflict) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if r.Status.Final() {
-			s.enqueueSync(ctx, r.PaymentID, r.ID)
-		}
-		return nil
+		return s.store.Apply(ctx, c)
+	})
+	if err == nil && r != nil && r.Status.Final() {
+		s.enqueueSync(ctx, r.PaymentID, r.ID)
 	}
-	return fmt.Errorf("record refund %s: %w", id, ErrConflict)
+	return err
 }
 
 // SyncRefund pushes a final refund to the payment's platform.
@@ -285,19 +266,13 @@ func (s *Service) SyncRefund(ctx context.Context, id string) error {
 	if err := sy.SyncRefund(ctx, shop, p, r); err != nil {
 		return fmt.Errorf("sync refund %s to %s: %w", r.ID, p.Platform, err)
 	}
-	for range 3 {
+	_, err = s.updateRefund(ctx, id, r, "record refund sync", func(r *Refund) ([]Event, error) {
 		if r.SyncState == SyncDone {
-			return nil
+			return nil, nil
 		}
-		r.SyncState, r.UpdatedAt = SyncDone, s.now()
-		err = s.store.Apply(ctx, Change{Refund: r, Events: []Event{{PaymentID: r.PaymentID, RefundID: r.ID, Kind: EventSyncSucceeded, Source: "worker",
-			Detail: detail(map[string]any{"refund_status": r.Status})}}})
-		if !errors.Is(err, ErrConflict) {
-			return err
-		}
-		if r, err = s.store.Refund(ctx, id); err != nil {
-			return err
-		}
-	}
-	return fmt.Errorf("record refund sync %s: %w", id, ErrConflict)
+		r.SyncState = SyncDone
+		return []Event{{PaymentID: r.PaymentID, RefundID: r.ID, Kind: EventSyncSucceeded, Source: "worker",
+			Detail: detail(map[string]any{"refund_status": r.Status})}}, nil
+	})
+	return err
 }

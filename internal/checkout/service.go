@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/url"
 	"strings"
@@ -153,7 +154,7 @@ func (s *Service) Validate(req *PaymentRequest) error {
 		return &ValidationError{"order_id", "is longer than 100 characters"}
 	case req.Amount.Currency == "":
 		return &ValidationError{"currency", "is required"}
-	case req.Amount.Minor <= 0:
+	case !req.Amount.Positive():
 		return &ValidationError{"amount", "must be greater than zero"}
 	case len(req.Description) > 500:
 		return &ValidationError{"description", "is longer than 500 characters"}
@@ -250,19 +251,17 @@ func (s *Service) CreatePayment(ctx context.Context, shop *Shop, platform string
 		return nil, false, err
 	}
 	hash := fingerprint(&req)
-	for range 3 {
+	err = s.retryCAS(ctx, fmt.Sprintf("create payment for order %q", req.OrderID), func(int) error {
 		existing, err := s.store.PaymentByOrder(ctx, shop.ID, req.OrderID)
 		if err == nil {
+			p, created = existing, false
 			if existing.RequestHash != hash {
-				return existing, false, fmt.Errorf("%w (payment %s)", ErrIdempotencyConflict, existing.ID)
+				return fmt.Errorf("%w (payment %s)", ErrIdempotencyConflict, existing.ID)
 			}
-			if existing.GatewayURL == "" && !existing.Status.Final() {
-				existing, err = s.ensureCharge(ctx, shop, existing)
-			}
-			return existing, false, err
+			return nil
 		}
 		if !errors.Is(err, ErrNotFound) {
-			return nil, false, err
+			return err
 		}
 		now := s.now()
 		p = &Payment{
@@ -276,20 +275,26 @@ func (s *Service) CreatePayment(ctx context.Context, shop *Shop, platform string
 			ExpiresAt: now.Add(s.lifetime(shop.Gateway.Gateway)), CreatedAt: now, UpdatedAt: now,
 		}
 		p.GatewayOrderID = p.ID
+		created = true
 		err = s.store.Apply(ctx, Change{NewPayment: p, Events: []Event{{
 			PaymentID: p.ID, At: now, Kind: EventCreated, To: string(StatusCreated), Source: source,
 			Detail: detail(map[string]any{"order_id": p.OrderID, "amount": p.Amount.String(), "currency": p.Amount.Currency, "gateway": p.Gateway}),
 		}}})
 		if errors.Is(err, ErrDuplicate) {
-			continue // lost a race with an identical request: read the winner
+			return ErrConflict // lost a race with an identical request: read the winner
 		}
-		if err != nil {
-			return nil, false, err
-		}
-		p, err = s.ensureCharge(ctx, shop, p)
-		return p, true, err
+		return err
+	})
+	if errors.Is(err, ErrIdempotencyConflict) {
+		return p, false, err
 	}
-	return nil, false, fmt.Errorf("create payment for order %q: %w", req.OrderID, ErrConflict)
+	if err != nil {
+		return nil, false, err
+	}
+	if p.GatewayURL == "" && !p.Status.Final() {
+		p, err = s.ensureCharge(ctx, shop, p)
+	}
+	return p, created, err
 }
 
 func (s *Service) lifetime(gateway string) time.Duration {
@@ -320,25 +325,18 @@ func (s *Service) ensureCharge(ctx context.Context, shop *Shop, p *Payment) (*Pa
 		}
 		return p, fmt.Errorf("create %s charge for %s: %w", p.Gateway, p.ID, err)
 	}
-	for range 3 {
+	return s.updatePayment(ctx, p.ID, p, "store charge for", func(p *Payment) ([]Event, error) {
 		if p.GatewayURL != "" {
-			return p, nil // another request stored a charge first; ours is never shown
+			return nil, nil // another request stored a charge first; ours is never shown
 		}
-		p.GatewayURL, p.UpdatedAt = charge.URL, s.now()
+		p.GatewayURL = charge.URL
 		if p.GatewayRef == "" {
 			p.GatewayRef = charge.Ref
 		}
 		mergeData(p, charge.Data)
-		err = s.store.Apply(ctx, Change{Payment: p, Events: []Event{{PaymentID: p.ID, Kind: EventChargeCreated, Source: "gateway",
-			Detail: detail(map[string]any{"ref": charge.Ref, "answer": charge.Raw})}}})
-		if !errors.Is(err, ErrConflict) {
-			return p, err
-		}
-		if p, err = s.store.Payment(ctx, p.ID); err != nil {
-			return nil, err
-		}
-	}
-	return p, fmt.Errorf("store charge for %s: %w", p.ID, ErrConflict)
+		return []Event{{PaymentID: p.ID, Kind: EventChargeCreated, Source: "gateway",
+			Detail: detail(map[string]any{"ref": charge.Ref, "answer": charge.Raw})}}, nil
+	})
 }
 
 func mergeData(p *Payment, data map[string]string) bool {
@@ -411,31 +409,25 @@ func (s *Service) Redirect(ctx context.Context, id string) (string, *Payment, er
 			return "", p, err
 		}
 	}
-	for attempt := range casAttempts {
-		if attempt > 0 {
-			if err := backoff(ctx, attempt); err != nil {
-				return "", p, err
-			}
-		}
+	p, err = s.updatePayment(ctx, id, p, "redirect", func(p *Payment) ([]Event, error) {
 		if p.Status != StatusCreated {
-			return p.GatewayURL, p, nil
+			return nil, nil
 		}
 		from := p.Status
-		p.Status, p.UpdatedAt = StatusRedirected, s.now()
+		p.Status = StatusRedirected
 		// Gateways count the page's lifetime from when the shopper lands
 		// (KNET: 7 minutes), so a link opened late must not expire early.
-		if until := p.UpdatedAt.Add(s.lifetime(p.Gateway)); until.After(p.ExpiresAt) {
+		if until := s.now().Add(s.lifetime(p.Gateway)); until.After(p.ExpiresAt) {
 			p.ExpiresAt = until
 		}
-		err = s.store.Apply(ctx, Change{Payment: p, Events: []Event{transition(p.ID, from, p.Status, "shopper", nil)}})
-		if !errors.Is(err, ErrConflict) {
-			return p.GatewayURL, p, err
-		}
-		if p, err = s.store.Payment(ctx, id); err != nil {
-			return "", nil, err
-		}
+		return []Event{transition(p.ID, from, p.Status, "shopper", nil)}, nil
+	})
+	if errors.Is(err, ErrConflict) {
+		// Others kept writing the row: the shopper goes to the page anyway,
+		// only the redirect goes unrecorded.
+		err = nil
 	}
-	return p.GatewayURL, p, nil
+	return p.GatewayURL, p, err
 }
 
 func transition(paymentID string, from, to Status, source string, d json.RawMessage) Event {
@@ -554,238 +546,75 @@ func (s *Service) Confirm(ctx context.Context, id, source string) (*Payment, err
 }
 
 func (s *Service) confirm(ctx context.Context, id, source string) (*Payment, error) {
-	for attempt := range casAttempts {
-		if attempt > 0 {
-			if err := backoff(ctx, attempt); err != nil {
-				return nil, err
-			}
-		}
-		p, err := s.store.Payment(ctx, id)
-		if err != nil {
-			return nil, err
+	var p *Payment
+	var d decision
+	err := s.retryCAS(ctx, "confirm "+id, func(int) error {
+		var err error
+		if p, err = s.store.Payment(ctx, id); err != nil {
+			return err
 		}
 		if p.Status.Final() {
 			// Its sync was enqueued by the write that made it final; if that
 			// enqueue was lost, the reconciler finds the unsynced row.
-			return p, nil
+			d = decision{}
+			return nil
 		}
 		g, ok := s.gateways[p.Gateway]
 		if !ok {
-			return p, Permanent("confirm", fmt.Errorf("%w %q", ErrUnknownGateway, p.Gateway))
+			return Permanent("confirm", fmt.Errorf("%w %q", ErrUnknownGateway, p.Gateway))
 		}
 		shop, err := s.store.Shop(ctx, p.ShopID)
 		if err != nil {
-			return p, err
+			return err
 		}
 		events, err := s.store.Events(ctx, p.ID)
 		if err != nil {
-			return p, err
+			return err
 		}
-		triggers := unjudged(events)
-		var out []Event
-
-		// The references to ask about: ours when we have one, else the
-		// candidates callbacks named. A callback naming another reference
-		// than ours is a mismatch by itself.
-		var refs []string
-		if p.GatewayRef != "" {
-			refs = []string{p.GatewayRef}
-			for _, t := range triggers {
-				if t.claim.Ref != "" && t.claim.Ref != p.GatewayRef {
-					out = append(out, judge(p.ID, EventBindingMismatch, t, map[string]any{
-						"reason": "callback names another gateway transaction", "ours": p.GatewayRef, "claimed": t.claim.Ref}))
-					t.judged = true
-				}
-			}
-		} else {
-			seen := map[string]bool{}
-			for i := len(triggers) - 1; i >= 0 && len(refs) < 3; i-- {
-				if r := triggers[i].claim.Ref; r != "" && !seen[r] {
-					seen[r] = true
-					refs = append(refs, r)
-				}
-			}
-		}
-
-		now := s.now()
-		var st GatewayStatus
-		bound := false
-		for i, ref := range refs {
-			st, err = g.Status(ctx, shop.Gateway, p, ref)
+		v := verdict{payment: p, triggers: unjudged(events), now: s.now(), source: source}
+		var statusErr error
+		for i, ref := range refsToAsk(p, v.triggers) {
+			st, err := g.Status(ctx, shop.Gateway, p, ref)
 			if err != nil {
-				s.applyEvents(ctx, out)
-				return p, fmt.Errorf("status of %s at %s: %w", p.ID, p.Gateway, err)
+				v.unreachable = true
+				statusErr = fmt.Errorf("status of %s at %s: %w", p.ID, p.Gateway, err)
+				break
 			}
 			if i == 0 {
-				if err := s.store.MarkChecked(ctx, p.ID, now); err != nil {
+				if err := s.store.MarkChecked(ctx, p.ID, v.now); err != nil {
 					s.log.WarnContext(ctx, "mark checked", "payment", p.ID, "err", err)
 				}
 			}
-			if why := mismatch(p, ref, st); why != "" {
-				d := map[string]any{"reason": why, "ref": ref, "gateway_result": st.Result,
-					"gateway_order_id": st.OrderID, "gateway_amount": st.Amount.String(), "gateway_currency": st.Amount.Currency}
-				for _, t := range triggers {
-					if !t.judged && t.claim.Ref == ref {
-						out = append(out, judge(p.ID, EventBindingMismatch, t, d))
-						t.judged = true
-					}
-				}
-				if p.GatewayRef == ref || !anyTrigger(triggers, ref) {
-					out = append(out, Event{PaymentID: p.ID, Kind: EventBindingMismatch, Source: source, Detail: detail(d)})
-				}
-				continue
+			v.answers = append(v.answers, answer{ref: ref, status: st})
+			if mismatch(p, ref, st) == "" {
+				break
 			}
-			bound = true
-			break
 		}
-
-		changed := false
-		target := p.Status
-		var reason map[string]any
-		if bound {
-			if p.GatewayRef == "" {
-				p.GatewayRef, changed = st.Ref, true
-			}
-			if mergeData(p, st.Data) {
-				changed = true
-			}
-			if st.TransactionID != "" && st.TransactionID != p.TransactionID {
-				p.TransactionID, changed = st.TransactionID, true
-			}
-			// "pending" is a gateway saying "in progress" (3-D Secure, KNET
-			// processing); a transaction with no result at all (the shopper
-			// is still on the page) changes nothing.
-			if st.Outcome != OutcomePending || st.Result != "" {
-				target = st.Outcome.Status()
-			}
-			reason = map[string]any{"result": st.Result, "outcome": st.Outcome, "ref": st.Ref, "answer": st.Raw}
+		d = decide(v)
+		if statusErr != nil {
+			s.applyEvents(ctx, d.events)
+			return statusErr
 		}
-		if !target.Final() && !now.Before(p.ExpiresAt) {
-			target = StatusExpired
-			reason = map[string]any{"reason": "the gateway page lifetime ended without a final answer", "expired_at": p.ExpiresAt, "last_result": st.Result}
+		if d.payment == nil && len(d.events) == 0 {
+			return nil
 		}
-		if CanTransition(p.Status, target) {
-			out = append(out, transition(p.ID, p.Status, target, source, detail(reason)))
-			p.Status = target
-			if target.Final() {
-				p.SyncState = SyncPending
-			}
-			changed = true
+		err = s.store.Apply(ctx, Change{Payment: d.payment, Events: d.events})
+		if err == nil && d.payment != nil {
+			p = d.payment
 		}
-		// Claims of success the final truth contradicts are recorded.
-		pendingClaim := false
-		for _, t := range triggers {
-			if t.judged || t.claim.Outcome != OutcomePaid {
-				continue
-			}
-			if p.Status == StatusPaid {
-				continue
-			}
-			if p.Status.Final() {
-				out = append(out, judge(p.ID, EventClaimRejected, t, map[string]any{
-					"claimed": t.claim.Result, "gateway_result": st.Result, "status": p.Status}))
-				continue
-			}
-			pendingClaim = true
-		}
-		if !changed && len(out) == 0 {
-			if pendingClaim {
-				return p, ErrNotSettled
-			}
-			return p, nil
-		}
-		c := Change{Events: out}
-		if changed {
-			p.UpdatedAt = now
-			c.Payment = p
-		}
-		err = s.store.Apply(ctx, c)
-		if errors.Is(err, ErrConflict) {
-			continue
-		}
-		if err != nil {
-			return p, err
-		}
-		if changed && p.Status.Final() {
-			s.log.InfoContext(ctx, "payment final", "payment", p.ID, "status", p.Status, "source", source)
-			s.enqueueSync(ctx, p.ID, "")
-		}
-		if pendingClaim {
-			return p, ErrNotSettled
-		}
-		return p, nil
+		return err
+	})
+	if err != nil {
+		return p, err
 	}
-	return nil, fmt.Errorf("confirm %s: %w", id, ErrConflict)
-}
-
-// mismatch says why a gateway answer is not about our payment, or "".
-func mismatch(p *Payment, ref string, st GatewayStatus) string {
-	switch {
-	case st.Ref != ref:
-		return fmt.Sprintf("gateway answered about transaction %q, asked about %q", st.Ref, ref)
-	case st.OrderID != "" && st.OrderID != p.GatewayOrderID:
-		return fmt.Sprintf("transaction belongs to order %q, not %q", st.OrderID, p.GatewayOrderID)
-	case st.Outcome == OutcomePending:
-		return "" // nothing settled yet: no amount to bind
-	case st.OrderID == "":
-		return "gateway answer does not name the order"
-	case st.Amount.Currency != p.Amount.Currency:
-		return fmt.Sprintf("transaction currency %q, payment currency %q", st.Amount.Currency, p.Amount.Currency)
-	case st.Amount.Minor != p.Amount.Minor:
-		return fmt.Sprintf("transaction amount %s, payment amount %s", st.Amount, p.Amount)
+	if d.final {
+		s.log.InfoContext(ctx, "payment final", "payment", p.ID, "status", p.Status, "source", source)
+		s.enqueueSync(ctx, p.ID, "")
 	}
-	return ""
-}
-
-type trigger struct {
-	id     int64
-	claim  claim
-	judged bool
-}
-
-// unjudged returns the trigger events (notifications, returns) that no
-// claim_rejected or binding_mismatch event has answered yet, oldest first.
-func unjudged(events []Event) []*trigger {
-	judged := map[int64]bool{}
-	for _, e := range events {
-		if e.Kind == EventClaimRejected || e.Kind == EventBindingMismatch {
-			var d struct {
-				Trigger int64 `json:"trigger"`
-			}
-			if json.Unmarshal(e.Detail, &d) == nil && d.Trigger != 0 {
-				judged[d.Trigger] = true
-			}
-		}
+	if d.notSettled {
+		return p, ErrNotSettled
 	}
-	var out []*trigger
-	for _, e := range events {
-		if (e.Kind != EventNotification && e.Kind != EventReturn) || judged[e.ID] {
-			continue
-		}
-		var d struct {
-			Claim claim `json:"claim"`
-		}
-		if json.Unmarshal(e.Detail, &d) != nil || d.Claim.Outcome == "" {
-			continue
-		}
-		out = append(out, &trigger{id: e.ID, claim: d.Claim})
-	}
-	return out
-}
-
-func anyTrigger(ts []*trigger, ref string) bool {
-	for _, t := range ts {
-		if t.claim.Ref == ref {
-			return true
-		}
-	}
-	return false
-}
-
-func judge(paymentID, kind string, t *trigger, d map[string]any) Event {
-	d["trigger"] = t.id
-	d["claimed_result"] = t.claim.Result
-	return Event{PaymentID: paymentID, Kind: kind, Source: "worker", Detail: detail(d)}
+	return p, nil
 }
 
 func (s *Service) applyEvents(ctx context.Context, evs []Event) {
@@ -822,21 +651,15 @@ func (s *Service) SyncPayment(ctx context.Context, id string) error {
 	if err := sy.SyncPayment(ctx, shop, p); err != nil {
 		return fmt.Errorf("sync %s to %s: %w", p.ID, p.Platform, err)
 	}
-	for range 3 {
+	_, err = s.updatePayment(ctx, id, p, "record sync of", func(p *Payment) ([]Event, error) {
 		if p.SyncState == SyncDone {
-			return nil
+			return nil, nil
 		}
-		p.SyncState, p.UpdatedAt = SyncDone, s.now()
-		err = s.store.Apply(ctx, Change{Payment: p, Events: []Event{{PaymentID: p.ID, Kind: EventSyncSucceeded, Source: "worker",
-			Detail: detail(map[string]any{"status": p.Status, "platform": p.Platform})}}})
-		if !errors.Is(err, ErrConflict) {
-			return err
-		}
-		if p, err = s.store.Payment(ctx, id); err != nil {
-			return err
-		}
-	}
-	return fmt.Errorf("record sync of %s: %w", id, ErrConflict)
+		p.SyncState = SyncDone
+		return []Event{{PaymentID: p.ID, Kind: EventSyncSucceeded, Source: "worker",
+			Detail: detail(map[string]any{"status": p.Status, "platform": p.Platform})}}, nil
+	})
+	return err
 }
 
 // syncTarget returns the syncer and shop a payment's states go to.
@@ -856,35 +679,25 @@ func (s *Service) syncTarget(ctx context.Context, p *Payment) (Syncer, *Shop, er
 // retries ran out or on a permanent error: sync_failed plus an event with
 // the reason, so the merchant's list and the archive agree.
 func (s *Service) SyncGaveUp(ctx context.Context, paymentID, refundID, reason string) error {
-	for range 3 {
-		var c Change
-		if refundID != "" {
-			r, err := s.store.Refund(ctx, refundID)
-			if err != nil {
-				return err
-			}
+	gaveUp := []Event{{PaymentID: paymentID, RefundID: refundID, Kind: EventSyncFailed, Source: "worker", Detail: detail(map[string]any{"reason": reason})}}
+	if refundID != "" {
+		_, err := s.updateRefund(ctx, refundID, nil, "record sync failure of", func(r *Refund) ([]Event, error) {
 			if r.SyncState != SyncPending {
-				return nil
+				return nil, nil
 			}
-			r.SyncState, r.UpdatedAt = SyncFailed, s.now()
-			c = Change{Refund: r, Events: []Event{{PaymentID: r.PaymentID, RefundID: r.ID, Kind: EventSyncFailed, Source: "worker", Detail: detail(map[string]any{"reason": reason})}}}
-		} else {
-			p, err := s.store.Payment(ctx, paymentID)
-			if err != nil {
-				return err
-			}
-			if p.SyncState != SyncPending {
-				return nil
-			}
-			p.SyncState, p.UpdatedAt = SyncFailed, s.now()
-			c = Change{Payment: p, Events: []Event{{PaymentID: p.ID, Kind: EventSyncFailed, Source: "worker", Detail: detail(map[string]any{"reason": reason})}}}
-		}
-		err := s.store.Apply(ctx, c)
-		if !errors.Is(err, ErrConflict) {
-			return err
-		}
+			r.SyncState, gaveUp[0].PaymentID = SyncFailed, r.PaymentID
+			return gaveUp, nil
+		})
+		return err
 	}
-	return ErrConflict
+	_, err := s.updatePayment(ctx, paymentID, nil, "record sync failure of", func(p *Payment) ([]Event, error) {
+		if p.SyncState != SyncPending {
+			return nil, nil
+		}
+		p.SyncState = SyncFailed
+		return gaveUp, nil
+	})
+	return err
 }
 
 // maxRecheckSpacing caps how long an old open payment waits between two
@@ -966,16 +779,7 @@ const EventAnnotated = "annotated"
 // id …) with a compare-and-set and an audit event. Keys already holding the
 // same value are left alone; nothing is written when nothing changes.
 func (s *Service) Annotate(ctx context.Context, paymentID string, meta map[string]string, source string) (*Payment, error) {
-	for attempt := range casAttempts {
-		if attempt > 0 {
-			if err := backoff(ctx, attempt); err != nil {
-				return nil, err
-			}
-		}
-		p, err := s.store.Payment(ctx, paymentID)
-		if err != nil {
-			return nil, err
-		}
+	return s.updatePayment(ctx, paymentID, nil, "annotate", func(p *Payment) ([]Event, error) {
 		changed := map[string]string{}
 		for k, v := range meta {
 			if p.Metadata[k] != v {
@@ -983,21 +787,12 @@ func (s *Service) Annotate(ctx context.Context, paymentID string, meta map[strin
 			}
 		}
 		if len(changed) == 0 {
-			return p, nil
+			return nil, nil
 		}
 		if p.Metadata == nil {
 			p.Metadata = map[string]string{}
 		}
-		for k, v := range changed {
-			p.Metadata[k] = v
-		}
-		p.UpdatedAt = s.now()
-		err = s.store.Apply(ctx, Change{Payment: p, Events: []Event{{PaymentID: p.ID, Kind: EventAnnotated, Source: source,
-			Detail: detail(map[string]any{"metadata": changed})}}})
-		if errors.Is(err, ErrConflict) {
-			continue
-		}
-		return p, err
-	}
-	return nil, fmt.Errorf("annotate %s: %w", paymentID, ErrConflict)
+		maps.Copy(p.Metadata, changed)
+		return []Event{{PaymentID: p.ID, Kind: EventAnnotated, Source: source, Detail: detail(map[string]any{"metadata": changed})}}, nil
+	})
 }
