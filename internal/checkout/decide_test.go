@@ -219,7 +219,9 @@ func TestRefsToAsk(t *testing.T) {
 // A judgement answers its trigger for good; triggers without a claim are
 // not triggers.
 func TestUnjudged(t *testing.T) {
-	c := func(id int64, kind, detail string) Event { return Event{ID: id, Kind: kind, Detail: json.RawMessage(detail)} }
+	c := func(id int64, kind, detail string) Event {
+		return Event{ID: id, Kind: kind, Detail: json.RawMessage(detail)}
+	}
 	events := []Event{
 		c(1, EventNotification, `{"claim":{"result":"CAPTURED","outcome":"paid","ref":"T1"}}`),
 		c(2, EventReturn, `{"claim":{"result":"CAPTURED","outcome":"paid"}}`),
