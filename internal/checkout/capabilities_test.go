@@ -158,3 +158,45 @@ func TestCapabilitiesAmountRules(t *testing.T) {
 		}
 	}
 }
+
+// An invoice is a feature the payment asks the core for: refused on a
+// gateway without invoices, refused with a bad delivery, kept on the
+// payment, and turned into UPayments' create-invoice by its adapter.
+func TestInvoiceOption(t *testing.T) {
+	b, _, kupayShop, _, _ := gatewaysSetup(t)
+	ctx := t.Context()
+	usd, _ := checkout.ParseMoney("10.00", "USD")
+	inv := checkout.Options{Invoice: &checkout.Invoice{Notify: checkout.NotifyEmail}}
+	_, _, err := b.svc.CreatePayment(ctx, kupayShop, checkout.PlatformAPI, checkout.PaymentRequest{OrderID: "k1", Amount: usd, Options: inv}, "test")
+	unsupported(t, err, "kupay", checkout.FeatureInvoices, "KuPay does not support invoices")
+
+	kwd, _ := checkout.ParseMoney("3.500", "KWD")
+	bad := checkout.Options{Invoice: &checkout.Invoice{Notify: "fax"}}
+	_, _, err = b.svc.CreatePayment(ctx, b.shop, checkout.PlatformAPI, checkout.PaymentRequest{OrderID: "u0", Amount: kwd, Options: bad}, "test")
+	var ve *checkout.ValidationError
+	if !errors.As(err, &ve) || ve.Field != "invoice.notify" {
+		t.Fatalf("notify fax: %v", err)
+	}
+
+	req := checkout.PaymentRequest{OrderID: "u1", Amount: kwd, Options: inv,
+		Customer: checkout.Customer{Name: "Fatima", Email: "f@example.com"}}
+	p, _, err := b.svc.CreatePayment(ctx, b.shop, checkout.PlatformAPI, req, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.svc.Payment(ctx, p.ID)
+	if err != nil || got.Options.Invoice == nil || got.Options.Invoice.Notify != checkout.NotifyEmail || !got.Options.Invoice.Sends() {
+		t.Fatalf("stored options: %+v %v", got.Options, err)
+	}
+	charges := b.sim.Charges()
+	last := string(charges[len(charges)-1])
+	if !strings.Contains(last, `"src":"create-invoice"`) || !strings.Contains(last, `"notificationType":"email"`) {
+		t.Fatalf("sent %s", last)
+	}
+	// The options are part of the request: the same order id without them
+	// is another request.
+	req.Options = checkout.Options{}
+	if _, _, err := b.svc.CreatePayment(ctx, b.shop, checkout.PlatformAPI, req, "test"); !errors.Is(err, checkout.ErrIdempotencyConflict) {
+		t.Fatalf("same order without the invoice: %v", err)
+	}
+}

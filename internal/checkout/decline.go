@@ -36,8 +36,8 @@ func (s *Service) Decline(ctx context.Context, shop *Shop, platform string, req 
 		Description: req.Description, Language: req.Language, PaymentMethod: req.PaymentMethod,
 		Customer: req.Customer, Products: req.Products,
 		ReturnURL: req.ReturnURL, CancelURL: req.CancelURL, CallbackURL: req.CallbackURL,
-		Metadata: mergeMeta(req.Metadata, map[string]string{MetaDeclineReason: reason}),
-		Status:   StatusFailed, SyncState: SyncPending, Gateway: shop.Gateway.Gateway,
+		Metadata: mergeMeta(req.Metadata, map[string]string{MetaDeclineReason: reason}), Options: req.Options,
+		Status: StatusFailed, SyncState: SyncPending, Gateway: shop.Gateway.Gateway,
 		GatewayData: map[string]string{}, RequestHash: fingerprint(&req),
 		ExpiresAt: now, CreatedAt: now, UpdatedAt: now,
 	}

@@ -84,8 +84,11 @@ type Payment struct {
 	CancelURL   string
 	CallbackURL string
 	// Metadata is platform-specific, non-secret data (a Shopify session's
-	// cancel URL, a WooCommerce order key …).
+	// cancel URL, a WooCommerce order key …). Gateways never read it: what
+	// a payment asks of the gateway is in Options.
 	Metadata map[string]string
+	// Options are what the payment asks of the gateway besides the charge.
+	Options Options
 
 	Status    Status
 	SyncState SyncState
@@ -127,6 +130,38 @@ func (p *Payment) RefundedOrZero() Money {
 		return Money{Currency: p.Amount.Currency}
 	}
 	return p.Refunded
+}
+
+// Options are what a payment asks of its gateway besides a plain charge.
+// Each needs a feature the gateway declares ([Service.Supports]); the core
+// refuses a payment asking for one its gateway lacks. The zero value asks
+// for nothing.
+type Options struct {
+	// Invoice, when set, has the gateway send the pay link itself
+	// (FeatureInvoices).
+	Invoice *Invoice `json:"invoice,omitempty"`
+}
+
+// Invoice asks the gateway to deliver the payment link (UPayments
+// create-invoice).
+type Invoice struct {
+	// Notify is how: NotifyEmail, NotifySMS, NotifyAll (both), or
+	// NotifyLink (the link is made and handed back, nothing is sent).
+	Notify string `json:"notify"`
+}
+
+// How an invoice is delivered ([Invoice.Notify]).
+const (
+	NotifyEmail = "email"
+	NotifySMS   = "sms"
+	NotifyLink  = "link"
+	NotifyAll   = "all"
+)
+
+// Sends reports whether the gateway itself sends the link to the customer
+// (by e-mail, SMS or both), rather than only making it.
+func (i *Invoice) Sends() bool {
+	return i != nil && (i.Notify == NotifyEmail || i.Notify == NotifySMS || i.Notify == NotifyAll)
 }
 
 // Refund is money sent back to the shopper on a paid payment.

@@ -129,6 +129,9 @@ type PaymentRequest struct {
 	// Metadata is platform data stored with the payment; it is part of the
 	// idempotency fingerprint.
 	Metadata map[string]string
+	// Options are what the payment asks of the gateway besides the charge;
+	// each is refused unless the shop's gateway supports it.
+	Options Options
 }
 
 // PayURL is where the shopper is sent to pay: the bridge, which redirects
@@ -177,6 +180,13 @@ func (s *Service) Validate(req *PaymentRequest) error {
 		}
 		if err := CheckURL(u.v, s.cfg.AllowInsecureURLs); err != nil {
 			return &ValidationError{u.field, err.Error()}
+		}
+	}
+	if inv := req.Options.Invoice; inv != nil {
+		switch inv.Notify {
+		case NotifyEmail, NotifySMS, NotifyLink, NotifyAll:
+		default:
+			return &ValidationError{"invoice.notify", `must be "email", "sms", "link" or "all"`}
 		}
 	}
 	for i, pr := range req.Products {
@@ -250,6 +260,11 @@ func (s *Service) CreatePayment(ctx context.Context, shop *Shop, platform string
 	if err := s.CheckPayment(shop.Gateway.Gateway, req.Amount); err != nil {
 		return nil, false, err
 	}
+	if req.Options.Invoice != nil {
+		if err := s.Supports(shop.Gateway.Gateway, FeatureInvoices); err != nil {
+			return nil, false, err
+		}
+	}
 	hash := fingerprint(&req)
 	err = s.retryCAS(ctx, fmt.Sprintf("create payment for order %q", req.OrderID), func(int) error {
 		existing, err := s.store.PaymentByOrder(ctx, shop.ID, req.OrderID)
@@ -270,7 +285,7 @@ func (s *Service) CreatePayment(ctx context.Context, shop *Shop, platform string
 			Description: req.Description, Language: req.Language, PaymentMethod: req.PaymentMethod,
 			Customer: req.Customer, Products: req.Products,
 			ReturnURL: req.ReturnURL, CancelURL: req.CancelURL, CallbackURL: req.CallbackURL,
-			Metadata: req.Metadata, Status: StatusCreated, Gateway: shop.Gateway.Gateway,
+			Metadata: req.Metadata, Options: req.Options, Status: StatusCreated, Gateway: shop.Gateway.Gateway,
 			GatewayData: map[string]string{}, RequestHash: hash,
 			ExpiresAt: now.Add(s.lifetime(shop.Gateway.Gateway)), CreatedAt: now, UpdatedAt: now,
 		}
@@ -381,6 +396,28 @@ func (s *Service) RecordEvents(ctx context.Context, evs ...Event) error {
 		}
 	}
 	return s.store.Apply(ctx, Change{Events: evs})
+}
+
+// EventCustomerRedacted records that a payment's customer details and
+// order lines were erased (a privacy request).
+const EventCustomerRedacted = "customer_redacted"
+
+// RedactCustomer erases the customer's details and the order lines of shop's
+// payment id, keeping amounts, ids and the audit trail as the merchant's
+// financial record; why is recorded with the event. A payment of another
+// shop is ErrNotFound. Erasing what is already erased writes nothing.
+func (s *Service) RedactCustomer(ctx context.Context, shopID, paymentID, why, source string) error {
+	_, err := s.updatePayment(ctx, paymentID, nil, "redact customer of", func(p *Payment) ([]Event, error) {
+		if p.ShopID != shopID {
+			return nil, fmt.Errorf("payment %s of shop %s: %w", paymentID, shopID, ErrNotFound)
+		}
+		if p.Customer == (Customer{}) && p.Products == nil {
+			return nil, nil
+		}
+		p.Customer, p.Products = Customer{}, nil
+		return []Event{{PaymentID: p.ID, Kind: EventCustomerRedacted, Source: source, Detail: detail(map[string]any{"reason": why})}}, nil
+	})
+	return err
 }
 
 // Refunds returns a payment's refunds, oldest first.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -456,5 +457,45 @@ func TestDecline(t *testing.T) {
 	evs, _ := b.svc.Events(t.Context(), p.ID)
 	if len(evs) != 1 || evs[0].Kind != checkout.EventDeclined {
 		t.Fatalf("events: %+v", evs)
+	}
+}
+
+// Erasing a customer is a compare-and-set with an audit event, confined to
+// the shop, and done once.
+func TestRedactCustomer(t *testing.T) {
+	b := setup(t)
+	ctx := t.Context()
+	m, _ := checkout.ParseMoney("2.000", "KWD")
+	pr, _ := checkout.ParseMoney("2.000", "KWD")
+	p, _, err := b.svc.CreatePayment(ctx, b.shop, checkout.PlatformAPI, checkout.PaymentRequest{OrderID: "r1", Amount: m,
+		Customer: checkout.Customer{Name: "Fatima", Email: "f@example.com", Mobile: "96550000000"},
+		Products: []checkout.Product{{Name: "Dates", Price: pr, Quantity: 1}}}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.svc.RedactCustomer(ctx, "shop_other", p.ID, "privacy request", "test"); !errors.Is(err, checkout.ErrNotFound) {
+		t.Fatalf("another shop's redaction: %v", err)
+	}
+	for range 2 {
+		if err := b.svc.RedactCustomer(ctx, b.shop.ID, p.ID, "privacy request", "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _ := b.svc.Payment(ctx, p.ID)
+	if got.Customer != (checkout.Customer{}) || got.Products != nil || !got.Amount.Equal(m) || got.OrderID != "r1" {
+		t.Fatalf("after redaction: %+v", got)
+	}
+	evs, _ := b.svc.Events(ctx, p.ID)
+	n := 0
+	for _, e := range evs {
+		if e.Kind == checkout.EventCustomerRedacted {
+			n++
+			if !strings.Contains(string(e.Detail), "privacy request") || e.Source != "test" {
+				t.Errorf("event %+v %s", e, e.Detail)
+			}
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d redaction events, want 1", n)
 	}
 }

@@ -33,7 +33,7 @@ const paymentColumns = `id, shop_id, platform, order_id, amount_minor, currency,
 	description, language, payment_method, customer, products, return_url, cancel_url,
 	callback_url, metadata, status, sync_state, gateway, gateway_order_id, gateway_ref,
 	gateway_url, transaction_id, gateway_data, request_hash, expires_at, created_at,
-	updated_at, version, checked_at`
+	updated_at, version, checked_at, options`
 
 const refundColumns = `id, payment_id, amount_minor, currency, reason, status, sync_state,
 	gateway_ref, attempts, source, created_at, updated_at, version, reference`
@@ -50,8 +50,8 @@ type productJSON struct {
 
 // paymentRow is a Payment in column form, ready to bind.
 type paymentRow struct {
-	customer, products, metadata, gatewayData string
-	refunded                                  int64
+	customer, products, metadata, gatewayData, options string
+	refunded                                           int64
 }
 
 func encodePayment(p *checkout.Payment) (paymentRow, error) {
@@ -82,7 +82,7 @@ func encodePayment(p *checkout.Payment) (paymentRow, error) {
 	for _, f := range []struct {
 		dst *string
 		v   any
-	}{{&r.customer, p.Customer}, {&r.products, products}, {&r.metadata, p.Metadata}, {&r.gatewayData, p.GatewayData}} {
+	}{{&r.customer, p.Customer}, {&r.products, products}, {&r.metadata, p.Metadata}, {&r.gatewayData, p.GatewayData}, {&r.options, p.Options}} {
 		b, err := json.Marshal(f.v)
 		if err != nil {
 			return r, fmt.Errorf("payment %s: encode: %w", p.ID, err)
@@ -97,6 +97,7 @@ func scanPayment(s rowScanner) (*checkout.Payment, error) {
 		p                                         checkout.Payment
 		refunded                                  int64
 		customer, products, metadata, gatewayData string
+		options                                   string
 		expires, checked                          sql.NullInt64
 		created, updated                          int64
 	)
@@ -104,7 +105,7 @@ func scanPayment(s rowScanner) (*checkout.Payment, error) {
 		&p.Description, &p.Language, &p.PaymentMethod, &customer, &products, &p.ReturnURL, &p.CancelURL,
 		&p.CallbackURL, &metadata, &p.Status, &p.SyncState, &p.Gateway, &p.GatewayOrderID, &p.GatewayRef,
 		&p.GatewayURL, &p.TransactionID, &gatewayData, &p.RequestHash, &expires, &created,
-		&updated, &p.Version, &checked)
+		&updated, &p.Version, &checked, &options)
 	if err != nil {
 		return nil, err
 	}
@@ -132,6 +133,9 @@ func scanPayment(s rowScanner) (*checkout.Payment, error) {
 	}
 	if err := json.Unmarshal([]byte(gatewayData), &p.GatewayData); err != nil {
 		return nil, fmt.Errorf("payment %s: decode gateway data: %w", p.ID, err)
+	}
+	if err := json.Unmarshal([]byte(options), &p.Options); err != nil {
+		return nil, fmt.Errorf("payment %s: decode options: %w", p.ID, err)
 	}
 	return &p, nil
 }
@@ -256,12 +260,12 @@ func (db *DB) Apply(ctx context.Context, c checkout.Change) (err error) {
 		newPayUpdated = orNow(p.UpdatedAt, newPayCreated)
 		_, err = tx.ExecContext(ctx, `INSERT INTO payments (`+paymentColumns+`) VALUES
 			($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-			 $21, $22, $23, $24, $25, $26, $27, $28, 1, $29)`,
+			 $21, $22, $23, $24, $25, $26, $27, $28, 1, $29, $30)`,
 			p.ID, p.ShopID, p.Platform, p.OrderID, p.Amount.Minor, p.Amount.Currency, newPay.refunded,
 			p.Description, p.Language, p.PaymentMethod, newPay.customer, newPay.products, p.ReturnURL, p.CancelURL,
 			p.CallbackURL, newPay.metadata, string(p.Status), string(p.SyncState), p.Gateway, p.GatewayOrderID, p.GatewayRef,
 			p.GatewayURL, p.TransactionID, newPay.gatewayData, p.RequestHash, nullMicros(p.ExpiresAt), micros(newPayCreated),
-			micros(newPayUpdated), nullMicros(p.CheckedAt))
+			micros(newPayUpdated), nullMicros(p.CheckedAt), newPay.options)
 		if err != nil {
 			return writeErr(fmt.Sprintf("insert payment %s (shop %s, order %s)", p.ID, p.ShopID, p.OrderID), err)
 		}
@@ -275,14 +279,14 @@ func (db *DB) Apply(ctx context.Context, c checkout.Change) (err error) {
 			return_url = $13, cancel_url = $14, callback_url = $15, metadata = $16, status = $17,
 			sync_state = $18, gateway = $19, gateway_order_id = $20, gateway_ref = $21, gateway_url = $22,
 			transaction_id = $23, gateway_data = $24, request_hash = $25, expires_at = $26,
-			updated_at = $27, version = version + 1
+			updated_at = $27, options = $29, version = version + 1
 			WHERE id = $1 AND version = $28`,
 			p.ID, p.ShopID, p.Platform, p.OrderID, p.Amount.Minor, p.Amount.Currency, upPay.refunded,
 			p.Description, p.Language, p.PaymentMethod, upPay.customer, upPay.products,
 			p.ReturnURL, p.CancelURL, p.CallbackURL, upPay.metadata, string(p.Status),
 			string(p.SyncState), p.Gateway, p.GatewayOrderID, p.GatewayRef, p.GatewayURL,
 			p.TransactionID, upPay.gatewayData, p.RequestHash, nullMicros(p.ExpiresAt),
-			micros(upPayUpdated), p.Version)
+			micros(upPayUpdated), p.Version, upPay.options)
 		if err != nil {
 			return writeErr("update payment "+p.ID, err)
 		}

@@ -41,20 +41,18 @@ var (
 
 // Metadata keys of checkout.Payment that CreatePayment reads.
 const (
-	// MetaPlugin sets plugin.src (e.g. "woocommerce").
-	MetaPlugin = "plugin"
 	// MetaCustomerUniqueToken sets tokens.customerUniqueToken (8–18 digits).
 	MetaCustomerUniqueToken = "customer_unique_token"
 	// MetaCustomerExtraData sets customerExtraData (free text, echoed as trn_udf).
 	MetaCustomerExtraData = "customer_extra_data"
 	// MetaSaveCard "true" sets isSaveCard.
 	MetaSaveCard = "save_card"
-	// MetaInvoice "true" makes the charge a create-invoice.
-	MetaInvoice = "invoice"
-	// MetaNotificationType ("email", "sms", "link", "all") makes the charge
-	// a create-invoice sent that way.
-	MetaNotificationType = "notification_type"
 )
+
+// pluginSources are the platforms whose name UPayments knows as a
+// plugin.src (seed 000: opencart, whmcs, cscart, woocommerce, magento,
+// ecwid and the mobile SDKs); other platforms send none.
+var pluginSources = map[string]bool{checkout.PlatformWooCommerce: true}
 
 // GatewayData keys set from UPayments' answers.
 const (
@@ -149,8 +147,8 @@ func ChargeRequestFor(p *checkout.Payment, urls checkout.URLs) (ChargeRequest, e
 	if p.PaymentMethod != "" {
 		req.PaymentGateway = &PaymentGateway{Src: p.PaymentMethod}
 	}
-	if v := p.Metadata[MetaPlugin]; v != "" {
-		req.Plugin = &Plugin{Src: v}
+	if pluginSources[p.Platform] {
+		req.Plugin = &Plugin{Src: p.Platform}
 	}
 	for i, pr := range p.Products {
 		line := Product{Name: pr.Name, Description: pr.Description, Quantity: pr.Quantity}
@@ -164,17 +162,18 @@ func ChargeRequestFor(p *checkout.Payment, urls checkout.URLs) (ChargeRequest, e
 		}
 		req.Products = append(req.Products, line)
 	}
-	if nt := p.Metadata[MetaNotificationType]; nt != "" || p.Metadata[MetaInvoice] == "true" {
+	if inv := p.Options.Invoice; inv != nil {
 		req.PaymentGateway = &PaymentGateway{Src: "create-invoice"}
-		req.NotificationType = nt
-		if nt == "" {
-			req.NotificationType = "link"
+		req.NotificationType = inv.Notify
+		if req.NotificationType == "" {
+			req.NotificationType = checkout.NotifyLink
 		}
 	}
 	return req, nil
 }
 
-// CreatePayment creates the charge (or invoice, see MetaInvoice) and
+// CreatePayment creates the charge (or, for a payment with an Invoice
+// option, the invoice) and
 // returns the hosted page. It is never retried here.
 func (g *Gateway) CreatePayment(ctx context.Context, acct checkout.GatewayAccount, p *checkout.Payment, urls checkout.URLs) (checkout.Charge, error) {
 	req, err := ChargeRequestFor(p, urls)

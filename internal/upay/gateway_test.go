@@ -77,7 +77,8 @@ func TestGatewayFlowKWD(t *testing.T) {
 	}
 
 	p := payment("pay_1", checkout.Money{Minor: 12345, Currency: "KWD"})
-	p.Metadata = map[string]string{"plugin": "woocommerce", "customer_extra_data": "wc-key-1"}
+	p.Platform = checkout.PlatformWooCommerce
+	p.Metadata = map[string]string{"customer_extra_data": "wc-key-1"}
 	ch, err := g.CreatePayment(ctx, acct, p, urlsFor(rc.URL, p.ID))
 	if err != nil {
 		t.Fatalf("CreatePayment: %v", err)
@@ -371,7 +372,8 @@ func TestCreatePaymentVariants(t *testing.T) {
 	srv, g, acct := setup(t)
 	ctx := context.Background()
 	p := payment("pay_i", checkout.Money{Minor: 1500, Currency: "KWD"})
-	p.Metadata = map[string]string{"invoice": "true", "save_card": "true", "customer_unique_token": "12345678"}
+	p.Options.Invoice = &checkout.Invoice{}
+	p.Metadata = map[string]string{"save_card": "true", "customer_unique_token": "12345678"}
 	ch, err := g.CreatePayment(ctx, acct, p, urlsFor("https://shop.example", p.ID))
 	if err != nil || ch.URL == "" || ch.Data["invoice_id"] == "" || ch.Ref != "" {
 		t.Fatalf("invoice charge = %+v, %v", ch, err)
@@ -382,7 +384,7 @@ func TestCreatePaymentVariants(t *testing.T) {
 			t.Errorf("invoice body lacks %s: %s", want, raw)
 		}
 	}
-	p.Metadata = map[string]string{"notification_type": "email"}
+	p.Options.Invoice = &checkout.Invoice{Notify: checkout.NotifyEmail}
 	if ch, err := g.CreatePayment(ctx, acct, p, urlsFor("https://shop.example", p.ID)); err != nil || ch.URL != "" {
 		t.Fatalf("email invoice = %+v, %v", ch, err)
 	}

@@ -150,9 +150,9 @@ func TestParseAmount(t *testing.T) {
 		{"12.345", "KWD", "12.345", true}, {"123.00", "USD", "123.00", true}, {"500.00", "JPY", "500", true},
 		{"12.3450", "KWD", "12.345", true}, {"12.3456", "KWD", "", false}, {"1e3", "KWD", "", false}, {"-1", "KWD", "", false},
 	} {
-		m, err := ParseAmount(c.in, c.cur)
+		m, err := checkout.ParseMoneyPadded(c.in, c.cur)
 		if (err == nil) != c.ok || (c.ok && m.String() != c.want) {
-			t.Errorf("ParseAmount(%q, %s) = %v, %v", c.in, c.cur, m, err)
+			t.Errorf("ParseMoneyPadded(%q, %s) = %v, %v", c.in, c.cur, m, err)
 		}
 	}
 }

@@ -95,27 +95,6 @@ type PaymentSession struct {
 	} `json:"customer"`
 }
 
-// ParseAmount reads a Shopify decimal string in currency exactly. Beyond
-// checkout.ParseMoney it accepts trailing zeros past the currency's
-// exponent ("500.00" JPY), which lose nothing; any other excess digit is
-// refused, never rounded.
-func ParseAmount(amount, currency string) (checkout.Money, error) {
-	m, err := checkout.ParseMoney(amount, currency)
-	if err == nil || !errors.Is(err, checkout.ErrTooPrecise) {
-		return m, err
-	}
-	exp, _ := checkout.Exponent(currency)
-	whole, frac, _ := strings.Cut(amount, ".")
-	if len(frac) > exp && strings.Trim(frac[exp:], "0") == "" {
-		trimmed := whole
-		if exp > 0 {
-			trimmed += "." + frac[:exp]
-		}
-		return checkout.ParseMoney(trimmed, currency)
-	}
-	return m, err
-}
-
 func shopperLanguage(shop *checkout.Shop, locale string) string {
 	switch l := shop.Settings[SettingLanguage]; l {
 	case "en", "ar":
@@ -143,7 +122,7 @@ func (p *Platform) paymentSession(c *gin.Context) {
 		server.WriteError(c, server.Error(http.StatusUnprocessableEntity, "invalid_field", "id and gid are required"))
 		return
 	}
-	amount, err := ParseAmount(in.Amount, in.Currency)
+	amount, err := checkout.ParseMoneyPadded(in.Amount, in.Currency)
 	if err != nil {
 		server.WriteError(c, server.Wrap(err, http.StatusUnprocessableEntity, "invalid_amount", "amount: "+err.Error()))
 		return
@@ -260,7 +239,7 @@ func (p *Platform) refundSession(c *gin.Context) {
 		server.WriteError(c, err)
 		return
 	}
-	amount, err := ParseAmount(in.Amount, in.Currency)
+	amount, err := checkout.ParseMoneyPadded(in.Amount, in.Currency)
 	if err != nil {
 		reject("invalid refund amount: " + err.Error())
 		return

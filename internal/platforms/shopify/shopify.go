@@ -274,7 +274,6 @@ type Store interface {
 	PutOAuthState(ctx context.Context, state, platform, shopDomain, purpose string, expires time.Time) error
 	TakeOAuthState(ctx context.Context, state string) (*store.OAuthState, error)
 	ShopPayments(ctx context.Context, shopID string, max int) ([]*checkout.Payment, error)
-	RedactPaymentCustomer(ctx context.Context, shopID, paymentID string) error
 }
 
 var _ Store = (*store.DB)(nil)

@@ -16,7 +16,6 @@ import (
 
 	"paybridge/internal/checkout"
 	"paybridge/internal/server"
-	"paybridge/internal/upay"
 )
 
 // receiptSource names Shopify's event ids among webhook receipts.
@@ -208,7 +207,7 @@ func (p *Platform) customerRedact(ctx context.Context, shop *checkout.Shop, body
 		return err
 	}
 	for _, pay := range pays {
-		if err := p.db.RedactPaymentCustomer(ctx, shop.ID, pay.ID); err != nil {
+		if err := p.svc.RedactCustomer(ctx, shop.ID, pay.ID, "shopify customers/redact", "shopify"); err != nil {
 			return err
 		}
 	}
@@ -225,7 +224,7 @@ func (p *Platform) shopRedact(ctx context.Context, shop *checkout.Shop) error {
 		return err
 	}
 	for _, pay := range pays {
-		if err := p.db.RedactPaymentCustomer(ctx, shop.ID, pay.ID); err != nil {
+		if err := p.svc.RedactCustomer(ctx, shop.ID, pay.ID, "shopify shop/redact", "shopify"); err != nil {
 			return err
 		}
 	}
@@ -302,8 +301,8 @@ func (p *Platform) orderCreated(ctx context.Context, shop *checkout.Shop, body [
 	}
 	name := p.gatewayName(pay.Gateway)
 	line := "Pay with " + name + ": " + p.svc.PayURL(pay.ID)
-	if nt := pay.Metadata[upay.MetaNotificationType]; nt == "email" || nt == "sms" {
-		line = fmt.Sprintf("%s invoice sent by %s (paybridge payment %s)", name, nt, pay.ID)
+	if inv := pay.Options.Invoice; inv != nil && (inv.Notify == checkout.NotifyEmail || inv.Notify == checkout.NotifySMS) {
+		line = fmt.Sprintf("%s invoice sent by %s (paybridge payment %s)", name, inv.Notify, pay.ID)
 	}
 	if err := p.addNote(ctx, shop, o.GID, o.Note, line); err != nil {
 		return err
@@ -354,7 +353,7 @@ func (p *Platform) createOrderPayment(ctx context.Context, shop *checkout.Shop, 
 	if total == "" {
 		total = o.TotalPrice
 	}
-	amount, err := ParseAmount(total, o.Currency)
+	amount, err := checkout.ParseMoneyPadded(total, o.Currency)
 	if err != nil {
 		return nil, checkout.Permanent("orders/create amount", err)
 	}
@@ -366,18 +365,18 @@ func (p *Platform) createOrderPayment(ctx context.Context, shop *checkout.Shop, 
 		}
 	}
 	meta := map[string]string{MetaMode: ModeOrderWebhook, MetaShop: shop.Domain, MetaGID: o.GID, MetaOrderStatusURL: o.OrderStatusURL}
-	switch nt := shop.Settings[SettingInvoice]; nt {
-	case "email", "sms", "all":
-		if p.svc.Supports(shop.Gateway.Gateway, checkout.FeatureInvoices) == nil {
-			meta[upay.MetaNotificationType] = nt
-		}
-	}
 	req := checkout.PaymentRequest{OrderID: o.ID.String(), Amount: amount, Description: "Shopify order " + o.Name,
 		Language: shopperLanguage(shop, o.CustomerLocale), PaymentMethod: shop.Settings[SettingPaymentMethod],
 		Customer: cust, Metadata: meta}
+	switch nt := shop.Settings[SettingInvoice]; nt {
+	case checkout.NotifyEmail, checkout.NotifySMS, checkout.NotifyAll:
+		if p.svc.Supports(shop.Gateway.Gateway, checkout.FeatureInvoices) == nil {
+			req.Options.Invoice = &checkout.Invoice{Notify: nt}
+		}
+	}
 	pay, _, err := p.svc.CreatePayment(ctx, shop, checkout.PlatformShopify, req, "shopify")
 	var ge *checkout.GatewayError
-	if errors.As(err, &ge) && pay != nil && meta[upay.MetaNotificationType] == "" {
+	if errors.As(err, &ge) && pay != nil && req.Options.Invoice == nil {
 		// The pay link creates the charge when the shopper arrives.
 		p.log.WarnContext(ctx, "shopify: charge not created yet; the pay link will retry", "payment", pay.ID, "err", err)
 		return pay, nil
@@ -419,7 +418,7 @@ type moneyOut struct {
 }
 
 func (m moneyOut) money() (checkout.Money, error) {
-	return ParseAmount(m.ShopMoney.Amount, m.ShopMoney.CurrencyCode)
+	return checkout.ParseMoneyPadded(m.ShopMoney.Amount, m.ShopMoney.CurrencyCode)
 }
 
 type transactionOut struct {

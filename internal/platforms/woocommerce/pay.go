@@ -14,7 +14,6 @@ import (
 
 	"paybridge/internal/checkout"
 	"paybridge/internal/server"
-	"paybridge/internal/upay"
 )
 
 // refusal is why a pay link is not honoured.
@@ -227,7 +226,7 @@ func (p *Platform) pay(c *gin.Context) {
 		Products:  products(o, amount.Currency),
 		ReturnURL: returnURL,
 		CancelURL: cancelURL,
-		Metadata: map[string]string{upay.MetaPlugin: "woocommerce", pmOrderID: orderID, pmOrderKey: o.OrderKey,
+		Metadata: map[string]string{pmOrderID: orderID, pmOrderKey: o.OrderKey,
 			pmAttempt: strconv.Itoa(n)},
 	}
 	if o.CustomerID > 0 {

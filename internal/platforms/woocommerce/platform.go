@@ -215,20 +215,5 @@ func NormalizeStoreURL(raw string, allowInsecure bool) (string, error) {
 // currency's must be zeros; anything that is not a plain decimal, or would
 // need rounding, is refused.
 func ParseTotal(s, currency string) (checkout.Money, error) {
-	s = strings.TrimSpace(s)
-	exp, err := checkout.Exponent(currency)
-	if err != nil {
-		return checkout.Money{}, err
-	}
-	if whole, frac, ok := strings.Cut(s, "."); ok && len(frac) > exp {
-		extra := frac[exp:]
-		if strings.Trim(extra, "0") != "" {
-			return checkout.Money{}, fmt.Errorf("%w: %q has more decimals than %s allows", checkout.ErrTooPrecise, s, currency)
-		}
-		s = whole
-		if exp > 0 {
-			s += "." + frac[:exp]
-		}
-	}
-	return checkout.ParseMoney(s, currency)
+	return checkout.ParseMoneyPadded(strings.TrimSpace(s), currency)
 }
