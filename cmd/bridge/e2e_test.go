@@ -361,7 +361,7 @@ func testBadInput(t *testing.T, b *bridge) {
 		{"unknown field", valid(func(m map[string]any) { m["ammount"] = "1" }), "", 422, "unknown_field"},
 		{"bad language", valid(func(m map[string]any) { m["language"] = "fr" }), "", 422, "invalid_field"},
 		{"bad callback URL", valid(func(m map[string]any) { m["callback_url"] = "ftp://x" }), "", 422, "invalid_field"},
-		{"bad payment method", valid(func(m map[string]any) { m["payment_method"] = "bitcoin" }), "", 422, "invalid_field"},
+		{"bad payment method", valid(func(m map[string]any) { m["payment_method"] = "bitcoin" }), "", 422, "unsupported_by_gateway"},
 		{"product price in other precision", valid(func(m map[string]any) {
 			m["products"] = []any{map[string]any{"name": "x", "price": "1.0000", "quantity": 1}}
 		}), "", 422, "amount_too_precise"},

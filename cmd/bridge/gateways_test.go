@@ -28,6 +28,8 @@ type gatewayDriver interface {
 	start(t testing.TB, b *bridge)
 	// shopFlags are the credential flags of `shops add`, as flag, value pairs.
 	shopFlags() []string
+	// method is a payment method the gateway takes, "" when it takes none.
+	method() string
 	// pagePrefix is where the bridge's /pay redirect must lead.
 	pagePrefix() string
 	// amount turns a scenario amount written in KWD ("12.345") into one this
@@ -74,6 +76,8 @@ func zeroOf(amount string) string {
 // --- UPayments ---
 
 type upayDriver struct{ srv *upaytest.Server }
+
+func (upayDriver) method() string { return "knet" }
 
 func (d *upayDriver) name() string { return "upay" }
 func (d *upayDriver) start(t testing.TB, b *bridge) {
@@ -136,6 +140,8 @@ func (d *upayDriver) notifyOther(t testing.TB, b *bridge, id, otherRef string) {
 // --- Checkout.com KNET ---
 
 type ckoDriver struct{ srv *ckotest.Server }
+
+func (ckoDriver) method() string { return "knet" }
 
 func (d *ckoDriver) name() string { return "cko" }
 func (d *ckoDriver) start(t testing.TB, b *bridge) {
@@ -209,6 +215,8 @@ func (d *ckoDriver) notifyOther(t testing.TB, b *bridge, id, otherRef string) {
 // --- KuPay ---
 
 type kupayDriver struct{ srv *kupaytest.Server }
+
+func (kupayDriver) method() string { return "" }
 
 func (d *kupayDriver) name() string { return "kupay" }
 func (d *kupayDriver) start(t testing.TB, b *bridge) {

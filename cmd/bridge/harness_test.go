@@ -257,15 +257,19 @@ func (b *bridge) do(method, path string, body any) (int, map[string]any) {
 // order is a typical create request; callbacks go to the merchant under
 // /cb/{tag} so each test reads its own.
 func (b *bridge) order(tag, amount, currency string) map[string]any {
-	return map[string]any{
+	m := map[string]any{
 		"order_id": tag, "amount": amount, "currency": currency, "description": "Order " + tag,
-		"language": "en", "payment_method": "knet",
+		"language": "en",
 		"customer":     map[string]any{"name": "Fatima", "email": "f@example.com", "mobile": "+96550000000", "unique_id": "cust-1"},
 		"products":     []any{map[string]any{"name": "Dates box", "price": amount, "quantity": 1}},
 		"return_url":   b.merchant.url + "/thanks/" + tag,
 		"cancel_url":   b.merchant.url + "/cart/" + tag,
 		"callback_url": b.merchant.url + "/cb/" + tag,
 	}
+	if method := b.gw.method(); method != "" {
+		m["payment_method"] = method
+	}
+	return m
 }
 
 // create makes a payment and returns its JSON.

@@ -34,6 +34,11 @@ const (
 	FeatureInvoices Feature = "invoices"
 	// FeatureSignedNotifications: notifications carry a verifiable signature.
 	FeatureSignedNotifications Feature = "signed_notifications"
+	// FeatureMethod: naming the payment method (KNET, card …) instead of
+	// letting the gateway page offer them all (checked against Methods).
+	FeatureMethod Feature = "payment_method"
+	// FeatureSplits: dividing a payment between vendors' accounts.
+	FeatureSplits Feature = "splits"
 )
 
 // ExpiryGrace is added to a gateway's reported PageLifetime to set a
@@ -75,6 +80,16 @@ type Capabilities struct {
 	SavedCards bool
 	// Invoices is true when the gateway can send payment links itself.
 	Invoices bool
+	// Methods are the payment methods a payment may name, in the
+	// gateway's own words ("knet", "cc" …); nil means none may be named
+	// (the gateway page offers what it has).
+	Methods []string
+	// Splits is true when a payment can be divided between vendors.
+	Splits bool
+	// RequiresContact is true when the gateway needs the customer's name
+	// and an e-mail or mobile number with every charge: the generic API
+	// refuses a payment without them (store flows send what they have).
+	RequiresContact bool
 	// SignedNotifications is true when notifications carry a signature
 	// that the adapter verifies (they are still only a trigger to fetch).
 	SignedNotifications bool
@@ -195,6 +210,10 @@ func (c Capabilities) supports(gateway string, f Feature) error {
 		ok, what = c.Invoices, "invoices"
 	case FeatureSignedNotifications:
 		ok, what = c.SignedNotifications, "signed notifications"
+	case FeatureMethod:
+		ok, what = len(c.Methods) > 0, "choosing the payment method"
+	case FeatureSplits:
+		ok, what = c.Splits, "splitting a payment between vendors"
 	case FeatureCurrency, FeatureAmount:
 		return nil // needs an amount: CheckPayment
 	default:

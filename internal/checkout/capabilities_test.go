@@ -167,7 +167,8 @@ func TestInvoiceOption(t *testing.T) {
 	ctx := t.Context()
 	usd, _ := checkout.ParseMoney("10.00", "USD")
 	inv := checkout.Options{Invoice: &checkout.Invoice{Notify: checkout.NotifyEmail}}
-	_, _, err := b.svc.CreatePayment(ctx, kupayShop, checkout.PlatformAPI, checkout.PaymentRequest{OrderID: "k1", Amount: usd, Options: inv}, "test")
+	fatima := checkout.Customer{Name: "Fatima", Email: "f@example.com"}
+	_, _, err := b.svc.CreatePayment(ctx, kupayShop, checkout.PlatformAPI, checkout.PaymentRequest{OrderID: "k1", Amount: usd, Options: inv, Customer: fatima}, "test")
 	unsupported(t, err, "kupay", checkout.FeatureInvoices, "KuPay does not support invoices")
 
 	kwd, _ := checkout.ParseMoney("3.500", "KWD")
@@ -178,8 +179,16 @@ func TestInvoiceOption(t *testing.T) {
 		t.Fatalf("notify fax: %v", err)
 	}
 
-	req := checkout.PaymentRequest{OrderID: "u1", Amount: kwd, Options: inv,
-		Customer: checkout.Customer{Name: "Fatima", Email: "f@example.com"}}
+	// An e-mail or SMS invoice needs where to send it.
+	for notify, field := range map[string]string{checkout.NotifyEmail: "customer.email", checkout.NotifySMS: "customer.mobile", checkout.NotifyAll: "customer.mobile"} {
+		_, _, err = b.svc.CreatePayment(ctx, b.shop, checkout.PlatformAPI, checkout.PaymentRequest{OrderID: "u-" + notify, Amount: kwd,
+			Options: checkout.Options{Invoice: &checkout.Invoice{Notify: notify}}, Customer: checkout.Customer{Email: map[bool]string{true: "f@example.com"}[notify == checkout.NotifyAll]}}, "test")
+		if !errors.As(err, &ve) || ve.Field != field {
+			t.Errorf("%s invoice without its contact: %v, want %s", notify, err, field)
+		}
+	}
+
+	req := checkout.PaymentRequest{OrderID: "u1", Amount: kwd, Options: inv, Customer: fatima}
 	p, _, err := b.svc.CreatePayment(ctx, b.shop, checkout.PlatformAPI, req, "test")
 	if err != nil {
 		t.Fatal(err)
@@ -187,6 +196,9 @@ func TestInvoiceOption(t *testing.T) {
 	got, err := b.svc.Payment(ctx, p.ID)
 	if err != nil || got.Options.Invoice == nil || got.Options.Invoice.Notify != checkout.NotifyEmail || !got.Options.Invoice.Sends() {
 		t.Fatalf("stored options: %+v %v", got.Options, err)
+	}
+	if email, sms := got.InvoiceSent(); !email || sms {
+		t.Errorf("invoice sent by e-mail %v, by SMS %v", email, sms)
 	}
 	charges := b.sim.Charges()
 	last := string(charges[len(charges)-1])

@@ -140,6 +140,20 @@ type Options struct {
 	// Invoice, when set, has the gateway send the pay link itself
 	// (FeatureInvoices).
 	Invoice *Invoice `json:"invoice,omitempty"`
+	// SaveCard asks the gateway page to offer saving the card for the
+	// customer's next payment (FeatureSavedCards); it needs
+	// Customer.UniqueID, the store's id for the customer.
+	SaveCard bool `json:"save_card,omitempty"`
+	// Splits divide the payment between vendors (FeatureSplits); their
+	// amounts add up to the payment's.
+	Splits []Split `json:"splits,omitempty"`
+	// Reference is the merchant's own reference for the order, shown on the
+	// gateway's records (UPayments order.reference); empty sends the order
+	// id.
+	Reference string `json:"reference,omitempty"`
+	// ExtraData is free text the gateway keeps with the transaction
+	// (UPayments customerExtraData, Checkout.com user_defined_field3).
+	ExtraData string `json:"extra_data,omitempty"`
 }
 
 // Invoice asks the gateway to deliver the payment link (UPayments
@@ -157,6 +171,22 @@ const (
 	NotifyLink  = "link"
 	NotifyAll   = "all"
 )
+
+// GatewayData keys the core defines, which adapters set from their
+// answers and platforms read through [Payment.InvoiceSent].
+const (
+	// DataInvoiceSentEmail and DataInvoiceSentSMS are "true" when the
+	// gateway says it sent the invoice link by e-mail or by SMS.
+	DataInvoiceSentEmail = "invoice_sent_email"
+	DataInvoiceSentSMS   = "invoice_sent_sms"
+)
+
+// InvoiceSent says how the gateway reported sending the payment's invoice
+// link: by e-mail, by SMS. Both are false for a payment without an
+// invoice, or when the gateway sent nothing (a "link" invoice).
+func (p *Payment) InvoiceSent() (email, sms bool) {
+	return p.GatewayData[DataInvoiceSentEmail] == "true", p.GatewayData[DataInvoiceSentSMS] == "true"
+}
 
 // Sends reports whether the gateway itself sends the link to the customer
 // (by e-mail, SMS or both), rather than only making it.

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Errors the Service returns to platforms, which map them to HTTP answers.
@@ -130,8 +131,49 @@ type PaymentRequest struct {
 	// idempotency fingerprint.
 	Metadata map[string]string
 	// Options are what the payment asks of the gateway besides the charge;
-	// each is refused unless the shop's gateway supports it.
-	Options Options
+	// each is refused unless the shop's gateway supports it. (Left out of
+	// the idempotency fingerprint when empty, so that fingerprints of
+	// requests made before options existed still match.)
+	Options Options `json:",omitzero"`
+	// Fit is set by store flows, which must never block a shopper: a
+	// descriptive field over its limit is cut to fit (ending in "…") and an
+	// e-mail or mobile number over its limit is left out, each recorded on
+	// the created event. Without Fit (the generic API) such a field is a
+	// ValidationError naming the field and the limit.
+	Fit bool `json:"-"`
+}
+
+// checkOptions refuses what the request asks that the gateway does not do:
+// a payment method it does not take, an invoice, a saved card or splits.
+func (s *Service) checkOptions(gateway string, req *PaymentRequest) error {
+	caps, ok := s.Capabilities(gateway)
+	if !ok {
+		return fmt.Errorf("%w %q", ErrUnknownGateway, gateway)
+	}
+	if err := caps.checkMethod(gateway, req.PaymentMethod); err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		asked bool
+		f     Feature
+	}{{req.Options.Invoice != nil, FeatureInvoices}, {req.Options.SaveCard, FeatureSavedCards}, {len(req.Options.Splits) > 0, FeatureSplits}} {
+		if f.asked {
+			if err := caps.supports(gateway, f.f); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// createdDetail is the created event's detail: what was asked, and what
+// was fitted to the limits.
+func createdDetail(p *Payment, fitted []Fitted) json.RawMessage {
+	d := map[string]any{"order_id": p.OrderID, "amount": p.Amount.String(), "currency": p.Amount.Currency, "gateway": p.Gateway}
+	if len(fitted) > 0 {
+		d["fitted"] = fitted
+	}
+	return detail(d)
 }
 
 // PayURL is where the shopper is sent to pay: the bridge, which redirects
@@ -148,23 +190,34 @@ func (s *Service) URLs(p *Payment) URLs {
 	}
 }
 
-// Validate checks a request's fields. Money is already parsed.
-func (s *Service) Validate(req *PaymentRequest) error {
+// Validate checks a request's fields (money is already parsed), fitting
+// over-long fields when req.Fit is set; it returns what it fitted.
+func (s *Service) Validate(req *PaymentRequest) ([]Fitted, error) {
 	switch {
 	case strings.TrimSpace(req.OrderID) == "":
-		return &ValidationError{"order_id", "is required"}
-	case len(req.OrderID) > 100:
-		return &ValidationError{"order_id", "is longer than 100 characters"}
+		return nil, &ValidationError{"order_id", "is required"}
+	case utf8.RuneCountInString(req.OrderID) > MaxOrderIDLen:
+		return nil, &ValidationError{"order_id", fmt.Sprintf("is longer than %d characters", MaxOrderIDLen)}
 	case req.Amount.Currency == "":
-		return &ValidationError{"currency", "is required"}
+		return nil, &ValidationError{"currency", "is required"}
 	case !req.Amount.Positive():
-		return &ValidationError{"amount", "must be greater than zero"}
-	case len(req.Description) > 500:
-		return &ValidationError{"description", "is longer than 500 characters"}
+		return nil, &ValidationError{"amount", "must be greater than zero"}
 	}
 	if _, err := Exponent(req.Amount.Currency); err != nil {
-		return &ValidationError{"currency", err.Error()}
+		return nil, &ValidationError{"currency", err.Error()}
 	}
+	fitted, err := req.checkLimits()
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkFields(req); err != nil {
+		return nil, err
+	}
+	return fitted, nil
+}
+
+// checkFields checks everything but the length limits.
+func (s *Service) checkFields(req *PaymentRequest) error {
 	switch req.Language {
 	case "":
 		req.Language = "en"
@@ -188,6 +241,23 @@ func (s *Service) Validate(req *PaymentRequest) error {
 		default:
 			return &ValidationError{"invoice.notify", `must be "email", "sms", "link" or "all"`}
 		}
+		if len(req.Options.Splits) > 0 {
+			// UPayments: create-invoice "does not work when
+			// ExtraMerchantsData has any value" (seed 001).
+			return &ValidationError{"invoice", "cannot be combined with splits"}
+		}
+		if (inv.Notify == NotifyEmail || inv.Notify == NotifyAll) && req.Customer.Email == "" {
+			return &ValidationError{"customer.email", "is required to send the invoice by e-mail"}
+		}
+		if (inv.Notify == NotifySMS || inv.Notify == NotifyAll) && req.Customer.Mobile == "" {
+			return &ValidationError{"customer.mobile", "is required to send the invoice by SMS"}
+		}
+	}
+	if req.Options.SaveCard && req.Customer.UniqueID == "" {
+		return &ValidationError{"customer.unique_id", "is required to save a card"}
+	}
+	if err := checkSplits(req.Amount, req.Options.Splits); err != nil {
+		return err
 	}
 	for i, pr := range req.Products {
 		if pr.Quantity <= 0 {
@@ -249,7 +319,8 @@ func productPrices(ps []Product) []string {
 // StatusCreated and returns the *GatewayError: the next call, or the
 // shopper's visit to the pay URL, tries the charge again.
 func (s *Service) CreatePayment(ctx context.Context, shop *Shop, platform string, req PaymentRequest, source string) (p *Payment, created bool, err error) {
-	if err := s.Validate(&req); err != nil {
+	fitted, err := s.Validate(&req)
+	if err != nil {
 		return nil, false, err
 	}
 	if _, ok := s.gateways[shop.Gateway.Gateway]; !ok {
@@ -260,10 +331,8 @@ func (s *Service) CreatePayment(ctx context.Context, shop *Shop, platform string
 	if err := s.CheckPayment(shop.Gateway.Gateway, req.Amount); err != nil {
 		return nil, false, err
 	}
-	if req.Options.Invoice != nil {
-		if err := s.Supports(shop.Gateway.Gateway, FeatureInvoices); err != nil {
-			return nil, false, err
-		}
+	if err := s.checkOptions(shop.Gateway.Gateway, &req); err != nil {
+		return nil, false, err
 	}
 	hash := fingerprint(&req)
 	err = s.retryCAS(ctx, fmt.Sprintf("create payment for order %q", req.OrderID), func(int) error {
@@ -293,7 +362,7 @@ func (s *Service) CreatePayment(ctx context.Context, shop *Shop, platform string
 		created = true
 		err = s.store.Apply(ctx, Change{NewPayment: p, Events: []Event{{
 			PaymentID: p.ID, At: now, Kind: EventCreated, To: string(StatusCreated), Source: source,
-			Detail: detail(map[string]any{"order_id": p.OrderID, "amount": p.Amount.String(), "currency": p.Amount.Currency, "gateway": p.Gateway}),
+			Detail: createdDetail(p, fitted),
 		}}})
 		if errors.Is(err, ErrDuplicate) {
 			return ErrConflict // lost a race with an identical request: read the winner

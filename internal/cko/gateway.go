@@ -96,6 +96,7 @@ func (g *Gateway) Capabilities() checkout.Capabilities {
 	return checkout.Capabilities{
 		DisplayName: displayName,
 		Currencies:  []string{"KWD"},
+		Methods:     []string{"knet"},
 		Refunds:     true, PartialRefunds: true, MultipleRefunds: true,
 		SignedNotifications: true,
 		PageLifetime:        PageLifetime,

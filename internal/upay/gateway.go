@@ -1,11 +1,13 @@
 package upay
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"paybridge/internal/checkout"
@@ -39,15 +41,9 @@ var (
 	_ checkout.Refunder = (*Gateway)(nil)
 )
 
-// Metadata keys of checkout.Payment that CreatePayment reads.
-const (
-	// MetaCustomerUniqueToken sets tokens.customerUniqueToken (8–18 digits).
-	MetaCustomerUniqueToken = "customer_unique_token"
-	// MetaCustomerExtraData sets customerExtraData (free text, echoed as trn_udf).
-	MetaCustomerExtraData = "customer_extra_data"
-	// MetaSaveCard "true" sets isSaveCard.
-	MetaSaveCard = "save_card"
-)
+// MetaCustomerUniqueToken is the Metadata key CreatePayment reads for
+// tokens.customerUniqueToken (8–18 digits).
+const MetaCustomerUniqueToken = "customer_unique_token"
 
 // pluginSources are the platforms whose name UPayments knows as a
 // plugin.src (seed 000: opencart, whmcs, cscart, woocommerce, magento,
@@ -122,15 +118,15 @@ func ChargeRequestFor(p *checkout.Payment, urls checkout.URLs) (ChargeRequest, e
 		desc = "Order " + p.OrderID
 	}
 	req := ChargeRequest{
-		Order: Order{ID: p.GatewayOrderID, Reference: p.OrderID, Description: desc,
+		Order: Order{ID: p.GatewayOrderID, Reference: cmp.Or(p.Options.Reference, p.OrderID), Description: desc,
 			Currency: p.Amount.Currency, Amount: json.Number(p.Amount.String())},
 		Reference: Reference{ID: p.ID},
 		Customer: Customer{UniqueID: p.Customer.UniqueID, Name: p.Customer.Name,
 			Email: p.Customer.Email, Mobile: p.Customer.Mobile},
-		CustomerExtraData: p.Metadata[MetaCustomerExtraData],
+		CustomerExtraData: p.Options.ExtraData,
 		Tokens:            Tokens{CustomerUniqueToken: json.Number(p.Metadata[MetaCustomerUniqueToken])},
 		Language:          "en",
-		IsSaveCard:        p.Metadata[MetaSaveCard] == "true",
+		IsSaveCard:        p.Options.SaveCard,
 		ReturnURL:         urls.Return,
 		CancelURL:         urls.Cancel,
 		NotificationURL:   urls.Notify,
@@ -162,6 +158,12 @@ func ChargeRequestFor(p *checkout.Payment, urls checkout.URLs) (ChargeRequest, e
 		}
 		req.Products = append(req.Products, line)
 	}
+	for _, sp := range p.Options.Splits {
+		req.ExtraMerchantData = append(req.ExtraMerchantData, ExtraMerchant{
+			Amount: json.Number(sp.Amount.String()), IBANNumber: sp.IBAN,
+			KnetCharge: json.Number(sp.KNETCharge.Value), KnetChargeType: sp.KNETCharge.Type,
+			CCCharge: json.Number(sp.CardCharge.Value), CCChargeType: sp.CardCharge.Type})
+	}
 	if inv := p.Options.Invoice; inv != nil {
 		req.PaymentGateway = &PaymentGateway{Src: "create-invoice"}
 		req.NotificationType = inv.Notify
@@ -187,8 +189,9 @@ func (g *Gateway) CreatePayment(ctx context.Context, acct checkout.GatewayAccoun
 			return checkout.Charge{}, err
 		}
 		ch := checkout.Charge{URL: inv.URL, Raw: inv.Raw}
+		ch.Data = map[string]string{checkout.DataInvoiceSentEmail: strconv.FormatBool(inv.Email), checkout.DataInvoiceSentSMS: strconv.FormatBool(inv.SMS)}
 		if inv.InvoiceID != "" {
-			ch.Data = map[string]string{DataInvoiceID: inv.InvoiceID}
+			ch.Data[DataInvoiceID] = inv.InvoiceID
 		}
 		if ch.URL == "" && (req.NotificationType == "link" || req.NotificationType == "all") {
 			return checkout.Charge{}, &checkout.GatewayError{Gateway: GatewayName, Op: "invoice",

@@ -78,7 +78,7 @@ func TestGatewayFlowKWD(t *testing.T) {
 
 	p := payment("pay_1", checkout.Money{Minor: 12345, Currency: "KWD"})
 	p.Platform = checkout.PlatformWooCommerce
-	p.Metadata = map[string]string{"customer_extra_data": "wc-key-1"}
+	p.Options.ExtraData = "wc-key-1"
 	ch, err := g.CreatePayment(ctx, acct, p, urlsFor(rc.URL, p.ID))
 	if err != nil {
 		t.Fatalf("CreatePayment: %v", err)
@@ -373,7 +373,8 @@ func TestCreatePaymentVariants(t *testing.T) {
 	ctx := context.Background()
 	p := payment("pay_i", checkout.Money{Minor: 1500, Currency: "KWD"})
 	p.Options.Invoice = &checkout.Invoice{}
-	p.Metadata = map[string]string{"save_card": "true", "customer_unique_token": "12345678"}
+	p.Options.SaveCard = true
+	p.Metadata = map[string]string{"customer_unique_token": "12345678"}
 	ch, err := g.CreatePayment(ctx, acct, p, urlsFor("https://shop.example", p.ID))
 	if err != nil || ch.URL == "" || ch.Data["invoice_id"] == "" || ch.Ref != "" {
 		t.Fatalf("invoice charge = %+v, %v", ch, err)
