@@ -214,7 +214,6 @@ func (s *Sim) SetClock(c clockwork.Clock) {
 	s.out.SetClock(c)
 }
 
-
 // APIBase returns baseURL + "/api/v1".
 func (s *Sim) APIBase() string { return s.base + "/api/v1" }
 
