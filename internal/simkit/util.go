@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 )
 
 // Character sets for Random.
@@ -61,4 +62,16 @@ func DecodeNumbers(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	return dec.Decode(v)
+}
+
+// NewServer starts an httptest.Server for a simulator that must know its
+// own address (its links point at itself): mk gets the server's base URL
+// ("http://127.0.0.1:port") and returns the simulator, which then serves
+// every request. Close the server when done.
+func NewServer[H http.Handler](mk func(baseURL string) H) (*httptest.Server, H) {
+	ts := httptest.NewUnstartedServer(nil)
+	h := mk("http://" + ts.Listener.Addr().String())
+	ts.Config.Handler = h
+	ts.Start()
+	return ts, h
 }

@@ -75,10 +75,7 @@ type Server struct {
 
 // NewServer starts a simulator on a local port. Call Close when done.
 func NewServer() *Server {
-	var sim *Sim
-	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { sim.ServeHTTP(w, r) }))
-	sim = New("http://" + ts.Listener.Addr().String())
-	ts.Start()
+	ts, sim := simkit.NewServer(New)
 	return &Server{Server: ts, Sim: sim}
 }
 
