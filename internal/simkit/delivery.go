@@ -220,7 +220,9 @@ func (d *Deliverer) Attempts() []Attempt {
 // on a fake clock is done only once the clock has been advanced.
 func (d *Deliverer) Wait() { d.wg.Wait() }
 
-// Close refuses later deliveries and waits for those in flight.
+// Close refuses later deliveries and waits for those in flight (a
+// delivery delayed on a fake clock keeps Close waiting until the clock is
+// advanced).
 func (d *Deliverer) Close() {
 	d.mu.Lock()
 	d.closed = true

@@ -12,6 +12,9 @@
 //   - [Page] is the hosted payment page: one button per outcome, the form
 //     POST, and the redirect back to the merchant.
 //   - [RequestLog] keeps the raw bodies a simulator received, by route.
+//   - [NewServer] starts a simulator that links to itself on its own
+//     httptest.Server; [Random], [UUID], [WriteJSON] and [DecodeNumbers]
+//     are the small pieces every simulator needs.
 //
 // Delays and timers run on a [clockwork.Clock], the real clock by default;
 // a test that gives a simulator a [clockwork.FakeClock] moves time itself
