@@ -28,7 +28,8 @@
 // workflows do.
 //
 // Test controls (goroutine-safe): Complete, SetStatus, Expire,
-// SetPageLifetime, SetNotifyPolicy (drop, repeat, delay), ForgeWebhook,
+// SetPageLifetime, SetClock (a fake clock for the page lifetime, delays and
+// timestamps), SetNotifyPolicy (drop, repeat, delay), ForgeWebhook,
 // FailNext, SetAutoSettleRefunds / SettleRefund, AddAccount; logs Requests,
 // Webhooks, PaymentIDs. Wait blocks until webhooks in flight are done.
 //
@@ -41,15 +42,12 @@ package ckotest
 
 import (
 	"bytes"
-	"context"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html/template"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -59,6 +57,10 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/jonboulle/clockwork"
+
+	"paybridge/internal/simkit"
 )
 
 // Sandbox credentials every simulator accepts.
@@ -94,10 +96,7 @@ type Server struct {
 
 // NewServer starts a simulator on a local port. Call Close when done.
 func NewServer() *Server {
-	var sim *Sim
-	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { sim.ServeHTTP(w, r) }))
-	sim = New("http://" + ts.Listener.Addr().String())
-	ts.Start()
+	ts, sim := simkit.NewServer(New)
 	return &Server{Server: ts, Sim: sim}
 }
 
@@ -151,35 +150,30 @@ type payment struct {
 	knetPaymentID, knetTransactionID, bankRef, authCode, postDate                      string
 	actions                                                                            []*action
 	created, landed                                                                    time.Time
-	expiry                                                                             *time.Timer
+	expiry                                                                             clockwork.Timer
 	seq                                                                                int
-}
-
-type failure struct {
-	status int
-	body   string
 }
 
 // Sim is the simulated Checkout.com API and KNET page; an http.Handler.
 type Sim struct {
 	base string
 
+	requests simkit.RequestLog
+	faults   simkit.Faults[simkit.Fault]
+	out      *simkit.Deliverer
+
 	mu         sync.Mutex
+	clock      clockwork.Clock
 	accounts   map[string]account
 	payments   map[string]*payment
 	byToken    map[string]*payment
 	idem       map[string]idemEntry
-	requests   map[string][][]byte
-	fails      map[string][]failure
-	hooks      []Webhook
 	policy     NotifyPolicy
 	lifetime   time.Duration
 	autoRefund bool
 	webhookURL func(paymentID, reference string) string
-	hc         *http.Client
 	seq        int
 	closed     bool
-	wg         sync.WaitGroup
 }
 
 type idemEntry struct {
@@ -192,16 +186,26 @@ type idemEntry struct {
 func New(baseURL string) *Sim {
 	return &Sim{
 		base:       strings.TrimRight(baseURL, "/"),
+		out:        simkit.NewDeliverer(),
+		clock:      clockwork.NewRealClock(),
 		accounts:   map[string]account{DefaultSecretKey: {DefaultProcessingChannel, DefaultWebhookKey}},
 		payments:   map[string]*payment{},
 		byToken:    map[string]*payment{},
 		idem:       map[string]idemEntry{},
-		requests:   map[string][][]byte{},
-		fails:      map[string][]failure{},
 		lifetime:   DefaultPageLifetime,
 		autoRefund: true,
-		hc:         &http.Client{Timeout: 10 * time.Second},
 	}
+}
+
+// SetClock replaces the real clock: the KNET page lifetime, webhook delays
+// and timestamps run on it. With a clockwork.FakeClock a test advances time
+// past the page lifetime instead of sleeping through it. Set it before the
+// first payment.
+func (s *Sim) SetClock(c clockwork.Clock) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.clock = c
+	s.out.SetClock(c)
 }
 
 // APIBase returns the API base URL clients are configured with.
@@ -248,30 +252,27 @@ func (s *Sim) SetAutoSettleRefunds(on bool) {
 
 // FailNext makes the next request whose "METHOD /path" starts with prefix
 // (e.g. "POST /payments", "GET /payments/") answer status with body.
+// Calls queue up; when two prefixes match, the longer answers first (see
+// simkit.Faults).
 func (s *Sim) FailNext(prefix string, status int, body string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.fails[prefix] = append(s.fails[prefix], failure{status, body})
+	s.faults.Add(prefix, 1, simkit.Fault{Status: status, Body: body})
 }
 
 // Requests returns the raw bodies received on a route, named "POST
 // /payments", "GET /payments/{id}", "GET /payments/{id}/actions" or "POST
 // /payments/{id}/refunds", in order, refused ones included.
-func (s *Sim) Requests(route string) [][]byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([][]byte, len(s.requests[route]))
-	for i, b := range s.requests[route] {
-		out[i] = bytes.Clone(b)
-	}
-	return out
-}
+func (s *Sim) Requests(route string) [][]byte { return s.requests.Bodies(route) }
 
 // Webhooks returns every delivery attempt so far, in order.
 func (s *Sim) Webhooks() []Webhook {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Webhook(nil), s.hooks...)
+	as := s.out.Attempts()
+	out := make([]Webhook, len(as))
+	for i, a := range as {
+		typ, _ := a.Meta.(string)
+		out[i] = Webhook{URL: a.URL, Type: typ, Body: a.Body, Header: a.Header, Status: a.Status, Err: a.Err,
+			Forged: a.Forged, At: a.At}
+	}
+	return out
 }
 
 // PaymentIDs returns the ids of all payments, oldest first.
@@ -290,8 +291,9 @@ func (s *Sim) PaymentIDs() []string {
 	return out
 }
 
-// Wait blocks until webhooks in flight are delivered (or failed).
-func (s *Sim) Wait() { s.wg.Wait() }
+// Wait blocks until webhooks in flight are delivered (or failed). A webhook
+// delayed on a fake clock (SetClock) waits for the test to advance it.
+func (s *Sim) Wait() { s.out.Wait() }
 
 // Close stops expiry timers and waits for webhooks in flight.
 func (s *Sim) Close() {
@@ -303,7 +305,7 @@ func (s *Sim) Close() {
 		}
 	}
 	s.mu.Unlock()
-	s.wg.Wait()
+	s.out.Close()
 }
 
 // SetStatus changes a payment's status silently (what GET /payments/{id}
@@ -343,7 +345,7 @@ func (s *Sim) Complete(id, result string) (string, error) {
 	if event != "" {
 		s.notify(p, event, "", 0)
 	}
-	return addQuery(target, "cko-session-id", "sid_"+alnum(26)), nil
+	return simkit.AppendQuery(target, url.Values{"cko-session-id": {"sid_" + alnum(26)}}.Encode()), nil
 }
 
 // Expire ends a pending payment as Checkout.com does seven minutes after
@@ -372,11 +374,11 @@ func (s *Sim) setStatus(p *payment, status string) {
 		p.knetPaymentID = digits(18)
 		p.knetTransactionID = digits(15)
 		p.bankRef = digits(12)
-		p.postDate = time.Now().Format("0102")
+		p.postDate = s.clock.Now().Format("0102")
 	}
 	if status == Captured && p.authCode == "" {
 		p.authCode = "B" + digits(5)
-		p.actions = append(p.actions, &action{ID: "act_" + alnum(26), Type: "Capture", Amount: p.amount, Approved: true, settled: true, At: time.Now()})
+		p.actions = append(p.actions, &action{ID: "act_" + alnum(26), Type: "Capture", Amount: p.amount, Approved: true, settled: true, At: s.clock.Now()})
 	}
 	if status != Pending && p.expiry != nil {
 		p.expiry.Stop()
@@ -414,7 +416,7 @@ func (s *Sim) SettleRefund(paymentID, actionID string, approved bool) error {
 
 // settle applies a refund action. Called with s.mu held.
 func (s *Sim) settle(p *payment, a *action, approved bool) {
-	a.settled, a.Approved, a.At = true, approved, time.Now()
+	a.settled, a.Approved, a.At = true, approved, s.clock.Now()
 	if !approved {
 		p.refunded -= a.Amount // was reserved
 		return
@@ -432,29 +434,29 @@ func (s *Sim) settle(p *payment, a *action, approved bool) {
 // (or a replay) could, and returns the status our server answered.
 func (s *Sim) ForgeWebhook(webhookURL, eventType, paymentID, signKey string) (int, error) {
 	s.mu.Lock()
-	hc := s.hc
 	var ref, cur string
 	var amount int64
 	if p, ok := s.payments[paymentID]; ok { // a well-informed forger
 		ref, cur, amount = p.reference, p.currency, p.amount
 	}
+	now := s.clock.Now()
 	s.mu.Unlock()
-	body := s.webhookBody(eventType, paymentID, ref, cur, amount, "")
-	h := s.send(hc, webhookURL, eventType, body, signKey, true)
-	if h.Err != "" {
-		return h.Status, errors.New(h.Err)
+	body := s.webhookBody(now, eventType, paymentID, ref, cur, amount, "")
+	a := s.out.Forge(webhook(webhookURL, eventType, body, signKey))
+	if a.Err != "" {
+		return a.Status, errors.New(a.Err)
 	}
-	return h.Status, nil
+	return a.Status, nil
 }
 
-func (s *Sim) webhookBody(eventType, paymentID, reference, currency string, amount int64, actionID string) []byte {
+func (s *Sim) webhookBody(now time.Time, eventType, paymentID, reference, currency string, amount int64, actionID string) []byte {
 	data := map[string]any{"id": paymentID, "reference": reference, "currency": currency, "amount": amount,
-		"response_code": "10000", "response_summary": "Approved", "processed_on": time.Now().UTC().Format(time.RFC3339)}
+		"response_code": "10000", "response_summary": "Approved", "processed_on": now.UTC().Format(time.RFC3339)}
 	if actionID != "" {
 		data["action_id"] = actionID
 	}
 	b, _ := json.Marshal(map[string]any{"id": "evt_" + alnum(26), "type": eventType, "version": "1.0.33",
-		"created_on": time.Now().UTC().Format(time.RFC3339Nano), "data": data,
+		"created_on": now.UTC().Format(time.RFC3339Nano), "data": data,
 		"_links": map[string]any{"self": map[string]string{"href": s.base + "/workflows/events/evt"}}})
 	return b
 }
@@ -462,57 +464,29 @@ func (s *Sim) webhookBody(eventType, paymentID, reference, currency string, amou
 // notify sends a webhook about p per the policy, in the background.
 func (s *Sim) notify(p *payment, eventType, actionID string, amount int64) {
 	s.mu.Lock()
-	f, pol, hc, closed := s.webhookURL, s.policy, s.hc, s.closed
+	f, pol, closed := s.webhookURL, s.policy, s.closed
 	acct := s.accounts[p.key]
 	if amount == 0 {
 		amount = p.amount
 	}
 	id, ref, cur := p.id, p.reference, p.currency
+	now := s.clock.Now()
 	s.mu.Unlock()
 	if f == nil || pol.Drop || closed {
 		return
 	}
-	target := f(id, ref)
-	body := s.webhookBody(eventType, id, ref, cur, amount, actionID)
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		for range max(pol.Times, 1) {
-			if pol.Delay > 0 {
-				time.Sleep(pol.Delay)
-			}
-			s.send(hc, target, eventType, body, acct.webhookKey, false)
-		}
-	}()
+	body := s.webhookBody(now, eventType, id, ref, cur, amount, actionID)
+	s.out.Deliver(simkit.Policy{Times: pol.Times, Delay: pol.Delay}, webhook(f(id, ref), eventType, body, acct.webhookKey), nil)
 }
 
-func (s *Sim) send(hc *http.Client, target, eventType string, body []byte, key string, forged bool) Webhook {
-	h := Webhook{URL: target, Type: eventType, Body: body, Forged: forged, At: time.Now()}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
-	if err != nil {
-		h.Err = err.Error()
-	} else {
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("User-Agent", "ckotest")
-		if key != "" {
-			req.Header.Set("Cko-Signature", sign(key, body))
-		}
-		h.Header = req.Header.Clone()
-		resp, err := hc.Do(req)
-		if err != nil {
-			h.Err = err.Error()
-		} else {
-			io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
-			resp.Body.Close()
-			h.Status = resp.StatusCode
-		}
+// webhook is a workflow's POST of one event, signed with key in
+// Cko-Signature ("" sends no signature).
+func webhook(target, eventType string, body []byte, key string) simkit.Message {
+	h := http.Header{"Content-Type": {"application/json"}, "User-Agent": {"ckotest"}}
+	if key != "" {
+		h.Set("Cko-Signature", sign(key, body))
 	}
-	s.mu.Lock()
-	s.hooks = append(s.hooks, h)
-	s.mu.Unlock()
-	return h
+	return simkit.Message{URL: target, Body: body, Header: h, Meta: eventType}
 }
 
 // ServeHTTP serves the API and the KNET page (/knet/{token}/pay).
@@ -542,22 +516,15 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request) {
 	case len(parts) == 3 && parts[0] == "payments" && parts[2] == "refunds" && r.Method == http.MethodPost:
 		route = "POST /payments/{id}/refunds"
 	}
-	s.mu.Lock()
 	if route != "" {
-		s.requests[route] = append(s.requests[route], bytes.Clone(body))
+		s.requests.Add(route, body)
 	}
-	line := r.Method + " " + r.URL.Path
-	for p, q := range s.fails {
-		if len(q) > 0 && strings.HasPrefix(line, p) {
-			f := q[0]
-			s.fails[p] = q[1:]
-			s.mu.Unlock()
-			w.WriteHeader(f.status)
-			io.WriteString(w, f.body)
-			return
-		}
+	if f, ok := s.faults.Take(r.Method + " " + r.URL.Path); ok {
+		f.Write(w)
+		return
 	}
 	key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	s.mu.Lock()
 	acct, known := s.accounts[key]
 	s.mu.Unlock()
 	if !ok || !known {
@@ -678,7 +645,7 @@ func (s *Sim) apiRequest(w http.ResponseWriter, r *http.Request, key string, acc
 	s.seq++
 	p := &payment{id: "pay_" + lowerAlnum(26), token: "tok_" + lowerAlnum(26), key: key, reference: in.Reference,
 		currency: in.Currency, language: in.Source.Language, successURL: in.SuccessURL, failureURL: in.FailureURL,
-		description: in.Description, amount: amount, status: Pending, created: time.Now(), seq: s.seq,
+		description: in.Description, amount: amount, status: Pending, created: s.clock.Now(), seq: s.seq,
 		udf: [5]string{in.Source.UDF1, in.Source.UDF2, in.Source.UDF3, in.Source.UDF4, in.Source.UDF5}}
 	s.payments[p.id] = p
 	s.byToken[p.token] = p
@@ -831,7 +798,7 @@ func (s *Sim) apiRefund(w http.ResponseWriter, r *http.Request, key, id string, 
 		s.invalid(w, "refund_amount_exceeds_balance")
 		return
 	}
-	a := &action{ID: "act_" + lowerAlnum(26), Type: "Refund", Reference: in.Reference, Amount: amount, At: time.Now()}
+	a := &action{ID: "act_" + lowerAlnum(26), Type: "Refund", Reference: in.Reference, Amount: amount, At: s.clock.Now()}
 	p.actions = append(p.actions, a)
 	p.refunded += amount
 	auto := s.autoRefund
@@ -852,81 +819,37 @@ func (s *Sim) apiRefund(w http.ResponseWriter, r *http.Request, key, id string, 
 	}
 }
 
-var page = template.Must(template.New("knet").Parse(`<!doctype html>
-<html><head><meta charset="utf-8"><title>KNET (Checkout.com simulator)</title>
-<style>body{font-family:sans-serif;max-width:30em;margin:3em auto}button{display:block;width:100%;margin:.5em 0;padding:.8em;font-size:1.1em}</style>
-</head><body>
-<h1>KNET — Checkout.com simulator</h1>
-<p>Reference <b>{{.Reference}}</b>: <b>{{.Amount}}</b></p>
-{{if ne .Status "Pending"}}<p>This payment is <b>{{.Status}}</b>.</p>{{else}}
-<form method="post">
-<button name="result" value="Captured">Captured (pay)</button>
-<button name="result" value="Canceled">Canceled (cancel)</button>
-<button name="result" value="Declined">Declined (bank declines)</button>
-</form>{{end}}
-</body></html>`))
+// page is the KNET page: Checkout.com's three outcomes.
+var page = &simkit.Page{Title: "KNET (Checkout.com simulator)", Heading: "KNET — Checkout.com simulator", Field: "result",
+	Buttons: []simkit.Button{{Value: Captured, Label: "Captured (pay)"}, {Value: Canceled, Label: "Canceled (cancel)"},
+		{Value: Declined, Label: "Declined (bank declines)"}}}
 
-// servePage is the KNET page. The first GET is the shopper landing: the
-// page lifetime starts then.
+// servePage is the KNET page. The first request is the shopper landing:
+// the page lifetime starts then, on the simulator's clock.
 func (s *Sim) servePage(w http.ResponseWriter, r *http.Request) {
 	tok := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/knet/"), "/pay")
 	s.mu.Lock()
-	p, ok := s.byToken[tok]
-	var view struct{ Reference, Amount, Status string }
-	if ok {
+	var view *simkit.View
+	var id string
+	if p, ok := s.byToken[tok]; ok {
 		if p.landed.IsZero() && p.status == Pending {
-			p.landed = time.Now()
-			id, d := p.id, s.lifetime
-			p.expiry = time.AfterFunc(d, func() { _ = s.Expire(id) })
+			p.landed = s.clock.Now()
+			pid := p.id
+			p.expiry = s.clock.AfterFunc(s.lifetime, func() { _ = s.Expire(pid) })
 		}
-		view.Reference, view.Status = p.reference, p.status
-		view.Amount = fmt.Sprintf("%d minor units %s", p.amount, p.currency)
+		id = p.id
+		view = &simkit.View{Noun: "Reference", ID: p.reference, Amount: fmt.Sprintf("%d minor units %s", p.amount, p.currency)}
+		if p.status != Pending {
+			view.Done = p.status
+		}
 	}
 	s.mu.Unlock()
-	if !ok {
-		http.Error(w, "unknown payment", http.StatusNotFound)
-		return
-	}
-	switch r.Method {
-	case http.MethodGet:
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		page.Execute(w, view)
-	case http.MethodPost:
-		result := r.PostFormValue("result")
-		if result != Captured && result != Canceled && result != Declined {
-			http.Error(w, "pick Captured, Canceled or Declined", http.StatusBadRequest)
-			return
-		}
-		target, err := s.Complete(p.id, result)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusConflict)
-			return
-		}
-		http.Redirect(w, r, target, http.StatusFound)
-	default:
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-	}
+	page.Serve(w, r, view, func(result string) (string, error) { return s.Complete(id, result) })
 }
 
-func addQuery(u, k, v string) string {
-	sep := "?"
-	if strings.Contains(u, "?") {
-		sep = "&"
-	}
-	return u + sep + url.QueryEscape(k) + "=" + url.QueryEscape(v)
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { simkit.WriteJSON(w, status, v) }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
-
-func decode(body []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	return dec.Decode(v)
-}
+func decode(body []byte, v any) error { return simkit.DecodeNumbers(body, v) }
 
 func sign(key string, body []byte) string {
 	m := hmac.New(sha256.New, []byte(key))
@@ -934,19 +857,8 @@ func sign(key string, body []byte) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-func alnum(n int) string {
-	return randFrom("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", n)
-}
+func alnum(n int) string { return simkit.Random(simkit.Alnum, n) }
 
-func lowerAlnum(n int) string { return randFrom("abcdefghijklmnopqrstuvwxyz234567", n) }
+func lowerAlnum(n int) string { return simkit.Random(simkit.Base32Lower, n) }
 
-func digits(n int) string { return randFrom("0123456789", n) }
-
-func randFrom(set string, n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	for i := range b {
-		b[i] = set[int(b[i])%len(set)]
-	}
-	return string(b)
-}
+func digits(n int) string { return simkit.Random(simkit.Digits, n) }

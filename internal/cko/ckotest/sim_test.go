@@ -2,11 +2,16 @@ package ckotest_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/jonboulle/clockwork"
 
 	"paybridge/internal/cko/ckotest"
 )
@@ -112,5 +117,78 @@ func TestDocumentedShapes(t *testing.T) {
 	}
 	if n := len(srv.Requests("POST /payments")); n != 8 {
 		t.Fatalf("logged %d POST /payments", n)
+	}
+}
+
+// TestPageLifetimeOnFakeClock: the KNET page expires on the simulator's
+// clock, seven minutes after the shopper lands, with a payment_expired
+// webhook; no test has to sleep through it.
+func TestPageLifetimeOnFakeClock(t *testing.T) {
+	fc := clockwork.NewFakeClock()
+	srv := ckotest.NewServer()
+	defer srv.Close()
+	srv.SetClock(fc)
+	hooks := make(chan string, 4)
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var ev struct{ Type string }
+		_ = json.NewDecoder(r.Body).Decode(&ev)
+		hooks <- ev.Type
+	}))
+	defer rcv.Close()
+	srv.SetWebhookURL(func(_, _ string) string { return rcv.URL })
+	code, body := call(t, "POST", srv.URL+"/payments", ckotest.DefaultSecretKey, "", `{"amount":1000,"currency":"KWD","reference":"ord-1",
+		"processing_channel_id":"`+ckotest.DefaultProcessingChannel+`","source":{"type":"knet","language":"en"},"success_url":"https://m/s","failure_url":"https://m/f"}`)
+	var res struct {
+		ID    string `json:"id"`
+		Links struct {
+			Redirect struct{ Href string } `json:"redirect"`
+		} `json:"_links"`
+	}
+	if err := json.Unmarshal(body, &res); code != 202 || err != nil {
+		t.Fatalf("request: %d %s", code, body)
+	}
+	status := func() string {
+		_, b := call(t, "GET", srv.URL+"/payments/"+res.ID, ckotest.DefaultSecretKey, "", "")
+		var p struct{ Status string }
+		_ = json.Unmarshal(b, &p)
+		return p.Status
+	}
+	if code, _ := call(t, "GET", res.Links.Redirect.Href, "", "", ""); code != 200 { // the shopper lands
+		t.Fatalf("page: %d", code)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := fc.BlockUntilContext(ctx, 1); err != nil { // the expiry timer runs
+		t.Fatal(err)
+	}
+	fc.Advance(ckotest.DefaultPageLifetime - time.Second)
+	if s := status(); s != ckotest.Pending {
+		t.Fatalf("a second before expiry: %s", s)
+	}
+	fc.Advance(time.Second)
+	select {
+	case typ := <-hooks:
+		if typ != "payment_expired" {
+			t.Fatalf("webhook %s", typ)
+		}
+	case <-ctx.Done():
+		t.Fatal("no payment_expired webhook")
+	}
+	if s := status(); s != ckotest.Expired {
+		t.Fatalf("after expiry: %s", s)
+	}
+}
+
+// TestFailNextLongestPrefixFirst: of two matching injections the more
+// specific answers first, every time.
+func TestFailNextLongestPrefixFirst(t *testing.T) {
+	srv := ckotest.NewServer()
+	defer srv.Close()
+	srv.FailNext("GET /payments", 500, "")
+	srv.FailNext("GET /payments/pay_x", 503, "")
+	for _, want := range []int{503, 500, 404} {
+		if code, _ := call(t, "GET", srv.URL+"/payments/pay_x", ckotest.DefaultSecretKey, "", ""); code != want {
+			t.Fatalf("got %d, want %d", code, want)
+		}
 	}
 }

@@ -25,18 +25,15 @@
 // starts "open"; the page's Cancel sets "cancelled".
 //
 // Test controls (goroutine-safe): Complete, SetStatus, SetNotifyPolicy
-// (drop, repeat, delay, JSON), ForgeCallback, FailNext, AddToken; logs
-// Requests, Callbacks, PaymentIDs; Wait.
+// (drop, repeat, delay, JSON), SetClock (a fake clock for delays),
+// ForgeCallback, FailNext (see simkit.Faults for which of two matching
+// prefixes answers), AddToken; logs Requests, Callbacks, PaymentIDs; Wait.
 package kupaytest
 
 import (
-	"bytes"
-	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html/template"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -46,7 +43,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+
 	"paybridge/internal/checkout"
+	"paybridge/internal/simkit"
 )
 
 // DefaultToken is the API token every simulator accepts.
@@ -75,10 +75,7 @@ type Server struct {
 
 // NewServer starts a simulator on a local port. Call Close when done.
 func NewServer() *Server {
-	var sim *Sim
-	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { sim.ServeHTTP(w, r) }))
-	sim = New("http://" + ts.Listener.Addr().String())
-	ts.Start()
+	ts, sim := simkit.NewServer(New)
 	return &Server{Server: ts, Sim: sim}
 }
 
@@ -115,33 +112,31 @@ type payment struct {
 	seq                                                                 int
 }
 
-type failure struct {
-	status int
-	body   string
-}
-
 // Sim is the simulated KuPay API and payment page; an http.Handler.
 type Sim struct {
 	base string
 
+	requests simkit.RequestLog
+	faults   simkit.Faults[simkit.Fault]
+	out      *simkit.Deliverer
+
 	mu       sync.Mutex
 	tokens   map[string]bool
 	payments map[string]*payment
-	requests map[string][][]byte
-	fails    map[string][]failure
-	calls    []Callback
 	policy   NotifyPolicy
-	hc       *http.Client
 	seq      int
-	wg       sync.WaitGroup
 }
 
 // New returns a simulator whose links start with baseURL.
 func New(baseURL string) *Sim {
-	return &Sim{base: strings.TrimRight(baseURL, "/"), tokens: map[string]bool{DefaultToken: true},
-		payments: map[string]*payment{}, requests: map[string][][]byte{}, fails: map[string][]failure{},
-		hc: &http.Client{Timeout: 10 * time.Second}}
+	return &Sim{base: strings.TrimRight(baseURL, "/"), out: simkit.NewDeliverer(),
+		tokens: map[string]bool{DefaultToken: true}, payments: map[string]*payment{}}
 }
+
+// SetClock replaces the real clock callback delays wait on and attempts
+// are stamped with; with a clockwork.FakeClock a test advances time
+// instead of sleeping.
+func (s *Sim) SetClock(c clockwork.Clock) { s.out.SetClock(c) }
 
 // APIBase is the API host to configure clients with.
 func (s *Sim) APIBase() string { return s.base }
@@ -161,30 +156,25 @@ func (s *Sim) SetNotifyPolicy(p NotifyPolicy) {
 }
 
 // FailNext makes the next request whose "METHOD /path" starts with prefix
-// (e.g. "POST /v1/payment/create") answer status with body.
+// (e.g. "POST /v1/payment/create") answer status with body. Calls queue
+// up; when two prefixes match, the longer answers first (see
+// simkit.Faults).
 func (s *Sim) FailNext(prefix string, status int, body string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.fails[prefix] = append(s.fails[prefix], failure{status, body})
+	s.faults.Add(prefix, 1, simkit.Fault{Status: status, Body: body})
 }
 
 // Requests returns the raw bodies received on "create" or "status", in
 // order, refused ones included.
-func (s *Sim) Requests(route string) [][]byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([][]byte, len(s.requests[route]))
-	for i, b := range s.requests[route] {
-		out[i] = bytes.Clone(b)
-	}
-	return out
-}
+func (s *Sim) Requests(route string) [][]byte { return s.requests.Bodies(route) }
 
 // Callbacks returns every callback attempt so far, in order.
 func (s *Sim) Callbacks() []Callback {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Callback(nil), s.calls...)
+	as := s.out.Attempts()
+	out := make([]Callback, len(as))
+	for i, a := range as {
+		out[i] = Callback{Method: a.Method, URL: a.URL, Body: a.Body, Status: a.Status, Err: a.Err, Forged: a.Forged, At: a.At}
+	}
+	return out
 }
 
 // PaymentIDs returns the payment ids, oldest first.
@@ -203,8 +193,9 @@ func (s *Sim) PaymentIDs() []string {
 	return out
 }
 
-// Wait blocks until callbacks in flight are done.
-func (s *Sim) Wait() { s.wg.Wait() }
+// Wait blocks until callbacks in flight are done. A callback delayed on a
+// fake clock (SetClock) waits for the test to advance it.
+func (s *Sim) Wait() { s.out.Wait() }
 
 // SetStatus changes a payment's status silently.
 func (s *Sim) SetStatus(id, status string) error {
@@ -237,20 +228,11 @@ func (s *Sim) Complete(id, status string) (string, error) {
 	if status == Paid {
 		target = p.paidURL
 	}
-	cb, pol, hc := p.callbackURL, s.policy, s.hc
+	cb, pol := p.callbackURL, s.policy
 	fields := url.Values{"payment_id": {p.id}, "order_number": {p.orderNumber}, "status": {status}}
 	s.mu.Unlock()
-	if cb != "" && !pol.Drop {
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			for range max(pol.Times, 1) {
-				if pol.Delay > 0 {
-					time.Sleep(pol.Delay)
-				}
-				s.send(hc, cb, fields, pol.JSON, false)
-			}
-		}()
+	if cb != "" {
+		s.out.Deliver(simkit.Policy{Drop: pol.Drop, Times: pol.Times, Delay: pol.Delay}, callback(cb, fields, pol.JSON), nil)
 	}
 	return target, nil
 }
@@ -258,57 +240,26 @@ func (s *Sim) Complete(id, status string) (string, error) {
 // ForgeCallback calls callbackURL with fields as anyone could (KuPay's
 // callbacks are unsigned) and returns the status our server answered.
 func (s *Sim) ForgeCallback(callbackURL string, fields url.Values) (int, error) {
-	s.mu.Lock()
-	hc := s.hc
-	s.mu.Unlock()
-	c := s.send(hc, callbackURL, fields, false, true)
-	if c.Err != "" {
-		return c.Status, errors.New(c.Err)
+	a := s.out.Forge(callback(callbackURL, fields, false))
+	if a.Err != "" {
+		return a.Status, errors.New(a.Err)
 	}
-	return c.Status, nil
+	return a.Status, nil
 }
 
-func (s *Sim) send(hc *http.Client, target string, fields url.Values, asJSON, forged bool) Callback {
-	c := Callback{Method: http.MethodGet, URL: target, Forged: forged, At: time.Now()}
-	var body io.Reader
-	if asJSON {
-		m := map[string]string{}
-		for k := range fields {
-			m[k] = fields.Get(k)
-		}
-		c.Body, _ = json.Marshal(m)
-		c.Method = http.MethodPost
-		body = bytes.NewReader(c.Body)
-	} else {
-		sep := "?"
-		if strings.Contains(target, "?") {
-			sep = "&"
-		}
-		c.URL = target + sep + fields.Encode()
+// callback is a GET with the fields in the query, or a JSON POST.
+func callback(target string, fields url.Values, asJSON bool) simkit.Message {
+	h := http.Header{"User-Agent": {"kupaytest"}}
+	if !asJSON {
+		return simkit.Message{Method: http.MethodGet, URL: simkit.AppendQuery(target, fields.Encode()), Header: h}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, c.Method, c.URL, body)
-	if err != nil {
-		c.Err = err.Error()
-	} else {
-		if asJSON {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		req.Header.Set("User-Agent", "kupaytest")
-		resp, err := hc.Do(req)
-		if err != nil {
-			c.Err = err.Error()
-		} else {
-			io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
-			resp.Body.Close()
-			c.Status = resp.StatusCode
-		}
+	m := map[string]string{}
+	for k := range fields {
+		m[k] = fields.Get(k)
 	}
-	s.mu.Lock()
-	s.calls = append(s.calls, c)
-	s.mu.Unlock()
-	return c
+	body, _ := json.Marshal(m)
+	h.Set("Content-Type", "application/json")
+	return simkit.Message{Method: http.MethodPost, URL: target, Body: body, Header: h}
 }
 
 // ServeHTTP serves /v1/payment/create, /v1/payment/status/{id} and the
@@ -326,22 +277,15 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(r.URL.Path, "/v1/payment/status/") && r.Method == http.MethodGet:
 		route = "status"
 	}
-	s.mu.Lock()
 	if route != "" {
-		s.requests[route] = append(s.requests[route], bytes.Clone(body))
+		s.requests.Add(route, body)
 	}
-	line := r.Method + " " + r.URL.Path
-	for p, q := range s.fails {
-		if len(q) > 0 && strings.HasPrefix(line, p) {
-			f := q[0]
-			s.fails[p] = q[1:]
-			s.mu.Unlock()
-			w.WriteHeader(f.status)
-			io.WriteString(w, f.body)
-			return
-		}
+	if f, ok := s.faults.Take(r.Method + " " + r.URL.Path); ok {
+		f.Write(w)
+		return
 	}
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	s.mu.Lock()
 	known := ok && s.tokens[tok]
 	s.mu.Unlock()
 	if !known {
@@ -371,9 +315,7 @@ func (s *Sim) create(w http.ResponseWriter, tok string, body []byte) {
 		PaidURL        string      `json:"paid_url"`
 		CallbackURL    string      `json:"callback_url"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(&in); err != nil {
+	if err := simkit.DecodeNumbers(body, &in); err != nil {
 		writeJSON(w, http.StatusUnprocessableEntity, map[string]string{"message": "invalid JSON body"})
 		return
 	}
@@ -402,7 +344,7 @@ func (s *Sim) create(w http.ResponseWriter, tok string, body []byte) {
 	}
 	s.mu.Lock()
 	s.seq++
-	p := &payment{id: uuid(), token: tok, orderID: in.ID, orderNumber: in.OrderNumber, createdAt: in.CreatedAt,
+	p := &payment{id: simkit.UUID(), token: tok, orderID: in.ID, orderNumber: in.OrderNumber, createdAt: in.CreatedAt,
 		currency: in.Currency, amount: string(in.Amount), email: in.Email, cancelURL: in.CancelURL, paidURL: in.PaidURL,
 		callbackURL: in.CallbackURL, statusURL: in.OrderStatusURL, status: Open, seq: s.seq}
 	s.payments[p.id] = p
@@ -426,59 +368,21 @@ func (s *Sim) status(w http.ResponseWriter, tok, id string) {
 	io.WriteString(w, doc)
 }
 
-var page = template.Must(template.New("kupay").Parse(`<!doctype html>
-<html><head><meta charset="utf-8"><title>KuPay simulator</title>
-<style>body{font-family:sans-serif;max-width:30em;margin:3em auto}button{display:block;width:100%;margin:.5em 0;padding:.8em;font-size:1.1em}</style>
-</head><body><h1>KuPay simulator</h1>
-<p>Order <b>{{.Order}}</b>: <b>{{.Amount}} {{.Currency}}</b></p>
-{{if ne .Status "open"}}<p>This payment is <b>{{.Status}}</b>.</p>{{else}}
-<form method="post"><button name="status" value="paid">Paid (wallet confirms)</button>
-<button name="status" value="cancelled">Cancel</button></form>{{end}}
-</body></html>`))
+// page is KuPay's payment page: the wallet pays, or the shopper cancels.
+var page = &simkit.Page{Title: "KuPay simulator", Heading: "KuPay simulator", Field: "status",
+	Buttons: []simkit.Button{{Value: Paid, Label: "Paid (wallet confirms)"}, {Value: Cancelled, Label: "Cancel"}}}
 
 func (s *Sim) servePage(w http.ResponseWriter, r *http.Request, id string) {
 	s.mu.Lock()
-	p, ok := s.payments[id]
-	var view struct{ Order, Amount, Currency, Status string }
-	if ok {
-		view.Order, view.Amount, view.Currency, view.Status = p.orderNumber, p.amount, p.currency, p.status
+	var view *simkit.View
+	if p, ok := s.payments[id]; ok {
+		view = &simkit.View{Noun: "Order", ID: p.orderNumber, Amount: p.amount + " " + p.currency}
+		if p.status != Open {
+			view.Done = p.status
+		}
 	}
 	s.mu.Unlock()
-	if !ok {
-		http.Error(w, "unknown payment", http.StatusNotFound)
-		return
-	}
-	switch r.Method {
-	case http.MethodGet:
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		page.Execute(w, view)
-	case http.MethodPost:
-		st := r.PostFormValue("status")
-		if st != Paid && st != Cancelled {
-			http.Error(w, "pick paid or cancelled", http.StatusBadRequest)
-			return
-		}
-		target, err := s.Complete(id, st)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusConflict)
-			return
-		}
-		http.Redirect(w, r, target, http.StatusFound)
-	default:
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-	}
+	page.Serve(w, r, view, func(status string) (string, error) { return s.Complete(id, status) })
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
-
-func uuid() string {
-	var b [16]byte
-	rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { simkit.WriteJSON(w, status, v) }

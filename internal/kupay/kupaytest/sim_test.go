@@ -68,3 +68,20 @@ func TestDocumentedShapes(t *testing.T) {
 		t.Fatalf("callbacks: %+v", n)
 	}
 }
+
+// TestFailNextLongestPrefixFirst: of two matching injections the more
+// specific answers first.
+func TestFailNextLongestPrefixFirst(t *testing.T) {
+	srv := kupaytest.NewServer()
+	defer srv.Close()
+	srv.FailNext("GET /v1/payment/status/", 500, "any")
+	srv.FailNext("GET /v1/payment/status/p1", 502, "p1")
+	for _, want := range []struct {
+		code int
+		body string
+	}{{502, "p1"}, {500, "any"}, {404, "[]"}} {
+		if code, b := call(t, "GET", srv.URL+"/v1/payment/status/p1", kupaytest.DefaultToken, ""); code != want.code || b != want.body {
+			t.Fatalf("got %d %s, want %d %s", code, b, want.code, want.body)
+		}
+	}
+}

@@ -13,7 +13,12 @@ import (
 	"testing"
 
 	"paybridge/internal/checkout"
+	"paybridge/internal/testenv"
 )
+
+// vectorsFile holds the signature vectors the Go tests and the plugin's
+// PHP tests (plugin/tests/signature_test.php) both check.
+const vectorsFile = "signatures/woocommerce.json"
 
 type vectors struct {
 	Pay []struct {
@@ -33,12 +38,8 @@ type vectors struct {
 
 func loadVectors(t *testing.T) vectors {
 	t.Helper()
-	b, err := os.ReadFile("testdata/signatures.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var v vectors
-	if err := json.Unmarshal(b, &v); err != nil {
+	if err := json.Unmarshal(testenv.Fixture(t, vectorsFile), &v); err != nil {
 		t.Fatal(err)
 	}
 	if len(v.Pay) == 0 || len(v.Refund) == 0 || len(v.Webhook) == 0 {
@@ -128,7 +129,7 @@ func TestPluginLint(t *testing.T) {
 // vectors, then checks that the pay links the PHP builds are accepted by
 // the bridge's verification.
 func TestPluginSignatures(t *testing.T) {
-	out := php(t, "plugin/tests/signature_test.php", "testdata/signatures.json")
+	out := php(t, "plugin/tests/signature_test.php", testenv.FixturePath(t, vectorsFile))
 	if !strings.Contains(out, "ok 7") {
 		t.Fatalf("PHP signature test: %s", out)
 	}

@@ -27,7 +27,9 @@
 // Test controls (all goroutine-safe): Complete (a shopper's pick without a
 // browser), SetResult (change the gateway's truth silently),
 // SetNotifyPolicy (drop, repeat, delay, JSON), ForgeNotification, FailNext
-// (inject one failure: a 500, a non-JSON "whitelist" page …), SetSecret
+// (inject one failure: a 500, a non-JSON "whitelist" page …; see
+// simkit.Faults for which of two matching prefixes answers), SetClock
+// (a fake clock for delays and timestamps), SetSecret
 // (require signed requests, sign notifications), AddKey,
 // SetAutoSettleRefunds / SettleRefund, SaveCard; and the logs Charges,
 // Requests, Notifications, TrackIDs. Wait blocks until notifications in
@@ -39,10 +41,7 @@
 package upaytest
 
 import (
-	"bytes"
-	"context"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -59,7 +58,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+
 	"paybridge/internal/checkout"
+	"paybridge/internal/simkit"
 )
 
 // DefaultKey is the sandbox API key every simulator accepts (UPayments'
@@ -89,12 +91,7 @@ type Server struct {
 
 // NewServer starts a simulator on a local port. Call Close when done.
 func NewServer() *Server {
-	var sim *Sim
-	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sim.ServeHTTP(w, r)
-	}))
-	sim = New("http://" + ts.Listener.Addr().String())
-	ts.Start()
+	ts, sim := simkit.NewServer(New)
 	return &Server{Server: ts, Sim: sim}
 }
 
@@ -135,11 +132,6 @@ type Notification struct {
 	At     time.Time
 }
 
-type failure struct {
-	status int
-	body   string
-}
-
 type txn struct {
 	trackID, upayOrderID, paymentID, tranID, ref, auth, postDate, invoiceID string
 	key                                                                     string
@@ -169,19 +161,19 @@ type refund struct {
 type Sim struct {
 	base string
 
-	mu          sync.Mutex
-	keys        map[string]string // key → secret ("" = no signing)
-	txns        map[string]*txn
-	refunds     map[string]*refund
-	tokens      map[string][]Card
-	requests    map[string][][]byte
-	notes       []Notification
-	fails       map[string][]failure
-	policy      NotifyPolicy
-	autoRefund  bool
-	seq         int
-	wg          sync.WaitGroup
-	notifClient *http.Client
+	requests simkit.RequestLog
+	faults   simkit.Faults[simkit.Fault]
+	out      *simkit.Deliverer
+
+	mu         sync.Mutex
+	clock      clockwork.Clock
+	keys       map[string]string // key → secret ("" = no signing)
+	txns       map[string]*txn
+	refunds    map[string]*refund
+	tokens     map[string][]Card
+	policy     NotifyPolicy
+	autoRefund bool
+	seq        int
 }
 
 // Card is a saved card as retrieve-customer-cards lists it.
@@ -196,16 +188,25 @@ type Card struct {
 // with baseURL, the address it is reachable at.
 func New(baseURL string) *Sim {
 	return &Sim{
-		base:        strings.TrimRight(baseURL, "/"),
-		keys:        map[string]string{DefaultKey: ""},
-		txns:        map[string]*txn{},
-		refunds:     map[string]*refund{},
-		tokens:      map[string][]Card{},
-		fails:       map[string][]failure{},
-		requests:    map[string][][]byte{},
-		autoRefund:  true,
-		notifClient: &http.Client{Timeout: 10 * time.Second},
+		base:       strings.TrimRight(baseURL, "/"),
+		out:        simkit.NewDeliverer(),
+		clock:      clockwork.NewRealClock(),
+		keys:       map[string]string{DefaultKey: ""},
+		txns:       map[string]*txn{},
+		refunds:    map[string]*refund{},
+		tokens:     map[string][]Card{},
+		autoRefund: true,
 	}
+}
+
+// SetClock replaces the real clock: notification delays wait on it, and
+// timestamps (created, completed, signature windows) are read from it. With
+// a clockwork.FakeClock a test advances time instead of sleeping.
+func (s *Sim) SetClock(c clockwork.Clock) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.clock = c
+	s.out.SetClock(c)
 }
 
 // APIBase returns baseURL + "/api/v1".
@@ -238,11 +239,7 @@ func (s *Sim) SetNotifyPolicy(p NotifyPolicy) {
 
 // SetNotifyClient replaces the HTTP client notifications are sent with
 // (default: 10 s timeout).
-func (s *Sim) SetNotifyClient(c *http.Client) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.notifClient = c
-}
+func (s *Sim) SetNotifyClient(c *http.Client) { s.out.SetClient(c) }
 
 // SetAutoSettleRefunds chooses whether refunds report is_refunded at once
 // (the default) or stay pending until SettleRefund.
@@ -268,12 +265,11 @@ func (s *Sim) SettleRefund(refundOrderID string) error {
 // e.g. "charge" or "get-payment-status"; a leading "/api/v1/" is ignored;
 // it matches by prefix) answer status with body instead. Body is sent
 // verbatim: a non-JSON body with status 200 imitates the IP-whitelist page.
-// Calls queue up.
+// Calls queue up; when two prefixes match, the longer answers first (see
+// simkit.Faults).
 func (s *Sim) FailNext(path string, status int, body string) {
 	path = strings.TrimPrefix(strings.TrimPrefix(path, "/"), "api/v1/")
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.fails[path] = append(s.fails[path], failure{status, body})
+	s.faults.Add(path, 1, simkit.Fault{Status: status, Body: body})
 }
 
 // Charges returns the raw JSON bodies of every authenticated POST charge
@@ -286,24 +282,25 @@ func (s *Sim) Charges() [][]byte { return s.Requests("charge") }
 // (injected failures and bad keys included).
 func (s *Sim) Requests(route string) [][]byte {
 	route = strings.TrimPrefix(strings.TrimPrefix(route, "/"), "api/v1/")
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([][]byte, len(s.requests[route]))
-	for i, b := range s.requests[route] {
-		out[i] = bytes.Clone(b)
-	}
-	return out
+	return s.requests.Bodies(route)
 }
 
 // Notifications returns every delivery attempt so far, in order.
 func (s *Sim) Notifications() []Notification {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Notification(nil), s.notes...)
+	as := s.out.Attempts()
+	out := make([]Notification, len(as))
+	for i, a := range as {
+		fields, _ := a.Meta.(url.Values)
+		out[i] = Notification{URL: a.URL, Fields: fields, Body: a.Body, Header: a.Header,
+			Status: a.Status, Err: a.Err, Forged: a.Forged, At: a.At}
+	}
+	return out
 }
 
 // Wait blocks until the notifications in flight are delivered (or failed).
-func (s *Sim) Wait() { s.wg.Wait() }
+// A notification delayed on a fake clock (SetClock) waits for the test to
+// advance it.
+func (s *Sim) Wait() { s.out.Wait() }
 
 // SetResult changes the gateway's truth for a charge directly (what
 // get-payment-status answers), without notification or redirect.
@@ -355,24 +352,16 @@ func (s *Sim) Complete(trackID, result string) (returnURL string, err error) {
 	if result == Captured {
 		target = t.returnURL
 	}
-	notifyURL, secret, pol, hc := t.notifyURL, s.keys[t.key], s.policy, s.notifClient
+	notifyURL, secret, pol := t.notifyURL, s.keys[t.key], s.policy
 	s.mu.Unlock()
 
-	if notifyURL != "" && !pol.Drop {
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			times := max(pol.Times, 1)
-			for range times {
-				if pol.Delay > 0 {
-					time.Sleep(pol.Delay)
-				}
-				s.send(hc, notifyURL, fields, secret, pol.JSON, false)
-			}
-			s.mu.Lock()
-			t.notifyCalled = true
-			s.mu.Unlock()
-		}()
+	if notifyURL != "" {
+		s.out.Deliver(simkit.Policy{Drop: pol.Drop, Times: pol.Times, Delay: pol.Delay},
+			notification(notifyURL, fields, secret, pol.JSON), func(simkit.Attempt) {
+				s.mu.Lock()
+				t.notifyCalled = true
+				s.mu.Unlock()
+			})
 	}
 	// UPayments appends with "?" whether or not the URL has a query.
 	return target + "?" + encodeOrdered(fields), nil
@@ -382,17 +371,16 @@ func (s *Sim) Complete(trackID, result string) (returnURL string, err error) {
 // could, and returns the status our server answered. It is logged with
 // Forged set.
 func (s *Sim) ForgeNotification(notifyURL string, fields url.Values) (int, error) {
-	s.mu.Lock()
-	hc := s.notifClient
-	s.mu.Unlock()
-	n := s.send(hc, notifyURL, fields, "", false, true)
-	if n.Err != "" {
-		return n.Status, errors.New(n.Err)
+	a := s.out.Forge(notification(notifyURL, fields, "", false))
+	if a.Err != "" {
+		return a.Status, errors.New(a.Err)
 	}
-	return n.Status, nil
+	return a.Status, nil
 }
 
-func (s *Sim) send(hc *http.Client, notifyURL string, fields url.Values, secret string, asJSON, forged bool) Notification {
+// notification is what UPayments POSTs to a notificationUrl: a form in its
+// field order (or JSON), signed with the key's secret when it has one.
+func notification(notifyURL string, fields url.Values, secret string, asJSON bool) simkit.Message {
 	var body []byte
 	ct := "application/x-www-form-urlencoded"
 	if asJSON {
@@ -405,34 +393,16 @@ func (s *Sim) send(hc *http.Client, notifyURL string, fields url.Values, secret 
 	} else {
 		body = []byte(encodeOrdered(fields))
 	}
-	n := Notification{URL: notifyURL, Fields: fields, Body: body, Forged: forged, At: time.Now()}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, notifyURL, bytes.NewReader(body))
-	if err != nil {
-		n.Err = err.Error()
-	} else {
-		req.Header.Set("Content-Type", ct)
-		req.Header.Set("User-Agent", "upaytest")
-		if secret != "" {
-			ts := strconv.FormatInt(time.Now().Unix(), 10)
-			req.Header.Set("X-Timestamp", ts)
-			req.Header.Set("X-Signature", sign(secret, ts, "POST", notifyURL, body))
-		}
-		n.Header = req.Header.Clone()
-		resp, err := hc.Do(req)
-		if err != nil {
-			n.Err = err.Error()
-		} else {
-			io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
-			resp.Body.Close()
-			n.Status = resp.StatusCode
+	msg := simkit.Message{URL: notifyURL, Body: body, Meta: fields,
+		Header: http.Header{"Content-Type": {ct}, "User-Agent": {"upaytest"}}}
+	if secret != "" {
+		msg.Prepare = func(r *http.Request, now time.Time) {
+			ts := strconv.FormatInt(now.Unix(), 10)
+			r.Header.Set("X-Timestamp", ts)
+			r.Header.Set("X-Signature", sign(secret, ts, "POST", notifyURL, body))
 		}
 	}
-	s.mu.Lock()
-	s.notes = append(s.notes, n)
-	s.mu.Unlock()
-	return n
+	return msg
 }
 
 // fillPaid sets the result and the fields a processed payment has.
@@ -442,7 +412,7 @@ func (s *Sim) fillPaid(t *txn, result string) {
 	if !t.resultSet {
 		return
 	}
-	t.completed = time.Now()
+	t.completed = s.clock.Now()
 	if t.paymentID == "" {
 		t.paymentID = digits(18)
 		t.tranID = digits(15)
@@ -550,22 +520,17 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	route, rest, _ := strings.Cut(apiPath, "/")
-	s.mu.Lock()
 	// Every request received is logged, including those answered with an
 	// injected failure: a test counts what reached the gateway.
-	s.requests[route] = append(s.requests[route], bytes.Clone(body))
-	for p, q := range s.fails {
-		if len(q) > 0 && strings.HasPrefix(apiPath, p) {
-			f := q[0]
-			s.fails[p] = q[1:]
-			s.mu.Unlock()
-			w.WriteHeader(f.status)
-			io.WriteString(w, f.body)
-			return
-		}
+	s.requests.Add(route, body)
+	if f, ok := s.faults.Take(apiPath); ok {
+		f.Write(w)
+		return
 	}
 	key := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+	s.mu.Lock()
 	secret, ok := s.keys[key]
+	now := s.clock.Now()
 	s.mu.Unlock()
 	if !ok || key == "" {
 		writeJSON(w, http.StatusUnauthorized, map[string]any{"message": "Unauthorized"})
@@ -574,7 +539,7 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request) {
 	if secret != "" {
 		ts, sig := r.Header.Get("X-Timestamp"), r.Header.Get("X-Signature")
 		n, err := strconv.ParseInt(ts, 10, 64)
-		if err != nil || sig == "" || time.Since(time.Unix(n, 0)).Abs() > 5*time.Minute ||
+		if err != nil || sig == "" || now.Sub(time.Unix(n, 0)).Abs() > 5*time.Minute ||
 			!hmac.Equal([]byte(sig), []byte(sign(secret, ts, r.Method, apiPath, body))) {
 			writeJSON(w, http.StatusUnauthorized, map[string]any{"message": "Invalid signature"})
 			return
@@ -724,7 +689,7 @@ func (s *Sim) apiCharge(w http.ResponseWriter, r *http.Request, key, _ string, b
 		orderID: in.Order.ID, reference: in.Order.Reference, refID: in.Reference.ID, description: in.Order.Description,
 		customerUniqueID: in.Customer.UniqueID, extraData: in.CustomerExtraData, src: src, amount: amount,
 		returnURL: in.ReturnURL, cancelURL: in.CancelURL, notifyURL: in.NotificationURL,
-		created: time.Now(), saveCard: truthy(in.IsSaveCard), customerToken: tok,
+		created: s.clock.Now(), saveCard: truthy(in.IsSaveCard), customerToken: tok,
 	}
 	if invoice {
 		t.invoiceID = strconv.Itoa(1000 + s.seq)
@@ -848,7 +813,7 @@ func (s *Sim) apiRefund(w http.ResponseWriter, _ *http.Request, _, _ string, bod
 		return
 	}
 	t.refunded += m.Minor
-	rf := &refund{id: alnum(24), arn: digits(12), txnTrack: t.trackID, amount: m, refunded: s.autoRefund, at: time.Now()}
+	rf := &refund{id: alnum(24), arn: digits(12), txnTrack: t.trackID, amount: m, refunded: s.autoRefund, at: s.clock.Now()}
 	s.refunds[rf.id] = rf
 	writeJSON(w, http.StatusCreated, map[string]any{"status": true, "message": "Refund request created successfully",
 		"data": map[string]any{"order_id": t.upayOrderID, "refund_order_id": rf.id, "refund_arn": rf.arn}})
@@ -977,51 +942,19 @@ func (s *Sim) SaveCard(customerUniqueToken string) (Card, error) {
 	return c, nil
 }
 
-var payPage = template.Must(template.New("pay").Parse(`<!doctype html>
-<html><head><meta charset="utf-8"><title>UPayments simulator</title>
-<style>body{font-family:sans-serif;max-width:30em;margin:3em auto}button{display:block;width:100%;margin:.5em 0;padding:.8em;font-size:1.1em}</style>
-</head><body>
-<h1>UPayments simulator</h1>
-<p>Order <b>{{.OrderID}}</b>: <b>{{.Amount}} {{.Currency}}</b></p>
-{{if .Result}}<p>This payment is already <b>{{.Result}}</b>.</p>{{else}}
-<form method="post">
-<button name="result" value="CAPTURED">CAPTURED (pay)</button>
-<button name="result" value="NOT CAPTURED">NOT CAPTURED (decline)</button>
-<button name="result" value="CANCELED">CANCELED (cancel)</button>
-</form>{{end}}
-</body></html>`))
+// payPage is the hosted page: UPayments' three results.
+var payPage = &simkit.Page{Title: "UPayments simulator", Heading: "UPayments simulator", Field: "result",
+	Buttons: []simkit.Button{{Value: Captured, Label: "CAPTURED (pay)"}, {Value: NotCaptured, Label: "NOT CAPTURED (decline)"},
+		{Value: Canceled, Label: "CANCELED (cancel)"}}}
 
 func (s *Sim) servePay(w http.ResponseWriter, r *http.Request, trackID string) {
 	s.mu.Lock()
-	t, ok := s.txns[trackID]
-	var view struct{ OrderID, Amount, Currency, Result string }
-	if ok {
-		view.OrderID, view.Amount, view.Currency, view.Result = t.orderID, t.amount.String(), t.amount.Currency, t.result
+	var view *simkit.View
+	if t, ok := s.txns[trackID]; ok {
+		view = &simkit.View{Noun: "Order", ID: t.orderID, Amount: t.amount.String() + " " + t.amount.Currency, Done: t.result}
 	}
 	s.mu.Unlock()
-	if !ok {
-		http.Error(w, "unknown payment", http.StatusNotFound)
-		return
-	}
-	switch r.Method {
-	case http.MethodGet:
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		payPage.Execute(w, view)
-	case http.MethodPost:
-		result := r.PostFormValue("result")
-		if result != Captured && result != NotCaptured && result != Canceled {
-			http.Error(w, "pick CAPTURED, NOT CAPTURED or CANCELED", http.StatusBadRequest)
-			return
-		}
-		target, err := s.Complete(trackID, result)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusConflict)
-			return
-		}
-		http.Redirect(w, r, target, http.StatusFound)
-	default:
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-	}
+	payPage.Serve(w, r, view, func(result string) (string, error) { return s.Complete(trackID, result) })
 }
 
 // serveMyCards is the hosted add-card page: GET shows a button, POST saves
@@ -1043,21 +976,13 @@ func (s *Sim) serveMyCards(w http.ResponseWriter, r *http.Request) {
 		template.HTMLEscapeString(session), template.HTMLEscapeString(ret))
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { simkit.WriteJSON(w, status, v) }
 
 func unprocessable(w http.ResponseWriter, msg string, errs []string) {
 	writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"message": msg, "errors": errs})
 }
 
-func decode(body []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	return dec.Decode(v)
-}
+func decode(body []byte, v any) error { return simkit.DecodeNumbers(body, v) }
 
 func validToken(s string) bool {
 	if len(s) < 8 || len(s) > 18 {
@@ -1090,17 +1015,6 @@ func sign(secret, ts, method, path string, body []byte) string {
 	return base64.StdEncoding.EncodeToString(m.Sum(nil))
 }
 
-const alnumChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+func alnum(n int) string { return simkit.Random(simkit.Alnum, n) }
 
-func alnum(n int) string { return randFrom(alnumChars, n) }
-
-func digits(n int) string { return randFrom("0123456789", n) }
-
-func randFrom(set string, n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	for i := range b {
-		b[i] = set[int(b[i])%len(set)]
-	}
-	return string(b)
-}
+func digits(n int) string { return simkit.Random(simkit.Digits, n) }

@@ -1,6 +1,7 @@
 package upaytest_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jonboulle/clockwork"
 
 	"paybridge/internal/upay/upaytest"
 )
@@ -205,5 +208,63 @@ func TestConcurrentUse(t *testing.T) {
 	srv.Wait()
 	if len(srv.TrackIDs()) != 20 || len(srv.Notifications()) != 20 {
 		t.Fatalf("%d charges, %d notifications", len(srv.TrackIDs()), len(srv.Notifications()))
+	}
+}
+
+// TestFailNextLongestPrefixFirst: of two matching injections the more
+// specific answers first, whatever the order they were made in.
+func TestFailNextLongestPrefixFirst(t *testing.T) {
+	srv := upaytest.NewServer()
+	defer srv.Close()
+	api := srv.APIBase()
+	srv.FailNext("get-payment-status", 500, "any status")
+	srv.FailNext("get-payment-status/abc", 503, "this one")
+	for _, want := range []struct {
+		code int
+		raw  string
+	}{{503, "this one"}, {500, "any status"}, {201, ""}} {
+		code, m := call(t, "GET", api+"/get-payment-status/abc", upaytest.DefaultKey, "")
+		if code != want.code || (want.raw != "" && m["_raw"] != want.raw) {
+			t.Fatalf("got %d %v, want %d %q", code, m, want.code, want.raw)
+		}
+	}
+}
+
+// TestNotifyDelayOnFakeClock: a delayed notification waits for the
+// simulator's clock, and is stamped with it.
+func TestNotifyDelayOnFakeClock(t *testing.T) {
+	got := make(chan url.Values, 1)
+	merchant := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.ParseForm()
+		got <- r.PostForm
+	}))
+	defer merchant.Close()
+	fc := clockwork.NewFakeClock()
+	srv := upaytest.NewServer()
+	defer srv.Close()
+	srv.SetClock(fc)
+	srv.SetNotifyPolicy(upaytest.NotifyPolicy{Delay: time.Minute})
+	_, m := call(t, "POST", srv.APIBase()+"/charge", upaytest.DefaultKey, charge("o1", "1", "KWD", merchant.URL))
+	track := m["data"].(map[string]any)["trackId"].(string)
+	start := fc.Now()
+	if _, err := srv.Complete(track, upaytest.Captured); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := fc.BlockUntilContext(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if n := srv.Notifications(); len(n) != 0 {
+		t.Fatalf("sent before the delay: %+v", n)
+	}
+	fc.Advance(time.Minute)
+	srv.Wait()
+	n := srv.Notifications()
+	if len(n) != 1 || !n[0].At.Equal(start.Add(time.Minute)) || n[0].Fields.Get("track_id") != track {
+		t.Fatalf("notifications %+v", n)
+	}
+	if f := <-got; f.Get("result") != upaytest.Captured {
+		t.Fatalf("merchant got %v", f)
 	}
 }

@@ -50,6 +50,7 @@ import (
 	"github.com/vektah/gqlparser/v2/validator"
 
 	"paybridge/internal/checkout"
+	"paybridge/internal/simkit"
 )
 
 //go:embed testdata/*.graphql testdata/webhooks/*.json
@@ -149,7 +150,7 @@ type Server struct {
 	others    map[string]*SessionState // capture and void sessions
 	configs   map[string]map[string]any
 	orders    map[string]*Order
-	failures  map[string][]Failure
+	failures  simkit.Faults[Failure]
 	calls     []Call
 	seq       int
 
@@ -169,7 +170,7 @@ func New(apiKey, apiSecret string) *Server {
 	s := &Server{APIKey: apiKey, APISecret: apiSecret,
 		codes: map[string]string{}, tokens: map[string]token{}, refreshes: map[string]string{},
 		sessions: map[string]*SessionState{}, refunds: map[string]*SessionState{}, others: map[string]*SessionState{},
-		configs: map[string]map[string]any{}, orders: map[string]*Order{}, failures: map[string][]Failure{}}
+		configs: map[string]map[string]any{}, orders: map[string]*Order{}}
 	s.admin = gqlparser.MustLoadSchema(&ast.Source{Name: "admin.graphql", Input: SDL("admin.graphql")})
 	legacy := strings.Replace(SDL("admin.graphql"),
 		"  orderCreateManualPayment(id: ID!, amount: MoneyInput, paymentMethodName: String, processedAt: DateTime): OrderCreateManualPaymentPayload\n", "", 1)
@@ -221,22 +222,13 @@ func (s *Server) GrantToken(shop string) string {
 	return tok
 }
 
-// Fail scripts the next n calls of a GraphQL field to fail with f.
-func (s *Server) Fail(field string, n int, f Failure) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for range n {
-		s.failures[field] = append(s.failures[field], f)
-	}
-}
+// Fail scripts the next n calls of a GraphQL field (matched exactly) to
+// fail with f. Calls queue up in order.
+func (s *Server) Fail(field string, n int, f Failure) { s.failures.AddExact(field, n, f) }
 
 // Recover drops the scripted failures of a GraphQL field not yet taken:
 // Shopify answers it again.
-func (s *Server) Recover(field string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.failures, field)
-}
+func (s *Server) Recover(field string) { s.failures.Clear(field) }
 
 // Calls returns the GraphQL calls of a field ("" for all) so far.
 func (s *Server) Calls(field string) []Call {
@@ -352,28 +344,22 @@ func (s *Server) SendWebhook(hc *http.Client, target, topic, shop, eventID strin
 	if signature == "" {
 		signature = s.SignWebhook(body)
 	}
-	req, err := http.NewRequest(http.MethodPost, target, bytes.NewReader(body))
-	if err != nil {
-		return 0, err
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Shopify-Hmac-Sha256", signature)
+	h.Set("X-Shopify-Topic", topic)
+	h.Set("X-Shopify-Shop-Domain", shop)
+	h.Set("X-Shopify-Api-Version", "2026-07")
+	h.Set("X-Shopify-Webhook-Id", "wh-"+random(6))
+	h.Set("X-Shopify-Event-Id", eventID)
+	a := simkit.Send(hc, simkit.Message{URL: target, Body: body, Header: h,
+		Prepare: func(r *http.Request, now time.Time) {
+			r.Header.Set("X-Shopify-Triggered-At", now.UTC().Format(time.RFC3339))
+		}})
+	if a.Err != "" {
+		return 0, errors.New(a.Err)
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Shopify-Hmac-Sha256", signature)
-	req.Header.Set("X-Shopify-Topic", topic)
-	req.Header.Set("X-Shopify-Shop-Domain", shop)
-	req.Header.Set("X-Shopify-Api-Version", "2026-07")
-	req.Header.Set("X-Shopify-Webhook-Id", "wh-"+random(6))
-	req.Header.Set("X-Shopify-Event-Id", eventID)
-	req.Header.Set("X-Shopify-Triggered-At", time.Now().UTC().Format(time.RFC3339))
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode, nil
+	return a.Status, nil
 }
 
 // PaymentSessionBody is a start-payment-session body as Shopify sends it
@@ -509,17 +495,9 @@ func (s *Server) makeCerts() {
 	s.clientCA, s.clientCert, s.serverCA, s.serverCert = ca, client, sca, srv
 }
 
-func random(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
+func random(n int) string { return simkit.RandomHex(n) }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { simkit.WriteJSON(w, status, v) }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	rest, ok := strings.CutPrefix(r.URL.Path, "/shops/")
@@ -700,16 +678,7 @@ func (s *Server) record(c Call) {
 	s.calls = append(s.calls, c)
 }
 
-func (s *Server) takeFailure(field string) (Failure, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	fs := s.failures[field]
-	if len(fs) == 0 {
-		return Failure{}, false
-	}
-	s.failures[field] = fs[1:]
-	return fs[0], true
-}
+func (s *Server) takeFailure(field string) (Failure, bool) { return s.failures.Take(field) }
 
 func userErrors(msgs ...string) []map[string]any {
 	out := []map[string]any{}

@@ -9,14 +9,15 @@
 // that POSTs keys to the app's callback and deletes them unless it answers
 // exactly 200; and the unpaid-order cancel timer.
 //
+// Deliveries go through simkit (one attempt each, never retried); SetClock
+// puts order dates, SetDown and the cancel timer on a fake clock.
+//
 // It does not import the bridge's woocommerce package, so that the two
 // sides of every signature are written independently.
 package woocommercetest
 
 import (
-	"bytes"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base64"
@@ -33,6 +34,10 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/jonboulle/clockwork"
+
+	"paybridge/internal/simkit"
 )
 
 // Server is a Sim on its own httptest.Server (plain http: the bridge must
@@ -44,10 +49,7 @@ type Server struct {
 
 // NewServer starts a simulated store. Call Close when done.
 func NewServer() *Server {
-	var sim *Sim
-	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { sim.ServeHTTP(w, r) }))
-	sim = New("http://" + ts.Listener.Addr().String())
-	ts.Start()
+	ts, sim := simkit.NewServer(New)
 	return &Server{Server: ts, Sim: sim}
 }
 
@@ -63,7 +65,10 @@ type Sim struct {
 	// (real WooCommerce insists on https).
 	AllowHTTPCallback bool
 
+	out *simkit.Deliverer
+
 	mu        sync.Mutex
+	clock     clockwork.Clock
 	base      string
 	keys      map[string]key
 	orders    map[int64]*order
@@ -74,10 +79,8 @@ type Sim struct {
 	down503   int
 	puts      int
 	pings     []string
-	delivered []Delivery
 	nonces    map[string]bool
-	hc        *http.Client
-	wg        sync.WaitGroup
+	wg        sync.WaitGroup // the hold timer
 	stop      chan struct{}
 	stopOnce  sync.Once
 }
@@ -135,24 +138,38 @@ type order struct {
 
 // New returns a simulator whose public address is base.
 func New(base string) *Sim {
-	return &Sim{base: strings.TrimRight(base, "/"), keys: map[string]key{}, orders: map[int64]*order{},
-		notes: map[int64][]Note{}, webhooks: map[int64]*webhook{}, nextID: 100, nonces: map[string]bool{},
-		hc: &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		}}, stop: make(chan struct{})}
+	out := simkit.NewDeliverer()
+	out.SetClient(&http.Client{Timeout: simkit.Timeout, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}})
+	return &Sim{base: strings.TrimRight(base, "/"), out: out, clock: clockwork.NewRealClock(), keys: map[string]key{},
+		orders: map[int64]*order{}, notes: map[int64][]Note{}, webhooks: map[int64]*webhook{}, nextID: 100,
+		nonces: map[string]bool{}, stop: make(chan struct{})}
+}
+
+// SetClock replaces the real clock for order dates and notes, SetDown, the
+// unpaid-order cancel timer (StartHoldTimer ticks on it) and delivery ids.
+// OAuth timestamps are still checked against the wall clock: they come
+// from the bridge's. Set it before adding orders.
+func (s *Sim) SetClock(c clockwork.Clock) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.clock = c
+	s.out.SetClock(c)
 }
 
 // Base is the store's address (its URL).
 func (s *Sim) Base() string { return s.base }
 
-// Close waits for deliveries in flight and stops the cancel timer.
+// Close stops the cancel timer and waits for deliveries in flight.
 func (s *Sim) Close() {
 	s.stopOnce.Do(func() { close(s.stop) })
 	s.wg.Wait()
+	s.out.Close()
 }
 
 // Wait waits for webhook deliveries in flight.
-func (s *Sim) Wait() { s.wg.Wait() }
+func (s *Sim) Wait() { s.out.Wait() }
 
 // AddKey adds REST API keys (permissions "read", "write" or "read_write").
 func (s *Sim) AddKey(consumerKey, consumerSecret, permissions string) {
@@ -193,7 +210,7 @@ func (s *Sim) AddOrder(spec OrderSpec) (id int64, orderKey string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.nextID++
-	now := time.Now().UTC()
+	now := s.clock.Now().UTC()
 	o := &order{id: s.nextID, key: "wc_order_" + randHex(6), status: spec.Status, currency: spec.Currency,
 		total: spec.Total, createdVia: spec.CreatedVia, created: now, modified: now,
 		first: "Fatima", last: "Al-Sabah", email: "fatima@example.com", phone: "+96550000000"}
@@ -222,9 +239,7 @@ func (s *Sim) Order(id int64) map[string]any {
 		return nil
 	}
 	var m map[string]any
-	dec := json.NewDecoder(bytes.NewReader(s.orderJSON(o)))
-	dec.UseNumber()
-	_ = dec.Decode(&m)
+	_ = simkit.DecodeNumbers(s.orderJSON(o), &m)
 	return m
 }
 
@@ -234,7 +249,7 @@ func (s *Sim) SetTotal(id int64, total string) {
 	o := s.orders[id]
 	o.total = total
 	o.items = []item{{Name: "Dates box", Quantity: 1, Total: total}}
-	o.modified = time.Now().UTC()
+	o.modified = s.clock.Now().UTC()
 	s.mu.Unlock()
 	s.fire(id)
 }
@@ -256,7 +271,7 @@ func (s *Sim) AddRefund(id int64, amount, reason string) {
 	s.nextID++
 	o.refunds = append(o.refunds, map[string]any{"id": s.nextID, "reason": reason, "total": "-" + amount})
 	s.addNote(id, "Refunded "+amount+" – "+reason)
-	o.modified = time.Now().UTC()
+	o.modified = s.clock.Now().UTC()
 	s.mu.Unlock()
 	s.fire(id)
 }
@@ -283,7 +298,7 @@ func (s *Sim) NotesContaining(id int64, sub string) int {
 func (s *Sim) SetDown(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.downUntil = time.Now().Add(d)
+	s.downUntil = s.clock.Now().Add(d)
 }
 
 // Down503s counts the calls answered 503 by SetDown.
@@ -310,9 +325,13 @@ func (s *Sim) Pings() []string {
 
 // Deliveries returns every webhook delivery attempt.
 func (s *Sim) Deliveries() []Delivery {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Delivery(nil), s.delivered...)
+	as := s.out.Attempts()
+	out := make([]Delivery, len(as))
+	for i, a := range as {
+		id, _ := a.Meta.(int64)
+		out[i] = Delivery{WebhookID: id, URL: a.URL, Body: a.Body, Header: a.Header, Status: a.Status}
+	}
+	return out
 }
 
 // WebhookStatuses returns each webhook's status by id.
@@ -342,7 +361,7 @@ func (s *Sim) CancelUnpaid(hold time.Duration) int {
 	s.mu.Lock()
 	var ids []int64
 	for id, o := range s.orders {
-		if o.status == "pending" && o.createdVia == "checkout" && time.Since(o.modified) >= hold {
+		if o.status == "pending" && o.createdVia == "checkout" && s.clock.Since(o.modified) >= hold {
 			s.setStatus(o, "cancelled")
 			s.addNote(id, "Unpaid order cancelled - time limit reached.")
 			ids = append(ids, id)
@@ -356,18 +375,22 @@ func (s *Sim) CancelUnpaid(hold time.Duration) int {
 }
 
 // StartHoldTimer runs CancelUnpaid(hold) every hold/4 until Close, as the
-// woocommerce_cancel_unpaid_orders cron does with hold-stock minutes.
+// woocommerce_cancel_unpaid_orders cron does with hold-stock minutes. It
+// ticks on the simulator's clock (SetClock).
 func (s *Sim) StartHoldTimer(hold time.Duration) {
+	s.mu.Lock()
+	clock := s.clock
+	s.mu.Unlock()
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		t := time.NewTicker(max(hold/4, 10*time.Millisecond))
+		t := clock.NewTicker(max(hold/4, 10*time.Millisecond))
 		defer t.Stop()
 		for {
 			select {
 			case <-s.stop:
 				return
-			case <-t.C:
+			case <-t.Chan():
 				s.CancelUnpaid(hold)
 			}
 		}
@@ -386,15 +409,15 @@ func (s *Sim) setStatus(o *order, to string) {
 	s.addNote(o.id, fmt.Sprintf("Order status changed from %s to %s.", statusNames[o.status], statusNames[to]))
 	o.status = to
 	if (to == "processing" || to == "completed") && o.datePaid == nil {
-		now := time.Now().UTC()
+		now := s.clock.Now().UTC()
 		o.datePaid = &now
 	}
-	o.modified = time.Now().UTC()
+	o.modified = s.clock.Now().UTC()
 }
 
 func (s *Sim) addNote(id int64, text string) {
 	s.nextID++
-	n := Note{ID: s.nextID, Author: "system", DateCreated: time.Now().UTC().Format("2006-01-02T15:04:05"), Note: text}
+	n := Note{ID: s.nextID, Author: "system", DateCreated: s.clock.Now().UTC().Format("2006-01-02T15:04:05"), Note: text}
 	s.notes[id] = append([]Note{n}, s.notes[id]...)
 }
 
@@ -472,8 +495,7 @@ func divide(total string, qty int) string {
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	simkit.WriteJSON(w, status, v)
 }
 
 func wcError(w http.ResponseWriter, status int, code, msg string) {
@@ -515,6 +537,7 @@ func (s *Sim) authenticate(r *http.Request) (string, int, string, string) {
 		return "", 401, "woocommerce_rest_authentication_error", "Consumer key is invalid."
 	}
 	ts, err := strconv.ParseInt(q.Get("oauth_timestamp"), 10, 64)
+	// The wall clock, not s.clock: the timestamp is the bridge's.
 	if err != nil || time.Since(time.Unix(ts, 0)).Abs() > 15*time.Minute {
 		return "", 401, "woocommerce_rest_authentication_error", "Invalid timestamp."
 	}
@@ -557,7 +580,7 @@ func enc(v string) string { return strings.ReplaceAll(url.QueryEscape(v), "+", "
 func (s *Sim) serveREST(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	s.mu.Lock()
-	if time.Now().Before(s.downUntil) {
+	if s.clock.Now().Before(s.downUntil) {
 		s.down503++
 		s.mu.Unlock()
 		w.Header().Set("Retry-After", "1")
@@ -735,7 +758,7 @@ func (s *Sim) updateOrder(o *order, body []byte) error {
 		// payment_complete()
 		s.setStatus(o, "processing")
 	}
-	o.modified = time.Now().UTC()
+	o.modified = s.clock.Now().UTC()
 	return nil
 }
 
@@ -757,37 +780,37 @@ func (s *Sim) fire(id int64) {
 	}
 	s.mu.Unlock()
 	for _, wh := range hooks {
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			s.deliver(wh, body)
-		}()
+		s.out.Deliver(simkit.Policy{}, s.delivery(wh, body), func(a simkit.Attempt) { s.delivered(wh.ID, a.Status) })
 	}
 }
 
-func (s *Sim) deliver(wh webhook, body []byte) {
+// delivery is Hookshot's POST of an order.updated payload, signed with the
+// webhook's secret.
+func (s *Sim) delivery(wh webhook, body []byte) simkit.Message {
 	m := hmac.New(sha256.New, []byte(wh.secret))
 	m.Write(body)
-	req, _ := http.NewRequest(http.MethodPost, wh.DeliveryURL, bytes.NewReader(body))
-	req.Header.Set("User-Agent", "WooCommerce/7.9.0 Hookshot (WordPress/6.1.9)")
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-WC-Webhook-Source", s.base+"/")
-	req.Header.Set("X-WC-Webhook-Topic", wh.Topic)
-	req.Header.Set("X-WC-Webhook-Resource", "order")
-	req.Header.Set("X-WC-Webhook-Event", "updated")
-	req.Header.Set("X-WC-Webhook-Signature", base64.StdEncoding.EncodeToString(m.Sum(nil)))
-	req.Header.Set("X-WC-Webhook-ID", strconv.FormatInt(wh.ID, 10))
-	dh := sha256.Sum256([]byte(fmt.Sprint(wh.ID, time.Now().Unix())))
-	req.Header.Set("X-WC-Webhook-Delivery-ID", hex.EncodeToString(dh[:16]))
-	status := 0
-	if resp, err := s.hc.Do(req); err == nil {
-		status = resp.StatusCode
-		resp.Body.Close()
-	}
+	h := http.Header{}
+	h.Set("User-Agent", "WooCommerce/7.9.0 Hookshot (WordPress/6.1.9)")
+	h.Set("Content-Type", "application/json")
+	h.Set("X-WC-Webhook-Source", s.base+"/")
+	h.Set("X-WC-Webhook-Topic", wh.Topic)
+	h.Set("X-WC-Webhook-Resource", "order")
+	h.Set("X-WC-Webhook-Event", "updated")
+	h.Set("X-WC-Webhook-Signature", base64.StdEncoding.EncodeToString(m.Sum(nil)))
+	h.Set("X-WC-Webhook-ID", strconv.FormatInt(wh.ID, 10))
+	return simkit.Message{URL: wh.DeliveryURL, Body: body, Header: h, Meta: wh.ID,
+		Prepare: func(r *http.Request, now time.Time) {
+			dh := sha256.Sum256([]byte(fmt.Sprint(wh.ID, now.Unix())))
+			r.Header.Set("X-WC-Webhook-Delivery-ID", hex.EncodeToString(dh[:16]))
+		}}
+}
+
+// delivered counts a delivery's outcome: WooCommerce disables a webhook at
+// its 7th consecutive failure (a 2xx or 30x-but-not-303 resets the count).
+func (s *Sim) delivered(id int64, status int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.delivered = append(s.delivered, Delivery{WebhookID: wh.ID, URL: wh.DeliveryURL, Body: body, Header: req.Header, Status: status})
-	cur := s.webhooks[wh.ID]
+	cur := s.webhooks[id]
 	if cur == nil {
 		return
 	}
@@ -803,16 +826,11 @@ func (s *Sim) deliver(wh webhook, body []byte) {
 }
 
 func (s *Sim) ping(wh webhook) {
-	req, _ := http.NewRequest(http.MethodPost, wh.DeliveryURL, strings.NewReader("webhook_id="+strconv.FormatInt(wh.ID, 10)))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("User-Agent", "WooCommerce/7.9.0 Hookshot (WordPress/6.1.9)")
-	status := 0
-	if resp, err := s.hc.Do(req); err == nil {
-		status = resp.StatusCode
-		resp.Body.Close()
-	}
+	a := s.out.Do(simkit.Message{URL: wh.DeliveryURL, Body: []byte("webhook_id=" + strconv.FormatInt(wh.ID, 10)),
+		Header: http.Header{"Content-Type": {"application/x-www-form-urlencoded"},
+			"User-Agent": {"WooCommerce/7.9.0 Hookshot (WordPress/6.1.9)"}}})
 	s.mu.Lock()
-	s.pings = append(s.pings, fmt.Sprintf("webhook_id=%d → %d", wh.ID, status))
+	s.pings = append(s.pings, fmt.Sprintf("webhook_id=%d → %d", wh.ID, a.Status))
 	s.mu.Unlock()
 }
 
@@ -866,14 +884,9 @@ func (s *Sim) accessGranted(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	body, _ := json.Marshal(map[string]any{"key_id": keyID, "user_id": q.Get("user_id"), "consumer_key": ck,
 		"consumer_secret": cs, "key_permissions": q.Get("scope")})
-	req, _ := http.NewRequest(http.MethodPost, q.Get("callback_url"), bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json;charset=UTF-8")
-	resp, err := s.hc.Do(req)
-	ok := err == nil && resp.StatusCode == 200
-	if resp != nil {
-		resp.Body.Close()
-	}
-	if !ok {
+	a := s.out.Do(simkit.Message{URL: q.Get("callback_url"), Body: body,
+		Header: http.Header{"Content-Type": {"application/json;charset=UTF-8"}}})
+	if a.Err != "" || a.Status != 200 {
 		s.mu.Lock()
 		delete(s.keys, ck)
 		s.mu.Unlock()
@@ -888,8 +901,4 @@ func (s *Sim) accessGranted(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, ret.String(), http.StatusFound)
 }
 
-func randHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
+func randHex(n int) string { return simkit.RandomHex(n) }

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+
 	"paybridge/internal/platforms/woocommerce"
 	"paybridge/internal/platforms/woocommerce/woocommercetest"
 )
@@ -191,5 +193,34 @@ func TestHoldTimer(t *testing.T) {
 	}
 	if s.NotesContaining(checkout, "Unpaid order cancelled") != 1 || s.Order(admin)["status"] != "pending" {
 		t.Fatalf("notes %v; admin order %v", s.Notes(checkout), s.Order(admin)["status"])
+	}
+}
+
+// TestCancelUnpaidOnFakeClock: the hold-stock limit and SetDown are
+// measured on the simulator's clock.
+func TestCancelUnpaidOnFakeClock(t *testing.T) {
+	fc := clockwork.NewFakeClock()
+	s := woocommercetest.NewServer()
+	defer s.Close()
+	s.SetClock(fc)
+	id, _ := s.AddOrder(woocommercetest.OrderSpec{Currency: "KWD", Total: "1.000"})
+	fc.Advance(59 * time.Minute)
+	if n := s.CancelUnpaid(time.Hour); n != 0 || s.Order(id)["status"] != "pending" {
+		t.Fatalf("before the limit: %d cancelled, %v", n, s.Order(id)["status"])
+	}
+	fc.Advance(time.Minute)
+	if n := s.CancelUnpaid(time.Hour); n != 1 || s.Order(id)["status"] != "cancelled" {
+		t.Fatalf("at the limit: %d cancelled, %v", n, s.Order(id)["status"])
+	}
+
+	ck, cs := s.NewKeys()
+	cl := woocommerce.NewClient(s.Base(), ck, cs, 5*time.Second)
+	s.SetDown(time.Minute)
+	if err := cl.Ping(context.Background()); err == nil || s.Down503s() != 1 {
+		t.Fatalf("down: %v, %d 503s", err, s.Down503s())
+	}
+	fc.Advance(time.Minute)
+	if err := cl.Ping(context.Background()); err != nil {
+		t.Fatalf("back up: %v", err)
 	}
 }

@@ -1,14 +1,17 @@
 <?php
 /**
- * Checks the plugin's signatures against the shared vectors. Run:
- *   php signature_test.php ../../testdata/signatures.json
+ * Checks the plugin's signatures against the shared vectors, the module's
+ * testdata/signatures/woocommerce.json (the Go tests read the same file).
+ * Run from anywhere:
+ *   php signature_test.php [path/to/woocommerce.json]
  * Prints "ok N" and exits 0, or prints the mismatches and exits 1.
  */
 
 define( 'PAYBRIDGE_TESTING', true );
 require __DIR__ . '/../paybridge-upayments/includes/paybridge-signature.php';
 
-$vectors = json_decode( file_get_contents( $argv[1] ), true );
+$vectors_file = isset( $argv[1] ) ? $argv[1] : __DIR__ . '/../../../../../testdata/signatures/woocommerce.json';
+$vectors      = json_decode( file_get_contents( $vectors_file ), true );
 $fail    = 0;
 $n       = 0;
 foreach ( $vectors['pay'] as $v ) {
