@@ -259,7 +259,7 @@ func (b *bridge) do(method, path string, body any) (int, map[string]any) {
 func (b *bridge) order(tag, amount, currency string) map[string]any {
 	m := map[string]any{
 		"order_id": tag, "amount": amount, "currency": currency, "description": "Order " + tag,
-		"language": "en",
+		"language":     "en",
 		"customer":     map[string]any{"name": "Fatima", "email": "f@example.com", "mobile": "+96550000000", "unique_id": "cust-1"},
 		"products":     []any{map[string]any{"name": "Dates box", "price": amount, "quantity": 1}},
 		"return_url":   b.merchant.url + "/thanks/" + tag,

@@ -34,7 +34,7 @@ func VerifyWebhook(secret string, body []byte, header string) bool {
 // hex(HMAC-SHA256(shared secret, "paybridge-pay-v1\n" + shop id + "\n" +
 // order id + "\n" + order key + "\n" + return URL)). returnURL may be empty.
 // The plugin computes the same string in PHP (see plugin/ and
-// testdata/signatures.json).
+// testdata/signatures/woocommerce.json at the module root).
 func PaySignature(secret, shopID, orderID, orderKey, returnURL string) string {
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write([]byte("paybridge-pay-v1\n" + shopID + "\n" + orderID + "\n" + orderKey + "\n" + returnURL))

@@ -1,7 +1,7 @@
 <?php
 /**
  * Signatures shared with the bridge. Pure functions: no WordPress needed,
- * so tests/signature_test.php checks them against testdata/signatures.json,
+ * so tests/signature_test.php checks them against testdata/signatures/woocommerce.json (module root),
  * the same vectors the bridge's Go tests use.
  *
  * @package Paybridge_UPayments
