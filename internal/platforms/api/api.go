@@ -128,12 +128,30 @@ type createIn struct {
 	ReturnURL     string      `json:"return_url"`
 	CancelURL     string      `json:"cancel_url"`
 	CallbackURL   string      `json:"callback_url"`
+	Reference     string      `json:"reference"`
+	ExtraData     string      `json:"extra_data"`
+	SaveCard      bool        `json:"save_card"`
+	Invoice       *invoiceIn  `json:"invoice"`
+	Splits        []splitIn   `json:"splits"`
 }
 
-// paymentMethods are the UPayments sources a merchant may ask for; empty
-// lets the hosted page offer them all.
-var paymentMethods = map[string]bool{"": true, "knet": true, "cc": true, "apple-pay": true, "google-pay": true,
-	"samsung-pay": true, "amex": true, "apple-pay-knet": true}
+type invoiceIn struct {
+	Notify string `json:"notify"`
+}
+
+type splitIn struct {
+	IBAN           string `json:"iban"`
+	Amount         string `json:"amount"`
+	KNETCharge     string `json:"knet_charge"`
+	KNETChargeType string `json:"knet_charge_type"`
+	CCCharge       string `json:"cc_charge"`
+	CCChargeType   string `json:"cc_charge_type"`
+}
+
+// methodInvoice is the payment_method that asks for an invoice (seed 000's
+// paymentGateway.src create-invoice): with "invoice": {"notify": …}, or a
+// link only.
+const methodInvoice = "create-invoice"
 
 // decode reads a JSON body strictly: one object, no unknown fields, no
 // trailing data, amounts as strings. Errors say which field is wrong.
@@ -207,16 +225,46 @@ func (a *API) createPayment(c *gin.Context) {
 		server.WriteError(c, err)
 		return
 	}
-	if !paymentMethods[in.PaymentMethod] {
-		server.WriteError(c, server.Error(http.StatusUnprocessableEntity, "invalid_field",
-			"payment_method: must be one of knet, cc, apple-pay, google-pay, samsung-pay, amex, apple-pay-knet, or empty"))
-		return
-	}
 	req := checkout.PaymentRequest{
 		OrderID: in.OrderID, Amount: amount, Description: in.Description, Language: in.Language,
 		PaymentMethod: in.PaymentMethod,
 		Customer:      checkout.Customer{Name: in.Customer.Name, Email: in.Customer.Email, Mobile: in.Customer.Mobile, UniqueID: in.Customer.UniqueID},
 		ReturnURL:     in.ReturnURL, CancelURL: in.CancelURL, CallbackURL: in.CallbackURL,
+		Options: checkout.Options{Reference: in.Reference, ExtraData: in.ExtraData, SaveCard: in.SaveCard},
+	}
+	if in.PaymentMethod == methodInvoice || in.Invoice != nil {
+		if in.PaymentMethod != methodInvoice && in.PaymentMethod != "" {
+			server.WriteError(c, server.Error(http.StatusUnprocessableEntity, "invalid_field",
+				`invoice: goes with "payment_method": "create-invoice" (or none), not "`+in.PaymentMethod+`"`))
+			return
+		}
+		req.PaymentMethod = ""
+		req.Options.Invoice = &checkout.Invoice{Notify: checkout.NotifyLink}
+		if in.Invoice != nil {
+			req.Options.Invoice.Notify = in.Invoice.Notify
+		}
+	}
+	for i, sp := range in.Splits {
+		split, err := parseSplit(i, sp, in.Currency)
+		if err != nil {
+			server.WriteError(c, err)
+			return
+		}
+		req.Options.Splits = append(req.Options.Splits, split)
+	}
+	shop := shopOf(c)
+	if caps, _ := a.svc.Capabilities(shop.Gateway.Gateway); caps.RequiresContact {
+		// UPayments marks customer name, e-mail and mobile mandatory
+		// (seed 000); a merchant's backend has them, a store flow may not.
+		if err := required("customer.name", in.Customer.Name); err != nil {
+			server.WriteError(c, err)
+			return
+		}
+		if strings.TrimSpace(in.Customer.Email) == "" && strings.TrimSpace(in.Customer.Mobile) == "" {
+			server.WriteError(c, server.Error(http.StatusUnprocessableEntity, "missing_field",
+				"customer.email or customer.mobile: one is required by "+caps.DisplayName))
+			return
+		}
 	}
 	for i, p := range in.Products {
 		price, err := parseAmount(fmt.Sprintf("products[%d].price", i), p.Price, in.Currency)
@@ -230,7 +278,7 @@ func (a *API) createPayment(c *gin.Context) {
 		}
 		req.Products = append(req.Products, checkout.Product{Name: p.Name, Description: p.Description, Price: price, Quantity: p.Quantity})
 	}
-	p, created, err := a.svc.CreatePayment(c.Request.Context(), shopOf(c), checkout.PlatformAPI, req, "api")
+	p, created, err := a.svc.CreatePayment(c.Request.Context(), shop, checkout.PlatformAPI, req, "api")
 	if err != nil {
 		server.WriteError(c, serviceError(err))
 		return
@@ -240,6 +288,28 @@ func (a *API) createPayment(c *gin.Context) {
 		status = http.StatusCreated
 	}
 	a.writePayment(c, status, p)
+}
+
+// parseSplit reads one vendor share; its amount and fixed charges are
+// decimal strings in the payment's currency.
+func parseSplit(i int, in splitIn, currency string) (checkout.Split, error) {
+	field := func(f string) string { return fmt.Sprintf("splits[%d].%s", i, f) }
+	if err := required(field("amount"), in.Amount); err != nil {
+		return checkout.Split{}, err
+	}
+	amount, err := parseAmount(field("amount"), in.Amount, currency)
+	if err != nil {
+		return checkout.Split{}, err
+	}
+	for _, ch := range []struct{ name, v, typ string }{{"knet_charge", in.KNETCharge, in.KNETChargeType}, {"cc_charge", in.CCCharge, in.CCChargeType}} {
+		if (ch.v == "") != (ch.typ == "") {
+			return checkout.Split{}, server.Error(http.StatusUnprocessableEntity, "invalid_field",
+				field(ch.name)+": give both the charge and its type (fixed or percentage), or neither")
+		}
+	}
+	return checkout.Split{IBAN: in.IBAN, Amount: amount,
+		KNETCharge: checkout.Commission{Type: in.KNETChargeType, Value: in.KNETCharge},
+		CardCharge: checkout.Commission{Type: in.CCChargeType, Value: in.CCCharge}}, nil
 }
 
 func (a *API) writePayment(c *gin.Context, status int, p *checkout.Payment) {

@@ -10,18 +10,31 @@ import (
 // PaymentJSON is the public shape of a payment, in API answers and in
 // callbacks. Field names are a contract: never rename them.
 type PaymentJSON struct {
-	ID               string      `json:"id"`
-	Status           string      `json:"status"`
-	OrderID          string      `json:"order_id"`
-	Amount           string      `json:"amount"`
-	Currency         string      `json:"currency"`
-	RefundedAmount   string      `json:"refunded_amount"`
-	PayURL           string      `json:"pay_url"`
-	Gateway          string      `json:"gateway"`
-	GatewayReference string      `json:"gateway_reference"`
-	CreatedAt        time.Time   `json:"created_at"`
-	UpdatedAt        time.Time   `json:"updated_at"`
-	Events           []EventJSON `json:"events"`
+	ID               string `json:"id"`
+	Status           string `json:"status"`
+	OrderID          string `json:"order_id"`
+	Amount           string `json:"amount"`
+	Currency         string `json:"currency"`
+	RefundedAmount   string `json:"refunded_amount"`
+	PayURL           string `json:"pay_url"`
+	Gateway          string `json:"gateway"`
+	GatewayReference string `json:"gateway_reference"`
+	// InvoiceURL and InvoiceSent are set for an invoice payment: its pay
+	// link, and whether the gateway sent it by e-mail and by SMS.
+	InvoiceURL  string           `json:"invoice_url,omitempty"`
+	InvoiceSent *InvoiceSentJSON `json:"invoice_sent,omitempty"`
+	// ExpiresAt is when the gateway page stops being payable (KNET: 7
+	// minutes after the shopper lands on it).
+	ExpiresAt time.Time   `json:"expires_at"`
+	CreatedAt time.Time   `json:"created_at"`
+	UpdatedAt time.Time   `json:"updated_at"`
+	Events    []EventJSON `json:"events"`
+}
+
+// InvoiceSentJSON says how the gateway sent an invoice's link.
+type InvoiceSentJSON struct {
+	Email bool `json:"email"`
+	SMS   bool `json:"sms"`
 }
 
 // EventJSON is one audit event in PaymentJSON.
@@ -52,7 +65,11 @@ func NewPaymentJSON(p *checkout.Payment, payURL string, events []checkout.Event)
 		ID: p.ID, Status: string(p.Status), OrderID: p.OrderID,
 		Amount: p.Amount.String(), Currency: p.Amount.Currency, RefundedAmount: refunded.String(),
 		PayURL: payURL, Gateway: p.Gateway, GatewayReference: p.GatewayRef,
-		CreatedAt: p.CreatedAt.UTC(), UpdatedAt: p.UpdatedAt.UTC(), Events: []EventJSON{},
+		ExpiresAt: p.ExpiresAt.UTC(), CreatedAt: p.CreatedAt.UTC(), UpdatedAt: p.UpdatedAt.UTC(), Events: []EventJSON{},
+	}
+	if p.Options.Invoice != nil {
+		email, sms := p.InvoiceSent()
+		out.InvoiceURL, out.InvoiceSent = p.GatewayURL, &InvoiceSentJSON{Email: email, SMS: sms}
 	}
 	for _, e := range events {
 		d := e.Detail
