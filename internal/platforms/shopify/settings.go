@@ -179,7 +179,7 @@ var allowed = map[string]map[string]bool{
 	"mode":           {ModePaymentsApp: true, ModeOrderWebhook: true},
 	"payment_method": {"": true, "knet": true, "cc": true, "apple-pay": true, "google-pay": true, "samsung-pay": true, "amex": true},
 	"language":       {"": true, "en": true, "ar": true},
-	"invoice":        {"": true, "email": true, "sms": true, "all": true},
+	"invoice":        {"": true, "link": true, "email": true, "sms": true, "all": true},
 }
 
 func invalid(c *gin.Context, msg string) {
@@ -303,7 +303,7 @@ var settingsTmpl = template.Must(template.New("settings").Parse(`<!doctype html>
 <label>Manual payment method name (order-webhook mode)<input name="manual_method" placeholder="the gateway's name"></label>
 <label>Payment method (UPayments)<select name="payment_method"><option value="">All (the page offers every method)</option><option>knet</option><option>cc</option><option>apple-pay</option><option>google-pay</option><option>samsung-pay</option><option>amex</option></select></label>
 <label>Language<select name="language"><option value="">Follow the shopper</option><option value="en">English</option><option value="ar">العربية</option></select></label>
-<label>Order-webhook mode: reach the shopper by<select name="invoice"><option value="">A pay link on the order</option><option value="email">Gateway invoice by e-mail</option><option value="sms">Gateway invoice by SMS</option><option value="all">Gateway invoice by e-mail and SMS</option></select></label>
+<label>Order-webhook mode: reach the shopper by<select name="invoice"><option value="">A pay link on the order</option><option value="link">The gateway's own pay link on the order</option><option value="email">Gateway invoice by e-mail</option><option value="sms">Gateway invoice by SMS</option><option value="all">Gateway invoice by e-mail and SMS</option></select></label>
 <p><button type="submit">Save</button> <span id="msg"></span></p>
 </form>
 <script>

@@ -123,8 +123,9 @@ const (
 	// SettingLanguage is "en", "ar", or "" (follow the shopper's locale).
 	SettingLanguage = "language"
 	// SettingInvoice is how order-webhook mode reaches the shopper: ""
-	// (a paybridge pay link on the order), or a UPayments invoice sent by
-	// "email", "sms" or "all".
+	// (a paybridge pay link on the order), "link" (the gateway's own pay
+	// link on the order), or a gateway invoice sent by "email", "sms" or
+	// "all".
 	SettingInvoice = "invoice"
 )
 

@@ -301,8 +301,11 @@ func (p *Platform) orderCreated(ctx context.Context, shop *checkout.Shop, body [
 	}
 	name := p.gatewayName(pay.Gateway)
 	line := "Pay with " + name + ": " + p.svc.PayURL(pay.ID)
-	if inv := pay.Options.Invoice; inv != nil && (inv.Notify == checkout.NotifyEmail || inv.Notify == checkout.NotifySMS) {
+	switch inv := pay.Options.Invoice; {
+	case inv != nil && (inv.Notify == checkout.NotifyEmail || inv.Notify == checkout.NotifySMS):
 		line = fmt.Sprintf("%s invoice sent by %s (paybridge payment %s)", name, inv.Notify, pay.ID)
+	case inv != nil && inv.Notify == checkout.NotifyLink && pay.GatewayURL != "":
+		line = "Pay with " + name + ": " + pay.GatewayURL
 	}
 	if err := p.addNote(ctx, shop, o.GID, o.Note, line); err != nil {
 		return err
@@ -368,11 +371,14 @@ func (p *Platform) createOrderPayment(ctx context.Context, shop *checkout.Shop, 
 	req := checkout.PaymentRequest{OrderID: o.ID.String(), Amount: amount, Description: "Shopify order " + o.Name,
 		Language: shopperLanguage(shop, o.CustomerLocale), PaymentMethod: shop.Settings[SettingPaymentMethod],
 		Customer: cust, Metadata: meta}
-	switch nt := shop.Settings[SettingInvoice]; nt {
-	case checkout.NotifyEmail, checkout.NotifySMS, checkout.NotifyAll:
-		if p.svc.Supports(shop.Gateway.Gateway, checkout.FeatureInvoices) == nil {
-			req.Options.Invoice = &checkout.Invoice{Notify: nt}
-		}
+	// A gateway invoice when the gateway sends them and the order has where
+	// to send it; otherwise the pay link, so that no order is left without
+	// a way to pay.
+	nt := shop.Settings[SettingInvoice]
+	reachable := map[string]bool{checkout.NotifyLink: true, checkout.NotifyEmail: cust.Email != "",
+		checkout.NotifySMS: cust.Mobile != "", checkout.NotifyAll: cust.Email != "" && cust.Mobile != ""}
+	if reachable[nt] && p.svc.Supports(shop.Gateway.Gateway, checkout.FeatureInvoices) == nil {
+		req.Options.Invoice = &checkout.Invoice{Notify: nt}
 	}
 	pay, _, err := p.svc.CreatePayment(ctx, shop, checkout.PlatformShopify, req, "shopify")
 	var ge *checkout.GatewayError
