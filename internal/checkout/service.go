@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"paybridge/internal/routes"
 )
 
 // Errors the Service returns to platforms, which map them to HTTP answers.
@@ -132,15 +134,15 @@ type PaymentRequest struct {
 
 // PayURL is where the shopper is sent to pay: the bridge, which redirects
 // to the gateway page.
-func (s *Service) PayURL(id string) string { return s.cfg.PublicURL + "/pay/" + id }
+func (s *Service) PayURL(id string) string { return routes.PayURL(s.cfg.PublicURL, id) }
 
 // URLs returns the gateway-facing URLs of a payment: our id in the path,
 // no query string (UPayments appends "?…" even to URLs that have one).
 func (s *Service) URLs(p *Payment) URLs {
 	return URLs{
-		Return: s.cfg.PublicURL + "/return/" + p.ID,
-		Cancel: s.cfg.PublicURL + "/cancel/" + p.ID,
-		Notify: s.cfg.PublicURL + "/notify/" + p.Gateway + "/" + p.ID,
+		Return: routes.ReturnURL(s.cfg.PublicURL, p.ID),
+		Cancel: routes.CancelURL(s.cfg.PublicURL, p.ID),
+		Notify: routes.NotifyURL(s.cfg.PublicURL, p.Gateway, p.ID),
 	}
 }
 

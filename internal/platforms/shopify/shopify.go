@@ -83,6 +83,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"paybridge/internal/checkout"
+	"paybridge/internal/routes"
 	"paybridge/internal/store"
 )
 
@@ -313,12 +314,12 @@ func (p *Platform) Close() { p.bg.Wait() }
 
 // Register mounts the public routes.
 func (p *Platform) Register(r gin.IRouter) {
-	r.GET("/shopify/install", p.install)
-	r.GET("/shopify/callback", p.callback)
-	r.POST("/shopify/webhooks", p.webhook)
-	r.GET("/shopify/app", p.settingsPage)
-	r.GET("/shopify/api/settings", p.authSession, p.getSettings)
-	r.PUT("/shopify/api/settings", p.authSession, p.putSettings)
+	r.GET(routes.ShopifyInstall, p.install)
+	r.GET(routes.ShopifyCallback, p.callback)
+	r.POST(routes.ShopifyWebhooks, p.webhook)
+	r.GET(routes.ShopifyApp, p.settingsPage)
+	r.GET(routes.ShopifySettings, p.authSession, p.getSettings)
+	r.PUT(routes.ShopifySettings, p.authSession, p.putSettings)
 }
 
 // shopRe is Shopify's documented shop-domain pattern; only permanent

@@ -33,6 +33,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"paybridge/internal/checkout"
+	"paybridge/internal/routes"
 	"paybridge/internal/store"
 )
 
@@ -158,15 +159,15 @@ func (p *Platform) Wait() { p.bg.Wait() }
 
 // Register mounts the routes.
 func (p *Platform) Register(r gin.IRouter) {
-	g := r.Group("/woocommerce")
-	g.GET("/connect", p.connectForm)
-	g.POST("/connect", p.connectStart)
-	g.POST("/auth/callback", p.authCallback)
-	g.GET("/auth/return/:shop", p.authReturn)
-	g.GET("/plugin.zip", p.pluginZip)
-	g.GET("/pay/:shop/:order", p.pay)
-	g.POST("/webhooks/:shop", p.webhook)
-	g.POST("/refunds/:shop", p.refund)
+	g := r.Group(routes.WooCommerceGroup)
+	g.GET(routes.WooCommerceConnect, p.connectForm)
+	g.POST(routes.WooCommerceConnect, p.connectStart)
+	g.POST(routes.WooCommerceAuthCallback, p.authCallback)
+	g.GET(routes.WooCommerceAuthReturn, p.authReturn)
+	g.GET(routes.WooCommercePlugin, p.pluginZip)
+	g.GET(routes.WooCommercePay, p.pay)
+	g.POST(routes.WooCommerceWebhooks, p.webhook)
+	g.POST(routes.WooCommerceRefunds, p.refund)
 }
 
 // clientFor returns a REST client for a connected shop.
