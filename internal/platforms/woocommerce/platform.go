@@ -89,7 +89,10 @@ type Store interface {
 
 var _ Store = (*store.DB)(nil)
 
-// Config configures the platform. PublicURL is required.
+// Config configures the platform. PublicURL is required. The fields with
+// an env tag are read from the bridge's environment
+// (github.com/caarlos0/env/v11, see [Module]); the others are given by the
+// bridge or by tests.
 type Config struct {
 	// PublicURL is the bridge's external base URL (BRIDGE_PUBLIC_URL).
 	PublicURL string
@@ -107,7 +110,15 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// WebhookCheckInterval is how often the reconciler checks the bridge's
+	// webhooks on each store and re-activates disabled ones (one request
+	// per store; [Platform.CheckWebhooks]).
+	// BRIDGE_WEBHOOK_CHECK_INTERVAL, default 10m.
+	WebhookCheckInterval time.Duration `env:"BRIDGE_WEBHOOK_CHECK_INTERVAL" envDefault:"10m"`
 }
+
+// DefaultWebhookCheckInterval is the default Config.WebhookCheckInterval.
+const DefaultWebhookCheckInterval = 10 * time.Minute
 
 func (c Config) withDefaults() Config {
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
@@ -125,6 +136,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.WebhookCheckInterval <= 0 {
+		c.WebhookCheckInterval = DefaultWebhookCheckInterval
 	}
 	return c
 }
