@@ -13,9 +13,7 @@ import (
 	"time"
 
 	"paybridge/internal/checkout"
-	"paybridge/internal/cko"
 	"paybridge/internal/jobs"
-	"paybridge/internal/kupay"
 	"paybridge/internal/platforms/api"
 	"paybridge/internal/platforms/woocommerce"
 )
@@ -55,20 +53,62 @@ func cmdShops(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return fmt.Errorf("shops: unknown subcommand %q: want add or list", args[0])
 }
 
-// gateways are the adapters this build has, with the flags that carry
-// each one's credentials: flag name → credential name, and whether the
-// flag is required.
-var gateways = map[string][]gatewayFlag{
-	"upay": {{"gateway-key", "api_key", true}, {"gateway-secret", "api_secret", false}},
-	"cko": {{"cko-secret-key", cko.CredSecretKey, true}, {"cko-processing-channel", cko.CredProcessingChannel, true},
-		{"cko-webhook-key", cko.CredWebhookKey, true}},
-	"kupay": {{"kupay-token", kupay.CredToken, true}},
+// credentialFlag is a `shops add` flag carrying one gateway credential:
+// --<gateway>-<credential name, "_" as "-">, with the credential's label
+// as its help.
+type credentialFlag struct {
+	gateway string
+	checkout.CredentialField
+	flag  string
+	value *string
 }
 
-// gatewayFlag maps a `shops add` flag to a gateway credential.
-type gatewayFlag struct {
-	flag, cred string
-	required   bool
+// flagAliases are the documented short names of some credential flags,
+// kept working: the README and merchants' scripts use them.
+var flagAliases = map[string]string{
+	"gateway-key":            "upay-api-key",
+	"gateway-secret":         "upay-api-secret",
+	"cko-processing-channel": "cko-processing-channel-id",
+	"kupay-token":            "kupay-api-token",
+}
+
+// credentialFlags defines on fs one flag per credential each gateway
+// declares (checkout.Capabilities.Credentials), and their aliases. It
+// returns the credentials in declaration order, and the credential of
+// every flag name, aliases included.
+func credentialFlags(fs *flag.FlagSet, gws []gatewayModule) ([]*credentialFlag, map[string]*credentialFlag) {
+	var all []*credentialFlag
+	byFlag := map[string]*credentialFlag{}
+	for _, g := range gws {
+		for _, f := range g.Gateway().Capabilities().Credentials {
+			name := g.Name() + "-" + strings.ReplaceAll(f.Name, "_", "-")
+			help := g.Name() + ": " + f.Label
+			if f.Required {
+				help += " (required)"
+			}
+			cf := &credentialFlag{gateway: g.Name(), CredentialField: f, flag: name, value: fs.String(name, "", help)}
+			all = append(all, cf)
+			byFlag[name] = cf
+		}
+	}
+	for alias, name := range flagAliases {
+		if cf, ok := byFlag[name]; ok {
+			fs.StringVar(cf.value, alias, "", "the same as --"+name)
+			byFlag[alias] = cf
+		}
+	}
+	return all, byFlag
+}
+
+// requiredMessage says that f's flag is missing, naming the documented
+// alias first when there is one.
+func requiredMessage(f *credentialFlag) string {
+	for alias, name := range flagAliases {
+		if name == f.flag {
+			return fmt.Sprintf("--%s is required with --gateway %s (or --%s)", alias, f.gateway, f.flag)
+		}
+	}
+	return fmt.Sprintf("--%s is required with --gateway %s", f.flag, f.gateway)
 }
 
 func shopsAdd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -79,15 +119,14 @@ func shopsAdd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	storeURL := fs.String("url", "", "woocommerce: the store's address, like https://shop.example.com")
 	consumerKey := fs.String("consumer-key", "", "woocommerce: a REST API consumer key with read/write permission (ck_…)")
 	consumerSecret := fs.String("consumer-secret", "", "woocommerce: its consumer secret (cs_…)")
-	gateway := fs.String("gateway", "upay", "the gateway taking its payments: upay, cko (Checkout.com KNET) or kupay")
-	vals := map[string]*string{
-		"gateway-key":            fs.String("gateway-key", "", "upay: the UPayments API key (Bearer token)"),
-		"gateway-secret":         fs.String("gateway-secret", "", "upay: optional UPayments API secret (X-Signature)"),
-		"cko-secret-key":         fs.String("cko-secret-key", "", "cko: the Checkout.com secret key (sk_…)"),
-		"cko-processing-channel": fs.String("cko-processing-channel", "", "cko: the Checkout.com processing channel id (pc_…)"),
-		"cko-webhook-key":        fs.String("cko-webhook-key", "", "cko: the webhook signing key of the Checkout.com workflow (verifies Cko-Signature)"),
-		"kupay-token":            fs.String("kupay-token", "", "kupay: the KuPay API token"),
+	gws := gatewayModules()
+	var names []string
+	for _, g := range gws {
+		names = append(names, g.Name())
 	}
+	gatewayList := strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+	gateway := fs.String("gateway", "upay", "the gateway taking its payments: "+gatewayList)
+	credFlags, byFlag := credentialFlags(fs, gws)
 	sandbox := fs.Bool("sandbox", false, "use the gateway's test environment")
 	asJSON := fs.Bool("json", false, `print {"id","api_key","webhook_secret"} as JSON`)
 	if err := fs.Parse(args); err != nil {
@@ -113,29 +152,26 @@ func shopsAdd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	default:
 		bad = append(bad, fmt.Sprintf("--platform %q: want api or woocommerce", *platform))
 	}
-	flags, ok := gateways[*gateway]
-	if !ok {
-		bad = append(bad, fmt.Sprintf("--gateway %q: want upay, cko or kupay", *gateway))
+	known := slices.Contains(names, *gateway)
+	if !known {
+		bad = append(bad, fmt.Sprintf("--gateway %q: want %s", *gateway, gatewayList))
 	}
 	creds := map[string]string{}
-	mine := map[string]bool{}
-	for _, f := range flags {
-		mine[f.flag] = true
-		v := strings.TrimSpace(*vals[f.flag])
-		switch {
-		case v != "":
-			creds[f.cred] = v
-		case f.required:
-			bad = append(bad, fmt.Sprintf("--%s is required with --gateway %s", f.flag, *gateway))
+	for _, f := range credFlags {
+		if !known || f.gateway != *gateway {
+			continue
+		}
+		if v := strings.TrimSpace(*f.value); v != "" {
+			creds[f.Name] = v
+		} else if f.Required {
+			bad = append(bad, requiredMessage(f))
 		}
 	}
-	for gw, fl := range gateways {
-		for _, f := range fl {
-			if gw != *gateway && !mine[f.flag] && *vals[f.flag] != "" && ok {
-				bad = append(bad, fmt.Sprintf("--%s is for --gateway %s, not %s", f.flag, gw, *gateway))
-			}
+	fs.Visit(func(fl *flag.Flag) {
+		if f, ok := byFlag[fl.Name]; ok && known && f.gateway != *gateway && fl.Value.String() != "" {
+			bad = append(bad, fmt.Sprintf("--%s is for --gateway %s, not %s", fl.Name, f.gateway, *gateway))
 		}
-	}
+	})
 	if fs.NArg() > 0 {
 		bad = append(bad, fmt.Sprintf("unexpected arguments %q", fs.Args()))
 	}
