@@ -9,6 +9,18 @@
 // URL-safe by construction.
 package routes
 
+// Operations routes (internal/server), on every role.
+const (
+	// Landing is the landing page.
+	Landing = "/"
+	// Healthz is the liveness check.
+	Healthz = "/healthz"
+	// Readyz is the readiness check (database, Redis).
+	Readyz = "/readyz"
+	// Metrics is the Prometheus scrape endpoint.
+	Metrics = "/metrics"
+)
+
 // Shopper and gateway routes (internal/shopper), common to every platform.
 const (
 	// Pay sends the shopper to the gateway's hosted page.
