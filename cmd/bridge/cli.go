@@ -14,8 +14,7 @@ import (
 
 	"paybridge/internal/checkout"
 	"paybridge/internal/jobs"
-	"paybridge/internal/platforms/api"
-	"paybridge/internal/platforms/woocommerce"
+	"paybridge/internal/platforms"
 )
 
 func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -114,17 +113,16 @@ func requiredMessage(f *credentialFlag) string {
 func shopsAdd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("shops add", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	platform := fs.String("platform", "", "the shop's platform: api or woocommerce (Shopify shops connect by installing the app)")
+	platform := fs.String("platform", "", "") // help set below, once the platforms are known
 	name := fs.String("name", "", "a name for the shop (woocommerce: defaults to the store's host)")
-	storeURL := fs.String("url", "", "woocommerce: the store's address, like https://shop.example.com")
-	consumerKey := fs.String("consumer-key", "", "woocommerce: a REST API consumer key with read/write permission (ck_…)")
-	consumerSecret := fs.String("consumer-secret", "", "woocommerce: its consumer secret (cs_…)")
+	forms, owner, platformList, others := shopForms(fs)
+	fs.Lookup("platform").Usage = "the shop's platform: " + platformList + others
 	gws := gatewayModules()
 	var names []string
 	for _, g := range gws {
 		names = append(names, g.Name())
 	}
-	gatewayList := strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+	gatewayList := orList(names)
 	gateway := fs.String("gateway", "upay", "the gateway taking its payments: "+gatewayList)
 	credFlags, byFlag := credentialFlags(fs, gws)
 	sandbox := fs.Bool("sandbox", false, "use the gateway's test environment")
@@ -133,25 +131,6 @@ func shopsAdd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	var bad []string
-	switch *platform {
-	case checkout.PlatformAPI:
-		if strings.TrimSpace(*name) == "" {
-			bad = append(bad, "--name is required")
-		}
-		for f, v := range map[string]string{"url": *storeURL, "consumer-key": *consumerKey, "consumer-secret": *consumerSecret} {
-			if v != "" {
-				bad = append(bad, fmt.Sprintf("--%s is for --platform woocommerce", f))
-			}
-		}
-	case checkout.PlatformWooCommerce:
-		for f, v := range map[string]string{"url": *storeURL, "consumer-key": *consumerKey, "consumer-secret": *consumerSecret} {
-			if strings.TrimSpace(v) == "" {
-				bad = append(bad, fmt.Sprintf("--%s is required with --platform woocommerce", f))
-			}
-		}
-	default:
-		bad = append(bad, fmt.Sprintf("--platform %q: want api or woocommerce", *platform))
-	}
 	known := slices.Contains(names, *gateway)
 	if !known {
 		bad = append(bad, fmt.Sprintf("--gateway %q: want %s", *gateway, gatewayList))
@@ -167,9 +146,20 @@ func shopsAdd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			bad = append(bad, requiredMessage(f))
 		}
 	}
+	in := platforms.NewShop{Name: strings.TrimSpace(*name),
+		Account: checkout.GatewayAccount{Gateway: *gateway, Sandbox: *sandbox, Credentials: creds}}
+	form, ok := forms[*platform]
+	if ok {
+		bad = append(bad, form.Check(in)...)
+	} else {
+		bad = append(bad, fmt.Sprintf("--platform %q: want %s", *platform, platformList))
+	}
 	fs.Visit(func(fl *flag.Flag) {
 		if f, ok := byFlag[fl.Name]; ok && known && f.gateway != *gateway && fl.Value.String() != "" {
 			bad = append(bad, fmt.Sprintf("--%s is for --gateway %s, not %s", fl.Name, f.gateway, *gateway))
+		}
+		if p := owner[fl.Name]; ok && p != "" && p != *platform && fl.Value.String() != "" {
+			bad = append(bad, fmt.Sprintf("--%s is for --platform %s", fl.Name, p))
 		}
 	})
 	if fs.NArg() > 0 {
@@ -187,52 +177,53 @@ func shopsAdd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer a.close()
-	account := checkout.GatewayAccount{Gateway: *gateway, Sandbox: *sandbox, Credentials: creds}
-	if *platform == checkout.PlatformWooCommerce {
-		return addWooCommerceShop(ctx, a, woocommerce.AddShopParams{Name: strings.TrimSpace(*name), StoreURL: *storeURL,
-			ConsumerKey: strings.TrimSpace(*consumerKey), ConsumerSecret: strings.TrimSpace(*consumerSecret), Account: account}, *asJSON, stdout)
-	}
-	apiKey, whsec := api.NewCredentials()
-	shop := &checkout.Shop{
-		ID: checkout.NewID("shop"), Name: strings.TrimSpace(*name), Platform: *platform,
-		Gateway:    account,
-		APIKeyHash: api.HashAPIKey(apiKey), WebhookSecret: whsec, CreatedAt: time.Now().UTC(),
-	}
-	if err := a.db.CreateShop(ctx, shop); err != nil {
+	out, err := form.Add(ctx, platforms.Deps{Store: a.db, PublicURL: a.cfg.PublicURL,
+		AllowInsecureURLs: a.cfg.AllowInsecureURLs, Logger: a.log, Version: version}, in)
+	if err != nil {
 		return fmt.Errorf("shops add: %w", err)
 	}
 	if *asJSON {
-		return json.NewEncoder(stdout).Encode(map[string]string{"id": shop.ID, "api_key": apiKey, "webhook_secret": whsec})
+		return json.NewEncoder(stdout).Encode(out.JSON)
 	}
-	fmt.Fprintf(stdout, "shop %s created (%s, gateway %s%s)\n", shop.ID, shop.Name, *gateway, map[bool]string{true: ", sandbox"}[*sandbox])
-	fmt.Fprintf(stdout, "api key:        %s\nwebhook secret: %s\n", apiKey, whsec)
-	fmt.Fprintln(stdout, "Store both now: the API key is not shown again.")
-	return nil
+	_, err = io.WriteString(stdout, out.Text)
+	return err
 }
 
-// addWooCommerceShop connects a store with REST keys made by hand (when
-// wc-auth is not possible) and prints the plugin's settings once.
-func addWooCommerceShop(ctx context.Context, a *app, in woocommerce.AddShopParams, asJSON bool, stdout io.Writer) error {
-	shop, err := woocommerce.AddShop(ctx, a.db, woocommerce.Config{PublicURL: a.cfg.PublicURL,
-		AllowInsecureURLs: a.cfg.AllowInsecureURLs, Logger: a.log}, in)
-	if shop == nil {
-		return fmt.Errorf("shops add: %w", err)
+// shopForms defines the flags of every platform that connects shops from
+// the command line. It returns their forms by platform name, the platform
+// that defined each of their flags, the list of their names for messages,
+// and a note naming the platforms that connect shops otherwise.
+func shopForms(fs *flag.FlagSet) (forms map[string]platforms.ShopForm, owner map[string]string, list, others string) {
+	forms, owner = map[string]platforms.ShopForm{}, map[string]string{}
+	var names, rest []string
+	for _, m := range platformModules() {
+		sa, ok := m.(platforms.ShopAdder)
+		if !ok {
+			rest = append(rest, m.Name())
+			continue
+		}
+		before := map[string]bool{}
+		fs.VisitAll(func(f *flag.Flag) { before[f.Name] = true })
+		forms[m.Name()] = sa.ShopFlags(fs)
+		fs.VisitAll(func(f *flag.Flag) {
+			if !before[f.Name] {
+				owner[f.Name] = m.Name()
+			}
+		})
+		names = append(names, m.Name())
 	}
-	if err != nil {
-		// Created, but the webhook could not be registered yet: the
-		// reconciler retries. The settings must still be shown, once.
-		a.log.Warn("shops add: "+err.Error(), "shop", shop.ID)
+	if len(rest) > 0 {
+		others = " (" + strings.Join(rest, ", ") + " shops connect from the platform itself)"
 	}
-	settings := woocommerce.PluginSettingsFor(a.cfg.PublicURL, shop)
-	if asJSON {
-		return json.NewEncoder(stdout).Encode(map[string]string{"id": shop.ID, "bridge_url": settings.BridgeURL,
-			"shop_id": settings.ShopID, "shared_secret": settings.SharedSecret})
+	return forms, owner, orList(names), others
+}
+
+// orList writes names as "a, b or c".
+func orList(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
 	}
-	fmt.Fprintf(stdout, "shop %s created (%s, %s, gateway %s)\n", shop.ID, shop.Name, shop.Domain, shop.Gateway.Gateway)
-	fmt.Fprintf(stdout, "Install the plugin from %s/woocommerce/plugin.zip and enter:\n", a.cfg.PublicURL)
-	fmt.Fprintf(stdout, "  bridge URL:    %s\n  shop id:       %s\n  shared secret: %s\n", settings.BridgeURL, settings.ShopID, settings.SharedSecret)
-	fmt.Fprintln(stdout, "Store the shared secret now: it is not shown again.")
-	return nil
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
 func shopsList(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -19,6 +19,9 @@
 //   - [Closer]: background work to finish on shutdown, before the
 //     database closes.
 //
+// A Module that is also a [ShopAdder] connects shops from the command
+// line (`bridge shops add --platform <name>`).
+//
 // The interfaces live here rather than in cmd/bridge, their consumer,
 // because [Deps] must be importable by every platform, and a platform can
 // then assert at compile time that it implements what it means to.
@@ -26,6 +29,7 @@ package platforms
 
 import (
 	"context"
+	"flag"
 	"log/slog"
 	"time"
 
@@ -55,6 +59,8 @@ type Deps struct {
 // fills a fresh one from the environment (its env tags), then calls
 // Validate, and Open when Off returns "".
 type Module interface {
+	// Name is the platform's name, as checkout.Shop.Platform holds it.
+	Name() string
 	// Validate checks the parsed configuration. Each problem is one error
 	// naming its variable ("SHOPIFY_MTLS_ADDR=…: want host:port");
 	// several are joined with errors.Join.
@@ -98,4 +104,41 @@ type Listener interface {
 type Closer interface {
 	// Close waits for the platform's background work.
 	Close()
+}
+
+// ShopAdder is a [Module] whose shops `bridge shops add --platform
+// <Name>` connects. Platforms whose shops connect from the platform itself
+// (Shopify's app install) are not.
+type ShopAdder interface {
+	// ShopFlags defines the platform's own flags on fs (--name, --gateway,
+	// the gateway's credential flags, --sandbox and --json are the
+	// command's) and returns the form that reads them once fs is parsed.
+	ShopFlags(fs *flag.FlagSet) ShopForm
+}
+
+// ShopForm is one platform's part of a `shops add` command line.
+type ShopForm interface {
+	// Check returns what is wrong with the command line for a shop of
+	// this platform, one message per problem naming its flag.
+	Check(in NewShop) []string
+	// Add creates the shop and returns what to print. deps.Service is
+	// nil: the command opens no queue.
+	Add(ctx context.Context, deps Deps, in NewShop) (*ShopAdded, error)
+}
+
+// NewShop is what `shops add` reads for every platform.
+type NewShop struct {
+	// Name is --name, trimmed.
+	Name string
+	// Account is the gateway account: --gateway, its credential flags and
+	// --sandbox.
+	Account checkout.GatewayAccount
+}
+
+// ShopAdded is what `shops add` prints about the shop it created.
+type ShopAdded struct {
+	// JSON is printed with --json, as one JSON object.
+	JSON map[string]string
+	// Text is printed otherwise: what the merchant must note, once.
+	Text string
 }

@@ -1,6 +1,11 @@
 package api
 
 import (
+	"context"
+	"flag"
+	"fmt"
+	"time"
+
 	"paybridge/internal/checkout"
 	"paybridge/internal/platforms"
 	"paybridge/internal/server"
@@ -39,3 +44,46 @@ var (
 
 // Name returns checkout.PlatformAPI.
 func (p *platform) Name() string { return checkout.PlatformAPI }
+
+var _ platforms.ShopAdder = (*Module)(nil)
+
+// Name returns checkout.PlatformAPI.
+func (m *Module) Name() string { return checkout.PlatformAPI }
+
+// ShopFlags defines no flags: an API shop is a name and a gateway account.
+func (m *Module) ShopFlags(*flag.FlagSet) platforms.ShopForm { return shopForm{} }
+
+// shopForm creates API shops from the command line.
+type shopForm struct{}
+
+// Check requires --name.
+func (shopForm) Check(in platforms.NewShop) []string {
+	if in.Name == "" {
+		return []string{"--name is required"}
+	}
+	return nil
+}
+
+// Add creates the shop with a fresh API key and webhook secret, and
+// prints both, once.
+func (shopForm) Add(ctx context.Context, deps platforms.Deps, in platforms.NewShop) (*platforms.ShopAdded, error) {
+	apiKey, whsec := NewCredentials()
+	shop := &checkout.Shop{
+		ID: checkout.NewID("shop"), Name: in.Name, Platform: checkout.PlatformAPI,
+		Gateway:    in.Account,
+		APIKeyHash: HashAPIKey(apiKey), WebhookSecret: whsec, CreatedAt: time.Now().UTC(),
+	}
+	if err := deps.Store.CreateShop(ctx, shop); err != nil {
+		return nil, err
+	}
+	sandbox := ""
+	if in.Account.Sandbox {
+		sandbox = ", sandbox"
+	}
+	return &platforms.ShopAdded{
+		JSON: map[string]string{"id": shop.ID, "api_key": apiKey, "webhook_secret": whsec},
+		Text: fmt.Sprintf("shop %s created (%s, gateway %s%s)\n", shop.ID, shop.Name, in.Account.Gateway, sandbox) +
+			fmt.Sprintf("api key:        %s\nwebhook secret: %s\n", apiKey, whsec) +
+			"Store both now: the API key is not shown again.\n",
+	}, nil
+}

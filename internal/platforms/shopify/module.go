@@ -22,6 +22,9 @@ type Module struct {
 
 var _ platforms.Module = (*Module)(nil)
 
+// Name returns checkout.PlatformShopify.
+func (m *Module) Name() string { return checkout.PlatformShopify }
+
 // Validate checks the variables; each error names its variable.
 func (m *Module) Validate() error {
 	c := m.Config
