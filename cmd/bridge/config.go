@@ -48,8 +48,8 @@ type Config struct {
 	// AllowInsecureURLs accepts http:// and loopback merchant URLs.
 	// BRIDGE_ALLOW_INSECURE_URLS, default false.
 	AllowInsecureURLs bool `env:"BRIDGE_ALLOW_INSECURE_URLS" envDefault:"false"`
-	// Simulators mounts the gateway simulators at /sim/upay, /sim/cko and
-	// /sim/kupay for demos.
+	// Simulators mounts each gateway's simulator at /sim/<gateway>
+	// (/sim/upay, /sim/cko, /sim/kupay) for demos.
 	// BRIDGE_SIMULATORS, default false. Never enable it in production.
 	Simulators bool `env:"BRIDGE_SIMULATORS" envDefault:"false"`
 	// LogFormat is "text" or "json". BRIDGE_LOG_FORMAT, default text.
