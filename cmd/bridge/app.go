@@ -14,15 +14,10 @@ import (
 	"github.com/hibiken/asynq"
 
 	"paybridge/internal/checkout"
-	"paybridge/internal/cko"
 	"paybridge/internal/jobs"
-	"paybridge/internal/kupay"
-	"paybridge/internal/platforms/api"
-	"paybridge/internal/platforms/shopify"
-	"paybridge/internal/platforms/woocommerce"
+	"paybridge/internal/platforms"
 	"paybridge/internal/secrets"
 	"paybridge/internal/store"
-	"paybridge/internal/upay"
 )
 
 // app is the wired bridge: configuration, database, queue and core.
@@ -35,10 +30,9 @@ type app struct {
 	queue    *jobs.Queue
 	svc      *checkout.Service
 	jobsCfg  jobs.Config
-	// Platforms with their own routes and syncers; sp is nil unless the
-	// Shopify app is configured.
-	wc *woocommerce.Platform
-	sp *shopify.Platform
+	// platforms are the opened platforms (those that are on), in the
+	// order of platformModules.
+	platforms []platforms.Platform
 }
 
 // openApp loads the configuration, opens and migrates the database, and
@@ -64,56 +58,71 @@ func openApp(ctx context.Context, stderr io.Writer, embedded bool) (*app, error)
 		PublicURL: cfg.PublicURL, ReconcileAfter: cfg.ReconcileAfter,
 		AllowInsecureURLs: cfg.AllowInsecureURLs, Logger: a.log,
 	})
-	a.svc.RegisterGateway(upay.New(upay.Config{SandboxURL: cfg.UpaySandboxURL, LiveURL: cfg.UpayLiveURL}))
-	a.svc.RegisterGateway(cko.New(cko.Config{SandboxURL: cfg.CkoSandboxURL, LiveURL: cfg.CkoLiveURL}))
-	a.svc.RegisterGateway(kupay.New(kupay.Config{BaseURL: cfg.KupayURL}))
-	a.svc.RegisterSyncer(checkout.PlatformAPI, api.NewSyncer(a.db, a.svc.PayURL, api.SyncerConfig{AllowPrivate: cfg.AllowInsecureURLs}))
-	a.wc = woocommerce.New(a.svc, a.db, woocommerce.Config{PublicURL: cfg.PublicURL, AllowInsecureURLs: cfg.AllowInsecureURLs, Logger: a.log})
-	a.svc.RegisterSyncer(checkout.PlatformWooCommerce, a.wc)
-	if cfg.ShopifyAPIKey != "" {
-		sp, err := shopify.New(a.svc, a.db, shopify.Config{
-			APIKey: cfg.ShopifyAPIKey, APISecret: cfg.ShopifyAPISecret, Scopes: cfg.ShopifyScopes,
-			APIVersion: cfg.ShopifyAPIVersion, AdminOrigin: cfg.ShopifyAdminOrigin, PublicURL: cfg.PublicURL,
-			ExpiringTokens: cfg.ShopifyExpiringTokens, SessionAddr: cfg.ShopifyMTLSAddr,
-			SessionCAFile: cfg.ShopifyMTLSCAFile, SessionCertFile: cfg.ShopifyMTLSCertFile, SessionKeyFile: cfg.ShopifyMTLSKeyFile,
-			Logger: a.log,
-		})
+	for _, g := range cfg.gateways {
+		a.svc.RegisterGateway(g.Gateway())
+	}
+	deps := platforms.Deps{Service: a.svc, Store: a.db, PublicURL: cfg.PublicURL,
+		AllowInsecureURLs: cfg.AllowInsecureURLs, Logger: a.log, Version: version}
+	for _, m := range cfg.platforms {
+		if why := m.Off(); why != "" {
+			a.log.Info(why)
+			continue
+		}
+		p, err := m.Open(deps)
 		if err != nil {
 			a.close()
-			return nil, fmt.Errorf("shopify: %w", err)
+			return nil, err
 		}
-		a.sp = sp
-		a.svc.RegisterSyncer(checkout.PlatformShopify, sp)
+		a.platforms = append(a.platforms, p)
+		if sy, ok := p.(checkout.Syncer); ok {
+			a.svc.RegisterSyncer(p.Name(), sy)
+		}
 	}
 	return a, nil
 }
 
 // workerCore is the core as the job worker sees it, with the platforms'
-// periodic upkeep added to each reconcile pass.
+// periodic upkeep added to the reconcile passes.
 type workerCore struct {
 	*checkout.Service
-	a *app
-	// lastWebhookCheck throttles the WooCommerce webhook check, which makes
-	// one request per connected store, to once per
-	// BRIDGE_WEBHOOK_CHECK_INTERVAL.
-	mu               sync.Mutex
-	lastWebhookCheck time.Time
+	log     *slog.Logger
+	upkeeps []*upkeep
 }
 
-// Reconcile runs the core's reconciler, then re-activates WooCommerce
-// webhooks that the stores disabled (WooCommerce never retries and
-// disables a webhook after 7 failed deliveries).
+// upkeep is one platform's periodic work and when it last ran.
+type upkeep struct {
+	name string
+	platforms.Upkeeper
+	mu   sync.Mutex
+	last time.Time
+}
+
+// newWorkerCore returns the core with the upkeep of a's platforms.
+func newWorkerCore(a *app) *workerCore {
+	c := &workerCore{Service: a.svc, log: a.log}
+	for _, p := range a.platforms {
+		if u, ok := p.(platforms.Upkeeper); ok {
+			c.upkeeps = append(c.upkeeps, &upkeep{name: p.Name(), Upkeeper: u})
+		}
+	}
+	return c
+}
+
+// Reconcile runs the core's reconciler, then each platform's upkeep that
+// is due: at most once per its UpkeepInterval (the first pass runs all).
 func (c *workerCore) Reconcile(ctx context.Context) error {
 	err := c.Service.Reconcile(ctx)
-	c.mu.Lock()
-	due := time.Since(c.lastWebhookCheck) >= c.a.cfg.WebhookCheckInterval
-	if due {
-		c.lastWebhookCheck = time.Now()
-	}
-	c.mu.Unlock()
-	if due {
-		if werr := c.a.wc.CheckWebhooks(ctx); werr != nil {
-			c.a.log.WarnContext(ctx, "woocommerce: webhook check", "err", werr)
+	for _, u := range c.upkeeps {
+		u.mu.Lock()
+		due := time.Since(u.last) >= u.UpkeepInterval()
+		if due {
+			u.last = time.Now()
+		}
+		u.mu.Unlock()
+		if due {
+			if uerr := u.Upkeep(ctx); uerr != nil {
+				c.log.WarnContext(ctx, u.name+": upkeep", "err", uerr)
+			}
 		}
 	}
 	return err
@@ -203,11 +212,10 @@ func (a *app) openQueue(embedded bool) error {
 }
 
 func (a *app) close() {
-	if a.wc != nil {
-		a.wc.Wait()
-	}
-	if a.sp != nil {
-		a.sp.Close()
+	for _, p := range a.platforms {
+		if c, ok := p.(platforms.Closer); ok {
+			c.Close()
+		}
 	}
 	if a.queue != nil {
 		a.queue.Close()

@@ -13,11 +13,8 @@ import (
 	"time"
 
 	"paybridge/internal/checkout"
-	"paybridge/internal/cko"
 	"paybridge/internal/jobs"
-	"paybridge/internal/kupay"
-	"paybridge/internal/platforms/api"
-	"paybridge/internal/platforms/woocommerce"
+	"paybridge/internal/platforms"
 )
 
 func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -55,87 +52,116 @@ func cmdShops(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return fmt.Errorf("shops: unknown subcommand %q: want add or list", args[0])
 }
 
-// gateways are the adapters this build has, with the flags that carry
-// each one's credentials: flag name → credential name, and whether the
-// flag is required.
-var gateways = map[string][]gatewayFlag{
-	"upay": {{"gateway-key", "api_key", true}, {"gateway-secret", "api_secret", false}},
-	"cko": {{"cko-secret-key", cko.CredSecretKey, true}, {"cko-processing-channel", cko.CredProcessingChannel, true},
-		{"cko-webhook-key", cko.CredWebhookKey, true}},
-	"kupay": {{"kupay-token", kupay.CredToken, true}},
+// credentialFlag is a `shops add` flag carrying one gateway credential:
+// --<gateway>-<credential name, "_" as "-">, with the credential's label
+// as its help.
+type credentialFlag struct {
+	gateway string
+	checkout.CredentialField
+	flag  string
+	value *string
 }
 
-// gatewayFlag maps a `shops add` flag to a gateway credential.
-type gatewayFlag struct {
-	flag, cred string
-	required   bool
+// flagAliases are the documented short names of some credential flags,
+// kept working: the README and merchants' scripts use them.
+var flagAliases = map[string]string{
+	"gateway-key":            "upay-api-key",
+	"gateway-secret":         "upay-api-secret",
+	"cko-processing-channel": "cko-processing-channel-id",
+	"kupay-token":            "kupay-api-token",
+}
+
+// credentialFlags defines on fs one flag per credential each gateway
+// declares (checkout.Capabilities.Credentials), and their aliases. It
+// returns the credentials in declaration order, and the credential of
+// every flag name, aliases included.
+func credentialFlags(fs *flag.FlagSet, gws []gatewayModule) ([]*credentialFlag, map[string]*credentialFlag) {
+	var all []*credentialFlag
+	byFlag := map[string]*credentialFlag{}
+	for _, g := range gws {
+		for _, f := range g.Gateway().Capabilities().Credentials {
+			name := g.Name() + "-" + strings.ReplaceAll(f.Name, "_", "-")
+			help := g.Name() + ": " + f.Label
+			if f.Required {
+				help += " (required)"
+			}
+			cf := &credentialFlag{gateway: g.Name(), CredentialField: f, flag: name, value: fs.String(name, "", help)}
+			all = append(all, cf)
+			byFlag[name] = cf
+		}
+	}
+	for alias, name := range flagAliases {
+		if cf, ok := byFlag[name]; ok {
+			fs.StringVar(cf.value, alias, "", "the same as --"+name)
+			byFlag[alias] = cf
+		}
+	}
+	return all, byFlag
+}
+
+// requiredMessage says that f's flag is missing, naming the documented
+// alias first when there is one.
+func requiredMessage(f *credentialFlag) string {
+	for alias, name := range flagAliases {
+		if name == f.flag {
+			return fmt.Sprintf("--%s is required with --gateway %s (or --%s)", alias, f.gateway, f.flag)
+		}
+	}
+	return fmt.Sprintf("--%s is required with --gateway %s", f.flag, f.gateway)
 }
 
 func shopsAdd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("shops add", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	platform := fs.String("platform", "", "the shop's platform: api or woocommerce (Shopify shops connect by installing the app)")
+	platform := fs.String("platform", "", "") // help set below, once the platforms are known
 	name := fs.String("name", "", "a name for the shop (woocommerce: defaults to the store's host)")
-	storeURL := fs.String("url", "", "woocommerce: the store's address, like https://shop.example.com")
-	consumerKey := fs.String("consumer-key", "", "woocommerce: a REST API consumer key with read/write permission (ck_…)")
-	consumerSecret := fs.String("consumer-secret", "", "woocommerce: its consumer secret (cs_…)")
-	gateway := fs.String("gateway", "upay", "the gateway taking its payments: upay, cko (Checkout.com KNET) or kupay")
-	vals := map[string]*string{
-		"gateway-key":            fs.String("gateway-key", "", "upay: the UPayments API key (Bearer token)"),
-		"gateway-secret":         fs.String("gateway-secret", "", "upay: optional UPayments API secret (X-Signature)"),
-		"cko-secret-key":         fs.String("cko-secret-key", "", "cko: the Checkout.com secret key (sk_…)"),
-		"cko-processing-channel": fs.String("cko-processing-channel", "", "cko: the Checkout.com processing channel id (pc_…)"),
-		"cko-webhook-key":        fs.String("cko-webhook-key", "", "cko: the webhook signing key of the Checkout.com workflow (verifies Cko-Signature)"),
-		"kupay-token":            fs.String("kupay-token", "", "kupay: the KuPay API token"),
+	forms, owner, platformList, others := shopForms(fs)
+	fs.Lookup("platform").Usage = "the shop's platform: " + platformList + others
+	gws := gatewayModules()
+	var names []string
+	for _, g := range gws {
+		names = append(names, g.Name())
 	}
+	gatewayList := orList(names)
+	gateway := fs.String("gateway", "upay", "the gateway taking its payments: "+gatewayList)
+	credFlags, byFlag := credentialFlags(fs, gws)
 	sandbox := fs.Bool("sandbox", false, "use the gateway's test environment")
 	asJSON := fs.Bool("json", false, `print {"id","api_key","webhook_secret"} as JSON`)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	var bad []string
-	switch *platform {
-	case checkout.PlatformAPI:
-		if strings.TrimSpace(*name) == "" {
-			bad = append(bad, "--name is required")
-		}
-		for f, v := range map[string]string{"url": *storeURL, "consumer-key": *consumerKey, "consumer-secret": *consumerSecret} {
-			if v != "" {
-				bad = append(bad, fmt.Sprintf("--%s is for --platform woocommerce", f))
-			}
-		}
-	case checkout.PlatformWooCommerce:
-		for f, v := range map[string]string{"url": *storeURL, "consumer-key": *consumerKey, "consumer-secret": *consumerSecret} {
-			if strings.TrimSpace(v) == "" {
-				bad = append(bad, fmt.Sprintf("--%s is required with --platform woocommerce", f))
-			}
-		}
-	default:
-		bad = append(bad, fmt.Sprintf("--platform %q: want api or woocommerce", *platform))
-	}
-	flags, ok := gateways[*gateway]
-	if !ok {
-		bad = append(bad, fmt.Sprintf("--gateway %q: want upay, cko or kupay", *gateway))
+	known := slices.Contains(names, *gateway)
+	if !known {
+		bad = append(bad, fmt.Sprintf("--gateway %q: want %s", *gateway, gatewayList))
 	}
 	creds := map[string]string{}
-	mine := map[string]bool{}
-	for _, f := range flags {
-		mine[f.flag] = true
-		v := strings.TrimSpace(*vals[f.flag])
-		switch {
-		case v != "":
-			creds[f.cred] = v
-		case f.required:
-			bad = append(bad, fmt.Sprintf("--%s is required with --gateway %s", f.flag, *gateway))
+	for _, f := range credFlags {
+		if !known || f.gateway != *gateway {
+			continue
+		}
+		if v := strings.TrimSpace(*f.value); v != "" {
+			creds[f.Name] = v
+		} else if f.Required {
+			bad = append(bad, requiredMessage(f))
 		}
 	}
-	for gw, fl := range gateways {
-		for _, f := range fl {
-			if gw != *gateway && !mine[f.flag] && *vals[f.flag] != "" && ok {
-				bad = append(bad, fmt.Sprintf("--%s is for --gateway %s, not %s", f.flag, gw, *gateway))
-			}
-		}
+	in := platforms.NewShop{Name: strings.TrimSpace(*name),
+		Account: checkout.GatewayAccount{Gateway: *gateway, Sandbox: *sandbox, Credentials: creds}}
+	form, ok := forms[*platform]
+	if ok {
+		bad = append(bad, form.Check(in)...)
+	} else {
+		bad = append(bad, fmt.Sprintf("--platform %q: want %s", *platform, platformList))
 	}
+	fs.Visit(func(fl *flag.Flag) {
+		if f, ok := byFlag[fl.Name]; ok && known && f.gateway != *gateway && fl.Value.String() != "" {
+			bad = append(bad, fmt.Sprintf("--%s is for --gateway %s, not %s", fl.Name, f.gateway, *gateway))
+		}
+		if p := owner[fl.Name]; ok && p != "" && p != *platform && fl.Value.String() != "" {
+			bad = append(bad, fmt.Sprintf("--%s is for --platform %s", fl.Name, p))
+		}
+	})
 	if fs.NArg() > 0 {
 		bad = append(bad, fmt.Sprintf("unexpected arguments %q", fs.Args()))
 	}
@@ -151,52 +177,53 @@ func shopsAdd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer a.close()
-	account := checkout.GatewayAccount{Gateway: *gateway, Sandbox: *sandbox, Credentials: creds}
-	if *platform == checkout.PlatformWooCommerce {
-		return addWooCommerceShop(ctx, a, woocommerce.AddShopParams{Name: strings.TrimSpace(*name), StoreURL: *storeURL,
-			ConsumerKey: strings.TrimSpace(*consumerKey), ConsumerSecret: strings.TrimSpace(*consumerSecret), Account: account}, *asJSON, stdout)
-	}
-	apiKey, whsec := api.NewCredentials()
-	shop := &checkout.Shop{
-		ID: checkout.NewID("shop"), Name: strings.TrimSpace(*name), Platform: *platform,
-		Gateway:    account,
-		APIKeyHash: api.HashAPIKey(apiKey), WebhookSecret: whsec, CreatedAt: time.Now().UTC(),
-	}
-	if err := a.db.CreateShop(ctx, shop); err != nil {
+	out, err := form.Add(ctx, platforms.Deps{Store: a.db, PublicURL: a.cfg.PublicURL,
+		AllowInsecureURLs: a.cfg.AllowInsecureURLs, Logger: a.log, Version: version}, in)
+	if err != nil {
 		return fmt.Errorf("shops add: %w", err)
 	}
 	if *asJSON {
-		return json.NewEncoder(stdout).Encode(map[string]string{"id": shop.ID, "api_key": apiKey, "webhook_secret": whsec})
+		return json.NewEncoder(stdout).Encode(out.JSON)
 	}
-	fmt.Fprintf(stdout, "shop %s created (%s, gateway %s%s)\n", shop.ID, shop.Name, *gateway, map[bool]string{true: ", sandbox"}[*sandbox])
-	fmt.Fprintf(stdout, "api key:        %s\nwebhook secret: %s\n", apiKey, whsec)
-	fmt.Fprintln(stdout, "Store both now: the API key is not shown again.")
-	return nil
+	_, err = io.WriteString(stdout, out.Text)
+	return err
 }
 
-// addWooCommerceShop connects a store with REST keys made by hand (when
-// wc-auth is not possible) and prints the plugin's settings once.
-func addWooCommerceShop(ctx context.Context, a *app, in woocommerce.AddShopParams, asJSON bool, stdout io.Writer) error {
-	shop, err := woocommerce.AddShop(ctx, a.db, woocommerce.Config{PublicURL: a.cfg.PublicURL,
-		AllowInsecureURLs: a.cfg.AllowInsecureURLs, Logger: a.log}, in)
-	if shop == nil {
-		return fmt.Errorf("shops add: %w", err)
+// shopForms defines the flags of every platform that connects shops from
+// the command line. It returns their forms by platform name, the platform
+// that defined each of their flags, the list of their names for messages,
+// and a note naming the platforms that connect shops otherwise.
+func shopForms(fs *flag.FlagSet) (forms map[string]platforms.ShopForm, owner map[string]string, list, others string) {
+	forms, owner = map[string]platforms.ShopForm{}, map[string]string{}
+	var names, rest []string
+	for _, m := range platformModules() {
+		sa, ok := m.(platforms.ShopAdder)
+		if !ok {
+			rest = append(rest, m.Name())
+			continue
+		}
+		before := map[string]bool{}
+		fs.VisitAll(func(f *flag.Flag) { before[f.Name] = true })
+		forms[m.Name()] = sa.ShopFlags(fs)
+		fs.VisitAll(func(f *flag.Flag) {
+			if !before[f.Name] {
+				owner[f.Name] = m.Name()
+			}
+		})
+		names = append(names, m.Name())
 	}
-	if err != nil {
-		// Created, but the webhook could not be registered yet: the
-		// reconciler retries. The settings must still be shown, once.
-		a.log.Warn("shops add: "+err.Error(), "shop", shop.ID)
+	if len(rest) > 0 {
+		others = " (" + strings.Join(rest, ", ") + " shops connect from the platform itself)"
 	}
-	settings := woocommerce.PluginSettingsFor(a.cfg.PublicURL, shop)
-	if asJSON {
-		return json.NewEncoder(stdout).Encode(map[string]string{"id": shop.ID, "bridge_url": settings.BridgeURL,
-			"shop_id": settings.ShopID, "shared_secret": settings.SharedSecret})
+	return forms, owner, orList(names), others
+}
+
+// orList writes names as "a, b or c".
+func orList(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
 	}
-	fmt.Fprintf(stdout, "shop %s created (%s, %s, gateway %s)\n", shop.ID, shop.Name, shop.Domain, shop.Gateway.Gateway)
-	fmt.Fprintf(stdout, "Install the plugin from %s/woocommerce/plugin.zip and enter:\n", a.cfg.PublicURL)
-	fmt.Fprintf(stdout, "  bridge URL:    %s\n  shop id:       %s\n  shared secret: %s\n", settings.BridgeURL, settings.ShopID, settings.SharedSecret)
-	fmt.Fprintln(stdout, "Store the shared secret now: it is not shown again.")
-	return nil
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
 func shopsList(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -6,6 +6,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"paybridge/internal/cko"
+	"paybridge/internal/kupay"
+	"paybridge/internal/upay"
 )
 
 // setEnv sets the environment for one CLI run on a fresh SQLite file.
@@ -73,9 +77,10 @@ func TestConfigDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	up, ck, ku := c.gateways[0].(*upay.Module), c.gateways[1].(*cko.Module), c.gateways[2].(*kupay.Module)
 	if c.Addr != ":8080" || c.PublicURL != "http://localhost:8080" || c.DatabaseURL != "sqlite:bridge.db" ||
-		c.UpaySandboxURL != "https://sandboxapi.upayments.com/api/v1" || c.UpayLiveURL != "https://apiv2api.upayments.com/api/v1" ||
-		c.CkoSandboxURL != "https://api.sandbox.checkout.com" || c.CkoLiveURL != "https://api.checkout.com" || c.KupayURL != "https://api.kupay.finance" ||
+		up.SandboxURL != "https://sandboxapi.upayments.com/api/v1" || up.LiveURL != "https://apiv2api.upayments.com/api/v1" ||
+		ck.SandboxURL != "https://api.sandbox.checkout.com" || ck.LiveURL != "https://api.checkout.com" || ku.URL != "https://api.kupay.finance" ||
 		c.ReconcileInterval.String() != "1m0s" || c.ReconcileAfter.String() != "2m0s" || c.AllowInsecureURLs || c.Simulators {
 		t.Fatalf("defaults: %+v", c)
 	}

@@ -13,10 +13,12 @@ import (
 	"github.com/caarlos0/env/v11"
 
 	"paybridge/internal/jobs"
+	"paybridge/internal/platforms"
 )
 
-// Config is everything the bridge reads from its environment. Every
-// subcommand reads the same variables as serve.
+// Config is what the bridge itself reads from its environment; each
+// gateway and platform module reads its own variables (gatewayModules,
+// platformModules). Every subcommand reads the same variables as serve.
 type Config struct {
 	// Addr is where the web role listens. BRIDGE_ADDR, default ":8080".
 	Addr string `env:"BRIDGE_ADDR" envDefault:":8080"`
@@ -35,78 +37,47 @@ type Config struct {
 	// BRIDGE_MASTER_KEY; with SQLite and no key, a key file is generated
 	// beside the database. Required with PostgreSQL.
 	MasterKey string `env:"BRIDGE_MASTER_KEY"`
-	// UpaySandboxURL and UpayLiveURL are UPayments' API bases.
-	UpaySandboxURL string `env:"UPAY_SANDBOX_URL" envDefault:"https://sandboxapi.upayments.com/api/v1"`
-	UpayLiveURL    string `env:"UPAY_LIVE_URL" envDefault:"https://apiv2api.upayments.com/api/v1"`
-	// CkoSandboxURL and CkoLiveURL are Checkout.com's API bases (use the
-	// account-prefixed hosts Checkout.com gives, when it does).
-	CkoSandboxURL string `env:"CKO_SANDBOX_URL" envDefault:"https://api.sandbox.checkout.com"`
-	CkoLiveURL    string `env:"CKO_LIVE_URL" envDefault:"https://api.checkout.com"`
-	// KupayURL is KuPay's API host (paths start with /v1). KUPAY_URL.
-	KupayURL string `env:"KUPAY_URL" envDefault:"https://api.kupay.finance"`
 	// ReconcileInterval is the reconciler's period. BRIDGE_RECONCILE_INTERVAL, default 1m.
 	ReconcileInterval time.Duration `env:"BRIDGE_RECONCILE_INTERVAL" envDefault:"1m"`
 	// ReconcileAfter is how long an open payment sits before it is
 	// re-checked. BRIDGE_RECONCILE_AFTER, default 2m.
 	ReconcileAfter time.Duration `env:"BRIDGE_RECONCILE_AFTER" envDefault:"2m"`
-	// WebhookCheckInterval is how often the reconciler checks the bridge's
-	// webhooks on each WooCommerce store and re-activates disabled ones
-	// (one request per store). BRIDGE_WEBHOOK_CHECK_INTERVAL, default 10m.
-	WebhookCheckInterval time.Duration `env:"BRIDGE_WEBHOOK_CHECK_INTERVAL" envDefault:"10m"`
 	// SyncRetryDelays overrides the store:sync ladder ("5s,10s,1m").
 	// BRIDGE_SYNC_RETRY_DELAYS.
 	SyncRetryDelays string `env:"BRIDGE_SYNC_RETRY_DELAYS"`
 	// AllowInsecureURLs accepts http:// and loopback merchant URLs.
 	// BRIDGE_ALLOW_INSECURE_URLS, default false.
 	AllowInsecureURLs bool `env:"BRIDGE_ALLOW_INSECURE_URLS" envDefault:"false"`
-	// Simulators mounts the gateway simulators at /sim/upay, /sim/cko and
-	// /sim/kupay for demos.
+	// Simulators mounts each gateway's simulator at /sim/<gateway>
+	// (/sim/upay, /sim/cko, /sim/kupay) for demos.
 	// BRIDGE_SIMULATORS, default false. Never enable it in production.
 	Simulators bool `env:"BRIDGE_SIMULATORS" envDefault:"false"`
-	// Shopify app settings; the Shopify platform is on when
-	// SHOPIFY_API_KEY is set. See internal/platforms/shopify.Config.
-	ShopifyAPIKey         string `env:"SHOPIFY_API_KEY"`
-	ShopifyAPISecret      string `env:"SHOPIFY_API_SECRET"`
-	ShopifyScopes         string `env:"SHOPIFY_SCOPES"`
-	ShopifyAPIVersion     string `env:"SHOPIFY_API_VERSION"`
-	ShopifyAdminOrigin    string `env:"SHOPIFY_ADMIN_ORIGIN"`
-	ShopifyExpiringTokens bool   `env:"SHOPIFY_EXPIRING_TOKENS" envDefault:"false"`
-	// The payments-app session listener (mTLS); served when
-	// SHOPIFY_MTLS_CA_FILE is set.
-	ShopifyMTLSAddr     string `env:"SHOPIFY_MTLS_ADDR" envDefault:":8443"`
-	ShopifyMTLSCAFile   string `env:"SHOPIFY_MTLS_CA_FILE"`
-	ShopifyMTLSCertFile string `env:"SHOPIFY_MTLS_CERT_FILE"`
-	ShopifyMTLSKeyFile  string `env:"SHOPIFY_MTLS_KEY_FILE"`
-
 	// LogFormat is "text" or "json". BRIDGE_LOG_FORMAT, default text.
 	LogFormat string `env:"BRIDGE_LOG_FORMAT" envDefault:"text"`
 	// LogLevel is debug, info, warn or error. BRIDGE_LOG_LEVEL, default info.
 	LogLevel string `env:"BRIDGE_LOG_LEVEL" envDefault:"info"`
 
 	syncDelays []time.Duration
+	// gateways and platforms are the modules, with their variables read
+	// and checked.
+	gateways  []gatewayModule
+	platforms []platforms.Module
 }
 
 // loadConfig reads and validates the environment; the error lists every
 // bad value with the variable's name.
 func loadConfig() (*Config, error) {
-	var c Config
-	if err := env.Parse(&c); err != nil {
-		var agg env.AggregateError
-		if errors.As(err, &agg) {
-			var msgs []string
-			for _, e := range agg.Errors {
-				var pe env.ParseError
-				if errors.As(e, &pe) {
-					msgs = append(msgs, fmt.Sprintf("%s: %v", envName(pe.Name), pe.Err))
-					continue
-				}
-				msgs = append(msgs, e.Error())
-			}
-			return nil, fmt.Errorf("configuration:\n  %s", strings.Join(msgs, "\n  "))
-		}
-		return nil, fmt.Errorf("configuration: %w", err)
+	c := Config{gateways: gatewayModules(), platforms: platformModules()}
+	bad := parseEnv(&c)
+	for _, m := range c.gateways {
+		bad = append(bad, parseEnv(m)...)
 	}
-	var bad []string
+	for _, m := range c.platforms {
+		bad = append(bad, parseEnv(m)...)
+	}
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("configuration:\n  %s", strings.Join(bad, "\n  "))
+	}
 	badf := func(format string, a ...any) { bad = append(bad, fmt.Sprintf(format, a...)) }
 	if _, port, err := net.SplitHostPort(c.Addr); err != nil || port == "" {
 		badf("BRIDGE_ADDR=%q: want host:port or :port", c.Addr)
@@ -128,17 +99,8 @@ func loadConfig() (*Config, error) {
 	if c.RedisURL != "" && !strings.Contains(c.RedisURL, "://") {
 		badf("BRIDGE_REDIS_URL: want redis://[user:password@]host:port[/db], rediss://… or redis-sentinel://…")
 	}
-	for name, v := range map[string]string{"UPAY_SANDBOX_URL": c.UpaySandboxURL, "UPAY_LIVE_URL": c.UpayLiveURL,
-		"CKO_SANDBOX_URL": c.CkoSandboxURL, "CKO_LIVE_URL": c.CkoLiveURL, "KUPAY_URL": c.KupayURL} {
-		if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			badf("%s=%q: want an absolute http(s) URL", name, v)
-		}
-	}
 	if c.ReconcileInterval < time.Second {
 		badf("BRIDGE_RECONCILE_INTERVAL=%s: must be at least 1s", c.ReconcileInterval)
-	}
-	if c.WebhookCheckInterval < time.Second {
-		badf("BRIDGE_WEBHOOK_CHECK_INTERVAL=%s: must be at least 1s", c.WebhookCheckInterval)
 	}
 	if c.ReconcileAfter < 0 {
 		badf("BRIDGE_RECONCILE_AFTER=%s: must not be negative", c.ReconcileAfter)
@@ -158,22 +120,14 @@ func loadConfig() (*Config, error) {
 	default:
 		badf("BRIDGE_LOG_LEVEL=%q: want debug, info, warn or error", c.LogLevel)
 	}
-	if (c.ShopifyAPIKey == "") != (c.ShopifyAPISecret == "") {
-		badf("SHOPIFY_API_KEY and SHOPIFY_API_SECRET: set both (the Shopify app) or neither")
-	}
-	if c.ShopifyMTLSCAFile != "" && (c.ShopifyAPIKey == "" || c.ShopifyMTLSCertFile == "" || c.ShopifyMTLSKeyFile == "") {
-		badf("SHOPIFY_MTLS_CA_FILE: the session listener also needs SHOPIFY_API_KEY, SHOPIFY_MTLS_CERT_FILE and SHOPIFY_MTLS_KEY_FILE")
-	}
-	if c.ShopifyAdminOrigin != "" {
-		if u, err := url.Parse(c.ShopifyAdminOrigin); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			badf("SHOPIFY_ADMIN_ORIGIN=%q: want an absolute http(s) URL (tests only)", c.ShopifyAdminOrigin)
-		}
-	}
-	if _, port, err := net.SplitHostPort(c.ShopifyMTLSAddr); err != nil || port == "" {
-		badf("SHOPIFY_MTLS_ADDR=%q: want host:port or :port", c.ShopifyMTLSAddr)
-	}
 	if c.MasterKey == "" && !c.sqlite() {
 		badf("BRIDGE_MASTER_KEY: required with PostgreSQL (base64 of 32 random bytes; `openssl rand -base64 32`)")
+	}
+	for _, m := range c.gateways {
+		bad = append(bad, errorLines(m.Validate())...)
+	}
+	for _, m := range c.platforms {
+		bad = append(bad, errorLines(m.Validate())...)
 	}
 	if len(bad) > 0 {
 		return nil, fmt.Errorf("configuration:\n  %s", strings.Join(bad, "\n  "))
@@ -181,9 +135,49 @@ func loadConfig() (*Config, error) {
 	return &c, nil
 }
 
-// envName returns the variable a Config field is read from.
-func envName(field string) string {
-	if f, ok := reflect.TypeFor[Config]().FieldByName(field); ok {
+// parseEnv fills cfg, a pointer to a struct with env tags, from the
+// environment, and returns one line per bad variable, naming it.
+func parseEnv(cfg any) []string {
+	err := env.Parse(cfg)
+	if err == nil {
+		return nil
+	}
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return []string{err.Error()}
+	}
+	var msgs []string
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) {
+			msgs = append(msgs, fmt.Sprintf("%s: %v", envName(cfg, pe.Name), pe.Err))
+			continue
+		}
+		msgs = append(msgs, e.Error())
+	}
+	return msgs
+}
+
+// errorLines splits an errors.Join into its errors' messages.
+func errorLines(err error) []string {
+	if err == nil {
+		return nil
+	}
+	joined, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return []string{err.Error()}
+	}
+	var lines []string
+	for _, e := range joined.Unwrap() {
+		lines = append(lines, errorLines(e)...)
+	}
+	return lines
+}
+
+// envName returns the variable a field of cfg (a pointer to a struct) is
+// read from.
+func envName(cfg any, field string) string {
+	if f, ok := reflect.TypeOf(cfg).Elem().FieldByName(field); ok {
 		if tag := f.Tag.Get("env"); tag != "" {
 			return tag
 		}

@@ -10,7 +10,9 @@
 //	bridge jobs replay (--all | QUEUE ID)    run archived tasks again
 //	bridge version
 //
-// Every command reads the same BRIDGE_* environment; see Config.
+// Every command reads the same environment: the BRIDGE_* variables of
+// Config, and those of each gateway and platform module (gatewayModules,
+// platformModules), which own and check their own.
 package main
 
 import (

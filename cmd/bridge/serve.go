@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,15 +12,12 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
 
-	"paybridge/internal/checkout"
-	"paybridge/internal/cko/ckotest"
 	"paybridge/internal/jobs"
-	"paybridge/internal/kupay/kupaytest"
 	"paybridge/internal/metrics"
-	"paybridge/internal/platforms/api"
+	"paybridge/internal/platforms"
+	"paybridge/internal/routes"
 	"paybridge/internal/server"
 	"paybridge/internal/shopper"
-	"paybridge/internal/upay/upaytest"
 )
 
 func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
@@ -51,7 +47,7 @@ func (a *app) serve(ctx context.Context, role string, ln net.Listener) error {
 	metrics.RegisterPaymentStates(a.db)
 	var worker *jobs.Worker
 	if role == "all" || role == "worker" {
-		worker = jobs.NewWorker(a.redis, &workerCore{Service: a.svc, a: a}, a.jobsCfg)
+		worker = jobs.NewWorker(a.redis, newWorkerCore(a), a.jobsCfg)
 		if err := worker.Start(ctx); err != nil {
 			return fmt.Errorf("start worker: %w", err)
 		}
@@ -68,9 +64,11 @@ func (a *app) serve(ctx context.Context, role string, ln net.Listener) error {
 		}
 		return srv.Run(ctx, a.cfg.Addr)
 	}
-	if a.sp != nil && a.cfg.ShopifyMTLSCAFile != "" {
-		if err := a.serveShopifySessions(ctx); err != nil {
-			return err
+	for _, p := range a.platforms {
+		if l, ok := p.(platforms.Listener); ok {
+			if err := l.Listen(ctx); err != nil {
+				return err
+			}
 		}
 	}
 	srv := a.webServer()
@@ -98,54 +96,24 @@ func (a *app) opsServer() *server.Server {
 
 func (a *app) webServer() *server.Server {
 	srv := a.opsServer()
-	srv.Mount(api.New(a.svc, a.db))
 	dest := map[string]shopper.Destination{}
-	srv.Mount(a.wc)
-	if a.sp != nil {
-		srv.Mount(a.sp)
-		dest[checkout.PlatformShopify] = a.sp
+	for _, p := range a.platforms {
+		if r, ok := p.(server.Routes); ok {
+			srv.Mount(r)
+		}
+		if d, ok := p.(shopper.Destination); ok {
+			dest[p.Name()] = d
+		}
 	}
 	srv.Mount(shopper.New(a.svc, shopper.Config{PublicURL: a.cfg.PublicURL, Destinations: dest}))
 	if a.cfg.Simulators {
-		sim := upaytest.New(a.cfg.PublicURL + "/sim/upay")
-		h := gin.WrapH(http.StripPrefix("/sim/upay", sim))
-		srv.Engine().Any("/sim/upay/*path", h)
-		a.log.Warn("BRIDGE_SIMULATORS is on: a fake UPayments is served at /sim/upay; never enable this in production",
-			"upay_api", a.cfg.PublicURL+"/sim/upay/api/v1")
-		ckoSim := ckotest.New(a.cfg.PublicURL + "/sim/cko")
-		// Checkout.com posts to the account's workflow URL: the bridge's
-		// account-level notify route.
-		ckoSim.SetWebhookURL(func(_, _ string) string { return a.cfg.PublicURL + "/notify/cko" })
-		srv.Engine().Any("/sim/cko/*path", gin.WrapH(http.StripPrefix("/sim/cko", ckoSim)))
-		kupaySim := kupaytest.New(a.cfg.PublicURL + "/sim/kupay")
-		srv.Engine().Any("/sim/kupay/*path", gin.WrapH(http.StripPrefix("/sim/kupay", kupaySim)))
-		a.log.Warn("BRIDGE_SIMULATORS is on: fake Checkout.com and KuPay are served at /sim/cko and /sim/kupay",
-			"cko_api", a.cfg.PublicURL+"/sim/cko",
-			"cko_processing_channel", ckotest.DefaultProcessingChannel, "kupay_api", a.cfg.PublicURL+"/sim/kupay")
+		for _, g := range a.cfg.gateways {
+			h, attrs := g.Simulator(a.cfg.PublicURL)
+			path := routes.SimulatorPath(g.Name())
+			srv.Engine().Any(routes.SimulatorPattern(g.Name()), gin.WrapH(http.StripPrefix(path, h)))
+			name := g.Gateway().Capabilities().DisplayName
+			a.log.Warn("BRIDGE_SIMULATORS is on: a fake "+name+" is served at "+path+"; never enable this in production", attrs...)
+		}
 	}
 	return srv
-}
-
-// serveShopifySessions serves Shopify's payment, refund, capture and void
-// session requests on their own listener, which requires a client
-// certificate from SHOPIFY_MTLS_CA_FILE: Shopify authenticates these
-// requests with mTLS only.
-func (a *app) serveShopifySessions(ctx context.Context) error {
-	tcfg, err := a.sp.SessionTLSConfig()
-	if err != nil {
-		return fmt.Errorf("shopify session listener: %w", err)
-	}
-	ln, err := net.Listen("tcp", a.sp.SessionAddr())
-	if err != nil {
-		return fmt.Errorf("shopify session listener: %w", err)
-	}
-	ss := server.New(server.Config{Logger: a.log, Production: true, Version: version})
-	ss.Mount(a.sp.SessionRoutes())
-	go func() {
-		if err := ss.Serve(ctx, tls.NewListener(ln, tcfg)); err != nil {
-			a.log.Error("shopify session listener stopped", "err", err)
-		}
-	}()
-	a.log.Info("shopify session listener (mTLS)", "addr", ln.Addr().String())
-	return nil
 }

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"paybridge/internal/routes"
 )
 
 // Errors the Service returns to platforms, which map them to HTTP answers.
@@ -178,15 +180,15 @@ func createdDetail(p *Payment, fitted []Fitted) json.RawMessage {
 
 // PayURL is where the shopper is sent to pay: the bridge, which redirects
 // to the gateway page.
-func (s *Service) PayURL(id string) string { return s.cfg.PublicURL + "/pay/" + id }
+func (s *Service) PayURL(id string) string { return routes.PayURL(s.cfg.PublicURL, id) }
 
 // URLs returns the gateway-facing URLs of a payment: our id in the path,
 // no query string (UPayments appends "?…" even to URLs that have one).
 func (s *Service) URLs(p *Payment) URLs {
 	return URLs{
-		Return: s.cfg.PublicURL + "/return/" + p.ID,
-		Cancel: s.cfg.PublicURL + "/cancel/" + p.ID,
-		Notify: s.cfg.PublicURL + "/notify/" + p.Gateway + "/" + p.ID,
+		Return: routes.ReturnURL(s.cfg.PublicURL, p.ID),
+		Cancel: routes.CancelURL(s.cfg.PublicURL, p.ID),
+		Notify: routes.NotifyURL(s.cfg.PublicURL, p.Gateway, p.ID),
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"paybridge/internal/routes"
 )
 
 // Defaults applied by [New] to zero fields of [Config].
@@ -144,12 +146,12 @@ func New(cfg Config) *Server {
 	e.NoRoute(s.notFound)
 	e.NoMethod(s.methodNotAllowed)
 
-	e.GET("/", s.landing)
-	e.GET("/healthz", s.healthz)
-	e.HEAD("/healthz", s.healthz)
-	e.GET("/readyz", s.readyz)
-	e.HEAD("/readyz", s.readyz)
-	e.GET("/metrics", s.metrics())
+	e.GET(routes.Landing, s.landing)
+	e.GET(routes.Healthz, s.healthz)
+	e.HEAD(routes.Healthz, s.healthz)
+	e.GET(routes.Readyz, s.readyz)
+	e.HEAD(routes.Readyz, s.readyz)
+	e.GET(routes.Metrics, s.metrics())
 	return s
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"paybridge/internal/checkout"
+	"paybridge/internal/routes"
 	"paybridge/internal/server"
 )
 
@@ -71,13 +72,13 @@ func New(svc *checkout.Service, cfg Config) *Routes {
 
 // Register mounts the routes.
 func (rt *Routes) Register(r gin.IRouter) {
-	r.GET("/pay/:id", rt.pay)
-	r.GET("/return/:id", rt.back)
-	r.GET("/cancel/:id", rt.back)
-	r.GET("/wait/:id", rt.wait)
-	r.GET("/notify/:gateway/:id", rt.notify)
-	r.POST("/notify/:gateway/:id", rt.notify)
-	r.POST("/notify/:gateway", rt.notify) // account-level webhooks (Checkout.com workflows)
+	r.GET(routes.Pay, rt.pay)
+	r.GET(routes.Return, rt.back)
+	r.GET(routes.Cancel, rt.back)
+	r.GET(routes.Wait, rt.wait)
+	r.GET(routes.Notify, rt.notify)
+	r.POST(routes.Notify, rt.notify)
+	r.POST(routes.NotifyAccount, rt.notify) // account-level webhooks (Checkout.com workflows)
 }
 
 func lang(c *gin.Context, p *checkout.Payment) string {
@@ -200,7 +201,7 @@ func (rt *Routes) leave(c *gin.Context, p *checkout.Payment) {
 			c.Redirect(http.StatusFound, to)
 			return
 		}
-		page := server.ShopperPage(l, server.ShopperPending, rt.cfg.PublicURL+"/wait/"+p.ID, "")
+		page := server.ShopperPage(l, server.ShopperPending, routes.WaitURL(rt.cfg.PublicURL, p.ID), "")
 		page.RefreshSeconds = rt.cfg.RefreshSeconds
 		server.RenderPage(c, http.StatusOK, page)
 		return
@@ -221,7 +222,7 @@ func (rt *Routes) leave(c *gin.Context, p *checkout.Payment) {
 			checkout.StatusCanceled: server.ShopperCanceled, checkout.StatusExpired: server.ShopperExpired}[p.Status]
 		server.RenderPage(c, http.StatusOK, server.ShopperPage(l, kind, "", ""))
 	default:
-		page := server.ShopperPage(l, server.ShopperPending, rt.cfg.PublicURL+"/wait/"+p.ID, "")
+		page := server.ShopperPage(l, server.ShopperPending, routes.WaitURL(rt.cfg.PublicURL, p.ID), "")
 		page.RefreshSeconds = rt.cfg.RefreshSeconds
 		server.RenderPage(c, http.StatusOK, page)
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"paybridge/internal/checkout"
+	"paybridge/internal/routes"
 	"paybridge/internal/server"
 )
 
@@ -46,11 +47,11 @@ func New(svc *checkout.Service, shops Shops) *API { return &API{svc: svc, shops:
 
 // Register mounts the routes.
 func (a *API) Register(r gin.IRouter) {
-	g := r.Group("/api/v1", a.authenticate)
-	g.POST("/payments", a.createPayment)
-	g.GET("/payments/:id", a.getPayment)
-	g.POST("/payments/:id/refunds", a.createRefund)
-	g.GET("/payments/:id/refunds", a.listRefunds)
+	g := r.Group(routes.APIGroup, a.authenticate)
+	g.POST(routes.APIPayments, a.createPayment)
+	g.GET(routes.APIPayment, a.getPayment)
+	g.POST(routes.APIRefunds, a.createRefund)
+	g.GET(routes.APIRefunds, a.listRefunds)
 }
 
 // HashAPIKey is how API keys are stored: hex SHA-256. Keys carry 192 random

@@ -24,6 +24,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"paybridge/internal/checkout"
+	"paybridge/internal/routes"
 	"paybridge/internal/server"
 )
 
@@ -163,13 +164,13 @@ func (p *Platform) install(c *gin.Context) {
 		server.WriteError(c, err)
 		return
 	}
-	http.SetCookie(c.Writer, &http.Cookie{Name: stateCookie, Value: state, Path: "/shopify/callback",
+	http.SetCookie(c.Writer, &http.Cookie{Name: stateCookie, Value: state, Path: routes.ShopifyCallback,
 		MaxAge: int(stateTTL.Seconds()), HttpOnly: true, Secure: strings.HasPrefix(p.cfg.PublicURL, "https://"),
 		SameSite: http.SameSiteLaxMode})
 	v := url.Values{}
 	v.Set("client_id", p.cfg.APIKey)
 	v.Set("scope", p.cfg.Scopes)
-	v.Set("redirect_uri", p.cfg.PublicURL+"/shopify/callback")
+	v.Set("redirect_uri", routes.ShopifyCallbackURL(p.cfg.PublicURL))
 	v.Set("state", state)
 	v.Set("grant_options[]", "") // offline token
 	c.Header("Cache-Control", "no-store")
@@ -205,7 +206,7 @@ func (p *Platform) callback(c *gin.Context) {
 		server.WriteError(c, denied)
 		return
 	}
-	http.SetCookie(c.Writer, &http.Cookie{Name: stateCookie, Value: "", Path: "/shopify/callback", MaxAge: -1, HttpOnly: true})
+	http.SetCookie(c.Writer, &http.Cookie{Name: stateCookie, Value: "", Path: routes.ShopifyCallback, MaxAge: -1, HttpOnly: true})
 	code := q.Get("code")
 	if code == "" {
 		server.WriteError(c, server.Error(http.StatusBadRequest, "missing_code", "the callback has no code"))
@@ -229,7 +230,7 @@ func (p *Platform) callback(c *gin.Context) {
 		}
 	}
 	c.Header("Cache-Control", "no-store")
-	c.Redirect(http.StatusFound, p.cfg.PublicURL+"/shopify/app?shop="+url.QueryEscape(shop))
+	c.Redirect(http.StatusFound, routes.ShopifyAppURL(p.cfg.PublicURL, url.QueryEscape(shop)))
 }
 
 // tokenAnswer is Shopify's answer on /admin/oauth/access_token.

@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"paybridge/internal/checkout"
+	"paybridge/internal/routes"
 	"paybridge/internal/server"
 	"paybridge/internal/wire"
 )
@@ -27,11 +28,11 @@ type sessionRoutes struct{ p *Platform }
 
 // Register mounts the session endpoints (and the webhook endpoint).
 func (r sessionRoutes) Register(g gin.IRouter) {
-	g.POST("/shopify/payments/sessions", r.p.paymentSession)
-	g.POST("/shopify/payments/refunds", r.p.refundSession)
-	g.POST("/shopify/payments/captures", r.p.captureSession)
-	g.POST("/shopify/payments/voids", r.p.voidSession)
-	g.POST("/shopify/webhooks", r.p.webhook)
+	g.POST(routes.ShopifyPaymentSessions, r.p.paymentSession)
+	g.POST(routes.ShopifyRefundSessions, r.p.refundSession)
+	g.POST(routes.ShopifyCaptureSessions, r.p.captureSession)
+	g.POST(routes.ShopifyVoidSessions, r.p.voidSession)
+	g.POST(routes.ShopifyWebhooks, r.p.webhook)
 }
 
 // SessionRoutes returns the routes to serve on the mTLS listener only.

@@ -83,6 +83,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"paybridge/internal/checkout"
+	"paybridge/internal/routes"
 	"paybridge/internal/store"
 )
 
@@ -179,41 +180,45 @@ const (
 
 // Config configures the platform. APIKey, APISecret and PublicURL are
 // required; every other zero field takes the default its comment names.
+// The fields with an env tag are read from the bridge's environment
+// (github.com/caarlos0/env/v11, see [Module]); the others are given by the
+// bridge or by tests.
 type Config struct {
 	// APIKey is the app's client id (SHOPIFY_API_KEY).
-	APIKey string
+	APIKey string `env:"SHOPIFY_API_KEY"`
 	// APISecret is the app's client secret (SHOPIFY_API_SECRET): it signs
 	// install/callback queries, webhooks and session tokens.
-	APISecret string
+	APISecret string `env:"SHOPIFY_API_SECRET"`
 	// Scopes asked at install (SHOPIFY_SCOPES). Default DefaultScopes.
-	Scopes string
+	Scopes string `env:"SHOPIFY_SCOPES"`
 	// APIVersion of the Admin and Payments Apps APIs (SHOPIFY_API_VERSION).
 	// Default DefaultAPIVersion.
-	APIVersion string
+	APIVersion string `env:"SHOPIFY_API_VERSION"`
 	// AdminOrigin replaces "https://{shop}" in every call to a shop (tests
 	// only: SHOPIFY_ADMIN_ORIGIN). "{shop}" inside it is replaced by the
 	// shop's domain. Default empty: https://{shop}.
-	AdminOrigin string
+	AdminOrigin string `env:"SHOPIFY_ADMIN_ORIGIN"`
 	// PublicURL is the bridge's external base URL (BRIDGE_PUBLIC_URL), for
 	// the OAuth redirect URI and the pay links.
 	PublicURL string
 	// ExpiringTokens asks for expiring offline tokens (60 min, with a
 	// refresh token), required of public apps from 2027
 	// (SHOPIFY_EXPIRING_TOKENS). Default false.
-	ExpiringTokens bool
+	ExpiringTokens bool `env:"SHOPIFY_EXPIRING_TOKENS" envDefault:"false"`
 
 	// SessionAddr is where the mTLS session listener listens
 	// (SHOPIFY_MTLS_ADDR). Default DefaultSessionAddr.
-	SessionAddr string
+	SessionAddr string `env:"SHOPIFY_MTLS_ADDR" envDefault:":8443"`
 	// SessionCAFile is the PEM bundle of the CA chain Shopify's client
 	// certificates are checked against (SHOPIFY_MTLS_CA_FILE). Required to
-	// serve sessions unless SessionClientCAs is set.
-	SessionCAFile string
+	// serve sessions unless SessionClientCAs is set. The bridge serves the
+	// session listener when it is set.
+	SessionCAFile string `env:"SHOPIFY_MTLS_CA_FILE"`
 	// SessionCertFile and SessionKeyFile are the session listener's own
 	// certificate (from a public CA) and key (SHOPIFY_MTLS_CERT_FILE,
 	// SHOPIFY_MTLS_KEY_FILE). Required unless SessionCertificate is set.
-	SessionCertFile string
-	SessionKeyFile  string
+	SessionCertFile string `env:"SHOPIFY_MTLS_CERT_FILE"`
+	SessionKeyFile  string `env:"SHOPIFY_MTLS_KEY_FILE"`
 	// SessionClientCAs and SessionCertificate replace the files (tests).
 	SessionClientCAs   *x509.CertPool
 	SessionCertificate *tls.Certificate
@@ -313,12 +318,12 @@ func (p *Platform) Close() { p.bg.Wait() }
 
 // Register mounts the public routes.
 func (p *Platform) Register(r gin.IRouter) {
-	r.GET("/shopify/install", p.install)
-	r.GET("/shopify/callback", p.callback)
-	r.POST("/shopify/webhooks", p.webhook)
-	r.GET("/shopify/app", p.settingsPage)
-	r.GET("/shopify/api/settings", p.authSession, p.getSettings)
-	r.PUT("/shopify/api/settings", p.authSession, p.putSettings)
+	r.GET(routes.ShopifyInstall, p.install)
+	r.GET(routes.ShopifyCallback, p.callback)
+	r.POST(routes.ShopifyWebhooks, p.webhook)
+	r.GET(routes.ShopifyApp, p.settingsPage)
+	r.GET(routes.ShopifySettings, p.authSession, p.getSettings)
+	r.PUT(routes.ShopifySettings, p.authSession, p.putSettings)
 }
 
 // shopRe is Shopify's documented shop-domain pattern; only permanent

@@ -18,6 +18,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"paybridge/internal/checkout"
+	"paybridge/internal/routes"
 	"paybridge/internal/server"
 )
 
@@ -207,8 +208,8 @@ func renderHTML(c *gin.Context, status int, t *template.Template, data any) {
 }
 
 func (p *Platform) connectForm(c *gin.Context) {
-	renderHTML(c, http.StatusOK, connectPage, connectData{Action: p.cfg.PublicURL + "/woocommerce/connect",
-		StoreURL: c.Query("store_url"), PluginURL: p.cfg.PublicURL + "/woocommerce/plugin.zip",
+	renderHTML(c, http.StatusOK, connectPage, connectData{Action: routes.WooCommerceConnectURL(p.cfg.PublicURL),
+		StoreURL: c.Query("store_url"), PluginURL: routes.WooCommercePluginURL(p.cfg.PublicURL),
 		Gateways: p.connectGateways(c.Query("gateway")), Sandbox: c.Query("sandbox") != ""})
 }
 
@@ -224,8 +225,8 @@ func (p *Platform) connectStart(c *gin.Context) {
 	ctx := c.Request.Context()
 	// The form comes back with the store, gateway and sandbox choice kept;
 	// credentials are never echoed into the page.
-	form := connectData{Action: p.cfg.PublicURL + "/woocommerce/connect", StoreURL: c.PostForm("store_url"),
-		PluginURL: p.cfg.PublicURL + "/woocommerce/plugin.zip",
+	form := connectData{Action: routes.WooCommerceConnectURL(p.cfg.PublicURL), StoreURL: c.PostForm("store_url"),
+		PluginURL: routes.WooCommercePluginURL(p.cfg.PublicURL),
 		Gateways:  p.connectGateways(c.PostForm("gateway")), Sandbox: c.PostForm("sandbox") != ""}
 	storeURL, err := NormalizeStoreURL(c.PostForm("store_url"), p.cfg.AllowInsecureURLs)
 	var acct checkout.GatewayAccount
@@ -259,15 +260,15 @@ func (p *Platform) connectStart(c *gin.Context) {
 		p.fail(c, "en", err)
 		return
 	}
-	http.SetCookie(c.Writer, &http.Cookie{Name: browserCookie, Value: token, Path: "/woocommerce/auth/return/",
+	http.SetCookie(c.Writer, &http.Cookie{Name: browserCookie, Value: token, Path: routes.WooCommerceAuthReturnPath,
 		MaxAge: int(connectStateTTL.Seconds()), HttpOnly: true, SameSite: http.SameSiteLaxMode,
 		Secure: strings.HasPrefix(p.cfg.PublicURL, "https://")})
 	q := url.Values{
 		"app_name":     {p.cfg.AppName},
 		"scope":        {"read_write"},
 		"user_id":      {state},
-		"return_url":   {p.cfg.PublicURL + "/woocommerce/auth/return/" + shop.ID},
-		"callback_url": {p.cfg.PublicURL + "/woocommerce/auth/callback"},
+		"return_url":   {routes.WooCommerceAuthReturnURL(p.cfg.PublicURL, shop.ID)},
+		"callback_url": {routes.WooCommerceAuthCallbackURL(p.cfg.PublicURL)},
 	}
 	c.Redirect(http.StatusFound, storeURL+"/wc-auth/v1/authorize?"+q.Encode())
 }
@@ -413,7 +414,7 @@ func (p *Platform) ensureShop(ctx context.Context, shop *checkout.Shop) error {
 
 // webhookURL is where a shop's webhooks are delivered.
 func webhookURL(publicURL, shopID string) string {
-	return strings.TrimRight(publicURL, "/") + "/woocommerce/webhooks/" + shopID
+	return routes.WooCommerceWebhooksURL(strings.TrimRight(publicURL, "/"), shopID)
 }
 
 // ensureWebhook finds our webhook (by delivery URL and topic), creates it
@@ -474,7 +475,7 @@ func (p *Platform) CheckWebhooks(ctx context.Context) error {
 // started the connection (its cookie).
 func (p *Platform) authReturn(c *gin.Context) {
 	ctx := c.Request.Context()
-	d := resultData{BridgeURL: p.cfg.PublicURL, PluginURL: p.cfg.PublicURL + "/woocommerce/plugin.zip"}
+	d := resultData{BridgeURL: p.cfg.PublicURL, PluginURL: routes.WooCommercePluginURL(p.cfg.PublicURL)}
 	var shop *checkout.Shop
 	err := checkout.ErrNotFound
 	if checkout.ValidID("shop", c.Param("shop")) {

@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"paybridge/internal/checkout"
+	"paybridge/internal/routes"
 	"paybridge/internal/server"
 )
 
@@ -324,7 +325,7 @@ func (p *Platform) redirect(c *gin.Context, lang, paymentID string) {
 		return
 	}
 	if to == "" { // final already: the shopper routes show or forward it
-		to = p.cfg.PublicURL + "/wait/" + pay.ID
+		to = routes.WaitURL(p.cfg.PublicURL, pay.ID)
 	}
 	c.Header("Cache-Control", "no-store")
 	c.Redirect(http.StatusFound, to)

@@ -33,6 +33,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"paybridge/internal/checkout"
+	"paybridge/internal/routes"
 	"paybridge/internal/store"
 )
 
@@ -88,7 +89,10 @@ type Store interface {
 
 var _ Store = (*store.DB)(nil)
 
-// Config configures the platform. PublicURL is required.
+// Config configures the platform. PublicURL is required. The fields with
+// an env tag are read from the bridge's environment
+// (github.com/caarlos0/env/v11, see [Module]); the others are given by the
+// bridge or by tests.
 type Config struct {
 	// PublicURL is the bridge's external base URL (BRIDGE_PUBLIC_URL).
 	PublicURL string
@@ -106,7 +110,15 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// WebhookCheckInterval is how often the reconciler checks the bridge's
+	// webhooks on each store and re-activates disabled ones (one request
+	// per store; [Platform.CheckWebhooks]).
+	// BRIDGE_WEBHOOK_CHECK_INTERVAL, default 10m.
+	WebhookCheckInterval time.Duration `env:"BRIDGE_WEBHOOK_CHECK_INTERVAL" envDefault:"10m"`
 }
+
+// DefaultWebhookCheckInterval is the default Config.WebhookCheckInterval.
+const DefaultWebhookCheckInterval = 10 * time.Minute
 
 func (c Config) withDefaults() Config {
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
@@ -124,6 +136,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.WebhookCheckInterval <= 0 {
+		c.WebhookCheckInterval = DefaultWebhookCheckInterval
 	}
 	return c
 }
@@ -158,15 +173,15 @@ func (p *Platform) Wait() { p.bg.Wait() }
 
 // Register mounts the routes.
 func (p *Platform) Register(r gin.IRouter) {
-	g := r.Group("/woocommerce")
-	g.GET("/connect", p.connectForm)
-	g.POST("/connect", p.connectStart)
-	g.POST("/auth/callback", p.authCallback)
-	g.GET("/auth/return/:shop", p.authReturn)
-	g.GET("/plugin.zip", p.pluginZip)
-	g.GET("/pay/:shop/:order", p.pay)
-	g.POST("/webhooks/:shop", p.webhook)
-	g.POST("/refunds/:shop", p.refund)
+	g := r.Group(routes.WooCommerceGroup)
+	g.GET(routes.WooCommerceConnect, p.connectForm)
+	g.POST(routes.WooCommerceConnect, p.connectStart)
+	g.POST(routes.WooCommerceAuthCallback, p.authCallback)
+	g.GET(routes.WooCommerceAuthReturn, p.authReturn)
+	g.GET(routes.WooCommercePlugin, p.pluginZip)
+	g.GET(routes.WooCommercePay, p.pay)
+	g.POST(routes.WooCommerceWebhooks, p.webhook)
+	g.POST(routes.WooCommerceRefunds, p.refund)
 }
 
 // clientFor returns a REST client for a connected shop.
