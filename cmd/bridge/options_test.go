@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -129,6 +130,42 @@ func TestMerchantOptions(t *testing.T) {
 		refused("save_card without a customer id", code, body, "invalid_field", "customer.unique_id")
 		code, body = post(func(m map[string]any) { m["extra_data"] = strings.Repeat("x", 256) })
 		refused("extra_data too long", code, body, "invalid_field", "extra_data: is longer than 255 characters")
+	})
+	t.Run("SavedCardsForgotten", func(t *testing.T) {
+		token := func(order map[string]any) string {
+			t.Helper()
+			code, p := b.do("POST", "/api/v1/payments", order)
+			if code != http.StatusCreated {
+				t.Fatalf("%d %v", code, p)
+			}
+			var sent struct {
+				Tokens struct {
+					CustomerUniqueToken json.Number `json:"customerUniqueToken"`
+				} `json:"tokens"`
+			}
+			if err := json.Unmarshal(b.gw.lastCreate(t), &sent); err != nil {
+				t.Fatal(err)
+			}
+			return sent.Tokens.CustomerUniqueToken.String()
+		}
+		first := b.order("card-1", "10.000", "KWD")
+		first["customer"].(map[string]any)["unique_id"] = "cust-cards"
+		first["save_card"] = true
+		tok := token(first)
+		again := b.order("card-2", "10.000", "KWD")
+		again["customer"].(map[string]any)["unique_id"] = "cust-cards"
+		if len(tok) != 16 || token(again) != tok {
+			t.Fatalf("returning customer's token: %s, first %s", token(again), tok)
+		}
+		code, body := b.do("DELETE", "/api/v1/customers/cust-cards/cards", nil)
+		if code != http.StatusOK || body["tokens_forgotten"] != float64(1) {
+			t.Fatalf("forget: %d %v", code, body)
+		}
+		after := b.order("card-3", "10.000", "KWD")
+		after["customer"].(map[string]any)["unique_id"] = "cust-cards"
+		if got := token(after); got != "" {
+			t.Fatalf("a forgotten customer's token %s", got)
+		}
 	})
 	t.Run("Methods", func(t *testing.T) {
 		for _, m := range []string{"cc", "apple-pay", "google-pay", "samsung-pay"} {

@@ -158,7 +158,7 @@ func (e *UnsupportedError) Is(target error) bool { return target == ErrUnsupport
 // Capabilities returns what the named gateway can do, and false when no
 // adapter of that name is registered. A feature is offered only when the
 // adapter declares it and implements the interface it needs: refunds need
-// a [Refunder].
+// a [Refunder], saved cards a [CustomerTokener].
 func (s *Service) Capabilities(gateway string) (Capabilities, bool) {
 	g, ok := s.gateways[gateway]
 	if !ok {
@@ -172,6 +172,9 @@ func declared(g Gateway) Capabilities {
 	caps := g.Capabilities()
 	if _, ok := g.(Refunder); !ok {
 		caps.Refunds, caps.PartialRefunds, caps.MultipleRefunds, caps.IdempotentRefunds = false, false, false, false
+	}
+	if _, ok := g.(CustomerTokener); !ok {
+		caps.SavedCards = false
 	}
 	if caps.DisplayName == "" {
 		caps.DisplayName = g.Name()

@@ -108,6 +108,10 @@ type Payment struct {
 	// GatewayData holds what later calls need from the gateway's answers
 	// (UPayments refund_order_id …).
 	GatewayData map[string]string
+	// CustomerToken is the customer's saved-card token at the gateway, set
+	// by the core for the adapter's CreatePayment only: it is kept sealed,
+	// per customer, never on the payment (the store ignores this field).
+	CustomerToken string
 
 	// RequestHash fingerprints the create request, so that a retried
 	// request with the same order id but another body is refused.

@@ -56,6 +56,18 @@ type Refunder interface {
 	RefundStatus(ctx context.Context, acct GatewayAccount, p *Payment, r *Refund) (RefundResult, error)
 }
 
+// CustomerTokener is implemented by adapters whose gateway keeps a
+// customer's saved cards under a token the bridge issues (UPayments
+// customerUniqueToken, Checkout.com KFast card_token). Without it the core
+// refuses saved cards (FeatureSavedCards), whatever Capabilities says. The
+// core keeps one token per shop, gateway and customer, sealed, and hands
+// it to CreatePayment as Payment.CustomerToken.
+type CustomerTokener interface {
+	// NewCustomerToken makes a token for a new customer and registers it
+	// with the gateway where the gateway needs that.
+	NewCustomerToken(ctx context.Context, acct GatewayAccount) (string, error)
+}
+
 // URLs are the addresses a gateway sends the shopper and its notifications
 // to. Each carries our payment id in its path and has no query string.
 type URLs struct {
@@ -155,6 +167,15 @@ type Store interface {
 	// last updated before before.
 	OpenRefunds(ctx context.Context, before time.Time, limit int) ([]*Refund, error)
 	Shop(ctx context.Context, id string) (*Shop, error)
+	// CustomerToken returns the saved-card token of a shop's customer at
+	// a gateway, or ErrNotFound.
+	CustomerToken(ctx context.Context, shopID, gateway, customerID string) (string, error)
+	// PutCustomerToken keeps token unless the customer has one already,
+	// and returns the one kept.
+	PutCustomerToken(ctx context.Context, shopID, gateway, customerID, token string) (string, error)
+	// ForgetCustomer deletes a customer's tokens at every gateway and
+	// returns how many went.
+	ForgetCustomer(ctx context.Context, shopID, customerID string) (int64, error)
 }
 
 // Change is one atomic write.

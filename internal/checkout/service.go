@@ -399,7 +399,9 @@ func (s *Service) ensureCharge(ctx context.Context, shop *Shop, p *Payment) (*Pa
 	if !ok {
 		return p, fmt.Errorf("%w %q", ErrUnknownGateway, p.Gateway)
 	}
+	s.attachCustomerToken(ctx, shop, g, p)
 	charge, err := g.CreatePayment(ctx, shop.Gateway, p, s.URLs(p))
+	p.CustomerToken = ""
 	if err != nil {
 		d := map[string]any{"error": err.Error()}
 		var ge *GatewayError
@@ -423,6 +425,57 @@ func (s *Service) ensureCharge(ctx context.Context, shop *Shop, p *Payment) (*Pa
 		return []Event{{PaymentID: p.ID, Kind: EventChargeCreated, Source: "gateway",
 			Detail: detail(map[string]any{"ref": charge.Ref, "answer": charge.Raw})}}, nil
 	})
+}
+
+// EventCustomerTokenFailed records that a saved-card token could not be
+// made for the customer: the payment goes ahead without saving the card.
+const EventCustomerTokenFailed = "customer_token_failed"
+
+// attachCustomerToken sets p.CustomerToken for a customer the store
+// identifies, on a gateway that keeps saved cards: the customer's token if
+// they have one (so the page shows their cards), or a new one when they
+// asked to save their card. Without a token a request to save is dropped,
+// and the audit trail says why; the payment itself goes ahead.
+func (s *Service) attachCustomerToken(ctx context.Context, shop *Shop, g Gateway, p *Payment) {
+	tg, ok := g.(CustomerTokener)
+	if !ok || p.Customer.UniqueID == "" || !declared(g).SavedCards {
+		return
+	}
+	tok, err := s.store.CustomerToken(ctx, shop.ID, p.Gateway, p.Customer.UniqueID)
+	if err == nil {
+		p.CustomerToken = tok
+		return
+	}
+	if !errors.Is(err, ErrNotFound) || !p.Options.SaveCard {
+		if !errors.Is(err, ErrNotFound) {
+			s.log.WarnContext(ctx, "customer token", "payment", p.ID, "err", err)
+		}
+		return
+	}
+	tok, err = tg.NewCustomerToken(ctx, shop.Gateway)
+	if err == nil {
+		tok, err = s.store.PutCustomerToken(ctx, shop.ID, p.Gateway, p.Customer.UniqueID, tok)
+	}
+	if err != nil {
+		p.Options.SaveCard = false
+		s.applyEvents(ctx, []Event{{PaymentID: p.ID, Kind: EventCustomerTokenFailed, Source: "gateway",
+			Detail: detail(map[string]any{"error": err.Error(), "save_card": "dropped"})}})
+		return
+	}
+	p.CustomerToken = tok
+}
+
+// ForgetCustomer deletes the saved-card tokens the bridge keeps for a
+// shop's customer (customerID is the store's id for them), at every
+// gateway: the gateway page no longer shows their saved cards. It returns
+// how many tokens went.
+func (s *Service) ForgetCustomer(ctx context.Context, shop *Shop, customerID, source string) (int64, error) {
+	n, err := s.store.ForgetCustomer(ctx, shop.ID, customerID)
+	if err != nil {
+		return 0, err
+	}
+	s.log.InfoContext(ctx, "customer tokens forgotten", "shop", shop.ID, "tokens", n, "source", source)
+	return n, nil
 }
 
 func mergeData(p *Payment, data map[string]string) bool {

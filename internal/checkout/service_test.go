@@ -2,6 +2,7 @@ package checkout_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -497,5 +498,69 @@ func TestRedactCustomer(t *testing.T) {
 	}
 	if n != 1 {
 		t.Fatalf("%d redaction events, want 1", n)
+	}
+}
+
+// A returning customer's saved cards: the first payment that asks to save
+// the card makes the customer's token (registered at UPayments, kept
+// sealed), later payments carry the same token so the page shows the
+// cards, another customer gets another, and a forgotten customer none.
+func TestSavedCards(t *testing.T) {
+	b := setup(t)
+	ctx := t.Context()
+	m, _ := checkout.ParseMoney("5.000", "KWD")
+	pay := func(order, customer string, save bool) string {
+		t.Helper()
+		_, _, err := b.svc.CreatePayment(ctx, b.shop, checkout.PlatformAPI, checkout.PaymentRequest{OrderID: order, Amount: m,
+			Customer: checkout.Customer{Name: "Fatima", Email: "f@example.com", UniqueID: customer}, Options: checkout.Options{SaveCard: save}}, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		charges := b.sim.Charges()
+		var body struct {
+			Tokens struct {
+				CustomerUniqueToken json.Number `json:"customerUniqueToken"`
+			} `json:"tokens"`
+			IsSaveCard bool `json:"isSaveCard"`
+		}
+		if err := json.Unmarshal(charges[len(charges)-1], &body); err != nil {
+			t.Fatal(err)
+		}
+		if body.IsSaveCard != save {
+			t.Errorf("%s: isSaveCard %v", order, body.IsSaveCard)
+		}
+		return body.Tokens.CustomerUniqueToken.String()
+	}
+	if tok := pay("c0", "cust-1", false); tok != "" {
+		t.Fatalf("a token for a customer who never saved a card: %s", tok)
+	}
+	tok := pay("c1", "cust-1", true)
+	if len(tok) != 16 {
+		t.Fatalf("token %q", tok)
+	}
+	if _, err := b.sim.SaveCard(tok); err != nil {
+		t.Fatalf("the token is not registered at UPayments: %v", err)
+	}
+	if again := pay("c2", "cust-1", false); again != tok {
+		t.Fatalf("returning customer: token %q, want %q", again, tok)
+	}
+	if again := pay("c3", "cust-1", true); again != tok {
+		t.Fatalf("saving again: token %q, want %q", again, tok)
+	}
+	if other := pay("c4", "cust-2", true); other == "" || other == tok {
+		t.Fatalf("another customer's token %q", other)
+	}
+	if n, err := b.svc.ForgetCustomer(ctx, b.shop, "cust-1", "test"); err != nil || n != 1 {
+		t.Fatalf("forget: %d %v", n, err)
+	}
+	if after := pay("c5", "cust-1", false); after != "" {
+		t.Fatalf("a forgotten customer's token %q", after)
+	}
+	// No customer id, no saved card.
+	_, _, err := b.svc.CreatePayment(ctx, b.shop, checkout.PlatformAPI, checkout.PaymentRequest{OrderID: "c6", Amount: m,
+		Options: checkout.Options{SaveCard: true}}, "test")
+	var ve *checkout.ValidationError
+	if !errors.As(err, &ve) || ve.Field != "customer.unique_id" {
+		t.Fatalf("save without a customer: %v", err)
 	}
 }

@@ -68,6 +68,8 @@ const (
 	APIPayment = "/payments/:id"
 	// APIRefunds creates and lists a payment's refunds.
 	APIRefunds = "/payments/:id/refunds"
+	// APICustomerCards forgets a customer's saved cards (DELETE).
+	APICustomerCards = "/customers/:unique_id/cards"
 )
 
 // WooCommerce routes (internal/platforms/woocommerce), relative to

@@ -3,9 +3,11 @@ package upay
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"net/http"
 	"strconv"
 	"time"
@@ -41,9 +43,24 @@ var (
 	_ checkout.Refunder = (*Gateway)(nil)
 )
 
-// MetaCustomerUniqueToken is the Metadata key CreatePayment reads for
-// tokens.customerUniqueToken (8–18 digits).
-const MetaCustomerUniqueToken = "customer_unique_token"
+var _ checkout.CustomerTokener = (*Gateway)(nil)
+
+// NewCustomerToken makes a customer's tokens.customerUniqueToken: UPayments
+// wants a merchant-chosen number of 8 to 18 digits, registered with
+// create-customer-unique-token before use. It is 16 random digits (not a
+// phone number or a hash of an e-mail, as the official plugins use, which
+// another merchant's customer could share or guess).
+func (g *Gateway) NewCustomerToken(ctx context.Context, acct checkout.GatewayAccount) (string, error) {
+	n, err := rand.Int(rand.Reader, big.NewInt(9e15))
+	if err != nil {
+		return "", fmt.Errorf("upay: customer token: %w", err)
+	}
+	tok := strconv.FormatInt(n.Int64()+1e15, 10)
+	if _, err := g.Client(acct).CreateCustomerUniqueToken(ctx, tok); err != nil {
+		return "", err
+	}
+	return tok, nil
+}
 
 // pluginSources are the platforms whose name UPayments knows as a
 // plugin.src (seed 000: opencart, whmcs, cscart, woocommerce, magento,
@@ -124,7 +141,7 @@ func ChargeRequestFor(p *checkout.Payment, urls checkout.URLs) (ChargeRequest, e
 		Customer: Customer{UniqueID: p.Customer.UniqueID, Name: p.Customer.Name,
 			Email: p.Customer.Email, Mobile: p.Customer.Mobile},
 		CustomerExtraData: p.Options.ExtraData,
-		Tokens:            Tokens{CustomerUniqueToken: json.Number(p.Metadata[MetaCustomerUniqueToken])},
+		Tokens:            Tokens{CustomerUniqueToken: json.Number(p.CustomerToken)},
 		Language:          "en",
 		IsSaveCard:        p.Options.SaveCard,
 		ReturnURL:         urls.Return,

@@ -374,7 +374,7 @@ func TestCreatePaymentVariants(t *testing.T) {
 	p := payment("pay_i", checkout.Money{Minor: 1500, Currency: "KWD"})
 	p.Options.Invoice = &checkout.Invoice{}
 	p.Options.SaveCard = true
-	p.Metadata = map[string]string{"customer_unique_token": "12345678"}
+	p.CustomerToken = "12345678"
 	ch, err := g.CreatePayment(ctx, acct, p, urlsFor("https://shop.example", p.ID))
 	if err != nil || ch.URL == "" || ch.Data["invoice_id"] == "" || ch.Ref != "" {
 		t.Fatalf("invoice charge = %+v, %v", ch, err)

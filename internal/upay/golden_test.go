@@ -55,13 +55,13 @@ func TestChargeMatchesSeeds(t *testing.T) {
 	t.Run("seed 000, KNET with a customer token", func(t *testing.T) {
 		p := seedPayment(t)
 		p.PaymentMethod = "knet"
-		p.Metadata = map[string]string{MetaCustomerUniqueToken: "90908986"}
+		p.CustomerToken = "90908986"
 		testenv.MatchSeed(t, "upay-charge-knet.request.json", build(t, p), testenv.Golden{Ours: ours, Extra: isSaveCard})
 	})
 	t.Run("seed 000, a split between two vendors", func(t *testing.T) {
 		p := seedPayment(t)
 		p.PaymentMethod = "knet"
-		p.Metadata = map[string]string{MetaCustomerUniqueToken: "90908986"}
+		p.CustomerToken = "90908986"
 		p.Products[0].Description = "Logitech K380 / Easy-Switch for Upto 3 Devices, Slim Bluetooth Tablet Keyboar "
 		ten, _ := checkout.ParseMoney("10", "KWD")
 		p.Options.Splits = []checkout.Split{

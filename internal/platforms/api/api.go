@@ -8,6 +8,7 @@
 //	GET  /payments/{id}          the payment with its audit events
 //	POST /payments/{id}/refunds  refund all or part → 201 (200 for a repeated reference)
 //	GET  /payments/{id}/refunds  the payment's refunds
+//	DELETE /customers/{unique_id}/cards  forget the customer's saved cards
 package api
 
 import (
@@ -52,6 +53,25 @@ func (a *API) Register(r gin.IRouter) {
 	g.GET(routes.APIPayment, a.getPayment)
 	g.POST(routes.APIRefunds, a.createRefund)
 	g.GET(routes.APIRefunds, a.listRefunds)
+	g.DELETE(routes.APICustomerCards, a.forgetCards)
+}
+
+// forgetCards forgets the saved-card tokens of the shop's customer
+// unique_id: the gateway page stops showing their cards. It answers 200
+// with how many tokens went (0 for a customer the bridge never saw).
+func (a *API) forgetCards(c *gin.Context) {
+	id := c.Param("unique_id")
+	if strings.TrimSpace(id) == "" || len([]rune(id)) > checkout.MaxCustomerIDLen {
+		server.WriteError(c, server.Error(http.StatusUnprocessableEntity, "invalid_field",
+			fmt.Sprintf("unique_id: 1 to %d characters", checkout.MaxCustomerIDLen)))
+		return
+	}
+	n, err := a.svc.ForgetCustomer(c.Request.Context(), shopOf(c), id, "api")
+	if err != nil {
+		server.WriteError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"unique_id": id, "tokens_forgotten": n})
 }
 
 // HashAPIKey is how API keys are stored: hex SHA-256. Keys carry 192 random

@@ -202,12 +202,17 @@ func (p *Platform) dataRequest(ctx context.Context, shop *checkout.Shop, body []
 
 // customerRedact erases the customer's details from their payments.
 func (p *Platform) customerRedact(ctx context.Context, shop *checkout.Shop, body []byte) error {
-	pays, _, err := p.customerPayments(ctx, shop, body)
+	pays, in, err := p.customerPayments(ctx, shop, body)
 	if err != nil {
 		return err
 	}
 	for _, pay := range pays {
 		if err := p.svc.RedactCustomer(ctx, shop.ID, pay.ID, "shopify customers/redact", "shopify"); err != nil {
+			return err
+		}
+	}
+	if id := in.Customer.ID.String(); id != "" {
+		if _, err := p.svc.ForgetCustomer(ctx, shop, id, "shopify"); err != nil {
 			return err
 		}
 	}
@@ -253,9 +258,10 @@ type orderIn struct {
 	OrderStatusURL   string      `json:"order_status_url"`
 	CustomerLocale   string      `json:"customer_locale"`
 	Customer         *struct {
-		FirstName string `json:"first_name"`
-		LastName  string `json:"last_name"`
-		Phone     string `json:"phone"`
+		ID        json.Number `json:"id"`
+		FirstName string      `json:"first_name"`
+		LastName  string      `json:"last_name"`
+		Phone     string      `json:"phone"`
 	} `json:"customer"`
 }
 
@@ -363,6 +369,7 @@ func (p *Platform) createOrderPayment(ctx context.Context, shop *checkout.Shop, 
 	cust := checkout.Customer{Email: o.Email, Mobile: o.Phone}
 	if o.Customer != nil {
 		cust.Name = strings.TrimSpace(o.Customer.FirstName + " " + o.Customer.LastName)
+		cust.UniqueID = o.Customer.ID.String()
 		if cust.Mobile == "" {
 			cust.Mobile = o.Customer.Phone
 		}

@@ -3,6 +3,7 @@ package shopify
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -203,11 +204,17 @@ func testCompliance(t *testing.T, h *harness, shop *checkout.Shop) {
 	if !found {
 		t.Fatal("data request not recorded on the customer's payment")
 	}
+	if _, err := h.db.PutCustomerToken(context.Background(), shop.ID, "upay", "1", "1234567890123456"); err != nil {
+		t.Fatal(err)
+	}
 	send("customers/redact", "customers_redact.json", func(m map[string]any) {
 		m["customer"] = map[string]any{"id": 1, "email": strings.ToUpper(email), "phone": ""}
 	})
 	if got := h.payment(shop, "5001").Customer; got != (checkout.Customer{}) {
 		t.Fatalf("customer not redacted: %+v", got)
+	}
+	if _, err := h.db.CustomerToken(context.Background(), shop.ID, "upay", "1"); !errors.Is(err, checkout.ErrNotFound) {
+		t.Fatalf("the customer's saved-card token survived customers/redact: %v", err)
 	}
 	send("app/uninstalled", "app_uninstalled.json", nil)
 	s, _ := h.db.Shop(context.Background(), shop.ID)
