@@ -74,6 +74,10 @@ type URLs struct {
 	Return string
 	Cancel string
 	Notify string
+	// Status is the bridge's page showing the payment's status (the
+	// waiting page, which moves the shopper on once it is final), for a
+	// gateway that links to an order status page (KuPay).
+	Status string
 }
 
 // Charge is a gateway's answer to a charge creation.

@@ -189,6 +189,7 @@ func (s *Service) URLs(p *Payment) URLs {
 		Return: routes.ReturnURL(s.cfg.PublicURL, p.ID),
 		Cancel: routes.CancelURL(s.cfg.PublicURL, p.ID),
 		Notify: routes.NotifyURL(s.cfg.PublicURL, p.Gateway, p.ID),
+		Status: routes.WaitURL(s.cfg.PublicURL, p.ID),
 	}
 }
 

@@ -108,7 +108,7 @@ func CreateRequestFor(p *checkout.Payment, urls checkout.URLs) (CreateRequest, e
 	return CreateRequest{
 		ID: id, OrderNumber: p.OrderID, CreatedAt: p.CreatedAt.UTC().Format(time.RFC3339),
 		Currency: p.Amount.Currency, Amount: json.Number(p.Amount.String()),
-		Email: p.Customer.Email, OrderStatusURL: p.ReturnURL,
+		Email: p.Customer.Email, OrderStatusURL: urls.Status,
 		CancelURL: urls.Cancel, PaidURL: urls.Return, CallbackURL: urls.Notify,
 	}, nil
 }

@@ -27,7 +27,8 @@ func acct() checkout.GatewayAccount {
 	return checkout.GatewayAccount{Gateway: "kupay", Credentials: map[string]string{kupay.CredToken: kupaytest.DefaultToken}}
 }
 
-var urls = checkout.URLs{Return: "https://bridge.example/return/x", Cancel: "https://bridge.example/cancel/x", Notify: "https://bridge.example/notify/kupay/x"}
+var urls = checkout.URLs{Return: "https://bridge.example/return/x", Cancel: "https://bridge.example/cancel/x", Notify: "https://bridge.example/notify/kupay/x",
+	Status: "https://bridge.example/wait/x"}
 
 func newPayment(t *testing.T, amount, cur string) *checkout.Payment {
 	id := checkout.NewID("pay")
@@ -81,7 +82,7 @@ func TestGatewayAgainstSimulator(t *testing.T) {
 	body := string(srv.Requests("create")[0])
 	for _, want := range []string{`"amount":12.50,`, `"currency":"USD"`, `"id":"` + p.ID + `"`, `"order_number":"1001"`,
 		`"created_at":"2026-11-21T18:58:04Z"`, `"paid_url":"` + urls.Return + `"`, `"cancel_url":"` + urls.Cancel + `"`,
-		`"callback_url":"` + urls.Notify + `"`, `"order_status_url":"https://shop.example/orders/1001"`, `"email":"f@example.com"`} {
+		`"callback_url":"` + urls.Notify + `"`, `"order_status_url":"` + urls.Status + `"`, `"email":"f@example.com"`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("request %s lacks %s", body, want)
 		}
