@@ -13,12 +13,10 @@
 package cko
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -26,7 +24,7 @@ import (
 	"time"
 
 	"paybridge/internal/checkout"
-	"paybridge/internal/metrics"
+	"paybridge/internal/gatewayhttp"
 	"paybridge/internal/wire"
 )
 
@@ -45,9 +43,6 @@ const (
 	// SignatureHeader carries the webhook signature: hex HMAC-SHA256 of
 	// the raw body with the webhook signing key.
 	SignatureHeader = "Cko-Signature"
-
-	maxResponse  = 1 << 20
-	maxErrorBody = 512
 )
 
 // Payment statuses of GET /payments/{id} (Checkout.com's enum).
@@ -77,7 +72,8 @@ type Client struct {
 	// SecretKey is the secret API key ("sk_…"), sent as a Bearer token.
 	// It is never logged nor put in errors.
 	SecretKey string
-	// HTTPClient sends the requests (default http.DefaultClient).
+	// HTTPClient sends the requests (default: a pooled client shared by
+	// every Checkout.com client, see package gatewayhttp).
 	HTTPClient *http.Client
 	// Timeout bounds each call on top of the caller's context
 	// (default [DefaultTimeout]).
@@ -225,10 +221,10 @@ func (e *APIError) Error() string {
 // a repeated request returns the first payment instead of a second one).
 func (c *Client) RequestPayment(ctx context.Context, req PaymentRequest, idempotencyKey string) (PaymentResponse, error) {
 	if req.Source.Type != "knet" {
-		return PaymentResponse{}, gwErr("charge", fmt.Errorf("source.type %q: only knet is supported", req.Source.Type))
+		return PaymentResponse{}, api.RequestError("charge", fmt.Errorf("source.type %q: only knet is supported", req.Source.Type))
 	}
 	if req.Amount <= 0 {
-		return PaymentResponse{}, gwErr("charge", errors.New("amount must be positive"))
+		return PaymentResponse{}, api.RequestError("charge", errors.New("amount must be positive"))
 	}
 	raw, err := c.do(ctx, "charge", http.MethodPost, "/payments", req, idempotencyKey)
 	if err != nil {
@@ -244,8 +240,8 @@ func (c *Client) RequestPayment(ctx context.Context, req PaymentRequest, idempot
 			} `json:"redirect"`
 		} `json:"_links"`
 	}
-	if err := decodeJSON(raw, &d); err != nil {
-		return PaymentResponse{}, badAnswer("charge", err)
+	if err := wire.DecodeJSON(raw, &d); err != nil {
+		return PaymentResponse{}, api.AnswerError("charge", err)
 	}
 	return PaymentResponse{ID: d.ID, Status: d.Status, Reference: d.Reference, RedirectURL: d.Links.Redirect.Href, Raw: raw}, nil
 }
@@ -253,7 +249,7 @@ func (c *Client) RequestPayment(ctx context.Context, req PaymentRequest, idempot
 // GetPayment sends GET /payments/{id}.
 func (c *Client) GetPayment(ctx context.Context, id string) (Payment, error) {
 	if id == "" {
-		return Payment{}, gwErr("status", errors.New("empty payment id"))
+		return Payment{}, api.RequestError("status", errors.New("empty payment id"))
 	}
 	raw, err := c.do(ctx, "status", http.MethodGet, "/payments/"+url.PathEscape(id), nil, "")
 	if err != nil {
@@ -283,8 +279,8 @@ func (c *Client) GetPayment(ctx context.Context, id string) (Payment, error) {
 			AvailableToRefund json.Number `json:"available_to_refund"`
 		} `json:"balances"`
 	}
-	if err := decodeJSON(raw, &d); err != nil {
-		return Payment{}, badAnswer("status", err)
+	if err := wire.DecodeJSON(raw, &d); err != nil {
+		return Payment{}, api.AnswerError("status", err)
 	}
 	p := Payment{ID: d.ID, Status: d.Status, Approved: d.Approved, Currency: d.Currency, Reference: d.Reference,
 		Source: SourceDetails{Type: d.Source.Type, Language: d.Source.Language, KnetPaymentID: d.Source.KnetPaymentID,
@@ -304,7 +300,7 @@ func (c *Client) GetPayment(ctx context.Context, id string) (Payment, error) {
 		}
 		n, err := parseMinor(f.in)
 		if err != nil {
-			return Payment{}, badAnswer("status", fmt.Errorf("%s: %w", f.name, err))
+			return Payment{}, api.AnswerError("status", fmt.Errorf("%s: %w", f.name, err))
 		}
 		*f.out = n
 	}
@@ -314,7 +310,7 @@ func (c *Client) GetPayment(ctx context.Context, id string) (Payment, error) {
 // GetPaymentActions sends GET /payments/{id}/actions.
 func (c *Client) GetPaymentActions(ctx context.Context, id string) ([]Action, error) {
 	if id == "" {
-		return nil, gwErr("actions", errors.New("empty payment id"))
+		return nil, api.RequestError("actions", errors.New("empty payment id"))
 	}
 	raw, err := c.do(ctx, "actions", http.MethodGet, "/payments/"+url.PathEscape(id)+"/actions", nil, "")
 	if err != nil {
@@ -330,8 +326,8 @@ func (c *Client) GetPaymentActions(ctx context.Context, id string) ([]Action, er
 		ResponseSummary string      `json:"response_summary"`
 		ProcessedOn     string      `json:"processed_on"`
 	}
-	if err := decodeJSON(raw, &list); err != nil {
-		return nil, badAnswer("actions", err)
+	if err := wire.DecodeJSON(raw, &list); err != nil {
+		return nil, api.AnswerError("actions", err)
 	}
 	out := make([]Action, 0, len(list))
 	for _, a := range list {
@@ -340,7 +336,7 @@ func (c *Client) GetPaymentActions(ctx context.Context, id string) ([]Action, er
 		if a.Amount != "" {
 			n, err := parseMinor(a.Amount)
 			if err != nil {
-				return nil, badAnswer("actions", fmt.Errorf("action %s amount: %w", a.ID, err))
+				return nil, api.AnswerError("actions", fmt.Errorf("action %s amount: %w", a.ID, err))
 			}
 			act.Amount = n
 		}
@@ -353,10 +349,10 @@ func (c *Client) GetPaymentActions(ctx context.Context, id string) ([]Action, er
 // refund id), so that a repeat never refunds twice.
 func (c *Client) RefundPayment(ctx context.Context, id string, req RefundRequest, idempotencyKey string) (RefundResponse, error) {
 	if id == "" {
-		return RefundResponse{}, gwErr("refund", errors.New("empty payment id"))
+		return RefundResponse{}, api.RequestError("refund", errors.New("empty payment id"))
 	}
 	if req.Amount < 0 {
-		return RefundResponse{}, gwErr("refund", errors.New("negative amount"))
+		return RefundResponse{}, api.RequestError("refund", errors.New("negative amount"))
 	}
 	raw, err := c.do(ctx, "refund", http.MethodPost, "/payments/"+url.PathEscape(id)+"/refunds", req, idempotencyKey)
 	if err != nil {
@@ -366,84 +362,50 @@ func (c *Client) RefundPayment(ctx context.Context, id string, req RefundRequest
 		ActionID  string `json:"action_id"`
 		Reference string `json:"reference"`
 	}
-	if err := decodeJSON(raw, &d); err != nil {
-		return RefundResponse{}, badAnswer("refund", err)
+	if err := wire.DecodeJSON(raw, &d); err != nil {
+		return RefundResponse{}, api.AnswerError("refund", err)
 	}
 	if d.ActionID == "" {
-		return RefundResponse{}, badAnswer("refund", errors.New("no action_id in the answer"))
+		return RefundResponse{}, api.AnswerError("refund", errors.New("no action_id in the answer"))
 	}
 	return RefundResponse{ActionID: d.ActionID, Reference: d.Reference, Raw: raw}, nil
 }
 
-func (c *Client) do(ctx context.Context, op, method, path string, in any, idempotencyKey string) (raw []byte, err error) {
-	start := time.Now()
-	defer func() { metrics.ObserveGateway(GatewayName, op, start, err) }()
-	if c.SecretKey == "" {
-		return nil, &checkout.GatewayError{Gateway: GatewayName, Op: op, Message: "Checkout.com secret key is not configured"}
-	}
-	var body []byte
-	if in != nil {
-		if body, err = wire.EncodeJSON(in); err != nil {
-			return nil, gwErr(op, fmt.Errorf("encode request: %w", err))
-		}
-	}
-	timeout := c.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+// api is the caller every Checkout.com client shares: one pooled
+// transport for the gateway.
+var api = gatewayhttp.New(gatewayhttp.Gateway{Name: GatewayName, Display: displayName, UserAgent: "paybridge-cko/1",
+	Credential: "secret key", IdempotencyHeader: IdempotencyHeader}, gatewayhttp.Config{Timeout: DefaultTimeout})
+
+// do sends one request (with Cko-Idempotency-Key when idempotencyKey is
+// set) and returns the body of a 2xx answer, or a *checkout.GatewayError.
+func (c *Client) do(ctx context.Context, op, method, path string, in any, idempotencyKey string) ([]byte, error) {
 	base := c.BaseURL
 	if base == "" {
 		base = SandboxURL
 	}
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
+	return gatewayhttp.Call(ctx, api, gatewayhttp.Request{Op: op, Method: method, URL: strings.TrimRight(base, "/") + path,
+		Body: in, Token: c.SecretKey, IdempotencyKey: idempotencyKey, Timeout: c.Timeout, Client: c.HTTPClient}, readAnswer)
+}
+
+// readAnswer returns the body of a 2xx answer and maps any other status.
+func readAnswer(op string, a *gatewayhttp.Answer) ([]byte, error) {
+	if a.StatusCode >= 200 && a.StatusCode < 300 {
+		return a.Body, nil
 	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(base, "/")+path, rd)
-	if err != nil {
-		return nil, gwErr(op, fmt.Errorf("build request: %w", err))
-	}
-	req.Header.Set("Authorization", "Bearer "+c.SecretKey)
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "paybridge-cko/1")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if idempotencyKey != "" {
-		req.Header.Set(IdempotencyHeader, idempotencyKey)
-	}
-	hc := c.HTTPClient
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, transportErr(op, err)
-	}
-	defer resp.Body.Close()
-	raw, err = io.ReadAll(io.LimitReader(resp.Body, maxResponse))
-	if err != nil {
-		return nil, transportErr(op, fmt.Errorf("read answer: %w", err))
-	}
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return raw, nil
-	}
-	return nil, statusErr(op, resp, raw)
+	return nil, statusErr(op, a)
 }
 
 // statusErr maps a non-2xx answer: 5xx and 429 are temporary; 401 is a
 // rejected key; 422 carries error_codes; 404 an unknown payment.
-func statusErr(op string, resp *http.Response, raw []byte) error {
-	code := resp.StatusCode
-	ae := &APIError{StatusCode: code, Body: truncate(raw), RequestID: resp.Header.Get("Cko-Request-Id")}
+func statusErr(op string, a *gatewayhttp.Answer) error {
+	code := a.StatusCode
+	ae := &APIError{StatusCode: code, Body: a.Snippet(), RequestID: a.Header.Get("Cko-Request-Id")}
 	var doc struct {
 		RequestID  string   `json:"request_id"`
 		ErrorType  string   `json:"error_type"`
 		ErrorCodes []string `json:"error_codes"`
 	}
-	if decodeJSON(raw, &doc) == nil {
+	if wire.DecodeJSON(a.Body, &doc) == nil {
 		if doc.RequestID != "" {
 			ae.RequestID = doc.RequestID
 		}
@@ -457,9 +419,7 @@ func statusErr(op string, resp *http.Response, raw []byte) error {
 	case code == http.StatusTooManyRequests:
 		ge.Temporary = true
 		ge.Message = "Checkout.com rate limit reached; try again later"
-		if d, ok := retryAfter(resp.Header.Get("Retry-After")); ok {
-			ge.Err = &checkout.RetryAfterError{After: d, Err: ae}
-		}
+		ge.Err = gatewayhttp.RetryAfter(a, ae)
 	case code == http.StatusUnauthorized:
 		ge.Message = "Checkout.com rejected the secret key"
 	case code == http.StatusForbidden:
@@ -488,21 +448,3 @@ func parseMinor(n json.Number) (int64, error) {
 	}
 	return v, nil
 }
-
-func transportErr(op string, err error) error {
-	return checkout.TransportError(GatewayName, displayName, op, err)
-}
-
-func gwErr(op string, err error) error {
-	return checkout.RequestError(GatewayName, displayName, op, err)
-}
-
-func badAnswer(op string, err error) error {
-	return checkout.AnswerError(GatewayName, displayName, op, err)
-}
-
-func retryAfter(v string) (time.Duration, bool) { return wire.RetryAfter(v, time.Now()) }
-
-func decodeJSON(raw []byte, v any) error { return wire.DecodeJSON(raw, v) }
-
-func truncate(b []byte) string { return wire.Snippet(b, maxErrorBody) }

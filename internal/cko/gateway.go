@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"paybridge/internal/checkout"
+	"paybridge/internal/gatewayhttp"
+	"paybridge/internal/wire"
 )
 
 // Credential names in checkout.GatewayAccount.Credentials.
@@ -53,7 +55,8 @@ type Config struct {
 	// [LiveURL]).
 	SandboxURL string
 	LiveURL    string
-	// HTTPClient sends the requests (default http.DefaultClient).
+	// HTTPClient sends the requests (default: a pooled client shared by
+	// every Checkout.com client, see package gatewayhttp).
 	HTTPClient *http.Client
 	// Timeout bounds each call (default 15 s).
 	Timeout time.Duration
@@ -207,7 +210,7 @@ func (g *Gateway) CreatePayment(ctx context.Context, acct checkout.GatewayAccoun
 	}
 	req, err := PaymentRequestFor(acct, p, urls)
 	if err != nil {
-		return checkout.Charge{}, gwErr("charge", err)
+		return checkout.Charge{}, api.RequestError("charge", err)
 	}
 	res, err := g.Client(acct).RequestPayment(ctx, req, p.ID)
 	if err != nil {
@@ -216,7 +219,7 @@ func (g *Gateway) CreatePayment(ctx context.Context, acct checkout.GatewayAccoun
 	if res.RedirectURL == "" || res.ID == "" {
 		return checkout.Charge{}, &checkout.GatewayError{Gateway: GatewayName, Op: "charge", HTTPStatus: http.StatusAccepted,
 			Message: fmt.Sprintf("Checkout.com answered %q without a KNET redirect link", res.Status),
-			Err:     &APIError{StatusCode: http.StatusAccepted, Body: truncate(res.Raw)}}
+			Err:     &APIError{StatusCode: http.StatusAccepted, Body: gatewayhttp.Snippet(res.Raw)}}
 	}
 	return checkout.Charge{Ref: res.ID, URL: res.RedirectURL, Raw: res.Raw}, nil
 }
@@ -239,7 +242,7 @@ func statusFrom(pm Payment) (checkout.GatewayStatus, error) {
 	if pm.Currency != "" {
 		m, err := checkout.NewMoney(pm.Amount, pm.Currency)
 		if err != nil {
-			return checkout.GatewayStatus{}, badAnswer("status", fmt.Errorf("amount %d %q: %w", pm.Amount, pm.Currency, err))
+			return checkout.GatewayStatus{}, api.AnswerError("status", fmt.Errorf("amount %d %q: %w", pm.Amount, pm.Currency, err))
 		}
 		st.Amount = m
 	}
@@ -263,11 +266,11 @@ func (g *Gateway) Refund(ctx context.Context, acct checkout.GatewayAccount, p *c
 		return checkout.RefundResult{}, &checkout.GatewayError{Gateway: GatewayName, Op: "refund", Message: "no Checkout.com payment id is recorded for this payment"}
 	}
 	if r.Amount.Currency != p.Amount.Currency {
-		return checkout.RefundResult{}, gwErr("refund", fmt.Errorf("%w: refund in %s of a %s payment", checkout.ErrCurrencyMismatch, r.Amount.Currency, p.Amount.Currency))
+		return checkout.RefundResult{}, api.RequestError("refund", fmt.Errorf("%w: refund in %s of a %s payment", checkout.ErrCurrencyMismatch, r.Amount.Currency, p.Amount.Currency))
 	}
 	amount, err := MinorAmount(r.Amount)
 	if err != nil {
-		return checkout.RefundResult{}, gwErr("refund", err)
+		return checkout.RefundResult{}, api.RequestError("refund", err)
 	}
 	res, err := g.Client(acct).RefundPayment(ctx, p.GatewayRef, RefundRequest{Amount: amount, Reference: r.ID}, r.ID)
 	if err != nil {
@@ -397,7 +400,7 @@ func (g *Gateway) ParseCallback(ctx context.Context, acct checkout.GatewayAccoun
 		cb.Signed = true
 	}
 	var w Webhook
-	if err := decodeJSON(req.Body, &w); err != nil {
+	if err := wire.DecodeJSON(req.Body, &w); err != nil {
 		return checkout.Callback{}, fmt.Errorf("cko webhook: unreadable body: %w", err)
 	}
 	cb.Ref, cb.Result, cb.Outcome = w.Data.ID, w.Type, MapEvent(w.Type)
@@ -423,7 +426,7 @@ func (g *Gateway) CallbackPaymentID(req checkout.CallbackRequest) (string, error
 			Metadata  map[string]string `json:"metadata"`
 		} `json:"data"`
 	}
-	if err := decodeJSON(req.Body, &w); err != nil {
+	if err := wire.DecodeJSON(req.Body, &w); err != nil {
 		return "", fmt.Errorf("unreadable webhook body: %w", err)
 	}
 	if w.Data.Reference != "" {

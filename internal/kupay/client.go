@@ -15,14 +15,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
 	"paybridge/internal/checkout"
-	"paybridge/internal/metrics"
+	"paybridge/internal/gatewayhttp"
 	"paybridge/internal/wire"
 )
 
@@ -34,9 +33,6 @@ const (
 	DefaultTimeout = 15 * time.Second
 	// GatewayName is the adapter's name, as stored on shops.
 	GatewayName = "kupay"
-
-	maxResponse  = 1 << 20
-	maxErrorBody = 512
 )
 
 // Currencies are the order currencies KuPay documents (no KWD).
@@ -50,7 +46,8 @@ type Client struct {
 	BaseURL string
 	// Token is the merchant's API token (Bearer). Never logged.
 	Token string
-	// HTTPClient sends the requests (default http.DefaultClient).
+	// HTTPClient sends the requests (default: a pooled client shared by
+	// every KuPay client, see package gatewayhttp).
 	HTTPClient *http.Client
 	// Timeout bounds each call (default [DefaultTimeout]).
 	Timeout time.Duration
@@ -109,7 +106,7 @@ func (e *APIError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.StatusCo
 // Temporary error means the payment may or may not exist.
 func (c *Client) CreatePayment(ctx context.Context, req CreateRequest) (CreateResult, error) {
 	if req.ID == "" || req.Currency == "" || req.Amount == "" {
-		return CreateResult{}, gwErr("charge", errors.New("id, currency and amount are required"))
+		return CreateResult{}, api.RequestError("charge", errors.New("id, currency and amount are required"))
 	}
 	raw, err := c.do(ctx, "charge", http.MethodPost, "/v1/payment/create", req)
 	if err != nil {
@@ -119,8 +116,8 @@ func (c *Client) CreatePayment(ctx context.Context, req CreateRequest) (CreateRe
 		PayURL    string `json:"pay_url"`
 		PaymentID string `json:"payment_id"`
 	}
-	if err := decodeJSON(raw, &d); err != nil {
-		return CreateResult{}, badAnswer("charge", err)
+	if err := wire.DecodeJSON(raw, &d); err != nil {
+		return CreateResult{}, api.AnswerError("charge", err)
 	}
 	return CreateResult{PayURL: d.PayURL, PaymentID: d.PaymentID, Raw: raw}, nil
 }
@@ -128,15 +125,15 @@ func (c *Client) CreatePayment(ctx context.Context, req CreateRequest) (CreateRe
 // Status sends GET /v1/payment/status/{id}.
 func (c *Client) Status(ctx context.Context, paymentID string) (PaymentStatus, error) {
 	if paymentID == "" {
-		return PaymentStatus{}, gwErr("status", errors.New("empty payment id"))
+		return PaymentStatus{}, api.RequestError("status", errors.New("empty payment id"))
 	}
 	raw, err := c.do(ctx, "status", http.MethodGet, "/v1/payment/status/"+url.PathEscape(paymentID), nil)
 	if err != nil {
 		return PaymentStatus{}, err
 	}
 	var d map[string]json.RawMessage
-	if err := decodeJSON(raw, &d); err != nil {
-		return PaymentStatus{}, badAnswer("status", err)
+	if err := wire.DecodeJSON(raw, &d); err != nil {
+		return PaymentStatus{}, api.AnswerError("status", err)
 	}
 	st := PaymentStatus{Raw: raw}
 	for k, dst := range map[string]*string{"payment_id": &st.PaymentID, "id": &st.ID, "status": &st.Status,
@@ -147,7 +144,7 @@ func (c *Client) Status(ctx context.Context, paymentID string) (PaymentStatus, e
 		}
 		s, err := scalar(v)
 		if err != nil {
-			return PaymentStatus{}, badAnswer("status", fmt.Errorf("%s: %w", k, err))
+			return PaymentStatus{}, api.AnswerError("status", fmt.Errorf("%s: %w", k, err))
 		}
 		*dst = s
 	}
@@ -166,70 +163,41 @@ func scalar(raw json.RawMessage) (string, error) {
 		return s, err
 	}
 	var n json.Number
-	if err := decodeJSON(raw, &n); err != nil {
-		return "", fmt.Errorf("not a string or number: %s", truncate(raw))
+	if err := wire.DecodeJSON(raw, &n); err != nil {
+		return "", fmt.Errorf("not a string or number: %s", gatewayhttp.Snippet(raw))
 	}
 	return string(n), nil
 }
 
-func (c *Client) do(ctx context.Context, op, method, path string, in any) (raw []byte, err error) {
-	start := time.Now()
-	defer func() { metrics.ObserveGateway(GatewayName, op, start, err) }()
-	if c.Token == "" {
-		return nil, &checkout.GatewayError{Gateway: GatewayName, Op: op, Message: "KuPay API token is not configured"}
-	}
-	var body []byte
-	if in != nil {
-		if body, err = wire.EncodeJSON(in); err != nil {
-			return nil, gwErr(op, fmt.Errorf("encode request: %w", err))
-		}
-	}
-	timeout := c.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+// api is the caller every KuPay client shares: one pooled transport for
+// the gateway.
+var api = gatewayhttp.New(gatewayhttp.Gateway{Name: GatewayName, Display: "KuPay", UserAgent: "paybridge-kupay/1",
+	Credential: "API token"}, gatewayhttp.Config{Timeout: DefaultTimeout})
+
+// do sends one request and returns the body of a 200 or 201 JSON answer,
+// or a *checkout.GatewayError.
+func (c *Client) do(ctx context.Context, op, method, path string, in any) ([]byte, error) {
 	base := c.BaseURL
 	if base == "" {
 		base = BaseURL
 	}
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(base, "/")+path, rd)
-	if err != nil {
-		return nil, gwErr(op, fmt.Errorf("build request: %w", err))
-	}
-	req.Header.Set("Authorization", "Bearer "+c.Token)
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "paybridge-kupay/1")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	hc := c.HTTPClient
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, transportErr(op, err)
-	}
-	defer resp.Body.Close()
-	raw, err = io.ReadAll(io.LimitReader(resp.Body, maxResponse))
-	if err != nil {
-		return nil, transportErr(op, fmt.Errorf("read answer: %w", err))
-	}
-	code := resp.StatusCode
-	ge := &checkout.GatewayError{Gateway: GatewayName, Op: op, HTTPStatus: code, Err: &APIError{StatusCode: code, Body: truncate(raw)}}
+	return gatewayhttp.Call(ctx, api, gatewayhttp.Request{Op: op, Method: method, URL: strings.TrimRight(base, "/") + path,
+		Body: in, Token: c.Token, Timeout: c.Timeout, Client: c.HTTPClient}, readAnswer)
+}
+
+// readAnswer maps KuPay's answer: 200 and 201 with a JSON body are
+// accepted; 5xx and 429 are temporary; 401 a rejected token, 404 an
+// unknown payment; anything else a refusal with KuPay's message.
+func readAnswer(op string, a *gatewayhttp.Answer) ([]byte, error) {
+	code := a.StatusCode
+	ge := &checkout.GatewayError{Gateway: GatewayName, Op: op, HTTPStatus: code, Err: &APIError{StatusCode: code, Body: a.Snippet()}}
 	switch {
 	case code == http.StatusOK || code == http.StatusCreated:
-		if decodeJSON(raw, new(json.RawMessage)) != nil {
+		if wire.DecodeJSON(a.Body, new(json.RawMessage)) != nil {
 			ge.Message = "KuPay answered with a non-JSON page"
 			return nil, ge
 		}
-		return raw, nil
+		return a.Body, nil
 	case code >= 500:
 		ge.Temporary = true
 		ge.Message = fmt.Sprintf("KuPay is unavailable (HTTP %d)", code)
@@ -245,26 +213,12 @@ func (c *Client) do(ctx context.Context, op, method, path string, in any) (raw [
 		var doc struct {
 			Message string `json:"message"`
 		}
-		if decodeJSON(raw, &doc) == nil && doc.Message != "" {
-			ge.Message += ": " + truncate([]byte(doc.Message))
+		if wire.DecodeJSON(a.Body, &doc) == nil && doc.Message != "" {
+			ge.Message += ": " + gatewayhttp.Snippet([]byte(doc.Message))
 		}
 	}
 	return nil, ge
 }
-
-func transportErr(op string, err error) error {
-	return checkout.TransportError(GatewayName, "KuPay", op, err)
-}
-
-func gwErr(op string, err error) error { return checkout.RequestError(GatewayName, "KuPay", op, err) }
-
-func badAnswer(op string, err error) error {
-	return checkout.AnswerError(GatewayName, "KuPay", op, err)
-}
-
-func decodeJSON(raw []byte, v any) error { return wire.DecodeJSON(raw, v) }
-
-func truncate(b []byte) string { return wire.Snippet(b, maxErrorBody) }
 
 // ParseAmount reads a KuPay amount (a JSON number literal in major units)
 // exactly: zeros past the currency's exponent are dropped ("12.500" USD),

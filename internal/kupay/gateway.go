@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"paybridge/internal/checkout"
+	"paybridge/internal/gatewayhttp"
+	"paybridge/internal/wire"
 )
 
 // CredToken names the API token in checkout.GatewayAccount.Credentials.
@@ -35,7 +37,8 @@ type Config struct {
 	// BaseURL is KuPay's API host (default [BaseURL]). KuPay documents no
 	// sandbox: sandbox accounts use the same host.
 	BaseURL string
-	// HTTPClient sends the requests (default http.DefaultClient).
+	// HTTPClient sends the requests (default: a pooled client shared by
+	// every KuPay client, see package gatewayhttp).
 	HTTPClient *http.Client
 	// Timeout bounds each call (default 15 s).
 	Timeout time.Duration
@@ -119,7 +122,7 @@ func CreateRequestFor(p *checkout.Payment, urls checkout.URLs) (CreateRequest, e
 func (g *Gateway) CreatePayment(ctx context.Context, acct checkout.GatewayAccount, p *checkout.Payment, urls checkout.URLs) (checkout.Charge, error) {
 	req, err := CreateRequestFor(p, urls)
 	if err != nil {
-		return checkout.Charge{}, gwErr("charge", err)
+		return checkout.Charge{}, api.RequestError("charge", err)
 	}
 	res, err := g.Client(acct).CreatePayment(ctx, req)
 	if err != nil {
@@ -127,7 +130,7 @@ func (g *Gateway) CreatePayment(ctx context.Context, acct checkout.GatewayAccoun
 	}
 	if res.PayURL == "" || res.PaymentID == "" {
 		return checkout.Charge{}, &checkout.GatewayError{Gateway: GatewayName, Op: "charge", HTTPStatus: http.StatusOK,
-			Message: "KuPay accepted the payment but returned no pay_url or payment_id", Err: &APIError{StatusCode: http.StatusOK, Body: truncate(res.Raw)}}
+			Message: "KuPay accepted the payment but returned no pay_url or payment_id", Err: &APIError{StatusCode: http.StatusOK, Body: gatewayhttp.Snippet(res.Raw)}}
 	}
 	return checkout.Charge{Ref: res.PaymentID, URL: res.PayURL, Raw: res.Raw}, nil
 }
@@ -157,7 +160,7 @@ func (g *Gateway) Status(ctx context.Context, acct checkout.GatewayAccount, p *c
 	if ps.Amount != "" || ps.Currency != "" {
 		m, err := ParseAmount(ps.Amount, ps.Currency)
 		if err != nil {
-			return checkout.GatewayStatus{}, badAnswer("status", fmt.Errorf("amount %q %q: %w", ps.Amount, ps.Currency, err))
+			return checkout.GatewayStatus{}, api.AnswerError("status", fmt.Errorf("amount %q %q: %w", ps.Amount, ps.Currency, err))
 		}
 		st.Amount = m
 	}
@@ -182,7 +185,7 @@ func (g *Gateway) ParseCallback(ctx context.Context, acct checkout.GatewayAccoun
 		ct, _, _ := mime.ParseMediaType(req.Header.Get("Content-Type"))
 		if strings.Contains(ct, "json") || body[0] == '{' {
 			var m map[string]json.RawMessage
-			if decodeJSON(body, &m) == nil {
+			if wire.DecodeJSON(body, &m) == nil {
 				for k, raw := range m {
 					if s, err := scalar(raw); err == nil && s != "" {
 						vals.Set(k, s)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"paybridge/internal/checkout"
+	"paybridge/internal/wire"
 )
 
 // MaxSignatureAge is how far a signed notification's X-Timestamp may be
@@ -168,7 +169,7 @@ func unquirk(v url.Values) {
 // verbatim, null skipped, nested values as compact JSON).
 func jsonValues(body []byte) (url.Values, error) {
 	var m map[string]json.RawMessage
-	if err := decodeJSON(body, &m); err != nil {
+	if err := wire.DecodeJSON(body, &m); err != nil {
 		return nil, err
 	}
 	out := url.Values{}

@@ -12,7 +12,6 @@
 package upay
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -20,7 +19,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -29,7 +27,7 @@ import (
 	"time"
 
 	"paybridge/internal/checkout"
-	"paybridge/internal/metrics"
+	"paybridge/internal/gatewayhttp"
 	"paybridge/internal/wire"
 )
 
@@ -46,8 +44,7 @@ const (
 	// GatewayName is the adapter's name, as stored on shops.
 	GatewayName = "upay"
 
-	maxResponse  = 1 << 20 // bytes of an answer we read at most
-	maxErrorBody = 512     // bytes of an answer kept in errors
+	displayName = "UPayments" // how errors name the gateway
 )
 
 // Client calls the UPayments API. Like http.Client, its zero value is usable
@@ -66,7 +63,8 @@ type Client struct {
 	// X-Signature = Base64(HMAC-SHA256(APISecret, timestamp + METHOD +
 	// API_PATH + body)), API_PATH being the path after /api/v1/.
 	APISecret string
-	// HTTPClient sends the requests (default http.DefaultClient).
+	// HTTPClient sends the requests (default: a pooled client shared by
+	// every UPayments client, see package gatewayhttp).
 	HTTPClient *http.Client
 	// Timeout bounds each call, on top of the caller's context
 	// (default [DefaultTimeout]).
@@ -286,7 +284,7 @@ func (e *APIError) Error() string {
 // a Temporary error means the charge may or may not exist.
 func (c *Client) Charge(ctx context.Context, req ChargeRequest) (ChargeResult, error) {
 	if err := checkTokens(req.Tokens); err != nil {
-		return ChargeResult{}, gwErr("charge", err)
+		return ChargeResult{}, api.RequestError("charge", err)
 	}
 	env, err := c.do(ctx, "charge", http.MethodPost, "charge", req)
 	if err != nil {
@@ -300,7 +298,7 @@ func (c *Client) Charge(ctx context.Context, req ChargeRequest) (ChargeResult, e
 		} `json:"transactionData"`
 	}
 	if err := decodeData(env.Data, &d); err != nil {
-		return ChargeResult{}, badAnswer("charge", err)
+		return ChargeResult{}, api.AnswerError("charge", err)
 	}
 	r := ChargeResult{Link: string(d.Link), TrackID: string(d.TrackID), Message: env.Message, Raw: env.Raw}
 	if r.Link == "" {
@@ -319,10 +317,10 @@ func (c *Client) CreateInvoice(ctx context.Context, req ChargeRequest) (InvoiceR
 		req.NotificationType = "link"
 	case "email", "sms", "link", "all":
 	default:
-		return InvoiceResult{}, gwErr("invoice", fmt.Errorf("notificationType %q is not email, sms, link or all", req.NotificationType))
+		return InvoiceResult{}, api.RequestError("invoice", fmt.Errorf("notificationType %q is not email, sms, link or all", req.NotificationType))
 	}
 	if err := checkTokens(req.Tokens); err != nil {
-		return InvoiceResult{}, gwErr("invoice", err)
+		return InvoiceResult{}, api.RequestError("invoice", err)
 	}
 	env, err := c.do(ctx, "invoice", http.MethodPost, "charge", req)
 	if err != nil {
@@ -336,7 +334,7 @@ func (c *Client) CreateInvoice(ctx context.Context, req ChargeRequest) (InvoiceR
 		InvoiceID flexString `json:"invoice_id"`
 	}
 	if err := decodeData(env.Data, &d); err != nil {
-		return InvoiceResult{}, badAnswer("invoice", err)
+		return InvoiceResult{}, api.AnswerError("invoice", err)
 	}
 	return InvoiceResult{SMS: bool(d.SMS), Email: bool(d.Email), Link: bool(d.Link), URL: string(d.URL),
 		InvoiceID: string(d.InvoiceID), Message: env.Message, Raw: env.Raw}, nil
@@ -346,7 +344,7 @@ func (c *Client) CreateInvoice(ctx context.Context, req ChargeRequest) (InvoiceR
 // get-payment-status/{track_id}); this is the only trustworthy source.
 func (c *Client) PaymentStatus(ctx context.Context, trackID string) (Transaction, error) {
 	if trackID == "" {
-		return Transaction{}, gwErr("status", errors.New("empty track id"))
+		return Transaction{}, api.RequestError("status", errors.New("empty track id"))
 	}
 	env, err := c.do(ctx, "status", http.MethodGet, "get-payment-status/"+url.PathEscape(trackID), nil)
 	if err != nil {
@@ -375,10 +373,10 @@ func (c *Client) PaymentStatus(ctx context.Context, trackID string) (Transaction
 		} `json:"transaction"`
 	}
 	if err := decodeData(env.Data, &d); err != nil {
-		return Transaction{}, badAnswer("status", err)
+		return Transaction{}, api.AnswerError("status", err)
 	}
 	if d.Transaction == nil {
-		return Transaction{}, badAnswer("status", errors.New("no data.transaction in the answer"))
+		return Transaction{}, api.AnswerError("status", errors.New("no data.transaction in the answer"))
 	}
 	t := d.Transaction
 	return Transaction{
@@ -399,7 +397,7 @@ func (c *Client) PaymentStatus(ctx context.Context, trackID string) (Transaction
 // [Client.CheckRefundStatus].
 func (c *Client) CreateRefund(ctx context.Context, req RefundRequest) (RefundResult, error) {
 	if req.OrderID == "" {
-		return RefundResult{}, gwErr("refund", errors.New("empty orderId"))
+		return RefundResult{}, api.RequestError("refund", errors.New("empty orderId"))
 	}
 	env, err := c.do(ctx, "refund", http.MethodPost, "create-refund", req)
 	if err != nil {
@@ -411,7 +409,7 @@ func (c *Client) CreateRefund(ctx context.Context, req RefundRequest) (RefundRes
 		RefundARN     flexString `json:"refund_arn"`
 	}
 	if err := decodeData(env.Data, &d); err != nil {
-		return RefundResult{}, badAnswer("refund", err)
+		return RefundResult{}, api.AnswerError("refund", err)
 	}
 	return RefundResult{OrderID: string(d.OrderID), RefundOrderID: string(d.RefundOrderID),
 		RefundARN: string(d.RefundARN), Message: env.Message, Raw: env.Raw}, nil
@@ -422,7 +420,7 @@ func (c *Client) CreateRefund(ctx context.Context, req RefundRequest) (RefundRes
 // refund_order_id or the payment's order id) is not confirmed.
 func (c *Client) CheckRefundStatus(ctx context.Context, id string) (RefundStatus, error) {
 	if id == "" {
-		return RefundStatus{}, gwErr("refund_status", errors.New("empty refund id"))
+		return RefundStatus{}, api.RequestError("refund_status", errors.New("empty refund id"))
 	}
 	env, err := c.do(ctx, "refund_status", http.MethodGet, "check-refund-status/"+url.PathEscape(id), nil)
 	if err != nil {
@@ -435,7 +433,7 @@ func (c *Client) CheckRefundStatus(ctx context.Context, id string) (RefundStatus
 		} `json:"transaction"`
 	}
 	if err := decodeData(env.Data, &d); err != nil {
-		return RefundStatus{}, badAnswer("refund_status", err)
+		return RefundStatus{}, api.AnswerError("refund_status", err)
 	}
 	return RefundStatus{IsRefunded: bool(d.Transaction.IsRefunded),
 		IsRefundedDate: string(d.Transaction.IsRefundedDate), Raw: env.Raw}, nil
@@ -445,7 +443,7 @@ func (c *Client) CheckRefundStatus(ctx context.Context, id string) (RefundStatus
 // token (8–18 digits) before it is used on charges.
 func (c *Client) CreateCustomerUniqueToken(ctx context.Context, token string) (Envelope, error) {
 	if err := checkCustomerToken(token); err != nil {
-		return Envelope{}, gwErr("token", err)
+		return Envelope{}, api.RequestError("token", err)
 	}
 	return c.do(ctx, "token", http.MethodPost, "create-customer-unique-token",
 		map[string]json.Number{"customerUniqueToken": json.Number(token)})
@@ -454,7 +452,7 @@ func (c *Client) CreateCustomerUniqueToken(ctx context.Context, token string) (E
 // RetrieveCustomerCards lists the cards saved for a customer token.
 func (c *Client) RetrieveCustomerCards(ctx context.Context, token string) ([]Card, error) {
 	if err := checkCustomerToken(token); err != nil {
-		return nil, gwErr("cards", err)
+		return nil, api.RequestError("cards", err)
 	}
 	env, err := c.do(ctx, "cards", http.MethodPost, "retrieve-customer-cards",
 		map[string]json.Number{"customerUniqueToken": json.Number(token)})
@@ -470,7 +468,7 @@ func (c *Client) RetrieveCustomerCards(ctx context.Context, token string) ([]Car
 		} `json:"customerCards"`
 	}
 	if err := decodeData(env.Data, &d); err != nil {
-		return nil, badAnswer("cards", err)
+		return nil, api.AnswerError("cards", err)
 	}
 	cards := make([]Card, 0, len(d.CustomerCards))
 	for _, k := range d.CustomerCards {
@@ -483,7 +481,7 @@ func (c *Client) RetrieveCustomerCards(ctx context.Context, token string) ([]Car
 // customer token; the shopper comes back to returnURL.
 func (c *Client) AddCard(ctx context.Context, token, returnURL string) (string, error) {
 	if err := checkCustomerToken(token); err != nil {
-		return "", gwErr("add_card", err)
+		return "", api.RequestError("add_card", err)
 	}
 	body := struct {
 		Token     json.Number `json:"customerUniqueToken"`
@@ -497,10 +495,10 @@ func (c *Client) AddCard(ctx context.Context, token, returnURL string) (string, 
 		Link flexString `json:"link"`
 	}
 	if err := decodeData(env.Data, &d); err != nil {
-		return "", badAnswer("add_card", err)
+		return "", api.AnswerError("add_card", err)
 	}
 	if d.Link == "" {
-		return "", badAnswer("add_card", errors.New("no data.link in the answer"))
+		return "", api.AnswerError("add_card", errors.New("no data.link in the answer"))
 	}
 	return string(d.Link), nil
 }
@@ -508,7 +506,7 @@ func (c *Client) AddCard(ctx context.Context, token, returnURL string) (string, 
 // RemoveCard deletes a saved card by its token.
 func (c *Client) RemoveCard(ctx context.Context, cardToken string) (Envelope, error) {
 	if cardToken == "" {
-		return Envelope{}, gwErr("remove_card", errors.New("empty card token"))
+		return Envelope{}, api.RequestError("remove_card", errors.New("empty card token"))
 	}
 	return c.do(ctx, "remove_card", http.MethodPost, "remove-card", map[string]string{"token": cardToken})
 }
@@ -526,77 +524,49 @@ func Sign(secret, timestamp, method, path string, body []byte) string {
 	return base64.StdEncoding.EncodeToString(m.Sum(nil))
 }
 
-// do sends one request and returns the envelope of a successful answer, or
-// a *checkout.GatewayError.
-func (c *Client) do(ctx context.Context, op, method, apiPath string, in any) (env Envelope, err error) {
-	start := time.Now()
-	defer func() { metrics.ObserveGateway(GatewayName, op, start, err) }()
-	if c.APIKey == "" {
-		return Envelope{}, &checkout.GatewayError{Gateway: GatewayName, Op: op, Message: "UPayments API key is not configured"}
-	}
-	var body []byte
-	if in != nil {
-		if body, err = wire.EncodeJSON(in); err != nil {
-			return Envelope{}, gwErr(op, fmt.Errorf("encode request: %w", err))
-		}
-	}
-	timeout := c.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+// api is the caller every UPayments client shares: one pooled transport
+// for the gateway.
+var api = gatewayhttp.New(gatewayhttp.Gateway{Name: GatewayName, Display: displayName,
+	UserAgent: "paybridge-upay/1", Credential: "API key"}, gatewayhttp.Config{Timeout: DefaultTimeout})
 
+// do sends one request and returns the envelope of a successful answer, or
+// a *checkout.GatewayError. With an APISecret the request is signed
+// (X-Timestamp, X-Signature).
+func (c *Client) do(ctx context.Context, op, method, apiPath string, in any) (Envelope, error) {
 	base := c.BaseURL
 	if base == "" {
 		base = SandboxURL
 	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(base, "/")+"/"+apiPath, bytes.NewReader(body))
-	if err != nil {
-		return Envelope{}, gwErr(op, fmt.Errorf("build request: %w", err))
-	}
-	req.Header.Set("Authorization", "Bearer "+c.APIKey)
-	req.Header.Set("Accept", "application/json")
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("User-Agent", "paybridge-upay/1")
+	r := gatewayhttp.Request{Op: op, Method: method, URL: strings.TrimRight(base, "/") + "/" + apiPath, Body: in,
+		Token: c.APIKey, Timeout: c.Timeout, Client: c.HTTPClient}
 	if c.APISecret != "" {
-		now := time.Now
-		if c.Now != nil {
-			now = c.Now
+		r.Sign = func(h http.Header, body []byte) {
+			now := time.Now
+			if c.Now != nil {
+				now = c.Now
+			}
+			ts := strconv.FormatInt(now().Unix(), 10)
+			h.Set("X-Timestamp", ts)
+			h.Set("X-Signature", Sign(c.APISecret, ts, method, apiPath, body))
 		}
-		ts := strconv.FormatInt(now().Unix(), 10)
-		req.Header.Set("X-Timestamp", ts)
-		req.Header.Set("X-Signature", Sign(c.APISecret, ts, method, apiPath, body))
 	}
-	hc := c.HTTPClient
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return Envelope{}, transportErr(op, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
-	if err != nil {
-		return Envelope{}, transportErr(op, fmt.Errorf("read answer: %w", err))
-	}
-	return parseEnvelope(op, resp, raw)
+	return gatewayhttp.Call(ctx, api, r, parseEnvelope)
 }
 
-func parseEnvelope(op string, resp *http.Response, raw []byte) (Envelope, error) {
-	code := resp.StatusCode
+// parseEnvelope maps UPayments' answer: 5xx and 429 are temporary, 401 and
+// 403 a rejected key or server, a non-JSON page the IP whitelist, 422 and
+// {"status": false} a refusal with UPayments' own message and errors.
+func parseEnvelope(op string, a *gatewayhttp.Answer) (Envelope, error) {
+	code := a.StatusCode
 	ge := &checkout.GatewayError{Gateway: GatewayName, Op: op, HTTPStatus: code,
-		Err: &APIError{StatusCode: code, Body: truncate(raw)}}
+		Err: &APIError{StatusCode: code, Body: a.Snippet()}}
 	var doc struct {
 		Status  *flexBool       `json:"status"`
 		Message flexString      `json:"message"`
 		Errors  json.RawMessage `json:"errors"`
 		Data    json.RawMessage `json:"data"`
 	}
-	jsonErr := decodeJSON(raw, &doc)
+	jsonErr := wire.DecodeJSON(a.Body, &doc)
 	switch {
 	case code >= 500:
 		ge.Temporary = true
@@ -605,9 +575,7 @@ func parseEnvelope(op string, resp *http.Response, raw []byte) (Envelope, error)
 	case code == http.StatusTooManyRequests:
 		ge.Temporary = true
 		ge.Message = "UPayments rate limit reached; try again later"
-		if d, ok := retryAfter(resp.Header.Get("Retry-After")); ok {
-			ge.Err = &checkout.RetryAfterError{After: d, Err: ge.Err}
-		}
+		ge.Err = gatewayhttp.RetryAfter(a, ge.Err)
 		return Envelope{}, ge
 	case code == http.StatusUnauthorized:
 		ge.Message = "API key rejected"
@@ -646,7 +614,7 @@ func parseEnvelope(op string, resp *http.Response, raw []byte) (Envelope, error)
 		}
 		return Envelope{}, ge
 	}
-	return Envelope{Status: true, Message: string(doc.Message), Data: doc.Data, Raw: json.RawMessage(raw)}, nil
+	return Envelope{Status: true, Message: string(doc.Message), Data: doc.Data, Raw: json.RawMessage(a.Body)}, nil
 }
 
 // formatErrors renders UPayments' "errors" (a list, or a Laravel-style
@@ -675,7 +643,7 @@ func formatErrors(raw json.RawMessage) string {
 	default:
 		parts = append(parts, string(raw))
 	}
-	return truncateString(strings.Join(parts, "; "))
+	return gatewayhttp.Snippet([]byte(strings.Join(parts, "; ")))
 }
 
 func flatten(v any) string {
@@ -692,18 +660,6 @@ func flatten(v any) string {
 		b, _ := json.Marshal(v)
 		return string(b)
 	}
-}
-
-func transportErr(op string, err error) error {
-	return checkout.TransportError(GatewayName, "UPayments", op, err)
-}
-
-func gwErr(op string, err error) error {
-	return checkout.RequestError(GatewayName, "UPayments", op, err)
-}
-
-func badAnswer(op string, err error) error {
-	return checkout.AnswerError(GatewayName, "UPayments", op, err)
 }
 
 func checkTokens(t Tokens) error {
@@ -725,23 +681,15 @@ func checkCustomerToken(s string) error {
 	return nil
 }
 
-func retryAfter(v string) (time.Duration, bool) { return wire.RetryAfter(v, time.Now()) }
-
-func decodeJSON(raw []byte, v any) error { return wire.DecodeJSON(raw, v) }
-
 func decodeData(data json.RawMessage, v any) error {
 	if len(data) == 0 || string(data) == "null" {
 		return errors.New("no data in the answer")
 	}
-	if err := decodeJSON(data, v); err != nil {
+	if err := wire.DecodeJSON(data, v); err != nil {
 		return fmt.Errorf("decode data: %w", err)
 	}
 	return nil
 }
-
-func truncate(b []byte) string { return truncateString(string(b)) }
-
-func truncateString(s string) string { return wire.Snippet([]byte(s), maxErrorBody) }
 
 func allDigits(s string) bool {
 	for i := 0; i < len(s); i++ {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"paybridge/internal/checkout"
+	"paybridge/internal/gatewayhttp"
 )
 
 // Config configures a [Gateway]. The zero value is usable.
@@ -23,7 +24,8 @@ type Config struct {
 	// LiveURL is the API base for live accounts (default [LiveURL],
 	// https://apiv2api.upayments.com/api/v1).
 	LiveURL string
-	// HTTPClient sends the requests (default http.DefaultClient).
+	// HTTPClient sends the requests (default: a pooled client shared by
+	// every UPayments client, see package gatewayhttp).
 	HTTPClient *http.Client
 	// Timeout bounds each API call (default 15 s).
 	Timeout time.Duration
@@ -197,7 +199,7 @@ func ChargeRequestFor(p *checkout.Payment, urls checkout.URLs) (ChargeRequest, e
 func (g *Gateway) CreatePayment(ctx context.Context, acct checkout.GatewayAccount, p *checkout.Payment, urls checkout.URLs) (checkout.Charge, error) {
 	req, err := ChargeRequestFor(p, urls)
 	if err != nil {
-		return checkout.Charge{}, gwErr("charge", err)
+		return checkout.Charge{}, api.RequestError("charge", err)
 	}
 	c := g.Client(acct)
 	if req.PaymentGateway != nil && req.PaymentGateway.Src == "create-invoice" {
@@ -212,7 +214,7 @@ func (g *Gateway) CreatePayment(ctx context.Context, acct checkout.GatewayAccoun
 		}
 		if ch.URL == "" && (req.NotificationType == "link" || req.NotificationType == "all") {
 			return checkout.Charge{}, &checkout.GatewayError{Gateway: GatewayName, Op: "invoice",
-				HTTPStatus: http.StatusCreated, Message: "UPayments created the invoice but returned no link", Err: &APIError{StatusCode: http.StatusCreated, Body: truncate(inv.Raw)}}
+				HTTPStatus: http.StatusCreated, Message: "UPayments created the invoice but returned no link", Err: &APIError{StatusCode: http.StatusCreated, Body: gatewayhttp.Snippet(inv.Raw)}}
 		}
 		return ch, nil
 	}
@@ -223,7 +225,7 @@ func (g *Gateway) CreatePayment(ctx context.Context, acct checkout.GatewayAccoun
 	if res.Link == "" {
 		return checkout.Charge{}, &checkout.GatewayError{Gateway: GatewayName, Op: "charge",
 			HTTPStatus: http.StatusCreated, Message: "UPayments accepted the charge but returned no payment link",
-			Err: &APIError{StatusCode: http.StatusCreated, Body: truncate(res.Raw)}}
+			Err: &APIError{StatusCode: http.StatusCreated, Body: gatewayhttp.Snippet(res.Raw)}}
 	}
 	return checkout.Charge{Ref: res.TrackID, URL: res.Link, Raw: res.Raw}, nil
 }
@@ -250,7 +252,7 @@ func statusFrom(t Transaction) (checkout.GatewayStatus, error) {
 	if t.TotalPrice != "" || t.CurrencyType != "" {
 		m, err := t.Amount()
 		if err != nil {
-			return checkout.GatewayStatus{}, badAnswer("status", fmt.Errorf("total_price %q %q: %w", t.TotalPrice, t.CurrencyType, err))
+			return checkout.GatewayStatus{}, api.AnswerError("status", fmt.Errorf("total_price %q %q: %w", t.TotalPrice, t.CurrencyType, err))
 		}
 		st.Amount = m
 	}
@@ -281,10 +283,10 @@ func (g *Gateway) Refund(ctx context.Context, acct checkout.GatewayAccount, p *c
 			Message: "no UPayments order id is recorded for this payment; check its status first"}
 	}
 	if r.Amount.Currency != p.Amount.Currency {
-		return checkout.RefundResult{}, gwErr("refund", fmt.Errorf("%w: refund in %s of a %s payment", checkout.ErrCurrencyMismatch, r.Amount.Currency, p.Amount.Currency))
+		return checkout.RefundResult{}, api.RequestError("refund", fmt.Errorf("%w: refund in %s of a %s payment", checkout.ErrCurrencyMismatch, r.Amount.Currency, p.Amount.Currency))
 	}
 	if r.Amount.Minor <= 0 {
-		return checkout.RefundResult{}, gwErr("refund", errors.New("refund amount must be positive"))
+		return checkout.RefundResult{}, api.RequestError("refund", errors.New("refund amount must be positive"))
 	}
 	res, err := g.Client(acct).CreateRefund(ctx, RefundRequest{
 		OrderID:              orderID,
