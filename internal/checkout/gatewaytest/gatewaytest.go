@@ -77,7 +77,7 @@ type NewHarness func(t *testing.T, callbackURL string) Harness
 
 // Run runs every case of the suite as a subtest, each on a harness of its
 // own: Capabilities (declared credentials, amount rules, refunds only with
-// a checkout.Refunder), Charge, Status (unpaid, paid and bound to the
+// a checkout.Refunder, saved cards only with a checkout.CustomerTokener), Charge (and each declared payment method), Status (unpaid, paid and bound to the
 // payment's order and exact amount, declined, canceled, another payment's
 // reference), Callbacks (genuine returns and notifications, stripped,
 // garbage, a wrong signature, account-level routing), Faults (a stall, a
@@ -271,6 +271,8 @@ var cases = []testCase{
 	{"Capabilities/Credentials", testCredentials},
 	{"Capabilities/Amounts", testAmounts},
 	{"Capabilities/Refunder", testRefunder},
+	{"Capabilities/CustomerTokener", testCustomerTokener},
+	{"Charge/Methods", testMethods},
 	{"Charge", testCharge},
 	{"Status/Unpaid", testUnpaid},
 	{"Status/Paid", testPaid},
@@ -398,6 +400,42 @@ func testRefunder(t *testing.T, e *env) {
 		t.Error("the gateway is a checkout.Refunder but declares no refunds")
 	case !e.caps.Refunds && (e.caps.PartialRefunds || e.caps.MultipleRefunds || e.caps.IdempotentRefunds):
 		t.Errorf("the gateway declares no refunds but partial, multiple or idempotent ones: %+v", e.caps)
+	}
+}
+
+// testCustomerTokener: saved cards are declared exactly when the adapter
+// makes customer tokens, and a token is made with the working account, a
+// new one each time.
+func testCustomerTokener(t *testing.T, e *env) {
+	tg, ok := e.Gateway.(checkout.CustomerTokener)
+	switch {
+	case e.caps.SavedCards && !ok:
+		t.Fatal("the gateway declares saved cards but is not a checkout.CustomerTokener")
+	case !e.caps.SavedCards && ok:
+		t.Fatal("the gateway is a checkout.CustomerTokener but declares no saved cards")
+	case !ok:
+		t.Skip("no saved cards")
+	}
+	a, err := tg.NewCustomerToken(e.ctx, e.Account)
+	if err != nil || a == "" {
+		t.Fatalf("NewCustomerToken: %q %v", a, err)
+	}
+	if b, err := tg.NewCustomerToken(e.ctx, e.Account); err != nil || b == a {
+		t.Fatalf("a second customer's token %q (%v), the first %q", b, err, a)
+	}
+}
+
+// testMethods: every payment method the gateway declares can be charged.
+func testMethods(t *testing.T, e *env) {
+	if len(e.caps.Methods) == 0 {
+		t.Skip("the gateway takes no payment method")
+	}
+	for _, m := range e.caps.Methods {
+		p := e.NewPayment(t)
+		p.Gateway, p.PaymentMethod = e.Gateway.Name(), m
+		if _, err := e.Gateway.CreatePayment(e.ctx, e.Account, p, e.urls(p)); err != nil {
+			t.Errorf("method %q: %v", m, err)
+		}
 	}
 }
 
