@@ -86,13 +86,16 @@ type KnetSource struct {
 	Type string `json:"type"`
 	// Language of the KNET page: "en" or "ar".
 	Language string `json:"language"`
-	// UserDefinedField1 … 5 are shown on KNET's records (max 255 each).
+	// UserDefinedField1 … 5 are shown on KNET's records (max 255 each):
+	// paybridge sends its payment id, the order id, the merchant's extra
+	// data and the merchant's reference.
 	UserDefinedField1 string `json:"user_defined_field1,omitempty"`
 	UserDefinedField2 string `json:"user_defined_field2,omitempty"`
 	UserDefinedField3 string `json:"user_defined_field3,omitempty"`
 	UserDefinedField4 string `json:"user_defined_field4,omitempty"`
 	UserDefinedField5 string `json:"user_defined_field5,omitempty"`
-	// CardToken is a KFast token (not used by paybridge).
+	// CardToken is the customer's KFast token: KNET offers to register the
+	// card under a new one and pays with the saved card under a known one.
 	CardToken string `json:"card_token,omitempty"`
 	// Ptlf is KNET's transaction log field (not used by paybridge).
 	Ptlf string `json:"ptlf,omitempty"`

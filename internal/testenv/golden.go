@@ -20,6 +20,10 @@ type Golden struct {
 	// with why ("isSaveCard": "seed 001 lists it; false is the default").
 	// Any other field the example lacks fails the match.
 	Extra map[string]string
+	// Omitted are the example's paths the bridge does not send, each with
+	// why (a field no merchant sets meaningfully). Any other missing field
+	// fails the match.
+	Omitted map[string]string
 }
 
 // MatchSeed compares got, a JSON request body, with the seed example in
@@ -76,6 +80,12 @@ func compare(path string, want, have any, g Golden, diffs *[]string) {
 		}
 		for k, wv := range w {
 			hv, ok := h[k]
+			if _, why := g.Omitted[join(path, k)]; why {
+				if ok {
+					*diffs = append(*diffs, fmt.Sprintf("%s: sent (%v) but listed as omitted", join(path, k), hv))
+				}
+				continue
+			}
 			if !ok && !slices.Contains(g.Ours, join(path, k)) {
 				*diffs = append(*diffs, fmt.Sprintf("%s: missing (want %v)", join(path, k), wv))
 				continue
