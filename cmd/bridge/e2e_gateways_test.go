@@ -100,7 +100,7 @@ func testCkoBadSignature(t *testing.T, b *bridge) {
 			t.Fatalf("webhook signed with %q: %d %v, want 401", key, code, err)
 		}
 	}
-	time.Sleep(500 * time.Millisecond)
+	b.settled(t, id)
 	after := b.get(id)
 	if after["status"] != before["status"] || after["updated_at"] != before["updated_at"] ||
 		countEvents(after, "notification", "") != 0 || countEvents(after, "signature_invalid", "") != 2 {
@@ -155,24 +155,12 @@ func testCkoRefunds(t *testing.T, b *bridge) {
 		t.Fatalf("first partial refund: %d %v", code, r)
 	}
 	// Refunds settle asynchronously: the refund job polls the actions on
-	// its ladder (5 s, 10 s … in tests too).
-	deadline := time.Now().Add(20 * time.Second)
-	for b.get(id)["refunded_amount"] != "1.000" {
-		if time.Now().After(deadline) {
-			t.Fatalf("refunded_amount = %v; %s", b.get(id)["refunded_amount"], eventsOf(b.get(id)))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	// its ladder (the harness makes it 1ms, the next due-task check).
+	b.waitField(id, "refunded_amount", "1.000", 20*time.Second)
 	if code, r := b.do("POST", refunds, map[string]any{"amount": "2.500"}); code != 201 {
 		t.Fatalf("second partial refund: %d %v", code, r)
 	}
-	deadline = time.Now().Add(20 * time.Second)
-	for b.get(id)["refunded_amount"] != "3.500" {
-		if time.Now().After(deadline) {
-			t.Fatalf("refunded_amount = %v; %s", b.get(id)["refunded_amount"], eventsOf(b.get(id)))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	b.waitField(id, "refunded_amount", "3.500", 20*time.Second)
 	reqs := d.srv.Requests("POST /payments/{id}/refunds")
 	if len(reqs) != 2 || !bytes.Contains(reqs[0], []byte(`"amount":1000`)) || !bytes.Contains(reqs[1], []byte(`"amount":2500`)) {
 		t.Fatalf("refund requests: %q", reqs)

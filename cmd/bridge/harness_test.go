@@ -19,6 +19,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
+
+	"paybridge/internal/jobs"
 	"paybridge/internal/testenv"
 	"paybridge/internal/upay/upaytest"
 )
@@ -112,7 +115,9 @@ func startBridgeWith(t testing.TB, be backend, gw gatewayDriver) *bridge {
 	t.Setenv("BRIDGE_ALLOW_INSECURE_URLS", "true")
 	t.Setenv("BRIDGE_RECONCILE_INTERVAL", "1s")
 	t.Setenv("BRIDGE_RECONCILE_AFTER", "2s")
-	t.Setenv("BRIDGE_SYNC_RETRY_DELAYS", "1s")
+	// Retries come at the worker's next due-task check: asynq keeps due
+	// times in whole seconds, so 1ms is due at once.
+	t.Setenv("BRIDGE_SYNC_RETRY_DELAYS", "1ms")
 	t.Setenv("BRIDGE_LOG_LEVEL", "info")
 
 	var out bytes.Buffer
@@ -166,22 +171,28 @@ func (b *bridge) boot(ln net.Listener) {
 	}
 	a.jobsCfg.DelayedTaskCheckInterval = 200 * time.Millisecond
 	a.jobsCfg.TaskCheckInterval = 100 * time.Millisecond
+	// Refunds that settle later are polled on their ladder: poll at the
+	// next due-task check instead of after 5s, 10s ….
+	a.jobsCfg.RefundRetryDelays = []time.Duration{time.Millisecond}
 	b.app, b.cancel, b.done = a, cancel, make(chan error, 1)
 	go func() { b.done <- a.serve(ctx, "all", ln) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := http.Get(b.base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
+	waitHealthy(t, b.base)
+}
+
+// waitHealthy waits until the bridge at base answers /healthz with 200.
+func waitHealthy(t testing.TB, base string) {
+	t.Helper()
+	testenv.Eventually(t, 10*time.Second, "the bridge at "+base+" to come up", func() error {
+		resp, err := http.Get(base + "/healthz")
+		if err != nil {
+			return err
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("bridge did not come up: %v\n%s", err, b.logs)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("/healthz: %d", resp.StatusCode)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // stop ends the process as SIGTERM would.
@@ -207,16 +218,11 @@ func (b *bridge) stop() {
 func (b *bridge) restart() {
 	b.stop()
 	var ln net.Listener
-	var err error
-	for range 50 {
-		if ln, err = net.Listen("tcp", b.addr); err == nil {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if err != nil {
-		b.t.Fatalf("listen again on %s: %v", b.addr, err)
-	}
+	testenv.Eventually(b.t, 5*time.Second, "to listen again on "+b.addr, func() error {
+		var err error
+		ln, err = net.Listen("tcp", b.addr)
+		return err
+	})
 	b.boot(ln)
 }
 
@@ -319,17 +325,64 @@ func (b *bridge) get(id string) map[string]any {
 // waitStatus polls until the payment has the status or the time is up.
 func (b *bridge) waitStatus(id, status string, within time.Duration) map[string]any {
 	b.t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		p := b.get(id)
-		if p["status"] == status {
-			return p
+	var p map[string]any
+	testenv.Eventually(b.t, within, "payment "+id+" to be "+status, func() error {
+		p = b.get(id)
+		if p["status"] != status {
+			return fmt.Errorf("payment is %v; events: %s", p["status"], eventsOf(p))
 		}
-		if time.Now().After(deadline) {
-			b.t.Fatalf("payment %s is %v after %s, want %s; events: %s", id, p["status"], within, status, eventsOf(p))
+		return nil
+	})
+	return p
+}
+
+// waitEvents waits until the payment has at least n events of a kind
+// (and, for transitions, to a status), and returns it.
+func (b *bridge) waitEvents(id, kind, to string, n int, within time.Duration) map[string]any {
+	b.t.Helper()
+	var p map[string]any
+	testenv.Eventually(b.t, within, fmt.Sprintf("%d %s events on payment %s", n, kind, id), func() error {
+		p = b.get(id)
+		if got := countEvents(p, kind, to); got < n {
+			return fmt.Errorf("%d so far; events: %s", got, eventsOf(p))
 		}
-		time.Sleep(100 * time.Millisecond)
+		return nil
+	})
+	return p
+}
+
+// waitField waits until the payment's field has the value.
+func (b *bridge) waitField(id, field string, want any, within time.Duration) map[string]any {
+	b.t.Helper()
+	var p map[string]any
+	testenv.Eventually(b.t, within, fmt.Sprintf("payment %s's %s to be %v", id, field, want), func() error {
+		p = b.get(id)
+		if p[field] != want {
+			return fmt.Errorf("%s is %v; events: %s", field, p[field], eventsOf(p))
+		}
+		return nil
+	})
+	return p
+}
+
+// settled waits until nothing is left that could still act on the
+// payment soon: no gateway notification in flight, no job about it
+// waiting, running, or due to retry within a few seconds, and a reconciler
+// pass that started afterwards has finished, with whatever it enqueued.
+// What happened to the payment is then all that will happen, so a test can
+// assert that something did not, with no sleep. (A confirm waiting out the
+// 5 s retry delay after the gateway said "not yet" is not waited for: it
+// already ran, and would only ask the gateway again.)
+func (b *bridge) settled(t testing.TB, id string) {
+	t.Helper()
+	b.gw.wait()
+	ofPayment := func(ti *asynq.TaskInfo) bool {
+		var p jobs.Payload
+		return json.Unmarshal(ti.Payload, &p) == nil && p.PaymentID == id && testenv.DueWithin(ti, 3*time.Second)
 	}
+	testenv.QueueIdle(t, b.app.redis, jobs.Queues, 30*time.Second, ofPayment)
+	testenv.PeriodRanAfter(t, b.app.redis, jobs.QueueLow, "reconcile:", time.Now(), 15*time.Second)
+	testenv.QueueIdle(t, b.app.redis, jobs.Queues, 30*time.Second, ofPayment)
 }
 
 func eventsOf(p map[string]any) string {
@@ -468,23 +521,21 @@ func (m *merchant) deliveries(tag string) []delivery {
 // waitDeliveries waits until tag has at least n deliveries answered 2xx.
 func (m *merchant) waitDelivered(tag string, n int, within time.Duration) []delivery {
 	m.t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		ds := m.deliveries(tag)
+	var ds []delivery
+	testenv.Eventually(m.t, within, fmt.Sprintf("%d callbacks delivered for %s", n, tag), func() error {
+		ds = m.deliveries(tag)
 		ok := 0
 		for _, d := range ds {
 			if d.Answered < 300 {
 				ok++
 			}
 		}
-		if ok >= n {
-			return ds
+		if ok < n {
+			return fmt.Errorf("%d delivered (attempts: %+v)", ok, ds)
 		}
-		if time.Now().After(deadline) {
-			m.t.Fatalf("%s: %d callbacks delivered after %s, want %d (attempts: %+v)", tag, ok, within, n, ds)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
+	return ds
 }
 
 // follow makes the shopper's browser follow a URL the gateway sent it to

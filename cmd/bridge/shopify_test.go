@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -16,6 +17,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"paybridge/internal/platforms/shopify/shopifytest"
+	"paybridge/internal/testenv"
 	"paybridge/internal/upay/upaytest"
 )
 
@@ -110,20 +112,16 @@ func TestShopifyThroughBridge(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := sim.URL + "/checkouts/s1/thank_you"
-	deadline := time.Now().Add(15 * time.Second)
 	u := ret
-	for {
+	testenv.Eventually(t, 15*time.Second, "the shopper to be sent back to Shopify", func() error {
 		code, loc := follow(t, u)
 		if code == http.StatusFound && loc == want {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("shopper: %d → %q, want Shopify's %q", code, loc, want)
+			return nil
 		}
 		id := strings.TrimPrefix(strings.SplitN(payURL, "?", 2)[0], b.base+"/pay/")
 		u = b.base + "/wait/" + id
-		time.Sleep(100 * time.Millisecond)
-	}
+		return fmt.Errorf("shopper: %d → %q, want Shopify's %q", code, loc, want)
+	})
 	if st := sim.Session("gid://shopify/PaymentSession/s1"); st.State != "resolved" || st.Resolves != 1 {
 		t.Fatalf("session: %+v", st)
 	}

@@ -7,7 +7,7 @@
 // `go test -short ./...` runs the self-contained tests alone, quickly.
 //
 // wait.go has the waits tests use instead of fixed sleeps: Eventually polls
-// a condition until it holds, QueueIdle and CompletedSince give the
+// a condition until it holds, QueueIdle and Completed give the
 // positive signal that the job queues have nothing left to do.
 //
 // # Fallback chain

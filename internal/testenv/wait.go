@@ -3,6 +3,8 @@ package testenv
 import (
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -91,31 +93,67 @@ func QueueIdle(t testing.TB, opt asynq.RedisConnOpt, queues []string, within tim
 	})
 }
 
-// CompletedSince waits until a task of type typ on queue completed after
-// since, and fails the test if none did within. It is the positive signal
-// that a periodic task (the reconciler) had its turn after some moment. The
-// task must be kept after it completes (asynq.Retention).
-func CompletedSince(t testing.TB, opt asynq.RedisConnOpt, queue, typ string, since time.Time, within time.Duration) {
+// DueWithin reports whether a task QueueIdle lists is pending or running,
+// or is scheduled or waiting for a retry due within d from now. Matchers
+// use it to leave out a task that already ran and waits out a long retry
+// delay (a confirm the gateway answered "not yet"): it can only repeat
+// what it did, and not before d.
+func DueWithin(ti *asynq.TaskInfo, d time.Duration) bool {
+	switch ti.State {
+	case asynq.TaskStateScheduled, asynq.TaskStateRetry:
+		return ti.NextProcessAt.Before(time.Now().Add(d))
+	}
+	return true
+}
+
+// Completed waits until queue holds a completed task for which match is
+// true, and fails the test, naming what, if none does within. It is the
+// positive signal that a periodic task (the reconciler) had its turn after
+// some moment: match its task id or completion time. Only tasks kept after
+// they complete (asynq.Retention) can be seen.
+func Completed(t testing.TB, opt asynq.RedisConnOpt, queue string, within time.Duration, what string, match func(*asynq.TaskInfo) bool) {
 	t.Helper()
 	insp := asynq.NewInspector(opt)
 	defer insp.Close()
-	Eventually(t, within, "a "+typ+" task to complete after "+since.Format(time.StampMilli), func() error {
+	Eventually(t, within, what, func() error {
+		all, err := insp.Queues()
+		if err != nil || !slices.Contains(all, queue) {
+			return errNotYet
+		}
 		for page := 1; ; page++ {
-			infos, err := insp.ListCompletedTasks(queue, asynq.PageSize(100), asynq.Page(page))
+			infos, err := insp.ListCompletedTasks(queue, asynq.PageSize(listPage), asynq.Page(page))
 			if err != nil {
 				return err
 			}
 			for _, ti := range infos {
-				if ti.Type == typ && ti.CompletedAt.After(since) {
+				if match(ti) {
 					return nil
 				}
 			}
-			if len(infos) < 100 {
+			if len(infos) < listPage {
 				return errNotYet
 			}
 		}
 	})
 }
+
+// PeriodRanAfter waits until a periodic task whose id is idPrefix followed
+// by the unix second its period started (the reconciler's
+// "reconcile:<unix>") completed for a period that started after at, and
+// fails the test if none did within. Such a task began after at, so
+// whatever it acts on, it saw as it was at at or later.
+func PeriodRanAfter(t testing.TB, opt asynq.RedisConnOpt, queue, idPrefix string, at time.Time, within time.Duration) {
+	t.Helper()
+	after := at.Unix() + 1 // the first whole second after at
+	Completed(t, opt, queue, within, "a "+idPrefix+" period after "+at.Format(time.StampMilli), func(ti *asynq.TaskInfo) bool {
+		start, ok := strings.CutPrefix(ti.ID, idPrefix)
+		sec, err := strconv.ParseInt(start, 10, 64)
+		return ok && err == nil && sec >= after
+	})
+}
+
+// listPage is how many tasks one Inspector call lists.
+const listPage = 100
 
 // busyTasks lists, as "queue/state/id", the tasks of queues that are
 // pending, active, scheduled or waiting for a retry and match.
@@ -140,7 +178,7 @@ func busyTasks(insp *asynq.Inspector, queues []string, match func(*asynq.TaskInf
 		}
 		for _, l := range lists {
 			for page := 1; ; page++ {
-				infos, err := l.list(q, asynq.PageSize(100), asynq.Page(page))
+				infos, err := l.list(q, asynq.PageSize(listPage), asynq.Page(page))
 				if err != nil {
 					return nil, fmt.Errorf("list %s tasks of queue %s: %w", l.state, q, err)
 				}
@@ -149,7 +187,7 @@ func busyTasks(insp *asynq.Inspector, queues []string, match func(*asynq.TaskInf
 						busy = append(busy, q+"/"+l.state+"/"+ti.ID)
 					}
 				}
-				if len(infos) < 100 {
+				if len(infos) < listPage {
 					break
 				}
 			}
