@@ -23,10 +23,13 @@ var otherGateways = []func() gatewayDriver{
 // KNET and KuPay on SQLite + the embedded queue, then each gateway's own
 // checks; on PostgreSQL + Redis it runs the happy path of each.
 func TestGateways(t *testing.T) {
+	t.Parallel()
 	for _, mk := range otherGateways {
 		gw := mk()
 		t.Run(gw.name(), func(t *testing.T) {
+			t.Parallel()
 			t.Run(backends[0].name, func(t *testing.T) {
+				t.Parallel()
 				b := startBridgeWith(t, backends[0], gw)
 				t.Run("HappyPath", func(t *testing.T) { testHappyPath(t, b) })
 				t.Run("DuplicateNotificationsAndReturnRace", func(t *testing.T) { testDuplicates(t, b) })
@@ -49,6 +52,7 @@ func TestGateways(t *testing.T) {
 				t.Run("Restart", func(t *testing.T) { testRestart(t, b) })
 			})
 			t.Run(backends[1].name, func(t *testing.T) {
+				t.Parallel()
 				b := startBridgeWith(t, backends[1], mk())
 				t.Run("HappyPath", func(t *testing.T) { testHappyPath(t, b) })
 			})

@@ -19,9 +19,15 @@ import (
 // TestPayments runs the core's end-to-end scenarios on each backend: the
 // embedded default (SQLite + in-process queue) and the production parts
 // (PostgreSQL + Redis).
+//
+// Each bridge owns its database, queue and simulators, so the backends run
+// in parallel, and with the other tests of the package; the scenarios of
+// one bridge run in turn.
 func TestPayments(t *testing.T) {
+	t.Parallel()
 	for _, be := range backends {
 		t.Run(be.name, func(t *testing.T) {
+			t.Parallel()
 			b := startBridge(t, be)
 			t.Run("HappyPath", func(t *testing.T) { testHappyPath(t, b) })
 			t.Run("DuplicateNotificationsAndReturnRace", func(t *testing.T) { testDuplicates(t, b) })
@@ -220,7 +226,7 @@ func testMerchantRefuses(t *testing.T, b *bridge) {
 	// Archived at once with the reason, and the payment says so.
 	b.waitEvents(id, "sync_failed", "", 1, 15*time.Second)
 	var out bytes.Buffer
-	if err := run(t.Context(), []string{"jobs", "archived", "--json"}, &out, b.logs); err != nil {
+	if err := b.run(t.Context(), []string{"jobs", "archived", "--json"}, &out); err != nil {
 		t.Fatal(err)
 	}
 	var archived []jobs.ArchivedTask
@@ -242,7 +248,7 @@ func testMerchantRefuses(t *testing.T, b *bridge) {
 	// The merchant fixes their endpoint; the operator replays.
 	b.merchant.answer("refuses")
 	out.Reset()
-	if err := run(t.Context(), []string{"jobs", "replay", found.Queue, found.ID}, &out, b.logs); err != nil {
+	if err := b.run(t.Context(), []string{"jobs", "replay", found.Queue, found.ID}, &out); err != nil {
 		t.Fatal(err)
 	}
 	b.merchant.waitDelivered("refuses", 1, 15*time.Second)
@@ -437,6 +443,7 @@ func testRestart(t *testing.T, b *bridge) {
 // TestSplitRoles runs the production shape: a web process and a worker
 // process sharing PostgreSQL and Redis, and a payment completes across them.
 func TestSplitRoles(t *testing.T) {
+	t.Parallel()
 	be := backends[1]
 	b := startBridge(t, be) // role all; stop it and run the roles apart
 	b.stop()
@@ -445,7 +452,7 @@ func TestSplitRoles(t *testing.T) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel()
-	worker, err := openApp(ctx, b.logs, false)
+	worker, err := b.openApp(ctx, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -457,7 +464,7 @@ func TestSplitRoles(t *testing.T) {
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); worker.serve(ctx, "worker", wln) }()
-	web, err := openApp(ctx, b.logs, false)
+	web, err := b.openApp(ctx, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,9 +9,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -56,9 +58,12 @@ type bridge struct {
 	apiKey   string
 	whsec    string
 	logs     *syncBuffer
-	app      *app
-	cancel   context.CancelFunc
-	done     chan error
+	// env is the bridge's configuration, as an operator's environment:
+	// the process environment holds it only while withEnv runs.
+	env    map[string]string
+	app    *app
+	cancel context.CancelFunc
+	done   chan error
 }
 
 type syncBuffer struct {
@@ -78,51 +83,101 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// envMu serialises the bridges' use of the process environment, which
+// the bridge reads its configuration from. Each bridge keeps its own in
+// bridge.env and puts it in the environment only while withEnv runs (to
+// boot, or to run a CLI command), so that bridges, each on its own
+// database, queue and simulators, run in parallel tests; t.Setenv would
+// forbid t.Parallel.
+var envMu sync.Mutex
+
+// withEnv runs f with the bridge's configuration in the process
+// environment, and restores the environment afterwards.
+func (b *bridge) withEnv(f func()) {
+	envMu.Lock()
+	defer envMu.Unlock()
+	for k, v := range b.env {
+		old, had := os.LookupEnv(k)
+		os.Setenv(k, v)
+		defer func() {
+			if had {
+				os.Setenv(k, old)
+			} else {
+				os.Unsetenv(k)
+			}
+		}()
+	}
+	f()
+}
+
+// run runs a bridge CLI command with the bridge's configuration.
+func (b *bridge) run(ctx context.Context, args []string, stdout io.Writer) error {
+	var err error
+	b.withEnv(func() { err = run(ctx, args, stdout, b.logs) })
+	return err
+}
+
+// openApp opens an app on the bridge's configuration, as a second process
+// on the same database and queue would.
+func (b *bridge) openApp(ctx context.Context, embedded bool) (*app, error) {
+	var a *app
+	var err error
+	b.withEnv(func() { a, err = openApp(ctx, b.logs, embedded) })
+	return a, err
+}
+
 // startBridge boots a bridge whose shop takes payments through UPayments.
 func startBridge(t testing.TB, be backend) *bridge {
 	t.Helper()
-	return startBridgeWith(t, be, &upayDriver{})
+	return startBridgeEnv(t, be, &upayDriver{}, nil)
 }
 
-// startBridgeWith configures the environment the way an operator would and
-// boots the real wiring (store, queue, core, gateway adapters, web,
-// worker), with one API shop on gw's gateway.
+// startBridgeWith boots a bridge whose shop takes payments through gw.
 func startBridgeWith(t testing.TB, be backend, gw gatewayDriver) *bridge {
 	t.Helper()
-	b := &bridge{t: t, gw: gw, merchant: newMerchant(t), logs: &syncBuffer{}}
+	return startBridgeEnv(t, be, gw, nil)
+}
+
+// startBridgeEnv configures the environment the way an operator would,
+// with extra on top, and boots the real wiring (store, queue, core,
+// gateway adapters, web, worker), with one API shop on gw's gateway.
+func startBridgeEnv(t testing.TB, be backend, gw gatewayDriver, extra map[string]string) *bridge {
+	t.Helper()
+	b := &bridge{t: t, gw: gw, merchant: newMerchant(t), logs: &syncBuffer{}, env: map[string]string{}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	b.addr = ln.Addr().String()
 	b.base = "http://" + b.addr
-	t.Setenv("BRIDGE_ADDR", b.addr)
-	t.Setenv("BRIDGE_PUBLIC_URL", b.base)
-	t.Setenv("BRIDGE_DATABASE_URL", be.db(t))
+	b.env["BRIDGE_ADDR"] = b.addr
+	b.env["BRIDGE_PUBLIC_URL"] = b.base
+	b.env["BRIDGE_DATABASE_URL"] = be.db(t)
 	redis := ""
 	if be.redis != nil {
 		redis = be.redis(t)
 	}
-	t.Setenv("BRIDGE_REDIS_URL", redis)
-	t.Setenv("BRIDGE_MASTER_KEY", "")
+	b.env["BRIDGE_REDIS_URL"] = redis
+	b.env["BRIDGE_MASTER_KEY"] = ""
 	if !strings.HasPrefix(be.name, "sqlite") {
-		t.Setenv("BRIDGE_MASTER_KEY", base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)))
+		b.env["BRIDGE_MASTER_KEY"] = base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
 	}
 	for _, k := range []string{"UPAY_SANDBOX_URL", "UPAY_LIVE_URL", "CKO_SANDBOX_URL", "CKO_LIVE_URL", "KUPAY_URL"} {
-		t.Setenv(k, "") // defaults, unless the gateway's driver points it at its simulator
+		b.env[k] = "" // defaults, unless the gateway's driver points it at its simulator
 	}
 	gw.start(t, b)
-	t.Setenv("BRIDGE_ALLOW_INSECURE_URLS", "true")
-	t.Setenv("BRIDGE_RECONCILE_INTERVAL", "1s")
-	t.Setenv("BRIDGE_RECONCILE_AFTER", "2s")
+	b.env["BRIDGE_ALLOW_INSECURE_URLS"] = "true"
+	b.env["BRIDGE_RECONCILE_INTERVAL"] = "1s"
+	b.env["BRIDGE_RECONCILE_AFTER"] = "2s"
 	// Retries come at the worker's next due-task check: asynq keeps due
 	// times in whole seconds, so 1ms is due at once.
-	t.Setenv("BRIDGE_SYNC_RETRY_DELAYS", "1ms")
-	t.Setenv("BRIDGE_LOG_LEVEL", "info")
+	b.env["BRIDGE_SYNC_RETRY_DELAYS"] = "1ms"
+	b.env["BRIDGE_LOG_LEVEL"] = "info"
+	maps.Copy(b.env, extra)
 
 	var out bytes.Buffer
 	args := append([]string{"shops", "add", "--platform", "api", "--name", "Test shop", "--gateway", gw.name()}, gw.shopFlags()...)
-	if err := run(context.Background(), append(args, "--sandbox", "--json"), &out, b.logs); err != nil {
+	if err := b.run(context.Background(), append(args, "--sandbox", "--json"), &out); err != nil {
 		t.Fatalf("shops add: %v\n%s", err, b.logs)
 	}
 	var creds struct{ ID, APIKey, WebhookSecret string }
@@ -164,7 +219,7 @@ func (b *bridge) boot(ln net.Listener) {
 	t := b.t
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := openApp(ctx, b.logs, true)
+	a, err := b.openApp(ctx, true)
 	if err != nil {
 		cancel()
 		t.Fatalf("openApp: %v\n%s", err, b.logs)

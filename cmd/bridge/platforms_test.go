@@ -21,14 +21,14 @@ import (
 // --platform woocommerce` and pays an order the way the plugin sends the
 // shopper, through the real wiring: routes, syncer and reconciler hook.
 func TestWooCommerceThroughBridge(t *testing.T) {
-	t.Setenv("BRIDGE_WEBHOOK_CHECK_INTERVAL", "1s")
-	b := startBridge(t, backends[0])
+	t.Parallel()
+	b := startBridgeEnv(t, backends[0], &upayDriver{}, map[string]string{"BRIDGE_WEBHOOK_CHECK_INTERVAL": "1s"})
 	wc := woocommercetest.NewServer()
 	t.Cleanup(wc.Close)
 	ck, cs := wc.NewKeys()
 	var out bytes.Buffer
-	err := run(t.Context(), []string{"shops", "add", "--platform", "woocommerce", "--url", wc.Base(),
-		"--consumer-key", ck, "--consumer-secret", cs, "--gateway", "upay", "--gateway-key", upaytest.DefaultKey, "--sandbox", "--json"}, &out, b.logs)
+	err := b.run(t.Context(), []string{"shops", "add", "--platform", "woocommerce", "--url", wc.Base(),
+		"--consumer-key", ck, "--consumer-secret", cs, "--gateway", "upay", "--gateway-key", upaytest.DefaultKey, "--sandbox", "--json"}, &out)
 	if err != nil {
 		t.Fatalf("shops add --platform woocommerce: %v", err)
 	}

@@ -27,6 +27,7 @@ import (
 // session token, a payment session on the mTLS listener, the gateway page,
 // and the resolve that sends the shopper back to Shopify.
 func TestShopifyThroughBridge(t *testing.T) {
+	t.Parallel()
 	const apiKey, apiSecret, shop = "app-key", "app-secret", "dates.myshopify.com"
 	sim := shopifytest.New(apiKey, apiSecret)
 	t.Cleanup(sim.Close)
@@ -44,13 +45,10 @@ func TestShopifyThroughBridge(t *testing.T) {
 	}
 	sessionAddr := l.Addr().String()
 	l.Close()
-	for k, v := range map[string]string{"SHOPIFY_API_KEY": apiKey, "SHOPIFY_API_SECRET": apiSecret,
+	b := startBridgeEnv(t, backends[0], &upayDriver{}, map[string]string{"SHOPIFY_API_KEY": apiKey, "SHOPIFY_API_SECRET": apiSecret,
 		"SHOPIFY_ADMIN_ORIGIN": sim.AdminOrigin(), "SHOPIFY_MTLS_ADDR": sessionAddr,
 		"SHOPIFY_MTLS_CA_FILE": filepath.Join(dir, "ca.pem"), "SHOPIFY_MTLS_CERT_FILE": filepath.Join(dir, "cert.pem"),
-		"SHOPIFY_MTLS_KEY_FILE": filepath.Join(dir, "key.pem")} {
-		t.Setenv(k, v)
-	}
-	b := startBridge(t, backends[0])
+		"SHOPIFY_MTLS_KEY_FILE": filepath.Join(dir, "key.pem")})
 
 	// Install: the merchant's browser goes through OAuth with the simulator.
 	jar, _ := cookiejar.New(nil)
