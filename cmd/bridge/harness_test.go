@@ -229,6 +229,9 @@ func (b *bridge) boot(ln net.Listener) {
 	// Refunds that settle later are polled on their ladder: poll at the
 	// next due-task check instead of after 5s, 10s ….
 	a.jobsCfg.RefundRetryDelays = []time.Duration{time.Millisecond}
+	// A confirm the gateway answers "not yet" asks again after 1s, not 5s,
+	// 10s …: a claim the gateway later contradicts is settled quickly.
+	a.jobsCfg.ConfirmRetryDelays = []time.Duration{time.Second}
 	b.app, b.cancel, b.done = a, cancel, make(chan error, 1)
 	go func() { b.done <- a.serve(ctx, "all", ln) }()
 	waitHealthy(t, b.base)
@@ -422,18 +425,20 @@ func (b *bridge) waitField(id, field string, want any, within time.Duration) map
 
 // settled waits until nothing is left that could still act on the
 // payment soon: no gateway notification in flight, no job about it
-// waiting, running, or due to retry within a few seconds, and a reconciler
+// waiting, running, or due to retry soon, and a reconciler
 // pass that started afterwards has finished, with whatever it enqueued.
 // What happened to the payment is then all that will happen, so a test can
-// assert that something did not, with no sleep. (A confirm waiting out the
-// 5 s retry delay after the gateway said "not yet" is not waited for: it
-// already ran, and would only ask the gateway again.)
+// assert that something did not, with no sleep. "Soon" is half a second:
+// longer than the worker's 200ms due-task check, which runs the 1ms sync
+// retries, shorter than the 1s confirm retry delay. A confirm waiting out
+// that delay after the gateway said "not yet" already ran and would only
+// ask the gateway again; it is not waited for.
 func (b *bridge) settled(t testing.TB, id string) {
 	t.Helper()
 	b.gw.wait()
 	ofPayment := func(ti *asynq.TaskInfo) bool {
 		var p jobs.Payload
-		return json.Unmarshal(ti.Payload, &p) == nil && p.PaymentID == id && testenv.DueWithin(ti, 3*time.Second)
+		return json.Unmarshal(ti.Payload, &p) == nil && p.PaymentID == id && testenv.DueWithin(ti, 500*time.Millisecond)
 	}
 	testenv.QueueIdle(t, b.app.redis, jobs.Queues, 30*time.Second, ofPayment)
 	testenv.PeriodRanAfter(t, b.app.redis, jobs.QueueLow, "reconcile:", time.Now(), 15*time.Second)
