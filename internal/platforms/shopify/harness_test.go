@@ -371,22 +371,23 @@ func eventually(t testing.TB, within time.Duration, what string, cond func() boo
 }
 
 // settled waits until nothing is left in the running process that could
-// still tell Shopify something: no gateway notification in flight, no job
-// waiting, running or due to retry within a few seconds (a confirm waiting
-// out a long retry delay already ran), and a reconciler pass that started
+// still tell Shopify something about the payment: no gateway notification
+// in flight, no job about it waiting, running or due within 1.5s (longer
+// than the 1s sync retry delay), and a reconciler pass that started
 // afterwards has finished, with whatever it enqueued. A test can then
 // assert that a second call did not come, with no sleep.
-func (h *harness) settled() {
+func (h *harness) settled(paymentID string) {
 	h.t.Helper()
 	h.upay.Wait()
 	h.cko.Wait()
 	h.kupay.Wait()
-	work := func(ti *asynq.TaskInfo) bool {
-		return ti.Type != jobs.TypeReconcile && testenv.DueWithin(ti, 3*time.Second)
+	ofPayment := func(ti *asynq.TaskInfo) bool {
+		var p jobs.Payload
+		return json.Unmarshal(ti.Payload, &p) == nil && p.PaymentID == paymentID && testenv.DueWithin(ti, 1500*time.Millisecond)
 	}
-	testenv.QueueIdle(h.t, h.opt, jobs.Queues, 30*time.Second, work)
+	testenv.QueueIdle(h.t, h.opt, jobs.Queues, 30*time.Second, ofPayment)
 	testenv.PeriodRanAfter(h.t, h.opt, jobs.QueueLow, "reconcile:", time.Now(), 15*time.Second)
-	testenv.QueueIdle(h.t, h.opt, jobs.Queues, 30*time.Second, work)
+	testenv.QueueIdle(h.t, h.opt, jobs.Queues, 30*time.Second, ofPayment)
 }
 
 // payment returns the payment for a Shopify order id (session id).

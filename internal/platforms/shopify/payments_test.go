@@ -125,7 +125,7 @@ func testCaptured(t *testing.T, h *harness, shop *checkout.Shop, id string) {
 			t.Fatalf("our payment id is not in the path of the %s URL: %s", route, last)
 		}
 	}
-	h.settled() // a second resolve would have come by now
+	h.settled(p.ID) // a second resolve would have come by now
 	if st := h.sim.Session(gid); st.State != "resolved" || st.Resolves != 1 || st.Rejects != 0 {
 		t.Fatalf("session: %+v", st)
 	}

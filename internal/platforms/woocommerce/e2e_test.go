@@ -168,11 +168,12 @@ func waitFor(t *testing.T, within time.Duration, what string, ok func() bool) {
 
 // settled waits until nothing is left that could still change an order:
 // no gateway notification in flight, no background work of the platform
-// (notes), no job waiting, running or due to retry within a few seconds (a
-// confirm waiting out a long retry delay already ran), and a reconciler
-// pass that started afterwards has finished, with whatever it enqueued.
-// What the store was told is then all it will be told, so a test can
-// assert that a duplicate did not land, with no sleep.
+// (notes), no job waiting, running or due within 3s (longer than the 1s
+// sync and refund retry delays, shorter than the 5s confirm one: a confirm
+// waiting out that delay already ran and would only ask the gateway
+// again), and a reconciler pass that started afterwards has finished, with
+// whatever it enqueued. What the store was told is then all it will be
+// told, so a test can assert that a duplicate did not land, with no sleep.
 func (e *env) settled() {
 	e.t.Helper()
 	e.upay.Wait()
