@@ -19,9 +19,15 @@ import (
 // TestPayments runs the core's end-to-end scenarios on each backend: the
 // embedded default (SQLite + in-process queue) and the production parts
 // (PostgreSQL + Redis).
+//
+// Each bridge owns its database, queue and simulators, so the backends run
+// in parallel, and with the other tests of the package; the scenarios of
+// one bridge run in turn.
 func TestPayments(t *testing.T) {
+	t.Parallel()
 	for _, be := range backends {
 		t.Run(be.name, func(t *testing.T) {
+			t.Parallel()
 			b := startBridge(t, be)
 			t.Run("HappyPath", func(t *testing.T) { testHappyPath(t, b) })
 			t.Run("DuplicateNotificationsAndReturnRace", func(t *testing.T) { testDuplicates(t, b) })
@@ -74,7 +80,7 @@ func testHappyPath(t *testing.T, b *bridge) {
 		t.Fatalf("paid payment: %v", got)
 	}
 	b.merchant.waitDelivered("happy", 1, 10*time.Second)
-	time.Sleep(1500 * time.Millisecond) // a second callback would come by now
+	b.settled(t, id) // a second callback would have come by now
 	ds := b.merchant.deliveries("happy")
 	if len(ds) != 1 || ds[0].Type != "payment.paid" || !ds[0].Verified || ds[0].Data["id"] != id || ds[0].Data["amount"] != amount {
 		t.Fatalf("callbacks: %+v", ds)
@@ -100,7 +106,7 @@ func testDuplicates(t *testing.T, b *bridge) {
 	b.gw.wait()
 	b.waitStatus(id, "paid", 10*time.Second)
 	b.merchant.waitDelivered("dup", 1, 10*time.Second)
-	time.Sleep(2 * time.Second)
+	b.settled(t, id)
 	if ds := b.merchant.deliveries("dup"); len(ds) != 1 {
 		t.Fatalf("%d callbacks, want 1: %+v", len(ds), ds)
 	}
@@ -130,7 +136,7 @@ func testForged(t *testing.T, b *bridge) {
 	if code != 200 || loc != "" {
 		t.Fatalf("forged return: %d → %q (want the waiting page)", code, loc)
 	}
-	time.Sleep(1500 * time.Millisecond)
+	b.settled(t, aid)
 	// Still open: "redirected", or "pending" when the gateway says so.
 	if s := b.get(aid)["status"]; s != "redirected" && s != "pending" {
 		t.Fatalf("after a forged paid claim with the gateway saying nothing: %v", s)
@@ -161,13 +167,8 @@ func testForged(t *testing.T, b *bridge) {
 	cid := c["id"].(string)
 	b.visit(c)
 	b.gw.notifyOther(t, b, cid, otrack)
-	deadline := time.Now().Add(10 * time.Second)
-	for countEvents(b.get(cid), "binding_mismatch", "") == 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("no binding_mismatch: %s", eventsOf(b.get(cid)))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	b.waitEvents(cid, "binding_mismatch", "", 1, 10*time.Second)
+	b.settled(t, cid)
 	if s := b.get(cid)["status"]; s != "redirected" && s != "pending" {
 		t.Fatalf("payment C is %v after a notification about another transaction", s)
 	}
@@ -199,7 +200,7 @@ func testMerchantDown(t *testing.T, b *bridge) {
 	ret := b.gw.complete(t, track, outPaid)
 	follow(t, ret)
 	b.merchant.waitDelivered("down", 1, 30*time.Second)
-	time.Sleep(1500 * time.Millisecond)
+	b.settled(t, p["id"].(string)) // a seventh attempt would have come by now
 	ds := b.merchant.deliveries("down")
 	if len(ds) != 6 {
 		t.Fatalf("%d attempts, want 5 failures then 1 success: %+v", len(ds), ds)
@@ -223,15 +224,9 @@ func testMerchantRefuses(t *testing.T, b *bridge) {
 	ret := b.gw.complete(t, track, outPaid)
 	follow(t, ret)
 	// Archived at once with the reason, and the payment says so.
-	deadline := time.Now().Add(15 * time.Second)
-	for countEvents(b.get(id), "sync_failed", "") == 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("no sync_failed: %s", eventsOf(b.get(id)))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	b.waitEvents(id, "sync_failed", "", 1, 15*time.Second)
 	var out bytes.Buffer
-	if err := run(t.Context(), []string{"jobs", "archived", "--json"}, &out, b.logs); err != nil {
+	if err := b.run(t.Context(), []string{"jobs", "archived", "--json"}, &out); err != nil {
 		t.Fatal(err)
 	}
 	var archived []jobs.ArchivedTask
@@ -253,16 +248,14 @@ func testMerchantRefuses(t *testing.T, b *bridge) {
 	// The merchant fixes their endpoint; the operator replays.
 	b.merchant.answer("refuses")
 	out.Reset()
-	if err := run(t.Context(), []string{"jobs", "replay", found.Queue, found.ID}, &out, b.logs); err != nil {
+	if err := b.run(t.Context(), []string{"jobs", "replay", found.Queue, found.ID}, &out); err != nil {
 		t.Fatal(err)
 	}
 	b.merchant.waitDelivered("refuses", 1, 15*time.Second)
-	deadline = time.Now().Add(5 * time.Second)
-	for countEvents(b.get(id), "sync_succeeded", "") != 1 {
-		if time.Now().After(deadline) {
-			t.Fatalf("no sync_succeeded after replay: %s", eventsOf(b.get(id)))
-		}
-		time.Sleep(100 * time.Millisecond)
+	b.waitEvents(id, "sync_succeeded", "", 1, 5*time.Second)
+	b.settled(t, id)
+	if n := countEvents(b.get(id), "sync_succeeded", ""); n != 1 {
+		t.Fatalf("%d sync_succeeded events after replay, want 1: %s", n, eventsOf(b.get(id)))
 	}
 }
 
@@ -296,13 +289,7 @@ func testRefunds(t *testing.T, b *bridge) {
 		t.Fatalf("over-precise refund: %d %v", code, e)
 	}
 	b.merchant.waitDelivered("refund", 3, 20*time.Second)
-	deadline := time.Now().Add(10 * time.Second)
-	for b.get(id)["refunded_amount"] != "2.005" {
-		if time.Now().After(deadline) {
-			t.Fatalf("refunded_amount = %v; %s", b.get(id)["refunded_amount"], eventsOf(b.get(id)))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	b.waitField(id, "refunded_amount", "2.005", 10*time.Second)
 	types := map[string]int{}
 	for _, d := range b.merchant.deliveries("refund") {
 		types[d.Type]++
@@ -456,6 +443,7 @@ func testRestart(t *testing.T, b *bridge) {
 // TestSplitRoles runs the production shape: a web process and a worker
 // process sharing PostgreSQL and Redis, and a payment completes across them.
 func TestSplitRoles(t *testing.T) {
+	t.Parallel()
 	be := backends[1]
 	b := startBridge(t, be) // role all; stop it and run the roles apart
 	b.stop()
@@ -464,7 +452,7 @@ func TestSplitRoles(t *testing.T) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel()
-	worker, err := openApp(ctx, b.logs, false)
+	worker, err := b.openApp(ctx, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -476,7 +464,7 @@ func TestSplitRoles(t *testing.T) {
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); worker.serve(ctx, "worker", wln) }()
-	web, err := openApp(ctx, b.logs, false)
+	web, err := b.openApp(ctx, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -521,24 +509,12 @@ func TestSplitRoles(t *testing.T) {
 		}
 	}
 	// The worker process serves no API.
-	if resp, err := http.Post("http://"+wln.Addr().String()+"/api/v1/payments", "application/json", nil); err != nil || resp.StatusCode != 404 {
-		t.Fatalf("worker answered the API: %v %v", resp.StatusCode, err)
+	resp, err = http.Post("http://"+wln.Addr().String()+"/api/v1/payments", "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-}
-
-func waitHealthy(t testing.TB, base string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if resp, err := http.Get(base + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("bridge did not come up")
-		}
-		time.Sleep(20 * time.Millisecond)
+	resp.Body.Close()
+	if resp.StatusCode != 404 {
+		t.Fatalf("worker answered the API: %d", resp.StatusCode)
 	}
 }

@@ -84,7 +84,7 @@ func (d *upayDriver) start(t testing.TB, b *bridge) {
 	d.srv = upaytest.NewServer()
 	b.sim = d.srv
 	t.Cleanup(d.srv.Close)
-	t.Setenv("UPAY_SANDBOX_URL", d.srv.APIBase())
+	b.env["UPAY_SANDBOX_URL"] = d.srv.APIBase()
 }
 func (d *upayDriver) shopFlags() []string { return []string{"--gateway-key", upaytest.DefaultKey} }
 func (d *upayDriver) pagePrefix() string  { return d.srv.URL + "/pay/" }
@@ -150,7 +150,7 @@ func (d *ckoDriver) start(t testing.TB, b *bridge) {
 	// The account's webhook workflow posts to the bridge's notify route.
 	base := b.base
 	d.srv.SetWebhookURL(func(_, reference string) string { return base + "/notify/cko/" + reference })
-	t.Setenv("CKO_SANDBOX_URL", d.srv.URL)
+	b.env["CKO_SANDBOX_URL"] = d.srv.URL
 }
 func (d *ckoDriver) shopFlags() []string {
 	return []string{"--cko-secret-key", ckotest.DefaultSecretKey, "--cko-processing-channel", ckotest.DefaultProcessingChannel,
@@ -222,7 +222,7 @@ func (d *kupayDriver) name() string { return "kupay" }
 func (d *kupayDriver) start(t testing.TB, b *bridge) {
 	d.srv = kupaytest.NewServer()
 	t.Cleanup(d.srv.Close)
-	t.Setenv("KUPAY_URL", d.srv.URL)
+	b.env["KUPAY_URL"] = d.srv.URL
 }
 func (d *kupayDriver) shopFlags() []string { return []string{"--kupay-token", kupaytest.DefaultToken} }
 func (d *kupayDriver) pagePrefix() string  { return d.srv.URL + "/pay/" }

@@ -9,9 +9,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -19,6 +21,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
+
+	"paybridge/internal/jobs"
 	"paybridge/internal/testenv"
 	"paybridge/internal/upay/upaytest"
 )
@@ -53,9 +58,12 @@ type bridge struct {
 	apiKey   string
 	whsec    string
 	logs     *syncBuffer
-	app      *app
-	cancel   context.CancelFunc
-	done     chan error
+	// env is the bridge's configuration, as an operator's environment:
+	// the process environment holds it only while withEnv runs.
+	env    map[string]string
+	app    *app
+	cancel context.CancelFunc
+	done   chan error
 }
 
 type syncBuffer struct {
@@ -75,49 +83,101 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// envMu serialises the bridges' use of the process environment, which
+// the bridge reads its configuration from. Each bridge keeps its own in
+// bridge.env and puts it in the environment only while withEnv runs (to
+// boot, or to run a CLI command), so that bridges, each on its own
+// database, queue and simulators, run in parallel tests; t.Setenv would
+// forbid t.Parallel.
+var envMu sync.Mutex
+
+// withEnv runs f with the bridge's configuration in the process
+// environment, and restores the environment afterwards.
+func (b *bridge) withEnv(f func()) {
+	envMu.Lock()
+	defer envMu.Unlock()
+	for k, v := range b.env {
+		old, had := os.LookupEnv(k)
+		os.Setenv(k, v)
+		defer func() {
+			if had {
+				os.Setenv(k, old)
+			} else {
+				os.Unsetenv(k)
+			}
+		}()
+	}
+	f()
+}
+
+// run runs a bridge CLI command with the bridge's configuration.
+func (b *bridge) run(ctx context.Context, args []string, stdout io.Writer) error {
+	var err error
+	b.withEnv(func() { err = run(ctx, args, stdout, b.logs) })
+	return err
+}
+
+// openApp opens an app on the bridge's configuration, as a second process
+// on the same database and queue would.
+func (b *bridge) openApp(ctx context.Context, embedded bool) (*app, error) {
+	var a *app
+	var err error
+	b.withEnv(func() { a, err = openApp(ctx, b.logs, embedded) })
+	return a, err
+}
+
 // startBridge boots a bridge whose shop takes payments through UPayments.
 func startBridge(t testing.TB, be backend) *bridge {
 	t.Helper()
-	return startBridgeWith(t, be, &upayDriver{})
+	return startBridgeEnv(t, be, &upayDriver{}, nil)
 }
 
-// startBridgeWith configures the environment the way an operator would and
-// boots the real wiring (store, queue, core, gateway adapters, web,
-// worker), with one API shop on gw's gateway.
+// startBridgeWith boots a bridge whose shop takes payments through gw.
 func startBridgeWith(t testing.TB, be backend, gw gatewayDriver) *bridge {
 	t.Helper()
-	b := &bridge{t: t, gw: gw, merchant: newMerchant(t), logs: &syncBuffer{}}
+	return startBridgeEnv(t, be, gw, nil)
+}
+
+// startBridgeEnv configures the environment the way an operator would,
+// with extra on top, and boots the real wiring (store, queue, core,
+// gateway adapters, web, worker), with one API shop on gw's gateway.
+func startBridgeEnv(t testing.TB, be backend, gw gatewayDriver, extra map[string]string) *bridge {
+	t.Helper()
+	b := &bridge{t: t, gw: gw, merchant: newMerchant(t), logs: &syncBuffer{}, env: map[string]string{}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	b.addr = ln.Addr().String()
 	b.base = "http://" + b.addr
-	t.Setenv("BRIDGE_ADDR", b.addr)
-	t.Setenv("BRIDGE_PUBLIC_URL", b.base)
-	t.Setenv("BRIDGE_DATABASE_URL", be.db(t))
+	b.env["BRIDGE_ADDR"] = b.addr
+	b.env["BRIDGE_PUBLIC_URL"] = b.base
+	b.env["BRIDGE_DATABASE_URL"] = be.db(t)
 	redis := ""
 	if be.redis != nil {
 		redis = be.redis(t)
 	}
-	t.Setenv("BRIDGE_REDIS_URL", redis)
-	t.Setenv("BRIDGE_MASTER_KEY", "")
+	b.env["BRIDGE_REDIS_URL"] = redis
+	b.env["BRIDGE_MASTER_KEY"] = ""
 	if !strings.HasPrefix(be.name, "sqlite") {
-		t.Setenv("BRIDGE_MASTER_KEY", base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)))
+		b.env["BRIDGE_MASTER_KEY"] = base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
 	}
 	for _, k := range []string{"UPAY_SANDBOX_URL", "UPAY_LIVE_URL", "CKO_SANDBOX_URL", "CKO_LIVE_URL", "KUPAY_URL"} {
-		t.Setenv(k, "") // defaults, unless the gateway's driver points it at its simulator
+		b.env[k] = "" // defaults, unless the gateway's driver points it at its simulator
 	}
 	gw.start(t, b)
-	t.Setenv("BRIDGE_ALLOW_INSECURE_URLS", "true")
-	t.Setenv("BRIDGE_RECONCILE_INTERVAL", "1s")
-	t.Setenv("BRIDGE_RECONCILE_AFTER", "2s")
-	t.Setenv("BRIDGE_SYNC_RETRY_DELAYS", "1s")
-	t.Setenv("BRIDGE_LOG_LEVEL", "info")
+	b.env["BRIDGE_ALLOW_INSECURE_URLS"] = "true"
+	b.env["BRIDGE_RECONCILE_INTERVAL"] = "1s"
+	b.env["BRIDGE_RECONCILE_AFTER"] = "2s"
+	// Retries come at the worker's next due-task check: asynq keeps due
+	// times in whole seconds, so 1ms is due at once.
+	b.env["BRIDGE_SYNC_RETRY_DELAYS"] = "1ms"
+	b.env["BRIDGE_LOG_LEVEL"] = "info"
+	maps.Copy(b.env, extra)
 
 	var out bytes.Buffer
 	args := append([]string{"shops", "add", "--platform", "api", "--name", "Test shop", "--gateway", gw.name()}, gw.shopFlags()...)
-	if err := run(context.Background(), append(args, "--sandbox", "--json"), &out, b.logs); err != nil {
+	if err := b.run(context.Background(), append(args, "--sandbox", "--json"), &out); err != nil {
 		t.Fatalf("shops add: %v\n%s", err, b.logs)
 	}
 	var creds struct{ ID, APIKey, WebhookSecret string }
@@ -159,29 +219,38 @@ func (b *bridge) boot(ln net.Listener) {
 	t := b.t
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := openApp(ctx, b.logs, true)
+	a, err := b.openApp(ctx, true)
 	if err != nil {
 		cancel()
 		t.Fatalf("openApp: %v\n%s", err, b.logs)
 	}
 	a.jobsCfg.DelayedTaskCheckInterval = 200 * time.Millisecond
 	a.jobsCfg.TaskCheckInterval = 100 * time.Millisecond
+	// Refunds that settle later are polled on their ladder: poll at the
+	// next due-task check instead of after 5s, 10s ….
+	a.jobsCfg.RefundRetryDelays = []time.Duration{time.Millisecond}
+	// A confirm the gateway answers "not yet" asks again after 1s, not 5s,
+	// 10s …: a claim the gateway later contradicts is settled quickly.
+	a.jobsCfg.ConfirmRetryDelays = []time.Duration{time.Second}
 	b.app, b.cancel, b.done = a, cancel, make(chan error, 1)
 	go func() { b.done <- a.serve(ctx, "all", ln) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := http.Get(b.base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
+	waitHealthy(t, b.base)
+}
+
+// waitHealthy waits until the bridge at base answers /healthz with 200.
+func waitHealthy(t testing.TB, base string) {
+	t.Helper()
+	testenv.Eventually(t, 10*time.Second, "the bridge at "+base+" to come up", func() error {
+		resp, err := http.Get(base + "/healthz")
+		if err != nil {
+			return err
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("bridge did not come up: %v\n%s", err, b.logs)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("/healthz: %d", resp.StatusCode)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // stop ends the process as SIGTERM would.
@@ -207,16 +276,11 @@ func (b *bridge) stop() {
 func (b *bridge) restart() {
 	b.stop()
 	var ln net.Listener
-	var err error
-	for range 50 {
-		if ln, err = net.Listen("tcp", b.addr); err == nil {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if err != nil {
-		b.t.Fatalf("listen again on %s: %v", b.addr, err)
-	}
+	testenv.Eventually(b.t, 5*time.Second, "to listen again on "+b.addr, func() error {
+		var err error
+		ln, err = net.Listen("tcp", b.addr)
+		return err
+	})
 	b.boot(ln)
 }
 
@@ -323,17 +387,66 @@ func (b *bridge) get(id string) map[string]any {
 // waitStatus polls until the payment has the status or the time is up.
 func (b *bridge) waitStatus(id, status string, within time.Duration) map[string]any {
 	b.t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		p := b.get(id)
-		if p["status"] == status {
-			return p
+	var p map[string]any
+	testenv.Eventually(b.t, within, "payment "+id+" to be "+status, func() error {
+		p = b.get(id)
+		if p["status"] != status {
+			return fmt.Errorf("payment is %v; events: %s", p["status"], eventsOf(p))
 		}
-		if time.Now().After(deadline) {
-			b.t.Fatalf("payment %s is %v after %s, want %s; events: %s", id, p["status"], within, status, eventsOf(p))
+		return nil
+	})
+	return p
+}
+
+// waitEvents waits until the payment has at least n events of a kind
+// (and, for transitions, to a status), and returns it.
+func (b *bridge) waitEvents(id, kind, to string, n int, within time.Duration) map[string]any {
+	b.t.Helper()
+	var p map[string]any
+	testenv.Eventually(b.t, within, fmt.Sprintf("%d %s events on payment %s", n, kind, id), func() error {
+		p = b.get(id)
+		if got := countEvents(p, kind, to); got < n {
+			return fmt.Errorf("%d so far; events: %s", got, eventsOf(p))
 		}
-		time.Sleep(100 * time.Millisecond)
+		return nil
+	})
+	return p
+}
+
+// waitField waits until the payment's field has the value.
+func (b *bridge) waitField(id, field string, want any, within time.Duration) map[string]any {
+	b.t.Helper()
+	var p map[string]any
+	testenv.Eventually(b.t, within, fmt.Sprintf("payment %s's %s to be %v", id, field, want), func() error {
+		p = b.get(id)
+		if p[field] != want {
+			return fmt.Errorf("%s is %v; events: %s", field, p[field], eventsOf(p))
+		}
+		return nil
+	})
+	return p
+}
+
+// settled waits until nothing is left that could still act on the
+// payment soon: no gateway notification in flight, no job about it
+// waiting, running, or due to retry soon, and a reconciler
+// pass that started afterwards has finished, with whatever it enqueued.
+// What happened to the payment is then all that will happen, so a test can
+// assert that something did not, with no sleep. "Soon" is half a second:
+// longer than the worker's 200ms due-task check, which runs the 1ms sync
+// retries, shorter than the 1s confirm retry delay. A confirm waiting out
+// that delay after the gateway said "not yet" already ran and would only
+// ask the gateway again; it is not waited for.
+func (b *bridge) settled(t testing.TB, id string) {
+	t.Helper()
+	b.gw.wait()
+	ofPayment := func(ti *asynq.TaskInfo) bool {
+		var p jobs.Payload
+		return json.Unmarshal(ti.Payload, &p) == nil && p.PaymentID == id && testenv.DueWithin(ti, 500*time.Millisecond)
 	}
+	testenv.QueueIdle(t, b.app.redis, jobs.Queues, 30*time.Second, ofPayment)
+	testenv.PeriodRanAfter(t, b.app.redis, jobs.QueueLow, "reconcile:", time.Now(), 15*time.Second)
+	testenv.QueueIdle(t, b.app.redis, jobs.Queues, 30*time.Second, ofPayment)
 }
 
 func eventsOf(p map[string]any) string {
@@ -472,23 +585,21 @@ func (m *merchant) deliveries(tag string) []delivery {
 // waitDeliveries waits until tag has at least n deliveries answered 2xx.
 func (m *merchant) waitDelivered(tag string, n int, within time.Duration) []delivery {
 	m.t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		ds := m.deliveries(tag)
+	var ds []delivery
+	testenv.Eventually(m.t, within, fmt.Sprintf("%d callbacks delivered for %s", n, tag), func() error {
+		ds = m.deliveries(tag)
 		ok := 0
 		for _, d := range ds {
 			if d.Answered < 300 {
 				ok++
 			}
 		}
-		if ok >= n {
-			return ds
+		if ok < n {
+			return fmt.Errorf("%d delivered (attempts: %+v)", ok, ds)
 		}
-		if time.Now().After(deadline) {
-			m.t.Fatalf("%s: %d callbacks delivered after %s, want %d (attempts: %+v)", tag, ok, within, n, ds)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
+	return ds
 }
 
 // follow makes the shopper's browser follow a URL the gateway sent it to

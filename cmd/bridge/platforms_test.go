@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 
 	"paybridge/internal/platforms/woocommerce"
 	"paybridge/internal/platforms/woocommerce/woocommercetest"
+	"paybridge/internal/testenv"
 	"paybridge/internal/upay/upaytest"
 )
 
@@ -19,14 +21,14 @@ import (
 // --platform woocommerce` and pays an order the way the plugin sends the
 // shopper, through the real wiring: routes, syncer and reconciler hook.
 func TestWooCommerceThroughBridge(t *testing.T) {
-	t.Setenv("BRIDGE_WEBHOOK_CHECK_INTERVAL", "1s")
-	b := startBridge(t, backends[0])
+	t.Parallel()
+	b := startBridgeEnv(t, backends[0], &upayDriver{}, map[string]string{"BRIDGE_WEBHOOK_CHECK_INTERVAL": "1s"})
 	wc := woocommercetest.NewServer()
 	t.Cleanup(wc.Close)
 	ck, cs := wc.NewKeys()
 	var out bytes.Buffer
-	err := run(t.Context(), []string{"shops", "add", "--platform", "woocommerce", "--url", wc.Base(),
-		"--consumer-key", ck, "--consumer-secret", cs, "--gateway", "upay", "--gateway-key", upaytest.DefaultKey, "--sandbox", "--json"}, &out, b.logs)
+	err := b.run(t.Context(), []string{"shops", "add", "--platform", "woocommerce", "--url", wc.Base(),
+		"--consumer-key", ck, "--consumer-secret", cs, "--gateway", "upay", "--gateway-key", upaytest.DefaultKey, "--sandbox", "--json"}, &out)
 	if err != nil {
 		t.Fatalf("shops add --platform woocommerce: %v", err)
 	}
@@ -65,17 +67,13 @@ func TestWooCommerceThroughBridge(t *testing.T) {
 	if code, loc := follow(t, back); code != http.StatusFound || loc != ret {
 		t.Fatalf("return: %d → %q, want the order-received page", code, loc)
 	}
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	testenv.Eventually(t, 15*time.Second, "the order to be paid", func() error {
 		o := wc.Order(id)
 		if o["status"] == "processing" && o["transaction_id"] != "" && o["date_paid"] != nil && wc.NotesContaining(id, "paybridge") == 1 {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("order after payment: status %v, transaction %v, notes %+v", o["status"], o["transaction_id"], wc.Notes(id))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return fmt.Errorf("order after payment: status %v, transaction %v, notes %+v", o["status"], o["transaction_id"], wc.Notes(id))
+	})
 	// A tampered link is refused with a page, and nothing reaches the gateway.
 	charges := len(b.sim.Charges())
 	if code, _ := follow(t, strings.Replace(link, "sig=", "sig=0", 1)); code < 400 {
@@ -91,11 +89,10 @@ func TestWooCommerceThroughBridge(t *testing.T) {
 		hook = id
 	}
 	wc.SetWebhookStatus(hook, "disabled")
-	deadline = time.Now().Add(10 * time.Second)
-	for wc.WebhookStatuses()[hook] != "active" {
-		if time.Now().After(deadline) {
-			t.Fatalf("webhook not re-activated: %v", wc.WebhookStatuses())
+	testenv.Eventually(t, 10*time.Second, "the webhook to be re-activated", func() error {
+		if st := wc.WebhookStatuses(); st[hook] != "active" {
+			return fmt.Errorf("webhook statuses %v", st)
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 }

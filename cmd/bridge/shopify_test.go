@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -16,6 +17,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"paybridge/internal/platforms/shopify/shopifytest"
+	"paybridge/internal/testenv"
 	"paybridge/internal/upay/upaytest"
 )
 
@@ -25,6 +27,7 @@ import (
 // session token, a payment session on the mTLS listener, the gateway page,
 // and the resolve that sends the shopper back to Shopify.
 func TestShopifyThroughBridge(t *testing.T) {
+	t.Parallel()
 	const apiKey, apiSecret, shop = "app-key", "app-secret", "dates.myshopify.com"
 	sim := shopifytest.New(apiKey, apiSecret)
 	t.Cleanup(sim.Close)
@@ -42,13 +45,10 @@ func TestShopifyThroughBridge(t *testing.T) {
 	}
 	sessionAddr := l.Addr().String()
 	l.Close()
-	for k, v := range map[string]string{"SHOPIFY_API_KEY": apiKey, "SHOPIFY_API_SECRET": apiSecret,
+	b := startBridgeEnv(t, backends[0], &upayDriver{}, map[string]string{"SHOPIFY_API_KEY": apiKey, "SHOPIFY_API_SECRET": apiSecret,
 		"SHOPIFY_ADMIN_ORIGIN": sim.AdminOrigin(), "SHOPIFY_MTLS_ADDR": sessionAddr,
 		"SHOPIFY_MTLS_CA_FILE": filepath.Join(dir, "ca.pem"), "SHOPIFY_MTLS_CERT_FILE": filepath.Join(dir, "cert.pem"),
-		"SHOPIFY_MTLS_KEY_FILE": filepath.Join(dir, "key.pem")} {
-		t.Setenv(k, v)
-	}
-	b := startBridge(t, backends[0])
+		"SHOPIFY_MTLS_KEY_FILE": filepath.Join(dir, "key.pem")})
 
 	// Install: the merchant's browser goes through OAuth with the simulator.
 	jar, _ := cookiejar.New(nil)
@@ -110,20 +110,16 @@ func TestShopifyThroughBridge(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := sim.URL + "/checkouts/s1/thank_you"
-	deadline := time.Now().Add(15 * time.Second)
 	u := ret
-	for {
+	testenv.Eventually(t, 15*time.Second, "the shopper to be sent back to Shopify", func() error {
 		code, loc := follow(t, u)
 		if code == http.StatusFound && loc == want {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("shopper: %d → %q, want Shopify's %q", code, loc, want)
+			return nil
 		}
 		id := strings.TrimPrefix(strings.SplitN(payURL, "?", 2)[0], b.base+"/pay/")
 		u = b.base + "/wait/" + id
-		time.Sleep(100 * time.Millisecond)
-	}
+		return fmt.Errorf("shopper: %d → %q, want Shopify's %q", code, loc, want)
+	})
 	if st := sim.Session("gid://shopify/PaymentSession/s1"); st.State != "resolved" || st.Resolves != 1 {
 		t.Fatalf("session: %+v", st)
 	}

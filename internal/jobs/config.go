@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/jonboulle/clockwork"
 )
 
 // Default retry ladders. The delay before retry n (n = 0 for the first
@@ -90,8 +92,13 @@ type Config struct {
 	// Logger receives the package's logs and asynq's own. Default
 	// slog.Default().
 	Logger *slog.Logger
-	// Clock tells the time for the reconciler's periods. Default time.Now.
-	Clock func() time.Time
+	// Clock tells the time and makes the timers of the reconciler trigger:
+	// which period it is, and when the next one starts. Default: the real
+	// clock (clockwork.NewRealClock). Tests pass a clockwork.FakeClock to
+	// step through periods without waiting for them. Due times of delayed
+	// and retried tasks are not read from it: asynq compares those with the
+	// wall clock of the Redis client and server.
+	Clock clockwork.Clock
 }
 
 // withDefaults returns a copy of c with every zero field set.
@@ -141,7 +148,7 @@ func (c Config) withDefaults() Config {
 		c.Logger = slog.Default()
 	}
 	if c.Clock == nil {
-		c.Clock = time.Now
+		c.Clock = clockwork.NewRealClock()
 	}
 	return c
 }

@@ -33,6 +33,10 @@ const clockStep = 200 * time.Millisecond
 // queue holds thousands of tasks.) Completed-task Retention and the archive
 // limits are kept by asynq itself against the client's clock, not by TTLs.
 //
+// This clock is the wall clock, not Config.Clock: it stands for the clock
+// of a Redis server, and asynq, which sets the TTLs and due times, reads
+// the wall clock too.
+//
 // It is meant for one process: run a real Redis to share a queue between
 // processes.
 type Embedded struct {

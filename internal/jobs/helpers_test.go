@@ -113,16 +113,17 @@ func newAdmin(t *testing.T, opt asynq.RedisConnOpt) *Admin {
 	return a
 }
 
-// waitFor polls cond until it holds, failing the test after d.
+// waitFor waits until cond holds, failing the test after d.
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testenv.EventuallyTrue(t, d, what, cond)
+}
+
+// waitIdle waits until no queue of this package holds a task that could
+// still run: what ran is then all that will run, and the test may count.
+func waitIdle(t *testing.T, opt asynq.RedisConnOpt) {
+	t.Helper()
+	testenv.QueueIdle(t, opt, Queues, 10*time.Second, nil)
 }
 
 // fakeCore records calls by key ("confirm:<payment>", "sync:<payment>",
@@ -238,3 +239,5 @@ func (f *fakeCore) Reconcile(ctx context.Context) error {
 	f.reconciles = append(f.reconciles, id)
 	return nil
 }
+
+func TestMain(m *testing.M) { testenv.Main(m) }

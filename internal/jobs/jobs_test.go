@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/jonboulle/clockwork"
 	dto "github.com/prometheus/client_model/go"
 
 	"paybridge/internal/checkout"
@@ -58,7 +59,7 @@ func TestConfirmEnqueuedThriceRunsOnce(t *testing.T) {
 			t.Errorf("delayed confirm ran after %s, want >= %s", d, delay-time.Second)
 		}
 		waitFor(t, 5*time.Second, "p3's delayed confirm", func() bool { return core.nCalls("confirm:p3") == 2 })
-		time.Sleep(300 * time.Millisecond) // room for a duplicate to show up
+		waitIdle(t, opt) // a duplicate would have run by now
 		for _, p := range []string{"p1", "p2"} {
 			if n := core.nCalls("confirm:" + p); n != 1 {
 				t.Errorf("confirm %s ran %d times, want 1", p, n)
@@ -83,8 +84,7 @@ func TestSyncRetriesThenDelivers(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitFor(t, 15*time.Second, "sync delivered", func() bool { return core.nDelivered("sync:p1") == 1 })
-		// While it is done, a repeat enqueue (the reconciler) is a new task.
-		time.Sleep(300 * time.Millisecond)
+		waitIdle(t, opt) // a seventh attempt would have run by now
 		if n := core.nCalls("sync:p1"); n != 6 {
 			t.Errorf("sync ran %d times, want 6", n)
 		}
@@ -146,7 +146,7 @@ func TestPermanentErrorArchivedAndReplayed(t *testing.T) {
 		if err := q.EnqueueSync(t.Context(), "p1", ""); err != nil {
 			t.Fatalf("EnqueueSync of an archived task: %v", err)
 		}
-		time.Sleep(400 * time.Millisecond)
+		waitIdle(t, opt)
 		if n := core.nCalls("sync:p1"); n != 1 {
 			t.Errorf("archived sync ran again (%d runs) without a replay", n)
 		}
@@ -237,30 +237,40 @@ func TestSchedulerOncePerPeriod(t *testing.T) {
 		cfg := testConfig()
 		cfg.NoScheduler = false
 		cfg.ReconcileInterval = time.Second
+		// Both triggers read one fake clock, started mid-period: the test
+		// steps it from wake-up to wake-up instead of waiting for periods.
+		start := time.Now().Truncate(time.Second).Add(300 * time.Millisecond)
+		clock := clockwork.NewFakeClockAt(start)
+		cfg.Clock = clock
 		core := newFakeCore()
-		w1 := NewWorker(opt, core, cfg)
-		w2 := NewWorker(opt, core, cfg)
-		for _, w := range []*Worker{w1, w2} {
+		workers := []*Worker{NewWorker(opt, core, cfg), NewWorker(opt, core, cfg)}
+		for _, w := range workers {
 			if err := w.Start(t.Context()); err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(w.Shutdown)
 		}
-		time.Sleep(3300 * time.Millisecond)
-		w1.Shutdown()
-		w2.Shutdown()
-		ids := core.reconcileIDs()
-		if len(ids) < 3 || len(ids) > 5 {
-			t.Errorf("%d reconciles in 3.3 periods: %v", len(ids), ids)
-		}
-		sorted := slices.Sorted(slices.Values(ids))
-		if len(slices.Compact(sorted)) != len(ids) {
-			t.Errorf("a period reconciled twice: %v", ids)
-		}
-		for _, id := range ids {
-			if !strings.HasPrefix(id, "reconcile:") {
-				t.Errorf("reconcile task id %q", id)
+		const steps = 3
+		var want []string
+		for step := 0; ; step++ {
+			want = append(want, reconcileTaskID(periodStart(clock.Now(), cfg.ReconcileInterval)))
+			// Both triggers enqueued this period's task and wait for the
+			// next period.
+			if err := clock.BlockUntilContext(t.Context(), len(workers)); err != nil {
+				t.Fatal(err)
 			}
+			waitFor(t, 10*time.Second, "period "+want[step]+" reconciled", func() bool { return len(core.reconcileIDs()) > step })
+			if step == steps {
+				break
+			}
+			clock.Advance(nextWake(clock.Now(), cfg.ReconcileInterval))
+		}
+		waitIdle(t, opt) // a second reconcile of a period would have run by now
+		for _, w := range workers {
+			w.Shutdown()
+		}
+		if ids := core.reconcileIDs(); !slices.Equal(ids, want) {
+			t.Errorf("reconciles %v, want one per period: %v", ids, want)
 		}
 	})
 }
@@ -271,10 +281,14 @@ func TestShutdownGraceful(t *testing.T) {
 		cfg.ShutdownTimeout = time.Second
 		core := newFakeCore()
 		release := make(chan struct{})
+		shuttingDown := make(chan struct{})
 		core.setHook(func(ctx context.Context, key string) {
 			switch key {
 			case "confirm:quick": // finishes within the shutdown timeout
-				time.Sleep(400 * time.Millisecond)
+				select {
+				case <-shuttingDown:
+				case <-time.After(10 * time.Second):
+				}
 			case "sync:slow": // outlives it
 				select {
 				case <-release:
@@ -294,6 +308,7 @@ func TestShutdownGraceful(t *testing.T) {
 			return core.nCalls("confirm:quick") == 1 && core.nCalls("sync:slow") == 1
 		})
 		start := time.Now()
+		close(shuttingDown)
 		w.Shutdown()
 		close(release)
 		took := time.Since(start)
@@ -328,21 +343,33 @@ func TestUniqueLockExpires(t *testing.T) {
 		cfg := testConfig()
 		cfg.ConfirmUniqueFor = time.Second
 		q := newQueue(t, opt, cfg)
+		admin := newAdmin(t, opt)
+		pending := func() int {
+			info, err := admin.insp.GetQueueInfo(QueueCritical)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return info.Pending
+		}
+		start := time.Now()
 		for range 2 {
 			if err := q.EnqueueConfirm(t.Context(), "p1", 0); err != nil {
 				t.Fatal(err)
 			}
 		}
-		time.Sleep(1500 * time.Millisecond)
-		if err := q.EnqueueConfirm(t.Context(), "p1", 0); err != nil {
-			t.Fatal(err)
+		if n := pending(); n != 1 {
+			t.Fatalf("%d pending confirms after two enqueues, want 1 (the second absorbed)", n)
 		}
-		info, err := newAdmin(t, opt).insp.GetQueueInfo(QueueCritical)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if info.Pending != 2 {
-			t.Errorf("%d pending confirms, want 2 (one absorbed, one after the lock expired)", info.Pending)
+		// The lock holds for ConfirmUniqueFor and then frees itself: keep
+		// enqueueing until one is taken.
+		waitFor(t, 5*time.Second, "the Unique lock to expire", func() bool {
+			if err := q.EnqueueConfirm(t.Context(), "p1", 0); err != nil {
+				t.Fatal(err)
+			}
+			return pending() == 2
+		})
+		if took := time.Since(start); took < 900*time.Millisecond {
+			t.Errorf("the 1s Unique lock freed itself after %s", took)
 		}
 	})
 }

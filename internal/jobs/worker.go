@@ -135,21 +135,28 @@ func (w *Worker) Shutdown() {
 func (w *Worker) schedule(ctx context.Context) {
 	interval := w.cfg.ReconcileInterval
 	for {
-		now := w.cfg.Clock()
+		now := w.cfg.Clock.Now()
 		if err := w.queue.EnqueueReconcile(ctx, now); err != nil && ctx.Err() == nil {
 			w.log.Warn("jobs: enqueue reconcile", "err", err)
 		}
-		// Wake a little after the boundary, so that a clock read at the
-		// wake-up is surely in the next period.
-		wait := periodStart(now, interval).Add(interval).Sub(now) + 50*time.Millisecond
-		t := time.NewTimer(wait)
+		t := w.cfg.Clock.NewTimer(nextWake(now, interval))
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return
-		case <-t.C:
+		case <-t.Chan():
 		}
 	}
+}
+
+// wakeSlack is how long after a period's boundary the reconciler trigger
+// wakes, so that a clock read at the wake-up is surely in the new period.
+const wakeSlack = 50 * time.Millisecond
+
+// nextWake is how long the reconciler trigger sleeps at now: until just
+// after the start of the next period of length interval.
+func nextWake(now time.Time, interval time.Duration) time.Duration {
+	return periodStart(now, interval).Add(interval).Sub(now) + wakeSlack
 }
 
 // retryDelay is the asynq.RetryDelayFunc: the task type's ladder at step n,

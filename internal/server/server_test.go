@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,11 +22,12 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"paybridge/internal/metrics"
+	"paybridge/internal/testenv"
 )
 
 func TestMain(m *testing.M) {
 	gin.SetMode(gin.TestMode)
-	os.Exit(m.Run())
+	testenv.Main(m)
 }
 
 // syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
@@ -439,14 +439,28 @@ func TestReadyz(t *testing.T) {
 }
 
 func TestRunChecksConcurrentAndBounded(t *testing.T) {
-	sleep := func(d time.Duration) func(context.Context) error {
-		return func(context.Context) error { time.Sleep(d); return nil }
+	// a and b each finish only once both have started: run one after the
+	// other, the first would wait for the second until the timeout.
+	var started sync.WaitGroup
+	started.Add(2)
+	both := make(chan struct{})
+	go func() { started.Wait(); close(both) }()
+	together := func(ctx context.Context) error {
+		started.Done()
+		select {
+		case <-both:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
+	release := make(chan struct{})
+	defer close(release)
 	start := time.Now()
 	res := runChecks(context.Background(), []ReadyCheck{
-		{"a", sleep(200 * time.Millisecond)},
-		{"b", sleep(200 * time.Millisecond)},
-		{"stuck", func(context.Context) error { time.Sleep(5 * time.Second); return nil }}, // ignores ctx
+		{"a", together},
+		{"b", together},
+		{"stuck", func(context.Context) error { <-release; return nil }}, // ignores ctx
 		{"honours ctx", func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }},
 	}, 300*time.Millisecond)
 	el := time.Since(start)
@@ -635,9 +649,11 @@ func TestLanding(t *testing.T) {
 }
 
 func TestServeGracefulShutdown(t *testing.T) {
+	inHandler, release := make(chan struct{}), make(chan struct{})
 	s, _ := newTest(t, Config{ShutdownTimeout: 2 * time.Second}, func(r gin.IRouter) {
 		r.GET("/slow", func(c *gin.Context) {
-			time.Sleep(300 * time.Millisecond)
+			close(inHandler)
+			<-release
 			c.String(200, "done")
 		})
 	})
@@ -668,8 +684,19 @@ func TestServeGracefulShutdown(t *testing.T) {
 		resp.Body.Close()
 		got <- string(b)
 	}()
-	time.Sleep(100 * time.Millisecond)
+	<-inHandler
 	cancel()
+	// Shutdown has started once the listener refuses connections; only
+	// then does the handler finish.
+	testenv.Eventually(t, 3*time.Second, "the listener to close", func() error {
+		c, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second)
+		if err != nil {
+			return nil
+		}
+		c.Close()
+		return errors.New("still accepting connections")
+	})
+	close(release)
 	if g := <-got; g != "done" {
 		t.Errorf("in-flight request: %q", g)
 	}

@@ -66,12 +66,14 @@ var backends = []backend{
 }
 
 // TestContract runs the same suite against every backend.
+// Every subtest owns its database (a SQLite file, a PostgreSQL database),
+// so all of them run in parallel.
 func TestContract(t *testing.T) {
+	t.Parallel()
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
-			start := time.Now()
+			t.Parallel()
 			runContract(t, b.open)
-			t.Logf("%s contract suite: %v", b.name, time.Since(start).Round(time.Millisecond))
 		})
 	}
 }
@@ -103,7 +105,10 @@ func runContract(t *testing.T, open func(t *testing.T) *DB) {
 		{"CountPaymentsByStatus", testCountPaymentsByStatus},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.fn(t, open(t))
+		})
 	}
 }
 

@@ -44,6 +44,7 @@ var chromiumFlags = []string{
 // when none is found.
 func Chromium(t testing.TB) string {
 	t.Helper()
+	Servers(t)
 	if p := os.Getenv("CHROMIUM_PATH"); p != "" {
 		if _, err := os.Stat(p); err != nil {
 			t.Fatalf("testenv: CHROMIUM_PATH=%s: %v", p, err)

@@ -1,8 +1,14 @@
 // Package testenv gives tests real backing services: a Redis server, a
 // PostgreSQL database and a headless Chromium. Tests that use it run against
-// the real thing; nothing here ever calls t.Skip. When a prerequisite is
-// missing the test fails with a message naming the Debian package to install
-// (./scripts/test installs all of them when run as root).
+// the real thing. When a prerequisite is missing the test fails with a
+// message naming the Debian package to install (./scripts/test installs all
+// of them when run as root); nothing here skips a test, except in -short
+// mode, where every constructor skips (see Servers) so that
+// `go test -short ./...` runs the self-contained tests alone, quickly.
+//
+// wait.go has the waits tests use instead of fixed sleeps: Eventually polls
+// a condition until it holds, QueueIdle and Completed give the
+// positive signal that the job queues have nothing left to do.
 //
 // # Fallback chain
 //

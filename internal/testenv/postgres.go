@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -24,6 +25,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/ory/dockertest/v3"
 	dc "github.com/ory/dockertest/v3/docker"
+	"go.uber.org/goleak"
 )
 
 const (
@@ -64,6 +66,7 @@ var pgDBCounter atomic.Int64
 // Main from TestMain to stop it when the tests are done.
 func PostgresURL(t testing.TB) string {
 	t.Helper()
+	Servers(t)
 	pgShared.once.Do(func() {
 		start := time.Now()
 		pgShared.srv, pgShared.err = startPostgres()
@@ -83,18 +86,37 @@ func PostgresURL(t testing.TB) string {
 	return createDatabase(t, pgShared.srv.adminURL)
 }
 
-// Main runs the tests of a package and then stops the PostgreSQL server
-// that PostgresURL may have started, removing its data directory, and exits
-// with the tests' status. Packages that use PostgresURL should call it:
+// Main runs the tests of a package, then stops the PostgreSQL server that
+// PostgresURL may have started (removing its data directory), then, if
+// the tests passed, fails the run when goroutines are left behind
+// (go.uber.org/goleak, with opts for the few that are not ours), and exits
+// with the tests' status. Every package whose tests start goroutines or
+// use PostgresURL calls it:
 //
 //	func TestMain(m *testing.M) { testenv.Main(m) }
 //
-// Without it the server is still killed (Pdeathsig) when the test binary
-// exits, but its temporary directory stays until the next test process that
-// starts a local server removes it.
-func Main(m *testing.M) {
+// The server is stopped before the leak check because its goroutines are
+// the process's, not a test's. Without Main the server is still killed
+// (Pdeathsig) when the test binary exits, but its temporary directory
+// stays until the next test process that starts a local server removes it.
+func Main(m *testing.M, opts ...goleak.Option) {
 	code := m.Run()
 	stopPostgres()
+	if code == 0 {
+		// Keep-alive connections the tests' clients left in the shared
+		// pool are the pool's cache, not a leak: close them. A server
+		// left running still shows (its Serve loop and handlers).
+		if tr, ok := http.DefaultTransport.(*http.Transport); ok {
+			tr.CloseIdleConnections()
+		}
+		// goleak retries for a while, so goroutines that are just
+		// finishing (a closed server's connection handlers) are not
+		// reported.
+		if err := goleak.Find(opts...); err != nil {
+			fmt.Fprintf(os.Stderr, "testenv: goroutines left after the tests: %v\n", err)
+			code = 1
+		}
+	}
 	os.Exit(code)
 }
 

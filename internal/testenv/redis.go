@@ -31,6 +31,7 @@ const redisStartAttempts = 3
 // in t.Cleanup.
 func RedisAddr(t testing.TB) string {
 	t.Helper()
+	Servers(t)
 	if addr := os.Getenv("TEST_REDIS_ADDR"); addr != "" {
 		return addr
 	}

@@ -14,6 +14,8 @@ import (
 )
 
 func TestInstall(t *testing.T) {
+	// It owns its harness: its own database, queue server and simulators.
+	t.Parallel()
 	h := newHarness(t, sqliteBackend)
 	h.sim.SetTokenTTL(time.Hour)
 	shop := h.install("abaya-house.myshopify.com")

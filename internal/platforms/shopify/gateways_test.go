@@ -23,6 +23,8 @@ import (
 // Checkout.com, and what each gateway cannot do refused before any
 // gateway call (UPayments' own run is TestPaymentsApp).
 func TestGateways(t *testing.T) {
+	// It owns its harness: its own database, queue server and simulators.
+	t.Parallel()
 	h := newHarness(t, sqliteBackend)
 	t.Run("SettingsPickGateway", func(t *testing.T) { testSettingsGateway(t, h) })
 	ckoShop := h.setupGateway("knet-store.myshopify.com", ModePaymentsApp, "cko")
@@ -251,8 +253,13 @@ func testSessionRefused(t *testing.T, h *harness, shop *checkout.Shop, id, amoun
 // with the process; the reconciler finds the unsynced payment) and on
 // PostgreSQL with Redis (the retrying store:sync task is kept).
 func TestDeclineSurvivesRestart(t *testing.T) {
+	// It owns its harness: its own database, queue server and simulators.
+	t.Parallel()
 	for _, be := range []backend{sqliteBackend, postgresBackend} {
-		t.Run(be.name, func(t *testing.T) { testDeclineRestart(t, be) })
+		t.Run(be.name, func(t *testing.T) {
+			t.Parallel()
+			testDeclineRestart(t, be)
+		})
 	}
 }
 
@@ -285,7 +292,10 @@ func testDeclineRestart(t *testing.T, be backend) {
 		t.Fatalf("session before the restart: %+v", st)
 	}
 	h.sim.Recover("paymentSessionReject")
-	time.Sleep(1500 * time.Millisecond) // no process: nothing is sent
+	// No process: nothing is sent. h.stop returned only once the worker,
+	// the servers and the platform had stopped (and TestMain's leak check
+	// shows none of their goroutines outlives them), so nothing is left
+	// that could send one; the restart below sends it.
 	if n := len(h.sim.Calls("paymentSessionReject")); n != tried {
 		t.Fatalf("%d reject calls with the bridge stopped", n-tried)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -78,8 +79,9 @@ type harness struct {
 	base       string
 	sessionURL string
 	logs       *syncBuffer
-	redisAddr  string // "": an embedded queue per process
-	stop       func() // stops the running process; nil once stopped
+	redisAddr  string             // "": an embedded queue per process
+	opt        asynq.RedisConnOpt // the running process's queue server
+	stop       func()             // stops the running process; nil once stopped
 }
 
 type syncBuffer struct {
@@ -172,6 +174,7 @@ func (h *harness) start(pub, sl net.Listener) {
 	}
 	log := h.log
 	opt := asynq.RedisClientOpt{Addr: redisAddr}
+	h.opt = opt
 	jcfg := jobs.Config{SyncRetryDelays: []time.Duration{time.Second}, RefundRetryDelays: []time.Duration{time.Second},
 		ConfirmRetryDelays: []time.Duration{time.Second}, ReconcileInterval: time.Second,
 		DelayedTaskCheckInterval: 200 * time.Millisecond, TaskCheckInterval: 100 * time.Millisecond, Logger: log}
@@ -361,16 +364,30 @@ func (h *harness) setup(shop, mode string) *checkout.Shop {
 	return s
 }
 
-// eventually polls cond until it holds or within passes.
+// eventually waits until cond holds, failing the test after within.
 func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %s", within, what)
-		}
-		time.Sleep(50 * time.Millisecond)
+	testenv.EventuallyTrue(t, within, what, cond)
+}
+
+// settled waits until nothing is left in the running process that could
+// still tell Shopify something about the payment: no gateway notification
+// in flight, no job about it waiting, running or due within 1.5s (longer
+// than the 1s sync retry delay), and a reconciler pass that started
+// afterwards has finished, with whatever it enqueued. A test can then
+// assert that a second call did not come, with no sleep.
+func (h *harness) settled(paymentID string) {
+	h.t.Helper()
+	h.upay.Wait()
+	h.cko.Wait()
+	h.kupay.Wait()
+	ofPayment := func(ti *asynq.TaskInfo) bool {
+		var p jobs.Payload
+		return json.Unmarshal(ti.Payload, &p) == nil && p.PaymentID == paymentID && testenv.DueWithin(ti, 1500*time.Millisecond)
 	}
+	testenv.QueueIdle(h.t, h.opt, jobs.Queues, 30*time.Second, ofPayment)
+	testenv.PeriodRanAfter(h.t, h.opt, jobs.QueueLow, "reconcile:", time.Now(), 15*time.Second)
+	testenv.QueueIdle(h.t, h.opt, jobs.Queues, 30*time.Second, ofPayment)
 }
 
 // payment returns the payment for a Shopify order id (session id).
@@ -475,15 +492,14 @@ func (h *harness) gatewayCreates() int {
 // bridge sends them somewhere, and returns where.
 func (h *harness) waitRedirect(u string, within time.Duration) string {
 	h.t.Helper()
-	deadline := time.Now().Add(within)
-	for {
+	var out string
+	testenv.Eventually(h.t, within, "the bridge to send the shopper on from "+u, func() error {
 		code, loc, _ := get(h.t, noRedirect, u)
 		if code == http.StatusFound {
-			return loc
+			out = loc
+			return nil
 		}
-		if time.Now().After(deadline) {
-			h.t.Fatalf("%s: still %d after %s", u, code, within)
-		}
+		err := fmt.Errorf("%s: still %d", u, code)
 		if i := strings.Index(u, "/return/"); i >= 0 {
 			id := strings.SplitN(u[i+len("/return/"):], "?", 2)[0]
 			u = h.base + "/wait/" + id
@@ -492,6 +508,7 @@ func (h *harness) waitRedirect(u string, within time.Duration) string {
 			id := strings.SplitN(u[i+len("/cancel/"):], "?", 2)[0]
 			u = h.base + "/wait/" + id
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return err
+	})
+	return out
 }

@@ -15,6 +15,8 @@ import (
 // TestPaymentsApp runs the payments-app scenarios end to end on SQLite and
 // the embedded queue.
 func TestPaymentsApp(t *testing.T) {
+	// It owns its harness: its own database, queue server and simulators.
+	t.Parallel()
 	h := newHarness(t, sqliteBackend)
 	shop := h.setup("kuwait-dates.myshopify.com", ModePaymentsApp)
 	if cfg := h.sim.Configuration(shop.Domain); cfg["ready"] != true || cfg["externalHandle"] != shop.ID {
@@ -72,6 +74,8 @@ func testPending(t *testing.T, h *harness, shop *checkout.Shop) {
 // TestPostgresRedis runs a payment session and the order-webhook flow on
 // PostgreSQL and a real Redis.
 func TestPostgresRedis(t *testing.T) {
+	// It owns its harness: its own database, queue server and simulators.
+	t.Parallel()
 	h := newHarness(t, postgresBackend)
 	shop := h.setup("pg-store.myshopify.com", ModePaymentsApp)
 	testCaptured(t, h, shop, "s-pg")
@@ -121,7 +125,7 @@ func testCaptured(t *testing.T, h *harness, shop *checkout.Shop, id string) {
 			t.Fatalf("our payment id is not in the path of the %s URL: %s", route, last)
 		}
 	}
-	time.Sleep(1500 * time.Millisecond) // a second resolve would come by now
+	h.settled(p.ID) // a second resolve would have come by now
 	if st := h.sim.Session(gid); st.State != "resolved" || st.Resolves != 1 || st.Rejects != 0 {
 		t.Fatalf("session: %+v", st)
 	}

@@ -37,6 +37,8 @@ func orderPayload(t testing.TB, id int64, shop, total string) []byte {
 }
 
 func TestOrderWebhook(t *testing.T) {
+	// It owns its harness: its own database, queue server and simulators.
+	t.Parallel()
 	h := newHarness(t, sqliteBackend)
 	shop := h.setup("souq-orders.myshopify.com", ModeOrderWebhook)
 	t.Run("PaidOnceWithExactAmount", func(t *testing.T) { testOrderWebhook(t, h, shop, 5001) })

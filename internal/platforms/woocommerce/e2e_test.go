@@ -49,9 +49,13 @@ type env struct {
 	cko   *ckotest.Server
 	kupay *kupaytest.Server
 	wc    *woocommercetest.Server
+	opt   asynq.RedisConnOpt // the job queue's server
 	base  string
-	shop  *checkout.Shop
-	jar   http.CookieJar
+	// happyOrder is the order the happy path paid, which later subtests
+	// refund and re-sync; 0 until then.
+	happyOrder int64
+	shop       *checkout.Shop
+	jar        http.CookieJar
 }
 
 var noRedirect = &http.Client{Timeout: 20 * time.Second,
@@ -118,7 +122,7 @@ func startEnv(t *testing.T, dsn, redisAddr string) *env {
 	wc := woocommercetest.NewServer()
 	wc.AllowHTTPCallback = true
 	jar, _ := cookiejar.New(nil)
-	e := &env{t: t, db: db, svc: svc, plat: plat, upay: up, cko: ck, kupay: ku, wc: wc, base: base, jar: jar}
+	e := &env{t: t, db: db, svc: svc, plat: plat, upay: up, cko: ck, kupay: ku, wc: wc, opt: opt, base: base, jar: jar}
 	t.Cleanup(func() {
 		cancel()
 		<-done
@@ -159,13 +163,30 @@ func get(t *testing.T, c *http.Client, u string) (int, string, string) {
 
 func waitFor(t *testing.T, within time.Duration, what string, ok func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", within, what)
-		}
-		time.Sleep(50 * time.Millisecond)
+	testenv.EventuallyTrue(t, within, what, ok)
+}
+
+// settled waits until nothing is left that could still change an order:
+// no gateway notification in flight, no background work of the platform
+// (notes), no job waiting, running or due within 3s (longer than the 1s
+// sync and refund retry delays, shorter than the 5s confirm one: a confirm
+// waiting out that delay already ran and would only ask the gateway
+// again), and a reconciler pass that started afterwards has finished, with
+// whatever it enqueued. What the store was told is then all it will be
+// told, so a test can assert that a duplicate did not land, with no sleep.
+func (e *env) settled() {
+	e.t.Helper()
+	e.upay.Wait()
+	e.cko.Wait()
+	e.kupay.Wait()
+	e.plat.Wait()
+	work := func(ti *asynq.TaskInfo) bool {
+		return ti.Type != jobs.TypeReconcile && testenv.DueWithin(ti, 3*time.Second)
 	}
+	testenv.QueueIdle(e.t, e.opt, jobs.Queues, 30*time.Second, work)
+	testenv.PeriodRanAfter(e.t, e.opt, jobs.QueueLow, "reconcile:", time.Now(), 15*time.Second)
+	testenv.QueueIdle(e.t, e.opt, jobs.Queues, 30*time.Second, work)
+	e.plat.Wait()
 }
 
 // connect runs wc-auth the way a merchant does with a UPayments account:
@@ -284,6 +305,7 @@ func (e *env) waitOrder(id int64, status string, within time.Duration) map[strin
 const ourNotes = "[paybridge pay_"
 
 func TestWooCommerce(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t, "sqlite:"+filepath.Join(t.TempDir(), "bridge.db"), "")
 	e.connect()
 	t.Run("HappyPath", func(t *testing.T) { testHappyPath(t, e) })
@@ -303,12 +325,11 @@ func TestWooCommerce(t *testing.T) {
 
 // TestWooCommercePostgresRedis runs the happy path on the production parts.
 func TestWooCommercePostgresRedis(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t, testenv.PostgresURL(t), testenv.RedisAddr(t))
 	e.connect()
 	testHappyPath(t, e)
 }
-
-var happyOrder int64
 
 func testHappyPath(t *testing.T, e *env) {
 	id, key := e.wc.AddOrder(woocommercetest.OrderSpec{Currency: "KWD", Total: "12.345",
@@ -336,11 +357,11 @@ func testHappyPath(t *testing.T, e *env) {
 		t.Fatalf("paid order: transaction_id %v date_paid %v", o["transaction_id"], o["date_paid"])
 	}
 	waitFor(t, 10*time.Second, "our note", func() bool { return e.wc.NotesContaining(id, ourNotes) == 1 })
-	time.Sleep(1500 * time.Millisecond) // a duplicate would land by now
+	e.settled() // a duplicate would have landed by now
 	if n := e.wc.NotesContaining(id, ourNotes); n != 1 {
 		t.Fatalf("%d paybridge notes, want 1: %+v", n, e.wc.Notes(id))
 	}
-	happyOrder = id
+	e.happyOrder = id
 }
 
 func testRefusals(t *testing.T, e *env) {
@@ -358,13 +379,13 @@ func testRefusals(t *testing.T, e *env) {
 		{"tampered order id", strings.Replace(good, "/"+strconv.FormatInt(id, 10)+"?", "/"+strconv.FormatInt(wrongKeyID, 10)+"?", 1), http.StatusForbidden, "This payment link is not valid"},
 		{"wrong order key", wrongKey, http.StatusForbidden, "This payment link is not valid"},
 	}
-	if happyOrder != 0 {
-		o := e.wc.Order(happyOrder)
+	if e.happyOrder != 0 {
+		o := e.wc.Order(e.happyOrder)
 		cases = append(cases, struct {
 			name, link string
 			status     int
 			heading    string
-		}{"already paid", e.link(happyOrder, o["order_key"].(string), o["order_key"].(string)), http.StatusConflict, "This order is already paid"})
+		}{"already paid", e.link(e.happyOrder, o["order_key"].(string), o["order_key"].(string)), http.StatusConflict, "This order is already paid"})
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -413,7 +434,7 @@ func testStoreDown(t *testing.T, e *env) {
 	}
 	e.waitOrder(id, "processing", 25*time.Second)
 	waitFor(t, 10*time.Second, "our note", func() bool { return e.wc.NotesContaining(id, ourNotes) == 1 })
-	time.Sleep(1500 * time.Millisecond)
+	e.settled()
 	if n := e.wc.NotesContaining(id, ourNotes); n != 1 {
 		t.Fatalf("%d paybridge notes, want 1", n)
 	}
@@ -422,8 +443,8 @@ func testStoreDown(t *testing.T, e *env) {
 func testPaidAfterCancel(t *testing.T, e *env) {
 	id, key := e.wc.AddOrder(woocommercetest.OrderSpec{Currency: "KWD", Total: "7.250"})
 	track := e.pay(e.link(id, key, key))
-	time.Sleep(20 * time.Millisecond)
-	if n := e.wc.CancelUnpaid(10 * time.Millisecond); n == 0 {
+	// The hold-stock timer runs with the order past its limit.
+	if n := e.wc.CancelUnpaid(0); n == 0 {
 		t.Fatal("the unpaid-order timer cancelled nothing")
 	}
 	if s := e.wc.Order(id)["status"]; s != "cancelled" {
@@ -446,7 +467,7 @@ func testPaidAfterCancel(t *testing.T, e *env) {
 	if !flagged || o["transaction_id"] == "" {
 		t.Fatalf("order not flagged: %v", o["meta_data"])
 	}
-	time.Sleep(1500 * time.Millisecond)
+	e.settled()
 	if n := e.wc.NotesContaining(id, ourNotes); n != 1 {
 		t.Fatalf("%d paybridge notes, want 1", n)
 	}
@@ -470,31 +491,31 @@ func (e *env) refund(orderID int64, amount, refundID string, secret string) (int
 }
 
 func testRefunds(t *testing.T, e *env) {
-	if happyOrder == 0 {
+	if e.happyOrder == 0 {
 		t.Skip("needs the happy path's order")
 	}
 	secret := e.shop.Secrets[woocommerce.SecretPlugin]
-	if code, body := e.refund(happyOrder, "2.000", "501", "wrong"); code != http.StatusUnauthorized {
+	if code, body := e.refund(e.happyOrder, "2.000", "501", "wrong"); code != http.StatusUnauthorized {
 		t.Fatalf("badly signed refund: %d %s", code, body)
 	}
 	// 200 succeeded when the gateway answers within RefundWait, else 202
 	// pending (the plugin then tells the merchant the note will follow).
-	code, body := e.refund(happyOrder, "2.000", "501", secret)
+	code, body := e.refund(e.happyOrder, "2.000", "501", secret)
 	if (code != http.StatusOK || !strings.Contains(body, `"status":"succeeded"`)) && (code != http.StatusAccepted || !strings.Contains(body, `"status":"pending"`)) {
 		t.Fatalf("refund: %d %s", code, body)
 	}
 	refundID := body[strings.Index(body, `"refund_id":"`)+13:]
 	refundID = refundID[:strings.Index(refundID, `"`)]
 	// The plugin retrying the same WooCommerce refund gets the same refund.
-	if code, again := e.refund(happyOrder, "2.000", "501", secret); code >= 300 || !strings.Contains(again, refundID) {
+	if code, again := e.refund(e.happyOrder, "2.000", "501", secret); code >= 300 || !strings.Contains(again, refundID) {
 		t.Fatalf("repeat: %d %s (first %s)", code, again, body)
 	}
-	waitFor(t, 10*time.Second, "the refund note", func() bool { return e.wc.NotesContaining(happyOrder, "Refund of 2.000 KWD completed") == 1 })
-	if code, body := e.refund(happyOrder, "10.346", "502", secret); code != http.StatusUnprocessableEntity || !strings.Contains(body, "refund_exceeds_captured") {
+	waitFor(t, 10*time.Second, "the refund note", func() bool { return e.wc.NotesContaining(e.happyOrder, "Refund of 2.000 KWD completed") == 1 })
+	if code, body := e.refund(e.happyOrder, "10.346", "502", secret); code != http.StatusUnprocessableEntity || !strings.Contains(body, "refund_exceeds_captured") {
 		t.Fatalf("over-refund: %d %s", code, body)
 	}
-	time.Sleep(1200 * time.Millisecond)
-	if n := e.wc.NotesContaining(happyOrder, "[paybridge ref_"); n != 1 {
+	e.settled()
+	if n := e.wc.NotesContaining(e.happyOrder, "[paybridge ref_"); n != 1 {
 		t.Fatalf("%d refund notes, want 1", n)
 	}
 }
@@ -607,22 +628,22 @@ func testCanceled(t *testing.T, e *env) {
 // testSyncIdempotent runs the syncer again on a synced payment: no second
 // PUT, no second note. A revoked key is a permanent error.
 func testSyncIdempotent(t *testing.T, e *env) {
-	if happyOrder == 0 {
+	if e.happyOrder == 0 {
 		t.Skip("needs the happy path's order")
 	}
 	ctx := context.Background()
-	pay, err := e.db.PaymentByOrder(ctx, e.shop.ID, strconv.FormatInt(happyOrder, 10))
+	pay, err := e.db.PaymentByOrder(ctx, e.shop.ID, strconv.FormatInt(e.happyOrder, 10))
 	if err != nil {
 		t.Fatal(err)
 	}
-	puts, notes := e.wc.OrderUpdates(), len(e.wc.Notes(happyOrder))
+	puts, notes := e.wc.OrderUpdates(), len(e.wc.Notes(e.happyOrder))
 	for range 2 {
 		if err := e.plat.SyncPayment(ctx, e.shop, pay); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if e.wc.OrderUpdates() != puts || len(e.wc.Notes(happyOrder)) != notes {
-		t.Fatalf("re-sync wrote: PUTs %d → %d, notes %d → %d", puts, e.wc.OrderUpdates(), notes, len(e.wc.Notes(happyOrder)))
+	if e.wc.OrderUpdates() != puts || len(e.wc.Notes(e.happyOrder)) != notes {
+		t.Fatalf("re-sync wrote: PUTs %d → %d, notes %d → %d", puts, e.wc.OrderUpdates(), notes, len(e.wc.Notes(e.happyOrder)))
 	}
 	revoked := *e.shop
 	revoked.Secrets = map[string]string{woocommerce.SecretConsumerKey: e.shop.Secrets[woocommerce.SecretConsumerKey], woocommerce.SecretConsumerSecret: "cs_revoked"}
@@ -664,13 +685,13 @@ func testAddShop(t *testing.T, e *env) {
 // testStoreSideChanges: order.updated webhooks tell the bridge about a
 // cancellation or a refund made in the store, recorded on the payment.
 func testStoreSideChanges(t *testing.T, e *env) {
-	if happyOrder == 0 {
+	if e.happyOrder == 0 {
 		t.Skip("needs the happy path's order")
 	}
 	ctx := context.Background()
-	e.wc.AddRefund(happyOrder, "1.000", "goodwill")
+	e.wc.AddRefund(e.happyOrder, "1.000", "goodwill")
 	waitFor(t, 5*time.Second, "the store refund on the payment", func() bool {
-		p, err := e.db.PaymentByOrder(ctx, e.shop.ID, strconv.FormatInt(happyOrder, 10))
+		p, err := e.db.PaymentByOrder(ctx, e.shop.ID, strconv.FormatInt(e.happyOrder, 10))
 		return err == nil && p.Metadata["wc_refunded"] == "1.000"
 	})
 	id, key := e.wc.AddOrder(woocommercetest.OrderSpec{Currency: "KWD", Total: "2.000"})

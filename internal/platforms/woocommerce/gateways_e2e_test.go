@@ -2,6 +2,7 @@ package woocommerce_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -16,6 +17,7 @@ import (
 	"paybridge/internal/kupay/kupaytest"
 	"paybridge/internal/platforms/woocommerce"
 	"paybridge/internal/platforms/woocommerce/woocommercetest"
+	"paybridge/internal/testenv"
 )
 
 // Sandbox accounts at the simulators, as the connect form takes them.
@@ -107,10 +109,7 @@ func testConnectForm(t *testing.T, e *env) {
 // or "error: " and the message WooCommerce shows the merchant.
 func (e *env) pluginRefund(orderID int64, amount string, decimals int, refundID string) string {
 	e.t.Helper()
-	php, err := exec.LookPath("php")
-	if err != nil {
-		e.t.Fatalf("php-cli is required (apt-get install php-cli): %v", err)
-	}
+	php := testenv.PHP(e.t)
 	out, err := exec.Command(php, "plugin/tests/refund_test.php", e.base, e.shop.ID, e.shop.Secrets[woocommerce.SecretPlugin],
 		strconv.FormatInt(orderID, 10), amount, strconv.Itoa(decimals), refundID).CombinedOutput()
 	if err != nil {
@@ -138,21 +137,23 @@ func (e *env) payOn(link, prefix string, orderID int64) *checkout.Payment {
 // and returns where the shopper finally goes.
 func (e *env) back(ret string) string {
 	e.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	u := ret
-	for {
+	u, out := ret, ""
+	testenv.Eventually(e.t, 10*time.Second, "the shopper to leave the bridge", func() error {
 		code, loc, body := get(e.t, noRedirect, u)
 		switch {
 		case code == http.StatusFound && !strings.HasPrefix(loc, e.base):
-			return loc
+			out = loc
+			return nil
 		case code == http.StatusFound:
 			u = loc
-		case code == http.StatusOK && strings.Contains(u, "/wait/") && time.Now().Before(deadline):
-			time.Sleep(100 * time.Millisecond)
-		default:
-			e.t.Fatalf("return %s: %d → %q %s", u, code, loc, body)
+			return fmt.Errorf("sent on to %s", loc)
+		case code == http.StatusOK && strings.Contains(u, "/wait/"):
+			return fmt.Errorf("still on the waiting page %s", u)
 		}
-	}
+		e.t.Fatalf("return %s: %d → %q %s", u, code, loc, body)
+		return nil
+	})
+	return out
 }
 
 // paid checks the order is paid with one note of ours naming the gateway.
@@ -163,7 +164,7 @@ func (e *env) paid(id int64, key, gatewayName string) {
 		e.t.Fatalf("paid order: transaction_id %v date_paid %v", o["transaction_id"], o["date_paid"])
 	}
 	waitFor(e.t, 10*time.Second, "our note", func() bool { return e.wc.NotesContaining(id, ourNotes) == 1 })
-	time.Sleep(1200 * time.Millisecond) // a duplicate would land by now
+	e.settled() // a duplicate would have landed by now
 	if n, via := e.wc.NotesContaining(id, ourNotes), e.wc.NotesContaining(id, "via "+gatewayName); n != 1 || via != 1 {
 		e.t.Fatalf("%d paybridge notes (%d via %s), want 1: %+v", n, via, gatewayName, e.wc.Notes(id))
 	}
@@ -195,7 +196,7 @@ func (e *env) refused(id int64, key string, creates func() int, wants ...string)
 	}
 	waitFor(e.t, 5*time.Second, "the refusal note", func() bool { return e.wc.NotesContaining(id, "[paybridge refused]") == 1 })
 	get(e.t, noRedirect, link) // a third visit still adds no second note
-	time.Sleep(500 * time.Millisecond)
+	e.settled()
 	if n := e.wc.NotesContaining(id, "[paybridge refused]"); n != 1 {
 		e.t.Fatalf("%d refusal notes, want 1: %+v", n, e.wc.Notes(id))
 	}

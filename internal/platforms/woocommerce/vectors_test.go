@@ -98,11 +98,7 @@ func TestWebhookSignatureWooCommerceVector(t *testing.T) {
 
 func php(t *testing.T, args ...string) string {
 	t.Helper()
-	path, err := exec.LookPath("php")
-	if err != nil {
-		t.Fatalf("php-cli is required (apt-get install php-cli): %v", err)
-	}
-	out, err := exec.Command(path, args...).CombinedOutput()
+	out, err := exec.Command(testenv.PHP(t), args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("php %v: %v\n%s", args, err, out)
 	}

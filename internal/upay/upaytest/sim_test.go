@@ -158,20 +158,29 @@ func TestHostedPageAndNotifications(t *testing.T) {
 		t.Fatalf("link %q", link)
 	}
 	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, _ := hc.PostForm(link, url.Values{"result": {"MAYBE"}})
+	// done closes the body of a response the test reads only the head of.
+	done := func(resp *http.Response, err error) *http.Response {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	resp := done(hc.PostForm(link, url.Values{"result": {"MAYBE"}}))
 	if resp.StatusCode != 400 {
 		t.Fatalf("bad pick: %d", resp.StatusCode)
 	}
-	resp, _ = hc.PostForm(link, url.Values{"result": {"NOT CAPTURED"}})
+	resp = done(hc.PostForm(link, url.Values{"result": {"NOT CAPTURED"}}))
 	if loc := resp.Header.Get("Location"); resp.StatusCode != 302 || !strings.HasPrefix(loc, merchant.URL+"/cancel?payment_id=") ||
 		!strings.Contains(loc, "result=NOT+CAPTURED") {
 		t.Fatalf("redirect %d %q", resp.StatusCode, loc)
 	}
-	resp, _ = hc.PostForm(link, url.Values{"result": {"CAPTURED"}})
+	resp = done(hc.PostForm(link, url.Values{"result": {"CAPTURED"}}))
 	if resp.StatusCode != 409 {
 		t.Fatalf("second pick: %d", resp.StatusCode)
 	}
-	resp, _ = hc.Get(front.URL + "/upay-sim/pay/unknown")
+	resp = done(hc.Get(front.URL + "/upay-sim/pay/unknown"))
 	if resp.StatusCode != 404 {
 		t.Fatalf("unknown page: %d", resp.StatusCode)
 	}

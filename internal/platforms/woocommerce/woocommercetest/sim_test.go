@@ -16,6 +16,7 @@ import (
 
 	"paybridge/internal/platforms/woocommerce"
 	"paybridge/internal/platforms/woocommerce/woocommercetest"
+	"paybridge/internal/testenv"
 )
 
 func TestAuth(t *testing.T) {
@@ -184,13 +185,9 @@ func TestHoldTimer(t *testing.T) {
 	checkout, _ := s.AddOrder(woocommercetest.OrderSpec{Currency: "KWD", Total: "1.000"})
 	admin, _ := s.AddOrder(woocommercetest.OrderSpec{Currency: "KWD", Total: "1.000", CreatedVia: "admin"})
 	s.StartHoldTimer(100 * time.Millisecond)
-	deadline := time.Now().Add(3 * time.Second)
-	for s.Order(checkout)["status"] != "cancelled" {
-		if time.Now().After(deadline) {
-			t.Fatal("the unpaid checkout order was not cancelled")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testenv.EventuallyTrue(t, 3*time.Second, "the unpaid checkout order to be cancelled", func() bool {
+		return s.Order(checkout)["status"] == "cancelled"
+	})
 	if s.NotesContaining(checkout, "Unpaid order cancelled") != 1 || s.Order(admin)["status"] != "pending" {
 		t.Fatalf("notes %v; admin order %v", s.Notes(checkout), s.Order(admin)["status"])
 	}
