@@ -15,6 +15,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/jonboulle/clockwork"
+
 	"paybridge/internal/routes"
 )
 
@@ -64,8 +66,10 @@ type Config struct {
 	// AllowInsecureURLs accepts http:// and loopback merchant URLs (for
 	// development and tests). Default false.
 	AllowInsecureURLs bool
-	// Now is the clock. Default time.Now.
-	Now func() time.Time
+	// Clock tells business time: expiry, reconcile ages, event times.
+	// Default: the real clock. (The pauses between compare-and-set retries
+	// are real time whatever the clock: they pace database writers.)
+	Clock clockwork.Clock
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -86,8 +90,8 @@ type Service struct {
 // NewService returns a Service over the store and queue. Register gateways
 // and syncers before use.
 func NewService(store Store, queue Queue, cfg Config) *Service {
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	if cfg.Clock == nil {
+		cfg.Clock = clockwork.NewRealClock()
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -115,7 +119,7 @@ func (s *Service) Gateway(name string) (Gateway, bool) {
 	return g, ok
 }
 
-func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
+func (s *Service) now() time.Time { return s.cfg.Clock.Now().UTC() }
 
 // PaymentRequest is what a platform asks for: one order to be paid.
 type PaymentRequest struct {

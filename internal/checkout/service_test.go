@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+
 	"paybridge/internal/checkout"
 	"paybridge/internal/cko"
 	"paybridge/internal/cko/ckotest"
@@ -48,12 +50,12 @@ func (q *queue) EnqueueRefund(_ context.Context, id string) error {
 }
 
 type bundle struct {
-	svc  *checkout.Service
-	db   *store.DB
-	sim  *upaytest.Server
-	q    *queue
-	shop *checkout.Shop
-	now  *atomic.Pointer[time.Time]
+	svc   *checkout.Service
+	db    *store.DB
+	sim   *upaytest.Server
+	q     *queue
+	shop  *checkout.Shop
+	clock *clockwork.FakeClock
 }
 
 // setup returns a Service on a real SQLite store and the UPayments
@@ -75,11 +77,11 @@ func setup(t *testing.T) *bundle {
 	sim := upaytest.NewServer()
 	t.Cleanup(sim.Close)
 	sim.SetNotifyPolicy(upaytest.NotifyPolicy{Drop: true})
-	b := &bundle{db: db, sim: sim, q: &queue{}, now: &atomic.Pointer[time.Time]{}}
+	b := &bundle{db: db, sim: sim, q: &queue{}}
 	start := time.Now().UTC()
-	b.now.Store(&start)
+	b.clock = clockwork.NewFakeClockAt(start)
 	b.svc = checkout.NewService(db, b.q, checkout.Config{PublicURL: "https://bridge.example", AllowInsecureURLs: true,
-		Now: func() time.Time { return *b.now.Load() }})
+		Clock: b.clock})
 	b.svc.RegisterGateway(upay.New(upay.Config{SandboxURL: sim.APIBase()}))
 	b.shop = &checkout.Shop{ID: checkout.NewID("shop"), Name: "s", Platform: checkout.PlatformAPI, CreatedAt: start,
 		Gateway: checkout.GatewayAccount{Gateway: "upay", Sandbox: true, Credentials: map[string]string{"api_key": upaytest.DefaultKey}}}
@@ -89,10 +91,7 @@ func setup(t *testing.T) *bundle {
 	return b
 }
 
-func (b *bundle) advance(d time.Duration) {
-	n := b.now.Load().Add(d)
-	b.now.Store(&n)
-}
+func (b *bundle) advance(d time.Duration) { b.clock.Advance(d) }
 
 func (b *bundle) pay(t *testing.T, order, amount string) *checkout.Payment {
 	t.Helper()
@@ -347,7 +346,7 @@ func TestReconcileSpacesRechecks(t *testing.T) {
 			t.Fatal(err)
 		}
 		if got := confirms(); (got == 1) != wantDue {
-			t.Fatalf("at age %s: %d confirms enqueued, want due=%v", b.now.Load().Sub(p.CreatedAt), got, wantDue)
+			t.Fatalf("at age %s: %d confirms enqueued, want due=%v", b.clock.Now().Sub(p.CreatedAt), got, wantDue)
 		}
 		if wantDue {
 			if err := b.svc.ConfirmPayment(t.Context(), p.ID); err != nil {

@@ -47,25 +47,3 @@ func (db *DB) ShopPayments(ctx context.Context, shopID string, max int) ([]*chec
 	return out, nil
 }
 
-// RedactPaymentCustomer erases the shopper's details (name, e-mail,
-// mobile, unique id) and the product lines of a payment of shopID, for a
-// platform's redaction request. Amounts, ids, statuses and the audit trail
-// stay: they are the merchant's financial record. The row's version is
-// bumped so that a concurrent compare-and-set writer re-reads it. It
-// returns an error wrapping [checkout.ErrNotFound] if no such payment
-// belongs to the shop.
-func (db *DB) RedactPaymentCustomer(ctx context.Context, shopID, paymentID string) error {
-	res, err := db.w.ExecContext(ctx, `UPDATE payments SET customer = '{}', products = 'null',
-		version = version + 1, updated_at = $3 WHERE id = $1 AND shop_id = $2`, paymentID, shopID, micros(db.now()))
-	if err != nil {
-		return fmt.Errorf("store: redact payment %s: %w", paymentID, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("store: redact payment %s: %w", paymentID, err)
-	}
-	if n == 0 {
-		return fmt.Errorf("store: redact payment %s: %w", paymentID, checkout.ErrNotFound)
-	}
-	return nil
-}
