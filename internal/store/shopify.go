@@ -46,4 +46,3 @@ func (db *DB) ShopPayments(ctx context.Context, shopID string, max int) ([]*chec
 	}
 	return out, nil
 }
-
