@@ -167,6 +167,23 @@ func (s *Service) Capabilities(gateway string) (Capabilities, bool) {
 	return declared(g), true
 }
 
+// AccountMethods returns the payment methods the shop's account may name,
+// for a platform to offer as choices: what the gateway says of the account
+// when it can ([MethodLister]: UPayments lists a white-label account's
+// enabled buttons, and none for another account, whose page offers its
+// own), else every method the gateway declares. On a gateway without
+// methods it is nil.
+func (s *Service) AccountMethods(ctx context.Context, shop *Shop) ([]string, error) {
+	g, ok := s.gateways[shop.Gateway.Gateway]
+	if !ok {
+		return nil, fmt.Errorf("%w %q", ErrUnknownGateway, shop.Gateway.Gateway)
+	}
+	if ml, ok := g.(MethodLister); ok {
+		return ml.AccountMethods(ctx, shop.Gateway)
+	}
+	return declared(g).Methods, nil
+}
+
 // declared is g's Capabilities with what its methods cannot back taken away.
 func declared(g Gateway) Capabilities {
 	caps := g.Capabilities()

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"paybridge/internal/checkout"
+	"paybridge/internal/upay/upaytest"
 )
 
 // The IBAN registry's example for Kuwait, and one with a wrong check digit.
@@ -184,4 +185,25 @@ func TestPaymentMethods(t *testing.T) {
 	unsupported(t, create(ckoShop, "c-cc", "cc", kwd(t, "1.000")), "cko", checkout.FeatureMethod, `Checkout.com takes payment_method knet, not "cc"`)
 	usd, _ := checkout.ParseMoney("1.00", "USD")
 	unsupported(t, create(kupayShop, "k-cc", "cc", usd), "kupay", checkout.FeatureMethod, "KuPay does not take a payment method")
+}
+
+// What a platform offers as choices: the account's own methods where the
+// gateway says (UPayments), else the gateway's declared ones.
+func TestAccountMethods(t *testing.T) {
+	b, ckoShop, kupayShop, _, _ := gatewaysSetup(t)
+	for _, tt := range []struct {
+		shop *checkout.Shop
+		want string
+	}{{b.shop, "knet,cc,samsung-pay,apple-pay,google-pay"}, {ckoShop, "knet"}, {kupayShop, ""}} {
+		m, err := b.svc.AccountMethods(t.Context(), tt.shop)
+		if err != nil || strings.Join(m, ",") != tt.want {
+			t.Errorf("%s: %v %v, want %s", tt.shop.Gateway.Gateway, m, err, tt.want)
+		}
+	}
+	b.sim.SetAccount("plain", upaytest.Account{})
+	plain := *b.shop
+	plain.Gateway.Credentials = map[string]string{"api_key": "plain"}
+	if m, err := b.svc.AccountMethods(t.Context(), &plain); err != nil || m != nil {
+		t.Errorf("a non-white-label account: %v %v", m, err)
+	}
 }

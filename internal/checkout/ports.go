@@ -68,6 +68,16 @@ type CustomerTokener interface {
 	NewCustomerToken(ctx context.Context, acct GatewayAccount) (string, error)
 }
 
+// MethodLister is implemented by adapters whose gateway says which of its
+// payment methods a given account may name (UPayments: only a white-label
+// account names one, and only the buttons enabled on it). Without it, an
+// account may name every method in Capabilities.Methods.
+type MethodLister interface {
+	// AccountMethods returns the methods acct may name, nil when it may
+	// name none (the gateway page offers its own).
+	AccountMethods(ctx context.Context, acct GatewayAccount) ([]string, error)
+}
+
 // URLs are the addresses a gateway sends the shopper and its notifications
 // to. Each carries our payment id in its path and has no query string.
 type URLs struct {
@@ -89,6 +99,9 @@ type Charge struct {
 	URL string
 	// Data is kept on the payment (GatewayData) for later calls.
 	Data map[string]string
+	// Notes say what the adapter changed in what was asked, for the audit
+	// trail ("payment_method": "not sent: the account is not white-label").
+	Notes map[string]string
 	// Raw is the gateway's answer, for the audit trail (no secrets).
 	Raw json.RawMessage
 }

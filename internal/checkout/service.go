@@ -427,8 +427,11 @@ func (s *Service) ensureCharge(ctx context.Context, shop *Shop, p *Payment) (*Pa
 			p.GatewayRef = charge.Ref
 		}
 		mergeData(p, charge.Data)
-		return []Event{{PaymentID: p.ID, Kind: EventChargeCreated, Source: "gateway",
-			Detail: detail(map[string]any{"ref": charge.Ref, "answer": charge.Raw})}}, nil
+		d := map[string]any{"ref": charge.Ref, "answer": charge.Raw}
+		if len(charge.Notes) > 0 {
+			d["notes"] = charge.Notes
+		}
+		return []Event{{PaymentID: p.ID, Kind: EventChargeCreated, Source: "gateway", Detail: detail(d)}}, nil
 	})
 }
 

@@ -439,6 +439,48 @@ func (c *Client) CheckRefundStatus(ctx context.Context, id string) (RefundStatus
 		IsRefundedDate: string(d.Transaction.IsRefundedDate), Raw: env.Raw}, nil
 }
 
+// PayButtons is check-payment-button-status: how UPayments set up the
+// account.
+type PayButtons struct {
+	// WhiteLabel is data.isWhiteLabel: the merchant's checkout names the
+	// method (paymentGateway.src); otherwise the hosted page offers its own.
+	WhiteLabel bool
+	// Methods are the enabled buttons that are paymentGateway.src values
+	// (payButtons knet, credit_card, samsung_pay, apple_pay, google_pay as
+	// knet, cc, samsung-pay, apple-pay, google-pay), in that order.
+	Methods []string
+	Raw     json.RawMessage
+}
+
+// buttonMethods maps payButtons keys to paymentGateway.src values; buttons
+// seed 000 does not list as a source (apple_pay_knet, amex) are left out.
+var buttonMethods = []struct{ button, method string }{
+	{"knet", "knet"}, {"credit_card", "cc"}, {"samsung_pay", "samsung-pay"}, {"apple_pay", "apple-pay"}, {"google_pay", "google-pay"},
+}
+
+// CheckPayButtons asks how the account is set up (GET
+// check-payment-button-status).
+func (c *Client) CheckPayButtons(ctx context.Context) (PayButtons, error) {
+	env, err := c.do(ctx, "buttons", http.MethodGet, "check-payment-button-status", nil)
+	if err != nil {
+		return PayButtons{}, err
+	}
+	var d struct {
+		PayButtons   map[string]flexBool `json:"payButtons"`
+		IsWhiteLabel flexBool            `json:"isWhiteLabel"`
+	}
+	if err := decodeData(env.Data, &d); err != nil {
+		return PayButtons{}, api.AnswerError("buttons", err)
+	}
+	out := PayButtons{WhiteLabel: bool(d.IsWhiteLabel), Raw: env.Raw}
+	for _, b := range buttonMethods {
+		if d.PayButtons[b.button] {
+			out.Methods = append(out.Methods, b.method)
+		}
+	}
+	return out, nil
+}
+
 // CreateCustomerUniqueToken registers a merchant-chosen numeric customer
 // token (8–18 digits) before it is used on charges.
 func (c *Client) CreateCustomerUniqueToken(ctx context.Context, token string) (Envelope, error) {

@@ -4,12 +4,16 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"paybridge/internal/checkout"
@@ -37,7 +41,8 @@ type Config struct {
 // Credentials come from the account: "api_key" (required) and "api_secret"
 // (optional; signs our requests and verifies signed notifications).
 type Gateway struct {
-	cfg Config
+	cfg     Config
+	buttons buttonCache
 }
 
 var (
@@ -218,6 +223,21 @@ func (g *Gateway) CreatePayment(ctx context.Context, acct checkout.GatewayAccoun
 		}
 		return ch, nil
 	}
+	var notes map[string]string
+	if req.PaymentGateway != nil {
+		methods, err := g.AccountMethods(ctx, acct)
+		switch {
+		case err != nil:
+			// Unknown: the method is sent (a non-white-label account
+			// ignores it, seed 000's second answer).
+		case methods == nil:
+			req.PaymentGateway = nil
+			notes = map[string]string{"payment_method": p.PaymentMethod + " not sent: the UPayments account is not white-label, its page offers the methods"}
+		case !slices.Contains(methods, req.PaymentGateway.Src):
+			return checkout.Charge{}, &checkout.GatewayError{Gateway: GatewayName, Op: "charge",
+				Message: fmt.Sprintf("this UPayments account does not offer %s (it offers %s)", req.PaymentGateway.Src, strings.Join(methods, ", "))}
+		}
+	}
 	res, err := c.Charge(ctx, req)
 	if err != nil {
 		return checkout.Charge{}, err
@@ -227,7 +247,56 @@ func (g *Gateway) CreatePayment(ctx context.Context, acct checkout.GatewayAccoun
 			HTTPStatus: http.StatusCreated, Message: "UPayments accepted the charge but returned no payment link",
 			Err: &APIError{StatusCode: http.StatusCreated, Body: gatewayhttp.Snippet(res.Raw)}}
 	}
-	return checkout.Charge{Ref: res.TrackID, URL: res.Link, Raw: res.Raw}, nil
+	return checkout.Charge{Ref: res.TrackID, URL: res.Link, Raw: res.Raw, Notes: notes}, nil
+}
+
+var _ checkout.MethodLister = (*Gateway)(nil)
+
+// buttonsTTL is how long an account's set-up (check-payment-button-status)
+// is reused before UPayments is asked again.
+const buttonsTTL = 10 * time.Minute
+
+// buttonCache remembers each account's methods for buttonsTTL, so a
+// checkout does not ask UPayments twice. It holds no secret: entries are
+// keyed by a hash of the API base and key.
+type buttonCache struct {
+	mu sync.Mutex
+	m  map[[32]byte]buttonEntry
+}
+
+type buttonEntry struct {
+	methods []string
+	at      time.Time
+}
+
+// AccountMethods implements checkout.MethodLister: a white-label
+// account's enabled methods (check-payment-button-status), nil for another
+// account.
+func (g *Gateway) AccountMethods(ctx context.Context, acct checkout.GatewayAccount) ([]string, error) {
+	c := g.Client(acct)
+	k := sha256.Sum256([]byte(c.BaseURL + "\x00" + c.APIKey))
+	now := g.cfg.Now()
+	g.buttons.mu.Lock()
+	e, ok := g.buttons.m[k]
+	g.buttons.mu.Unlock()
+	if ok && now.Sub(e.at) < buttonsTTL {
+		return e.methods, nil
+	}
+	b, err := c.CheckPayButtons(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var methods []string
+	if b.WhiteLabel {
+		methods = append([]string{}, b.Methods...)
+	}
+	g.buttons.mu.Lock()
+	if g.buttons.m == nil {
+		g.buttons.m = map[[32]byte]buttonEntry{}
+	}
+	g.buttons.m[k] = buttonEntry{methods: methods, at: now}
+	g.buttons.mu.Unlock()
+	return methods, nil
 }
 
 // Status asks get-payment-status/{ref}. Fields UPayments did not send are

@@ -171,6 +171,7 @@ type Sim struct {
 	txns       map[string]*txn
 	refunds    map[string]*refund
 	tokens     map[string][]Card
+	accounts   map[string]Account // by key; a key without one is white-label with every button
 	policy     NotifyPolicy
 	autoRefund bool
 	seq        int
@@ -195,6 +196,7 @@ func New(baseURL string) *Sim {
 		txns:       map[string]*txn{},
 		refunds:    map[string]*refund{},
 		tokens:     map[string][]Card{},
+		accounts:   map[string]Account{},
 		autoRefund: true,
 	}
 }
@@ -228,6 +230,39 @@ func (s *Sim) SetSecret(key, secret string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.keys[key] = secret
+}
+
+// Account is how UPayments has set up a merchant's account: white-label
+// (the merchant's checkout names the method) or not (the hosted page offers
+// its own), and which pay buttons are on (check-payment-button-status's
+// payButtons keys: knet, credit_card, samsung_pay, apple_pay, google_pay,
+// apple_pay_knet).
+type Account struct {
+	WhiteLabel bool
+	Buttons    []string
+}
+
+// AllButtons are the pay buttons of an account set up with everything.
+var AllButtons = []string{"knet", "credit_card", "samsung_pay", "apple_pay", "google_pay", "apple_pay_knet"}
+
+// SetAccount sets up the account of key (accepting the key). A
+// non-white-label account's charges that name a paymentGateway.src other
+// than create-invoice get seed 000's answer: a link to the page that
+// offers every method, "You are not white label user", no trackId.
+func (s *Sim) SetAccount(key string, a Account) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.keys[key]; !ok {
+		s.keys[key] = ""
+	}
+	s.accounts[key] = a
+}
+
+func (s *Sim) account(key string) Account {
+	if a, ok := s.accounts[key]; ok {
+		return a
+	}
+	return Account{WhiteLabel: true, Buttons: AllButtons}
 }
 
 // SetNotifyPolicy changes how later notifications are delivered.
@@ -560,6 +595,7 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request) {
 		"retrieve-customer-cards":      {http.MethodPost, s.apiCards},
 		"add-card":                     {http.MethodPost, s.apiAddCard},
 		"remove-card":                  {http.MethodPost, s.apiRemoveCard},
+		"check-payment-button-status":  {http.MethodGet, s.apiButtons},
 	}
 	rt, ok := routes[route]
 	if !ok {
@@ -708,9 +744,31 @@ func (s *Sim) apiCharge(w http.ResponseWriter, r *http.Request, key, _ string, b
 				"link": nt == "link" || nt == "all", "url": url, "invoice_id": t.invoiceID}})
 		return
 	}
+	s.mu.Lock()
+	wl := s.account(key).WhiteLabel
+	s.mu.Unlock()
+	if src != "" && !wl {
+		// Seed 000's second answer: the method is ignored, the page offers
+		// every one, and the answer carries no trackId.
+		writeJSON(w, http.StatusCreated, map[string]any{"status": true,
+			"message": "You are not white label user. To enable please contact to support", "data": map[string]any{"link": link}})
+		return
+	}
 	msg := "Payment link generated successfully"
 	writeJSON(w, http.StatusCreated, map[string]any{"status": true, "message": msg,
 		"data": map[string]any{"link": link, "trackId": t.trackID}})
+}
+
+func (s *Sim) apiButtons(w http.ResponseWriter, _ *http.Request, key, _ string, _ []byte) {
+	s.mu.Lock()
+	a := s.account(key)
+	s.mu.Unlock()
+	buttons := map[string]bool{}
+	for _, b := range AllButtons {
+		buttons[b] = slices.Contains(a.Buttons, b)
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"status": true, "message": "Payment buttons status",
+		"data": map[string]any{"payButtons": buttons, "isWhiteLabel": a.WhiteLabel}})
 }
 
 func (s *Sim) apiStatus(w http.ResponseWriter, r *http.Request, _, trackID string, _ []byte) {
