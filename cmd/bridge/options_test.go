@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"paybridge/internal/upay/upaytest"
 )
 
 // The generic API reaches the seeds' merchant features through the real
@@ -108,6 +110,32 @@ func TestMerchantOptions(t *testing.T) {
 		})
 		refused("charge without a type", code, body, "invalid_field", "splits[0].knet_charge")
 	})
+	t.Run("SplitRefund", func(t *testing.T) {
+		o := b.order("split-refund", "10.000", "KWD")
+		o["splits"] = []any{map[string]any{"iban": iban1, "amount": "7.500"}, map[string]any{"iban": iban2, "amount": "2.500"}}
+		code, p := b.do("POST", "/api/v1/payments", o)
+		if code != http.StatusCreated {
+			t.Fatalf("%d %v", code, p)
+		}
+		id := p["id"].(string)
+		_, track := b.visit(p)
+		follow(t, mustComplete(t, b, track))
+		b.waitStatus(id, "paid", 10*time.Second)
+		code, body := b.do("POST", "/api/v1/payments/"+id+"/refunds", map[string]any{"amount": "1.000"})
+		refused("partial refund without parts", code, body, "invalid_field", "says how much each vendor refunds")
+		code, body = b.do("POST", "/api/v1/payments/"+id+"/refunds", map[string]any{"amount": "3.000",
+			"splits": []any{map[string]any{"iban": iban2, "amount": "3.000"}}})
+		refused("above a vendor's share", code, body, "invalid_field", "more than this vendor has left to refund (2.500)")
+		code, r := b.do("POST", "/api/v1/payments/"+id+"/refunds", map[string]any{"amount": "1.500",
+			"splits": []any{map[string]any{"iban": iban1, "amount": "1.000"}, map[string]any{"iban": iban2, "amount": "0.500"}}})
+		if code != http.StatusCreated || len(r["splits"].([]any)) != 2 {
+			t.Fatalf("split refund: %d %v", code, r)
+		}
+		b.waitField(id, "refunded_amount", "1.500", 10*time.Second)
+		if n := len(b.sim.Requests("create-multivendor-refund")); n != 1 {
+			t.Fatalf("%d multi-vendor refund requests", n)
+		}
+	})
 	t.Run("ReferenceExtraDataSaveCard", func(t *testing.T) {
 		code, p := post(func(m map[string]any) {
 			m["reference"] = "PO-77"
@@ -200,4 +228,15 @@ func TestMerchantOptions(t *testing.T) {
 			t.Errorf("expires_at %v: %v", p["expires_at"], err)
 		}
 	})
+}
+
+// mustComplete pays track on the UPayments simulator and returns where the
+// shopper's browser goes.
+func mustComplete(t *testing.T, b *bridge, track string) string {
+	t.Helper()
+	ret, err := b.sim.Complete(track, upaytest.Captured)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ret
 }

@@ -39,6 +39,8 @@ const (
 	FeatureMethod Feature = "payment_method"
 	// FeatureSplits: dividing a payment between vendors' accounts.
 	FeatureSplits Feature = "splits"
+	// FeatureSplitRefunds: refunding a split payment vendor by vendor.
+	FeatureSplitRefunds Feature = "split_refunds"
 )
 
 // ExpiryGrace is added to a gateway's reported PageLifetime to set a
@@ -86,6 +88,9 @@ type Capabilities struct {
 	Methods []string
 	// Splits is true when a payment can be divided between vendors.
 	Splits bool
+	// SplitRefunds is true when a split payment can be refunded vendor by
+	// vendor (UPayments create-multivendor-refund).
+	SplitRefunds bool
 	// RequiresContact is true when the gateway needs the customer's name
 	// and an e-mail or mobile number with every charge: the generic API
 	// refuses a payment without them (store flows send what they have).
@@ -188,7 +193,7 @@ func (s *Service) AccountMethods(ctx context.Context, shop *Shop) ([]string, err
 func declared(g Gateway) Capabilities {
 	caps := g.Capabilities()
 	if _, ok := g.(Refunder); !ok {
-		caps.Refunds, caps.PartialRefunds, caps.MultipleRefunds, caps.IdempotentRefunds = false, false, false, false
+		caps.Refunds, caps.PartialRefunds, caps.MultipleRefunds, caps.IdempotentRefunds, caps.SplitRefunds = false, false, false, false, false
 	}
 	if _, ok := g.(CustomerTokener); !ok {
 		caps.SavedCards = false
@@ -234,6 +239,8 @@ func (c Capabilities) supports(gateway string, f Feature) error {
 		ok, what = len(c.Methods) > 0, "choosing the payment method"
 	case FeatureSplits:
 		ok, what = c.Splits, "splitting a payment between vendors"
+	case FeatureSplitRefunds:
+		ok, what = c.Refunds && c.SplitRefunds, "refunding a split payment"
 	case FeatureCurrency, FeatureAmount:
 		return nil // needs an amount: CheckPayment
 	default:

@@ -207,3 +207,85 @@ func TestAccountMethods(t *testing.T) {
 		t.Errorf("a non-white-label account: %v %v", m, err)
 	}
 }
+
+// A split payment is refunded vendor by vendor through UPayments'
+// create-multivendor-refund: never above what a vendor was paid less what
+// it refunded, a partial refund naming its parts, a whole one divided by
+// the core.
+func TestSplitRefunds(t *testing.T) {
+	b := setup(t)
+	ctx := t.Context()
+	const v1, v2 = "KW91KFHO0000000000051010173254", "KW31NBOK0000000000002010177457"
+	p, _, err := b.svc.CreatePayment(ctx, b.shop, checkout.PlatformAPI, checkout.PaymentRequest{OrderID: "split-1", Amount: kwd(t, "10.000"),
+		Options: checkout.Options{Splits: []checkout.Split{{IBAN: v1, Amount: kwd(t, "7.500")}, {IBAN: v2, Amount: kwd(t, "2.500")}}}}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.sim.Complete(p.GatewayRef, upaytest.Captured); err != nil {
+		t.Fatal(err)
+	}
+	if p, err = b.svc.Confirm(ctx, p.ID, "test"); err != nil || p.Status != checkout.StatusPaid {
+		t.Fatalf("confirm: %v %v", p, err)
+	}
+	refund := func(amount string, parts ...checkout.RefundSplit) (*checkout.Refund, error) {
+		r, _, err := b.svc.CreateRefund(ctx, p.ID, checkout.RefundRequest{Amount: kwd(t, amount), Source: "test", Splits: parts})
+		return r, err
+	}
+	part := func(iban, amount string) checkout.RefundSplit { return checkout.RefundSplit{IBAN: iban, Amount: kwd(t, amount)} }
+	refused := func(what string, err error, field, reason string) {
+		t.Helper()
+		var ve *checkout.ValidationError
+		if !errors.As(err, &ve) || ve.Field != field || !strings.Contains(ve.Reason, reason) {
+			t.Errorf("%s: %v, want %s: %s", what, err, field, reason)
+		}
+	}
+	_, err = refund("1.000")
+	refused("partial without parts", err, "splits", "says how much each vendor refunds")
+	_, err = refund("3.000", part(v2, "3.000"))
+	refused("above the vendor's share", err, "splits[0].amount", "more than this vendor has left to refund (2.500)")
+	_, err = refund("1.000", part("KW81CBKU0000000000001234560101", "1.000"))
+	refused("not a vendor", err, "splits[0].iban", "not one of the payment's vendors")
+	_, err = refund("2.000", part(v1, "1.000"), part(v1, "1.000"))
+	refused("a vendor twice", err, "splits[1].iban", "twice")
+	_, err = refund("2.000", part(v1, "1.000"))
+	refused("parts not adding up", err, "splits", "add up to 1.000 KWD, the refund is 2.000 KWD")
+
+	r, err := refund("1.500", part(v1, "1.000"), part(v2, "0.500"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.svc.ProcessRefund(ctx, r.ID); err != nil && !errors.Is(err, checkout.ErrNotSettled) {
+		t.Fatal(err)
+	}
+	reqs := b.sim.Requests("create-multivendor-refund")
+	if len(reqs) != 1 {
+		t.Fatalf("%d multi-vendor refund requests", len(reqs))
+	}
+	for _, want := range []string{`"isMultivendorRefund":true`, `"ibanNumber":"` + v1 + `","totalPaid":"7.500","refundedAmount":"0.000","remainingLimit":"7.500","amountToRefund":"1.000","merchantType":"vendor"`,
+		`"ibanNumber":"` + v2 + `","totalPaid":"2.500","refundedAmount":"0.000","remainingLimit":"2.500","amountToRefund":"0.500"`} {
+		if !strings.Contains(string(reqs[0]), want) {
+			t.Errorf("sent %s, want %s", reqs[0], want)
+		}
+	}
+	b.svc.ProcessRefund(ctx, r.ID) // polls the vendors' refunds
+	if r, _ = b.svc.Refund(ctx, r.ID); r.Status != checkout.RefundSucceeded || !strings.Contains(r.GatewayRef, ",") {
+		t.Fatalf("split refund: %+v", r)
+	}
+	// The rest, in whole: the core divides it by what each vendor has left.
+	r, err = refund("8.500")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Splits) != 2 || r.Splits[0].Amount.String() != "6.500" || r.Splits[1].Amount.String() != "2.000" ||
+		r.Splits[0].Before.String() != "1.000" || r.Splits[1].Before.String() != "0.500" {
+		t.Fatalf("the rest divided as %+v", r.Splits)
+	}
+	b.svc.ProcessRefund(ctx, r.ID)
+	b.svc.ProcessRefund(ctx, r.ID)
+	if got, _ := b.svc.Payment(ctx, p.ID); got.Refunded.String() != "10.000" {
+		t.Fatalf("refunded %s", got.Refunded)
+	}
+	if stored, _ := b.svc.Refund(ctx, r.ID); len(stored.Splits) != 2 || stored.Splits[1].IBAN != v2 {
+		t.Fatalf("stored splits %+v", stored.Splits)
+	}
+}

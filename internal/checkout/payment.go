@@ -198,6 +198,20 @@ func (i *Invoice) Sends() bool {
 	return i != nil && (i.Notify == NotifyEmail || i.Notify == NotifySMS || i.Notify == NotifyAll)
 }
 
+// RefundSplit is one vendor's part of a refund of a split payment.
+type RefundSplit struct {
+	// IBAN names the vendor: one of the payment's Splits.
+	IBAN string `json:"iban"`
+	// Amount is what this vendor refunds, at most what the vendor was paid
+	// less what it refunded before.
+	Amount Money `json:"amount"`
+	// Paid is the vendor's whole share of the payment and Before what it
+	// had refunded when this refund was made (the gateway wants both:
+	// UPayments totalPaid, refundedAmount).
+	Paid   Money `json:"paid"`
+	Before Money `json:"before"`
+}
+
 // Refund is money sent back to the shopper on a paid payment.
 type Refund struct {
 	ID        string
@@ -217,6 +231,9 @@ type Refund struct {
 	// session, a WooCommerce refund), unique per payment when set: asking
 	// again with the same reference returns the same refund.
 	Reference string
+	// Splits say how much each vendor refunds, for a refund of a split
+	// payment (their amounts add up to Amount); nil otherwise.
+	Splits    []RefundSplit
 	CreatedAt time.Time
 	UpdatedAt time.Time
 	Version   int64

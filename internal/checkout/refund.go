@@ -30,6 +30,9 @@ type RefundRequest struct {
 	// Reference is the platform's id for the refund, if it has one: asking
 	// again with the same reference returns the first refund.
 	Reference string
+	// Splits say how much each vendor refunds, for a payment split between
+	// vendors; without them such a payment is refunded only in whole.
+	Splits []RefundSplit
 }
 
 // CreateRefund records a refund on a paid payment and enqueues it. It
@@ -82,9 +85,18 @@ func (s *Service) CreateRefund(ctx context.Context, paymentID string, req Refund
 		if left := RefundAvailable(p, refunds); amount.Cmp(left) > 0 {
 			return fmt.Errorf("%w: asked %s %s, %s left", ErrRefundExceeds, amount, amount.Currency, left)
 		}
+		splits, err := refundSplits(p, refunds, amount, req.Splits)
+		if err != nil {
+			return err
+		}
+		if len(splits) > 0 {
+			if err := s.Supports(p.Gateway, FeatureSplitRefunds); err != nil {
+				return err
+			}
+		}
 		now := s.now()
 		r = &Refund{ID: NewID("ref"), PaymentID: p.ID, Amount: amount, Reason: reason, Status: RefundPending,
-			Source: source, Reference: req.Reference, CreatedAt: now, UpdatedAt: now}
+			Source: source, Reference: req.Reference, Splits: splits, CreatedAt: now, UpdatedAt: now}
 		created = true
 		p.UpdatedAt = now
 		err = s.store.Apply(ctx, Change{Payment: p, NewRefund: r, Events: []Event{{PaymentID: p.ID, RefundID: r.ID,

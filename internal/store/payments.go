@@ -36,7 +36,7 @@ const paymentColumns = `id, shop_id, platform, order_id, amount_minor, currency,
 	updated_at, version, checked_at, options`
 
 const refundColumns = `id, payment_id, amount_minor, currency, reason, status, sync_state,
-	gateway_ref, attempts, source, created_at, updated_at, version, reference`
+	gateway_ref, attempts, source, created_at, updated_at, version, reference, splits`
 
 // productJSON is how a Product is kept in payments.products: Product's
 // Price has no JSON form, so it is spelled out in minor units.
@@ -144,11 +144,15 @@ func scanRefund(s rowScanner) (*checkout.Refund, error) {
 	var (
 		r                checkout.Refund
 		created, updated int64
+		splits           string
 	)
 	err := s.Scan(&r.ID, &r.PaymentID, &r.Amount.Minor, &r.Amount.Currency, &r.Reason, &r.Status, &r.SyncState,
-		&r.GatewayRef, &r.Attempts, &r.Source, &created, &updated, &r.Version, &r.Reference)
+		&r.GatewayRef, &r.Attempts, &r.Source, &created, &updated, &r.Version, &r.Reference, &splits)
 	if err != nil {
 		return nil, err
+	}
+	if err := json.Unmarshal([]byte(splits), &r.Splits); err != nil {
+		return nil, fmt.Errorf("refund %s: decode splits: %w", r.ID, err)
 	}
 	r.CreatedAt = fromMicros(created)
 	r.UpdatedAt = fromMicros(updated)
@@ -297,10 +301,14 @@ func (db *DB) Apply(ctx context.Context, c checkout.Change) (err error) {
 	if r := c.NewRefund; r != nil {
 		newRefCreated = orNow(r.CreatedAt, now)
 		newRefUpdated = orNow(r.UpdatedAt, newRefCreated)
+		var splits []byte
+		if splits, err = json.Marshal(r.Splits); err != nil {
+			return fmt.Errorf("store: refund %s: encode splits: %w", r.ID, err)
+		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO refunds (`+refundColumns+`) VALUES
-			($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, $13)`,
+			($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, $13, $14)`,
 			r.ID, r.PaymentID, r.Amount.Minor, r.Amount.Currency, r.Reason, string(r.Status), string(r.SyncState),
-			r.GatewayRef, r.Attempts, r.Source, micros(newRefCreated), micros(newRefUpdated), r.Reference)
+			r.GatewayRef, r.Attempts, r.Source, micros(newRefCreated), micros(newRefUpdated), r.Reference, string(splits))
 		if err != nil {
 			return writeErr(fmt.Sprintf("insert refund %s (payment %s)", r.ID, r.PaymentID), err)
 		}

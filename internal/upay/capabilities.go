@@ -18,7 +18,7 @@ func (g *Gateway) Capabilities() checkout.Capabilities {
 	return checkout.Capabilities{
 		DisplayName: "UPayments",
 		Refunds:     true, PartialRefunds: true, MultipleRefunds: true,
-		SavedCards: true, Invoices: true, SignedNotifications: true, Splits: true, RequiresContact: true,
+		SavedCards: true, Invoices: true, SignedNotifications: true, Splits: true, SplitRefunds: true, RequiresContact: true,
 		Methods: Methods,
 		Credentials: []checkout.CredentialField{
 			{Name: "api_key", Label: "UPayments API key", Required: true},

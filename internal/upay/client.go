@@ -415,6 +415,93 @@ func (c *Client) CreateRefund(ctx context.Context, req RefundRequest) (RefundRes
 		RefundARN: string(d.RefundARN), Message: env.Message, Raw: env.Raw}, nil
 }
 
+// MultivendorRefundRequest is the body of POST create-multivendor-refund
+// (research §1.10): one entry per vendor.
+type MultivendorRefundRequest struct {
+	// OrderID is UPayments' order id of the payment, as for create-refund.
+	OrderID             string         `json:"orderId"`
+	IsMultivendorRefund bool           `json:"isMultivendorRefund"`
+	RefundPayload       []VendorRefund `json:"refundPayload"`
+}
+
+// VendorRefund is one vendor's part of a multi-vendor refund; amounts are
+// decimal strings in major units, as create-refund's totalPrice.
+type VendorRefund struct {
+	RefundRequestID string `json:"refundRequestId"`
+	IBANNumber      string `json:"ibanNumber"`
+	// TotalPaid is the vendor's share of the payment, RefundedAmount what
+	// it refunded before, RemainingLimit the difference.
+	TotalPaid      string `json:"totalPaid"`
+	RefundedAmount string `json:"refundedAmount"`
+	RemainingLimit string `json:"remainingLimit"`
+	AmountToRefund string `json:"amountToRefund"`
+	// MerchantType is "vendor".
+	MerchantType string `json:"merchantType"`
+}
+
+// MultivendorRefundResult is UPayments' answer to a multi-vendor refund.
+type MultivendorRefundResult struct {
+	// Generated are the refunds made, one per vendor
+	// (data.responseData.generated).
+	Generated []GeneratedRefund
+	// Problems are the entries UPayments refused, with why
+	// (dataTempered, refundIssue, insufficientBalance).
+	Problems []string
+	Raw      json.RawMessage
+}
+
+// GeneratedRefund is one vendor's refund UPayments made.
+type GeneratedRefund struct {
+	GeneratedInvoiceID string
+	Amount             string
+	OrderID            string
+	RefundOrderID      string
+	RefundARN          string
+}
+
+// CreateMultivendorRefund refunds a split payment vendor by vendor (POST
+// create-multivendor-refund).
+func (c *Client) CreateMultivendorRefund(ctx context.Context, req MultivendorRefundRequest) (MultivendorRefundResult, error) {
+	if req.OrderID == "" || len(req.RefundPayload) == 0 {
+		return MultivendorRefundResult{}, api.RequestError("refund", errors.New("a multi-vendor refund needs the orderId and one entry per vendor"))
+	}
+	env, err := c.do(ctx, "refund", http.MethodPost, "create-multivendor-refund", req)
+	if err != nil {
+		return MultivendorRefundResult{}, err
+	}
+	var d struct {
+		ResponseData struct {
+			Generated []struct {
+				GeneratedInvoiceID flexString `json:"generatedInvoiceId"`
+				Amount             flexString `json:"amount"`
+				OrderID            flexString `json:"orderId"`
+				RefundOrderID      flexString `json:"refundOrderId"`
+				RefundARN          flexString `json:"refundArn"`
+			} `json:"generated"`
+			DataTempered        []json.RawMessage `json:"dataTempered"`
+			RefundIssue         []json.RawMessage `json:"refundIssue"`
+			InsufficientBalance []json.RawMessage `json:"insufficientBalance"`
+		} `json:"responseData"`
+	}
+	if err := decodeData(env.Data, &d); err != nil {
+		return MultivendorRefundResult{}, api.AnswerError("refund", err)
+	}
+	out := MultivendorRefundResult{Raw: env.Raw}
+	for _, g := range d.ResponseData.Generated {
+		out.Generated = append(out.Generated, GeneratedRefund{GeneratedInvoiceID: string(g.GeneratedInvoiceID), Amount: string(g.Amount),
+			OrderID: string(g.OrderID), RefundOrderID: string(g.RefundOrderID), RefundARN: string(g.RefundARN)})
+	}
+	for _, p := range []struct {
+		what    string
+		entries []json.RawMessage
+	}{{"data tampered", d.ResponseData.DataTempered}, {"refund issue", d.ResponseData.RefundIssue}, {"insufficient balance", d.ResponseData.InsufficientBalance}} {
+		for _, e := range p.entries {
+			out.Problems = append(out.Problems, p.what+": "+gatewayhttp.Snippet(e))
+		}
+	}
+	return out, nil
+}
+
 // CheckRefundStatus asks whether a refund went through (GET
 // check-refund-status/{id}). Which id UPayments expects (the refund's
 // refund_order_id or the payment's order id) is not confirmed.

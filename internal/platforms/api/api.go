@@ -375,6 +375,13 @@ type refundIn struct {
 	// with the same reference returns the first refund (200) instead of
 	// refunding twice.
 	Reference string `json:"reference"`
+	// Splits say how much each vendor of a split payment refunds.
+	Splits []refundSplitIn `json:"splits"`
+}
+
+type refundSplitIn struct {
+	IBAN   string `json:"iban"`
+	Amount string `json:"amount"`
 }
 
 func (a *API) createRefund(c *gin.Context) {
@@ -396,8 +403,21 @@ func (a *API) createRefund(c *gin.Context) {
 		server.WriteError(c, err)
 		return
 	}
-	r, created, err := a.svc.CreateRefund(c.Request.Context(), p.ID, checkout.RefundRequest{
-		Amount: amount, Reason: in.Reason, Source: "api", Reference: in.Reference})
+	req := checkout.RefundRequest{Amount: amount, Reason: in.Reason, Source: "api", Reference: in.Reference}
+	for i, s := range in.Splits {
+		field := fmt.Sprintf("splits[%d].amount", i)
+		if err := required(field, s.Amount); err != nil {
+			server.WriteError(c, err)
+			return
+		}
+		m, err := parseAmount(field, s.Amount, p.Amount.Currency)
+		if err != nil {
+			server.WriteError(c, err)
+			return
+		}
+		req.Splits = append(req.Splits, checkout.RefundSplit{IBAN: s.IBAN, Amount: m})
+	}
+	r, created, err := a.svc.CreateRefund(c.Request.Context(), p.ID, req)
 	if err != nil {
 		if errors.Is(err, checkout.ErrIdempotencyConflict) {
 			server.WriteError(c, server.Wrap(err, http.StatusConflict, "refund_conflict", "a refund with this reference exists for another amount"))

@@ -49,12 +49,20 @@ type EventJSON struct {
 
 // RefundJSON is the public shape of a refund.
 type RefundJSON struct {
-	ID        string    `json:"id"`
-	PaymentID string    `json:"payment_id"`
-	Status    string    `json:"status"`
-	Amount    string    `json:"amount"`
-	Reason    string    `json:"reason"`
-	CreatedAt time.Time `json:"created_at"`
+	ID        string `json:"id"`
+	PaymentID string `json:"payment_id"`
+	Status    string `json:"status"`
+	Amount    string `json:"amount"`
+	Reason    string `json:"reason"`
+	// Splits are the vendors' parts of a refund of a split payment.
+	Splits    []RefundSplitJSON `json:"splits,omitempty"`
+	CreatedAt time.Time         `json:"created_at"`
+}
+
+// RefundSplitJSON is one vendor's part of a refund.
+type RefundSplitJSON struct {
+	IBAN   string `json:"iban"`
+	Amount string `json:"amount"`
 }
 
 // NewPaymentJSON renders a payment with its events.
@@ -83,6 +91,10 @@ func NewPaymentJSON(p *checkout.Payment, payURL string, events []checkout.Event)
 
 // NewRefundJSON renders a refund.
 func NewRefundJSON(r *checkout.Refund) RefundJSON {
-	return RefundJSON{ID: r.ID, PaymentID: r.PaymentID, Status: string(r.Status), Amount: r.Amount.String(),
+	out := RefundJSON{ID: r.ID, PaymentID: r.PaymentID, Status: string(r.Status), Amount: r.Amount.String(),
 		Reason: r.Reason, CreatedAt: r.CreatedAt.UTC()}
+	for _, s := range r.Splits {
+		out.Splits = append(out.Splits, RefundSplitJSON{IBAN: s.IBAN, Amount: s.Amount.String()})
+	}
+	return out
 }

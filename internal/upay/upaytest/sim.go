@@ -147,6 +147,9 @@ type txn struct {
 	customerToken                                                           string
 	notifyCalled                                                            bool
 	seq                                                                     int
+	// vendors are the shares of a split charge (extraMerchantData) by
+	// IBAN, in minor units, and what each refunded.
+	vendors, vendorRefunded map[string]int64
 }
 
 type refund struct {
@@ -596,6 +599,7 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request) {
 		"add-card":                     {http.MethodPost, s.apiAddCard},
 		"remove-card":                  {http.MethodPost, s.apiRemoveCard},
 		"check-payment-button-status":  {http.MethodGet, s.apiButtons},
+		"create-multivendor-refund":    {http.MethodPost, s.apiMultivendorRefund},
 	}
 	rt, ok := routes[route]
 	if !ok {
@@ -634,7 +638,11 @@ type chargeIn struct {
 		Mobile   string `json:"mobile"`
 	} `json:"customer"`
 	CustomerExtraData string `json:"customerExtraData"`
-	Tokens            struct {
+	ExtraMerchantData []struct {
+		Amount     json.Number `json:"amount"`
+		IBANNumber string      `json:"ibanNumber"`
+	} `json:"extraMerchantData"`
+	Tokens struct {
 		CustomerUniqueToken json.Number `json:"customerUniqueToken"`
 		CreditCard          string      `json:"creditCard"`
 	} `json:"tokens"`
@@ -714,6 +722,26 @@ func (s *Sim) apiCharge(w http.ResponseWriter, r *http.Request, key, _ string, b
 	if tok != "" && !validToken(tok) {
 		errs = append(errs, "The tokens.customerUniqueToken must be between 8 and 18 digits.")
 	}
+	var vendors map[string]int64
+	if len(in.ExtraMerchantData) > 0 && in.Order != nil {
+		vendors = map[string]int64{}
+		var total int64
+		for i, v := range in.ExtraMerchantData {
+			m, err := checkout.ParseMoneyPadded(string(v.Amount), in.Order.Currency)
+			if err != nil || v.IBANNumber == "" {
+				errs = append(errs, fmt.Sprintf("The extraMerchantData.%d is invalid.", i))
+				continue
+			}
+			vendors[v.IBANNumber] += m.Minor
+			total += m.Minor
+		}
+		if total != amount.Minor {
+			errs = append(errs, "The extraMerchantData amounts must add up to the order amount.")
+		}
+		if invoice {
+			errs = append(errs, "Create invoice does not work when ExtraMerchantsData has any value.")
+		}
+	}
 	if len(errs) > 0 {
 		unprocessable(w, errs[0], errs)
 		return
@@ -726,6 +754,7 @@ func (s *Sim) apiCharge(w http.ResponseWriter, r *http.Request, key, _ string, b
 		customerUniqueID: in.Customer.UniqueID, extraData: in.CustomerExtraData, src: src, amount: amount,
 		returnURL: in.ReturnURL, cancelURL: in.CancelURL, notifyURL: in.NotificationURL,
 		created: s.clock.Now(), saveCard: truthy(in.IsSaveCard), customerToken: tok,
+		vendors: vendors, vendorRefunded: map[string]int64{},
 	}
 	if invoice {
 		t.invoiceID = strconv.Itoa(1000 + s.seq)
@@ -875,6 +904,74 @@ func (s *Sim) apiRefund(w http.ResponseWriter, _ *http.Request, _, _ string, bod
 	s.refunds[rf.id] = rf
 	writeJSON(w, http.StatusCreated, map[string]any{"status": true, "message": "Refund request created successfully",
 		"data": map[string]any{"order_id": t.upayOrderID, "refund_order_id": rf.id, "refund_arn": rf.arn}})
+}
+
+// apiMultivendorRefund is create-multivendor-refund (research §1.10): each
+// entry refunds one vendor of a split charge, never above what the vendor
+// was paid less what it refunded; an entry whose figures disagree with the
+// simulator's (totalPaid, refundedAmount, remainingLimit) is "dataTempered",
+// one above the vendor's balance "insufficientBalance".
+func (s *Sim) apiMultivendorRefund(w http.ResponseWriter, _ *http.Request, _, _ string, body []byte) {
+	var in struct {
+		OrderID             string `json:"orderId"`
+		IsMultivendorRefund bool   `json:"isMultivendorRefund"`
+		RefundPayload       []struct {
+			RefundRequestID string      `json:"refundRequestId"`
+			IBANNumber      string      `json:"ibanNumber"`
+			TotalPaid       json.Number `json:"totalPaid"`
+			RefundedAmount  json.Number `json:"refundedAmount"`
+			RemainingLimit  json.Number `json:"remainingLimit"`
+			AmountToRefund  json.Number `json:"amountToRefund"`
+			MerchantType    string      `json:"merchantType"`
+		} `json:"refundPayload"`
+	}
+	if err := decode(body, &in); err != nil || in.OrderID == "" || !in.IsMultivendorRefund || len(in.RefundPayload) == 0 {
+		unprocessable(w, "The orderId, isMultivendorRefund and refundPayload fields are required.", []string{"The refundPayload field is required."})
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var t *txn
+	for _, c := range s.txns {
+		if c.upayOrderID == in.OrderID {
+			t = c
+		}
+	}
+	if t == nil || t.result != Captured || t.vendors == nil {
+		unprocessable(w, "The selected orderId is invalid.", []string{"The selected orderId is not a captured multi-vendor transaction."})
+		return
+	}
+	minor := func(n json.Number) (int64, bool) {
+		m, err := checkout.ParseMoneyPadded(string(n), t.amount.Currency)
+		return m.Minor, err == nil
+	}
+	generated, tampered, insufficient := []any{}, []any{}, []any{}
+	for _, e := range in.RefundPayload {
+		share, isVendor := t.vendors[e.IBANNumber]
+		paid, ok1 := minor(e.TotalPaid)
+		before, ok2 := minor(e.RefundedAmount)
+		limit, ok3 := minor(e.RemainingLimit)
+		amt, ok4 := minor(e.AmountToRefund)
+		entry := map[string]any{"refundRequestId": e.RefundRequestID, "ibanNumber": e.IBANNumber}
+		switch {
+		case !isVendor || !ok1 || !ok2 || !ok3 || !ok4 || e.MerchantType != "vendor" || amt <= 0 ||
+			paid != share || before != t.vendorRefunded[e.IBANNumber] || limit != share-before:
+			tampered = append(tampered, entry)
+		case amt > limit:
+			insufficient = append(insufficient, entry)
+		default:
+			t.vendorRefunded[e.IBANNumber] += amt
+			t.refunded += amt
+			rf := &refund{id: alnum(24), arn: digits(12), txnTrack: t.trackID,
+				amount: checkout.Money{Minor: amt, Currency: t.amount.Currency}, refunded: s.autoRefund, at: s.clock.Now()}
+			s.refunds[rf.id] = rf
+			generated = append(generated, map[string]any{"generatedInvoiceId": digits(8), "amount": string(e.AmountToRefund),
+				"orderId": t.upayOrderID, "refundOrderId": rf.id, "refundArn": rf.arn})
+		}
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"status": true, "message": "Multivendor refund processed",
+		"data": map[string]any{"responseData": map[string]any{"generated": generated, "dataTempered": tampered,
+			"refundIssue": []any{}, "insufficientBalance": insufficient}}})
 }
 
 func (s *Sim) apiRefundStatus(w http.ResponseWriter, _ *http.Request, _, id string, _ []byte) {
