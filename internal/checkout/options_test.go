@@ -231,7 +231,9 @@ func TestSplitRefunds(t *testing.T) {
 		r, _, err := b.svc.CreateRefund(ctx, p.ID, checkout.RefundRequest{Amount: kwd(t, amount), Source: "test", Splits: parts})
 		return r, err
 	}
-	part := func(iban, amount string) checkout.RefundSplit { return checkout.RefundSplit{IBAN: iban, Amount: kwd(t, amount)} }
+	part := func(iban, amount string) checkout.RefundSplit {
+		return checkout.RefundSplit{IBAN: iban, Amount: kwd(t, amount)}
+	}
 	refused := func(what string, err error, field, reason string) {
 		t.Helper()
 		var ve *checkout.ValidationError
