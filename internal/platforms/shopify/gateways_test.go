@@ -119,6 +119,9 @@ func testSettingsGateway(t *testing.T, h *harness) {
 		{Mode: ModePaymentsApp, Gateway: "stripe", Credentials: map[string]string{"k": "v"}},
 		{Mode: ModePaymentsApp, Gateway: "kupay", Credentials: map[string]string{"api_token": "t", "api_key": "x"}},
 		{Mode: ModeOrderWebhook, Gateway: "kupay", Credentials: gatewayCreds["kupay"], Invoice: "email"},
+		{Mode: ModePaymentsApp, Gateway: "cko", Credentials: gatewayCreds["cko"], PaymentMethod: "cc"},
+		{Mode: ModePaymentsApp, Gateway: "kupay", Credentials: gatewayCreds["kupay"], PaymentMethod: "knet"},
+		{Mode: ModePaymentsApp, Credentials: map[string]string{"api_key": "k"}, PaymentMethod: "amex"},
 	} {
 		if code, out := h.settings(shop, c); code != http.StatusUnprocessableEntity {
 			t.Fatalf("%+v accepted: %d %v", c, code, out)

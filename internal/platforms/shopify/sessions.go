@@ -137,7 +137,7 @@ func (p *Platform) paymentSession(c *gin.Context) {
 	if kind == "" {
 		kind = "sale"
 	}
-	req := checkout.PaymentRequest{
+	req := checkout.PaymentRequest{Fit: true,
 		OrderID:       in.ID,
 		Amount:        amount,
 		Description:   "Shopify checkout " + in.ID,

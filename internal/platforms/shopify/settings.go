@@ -176,10 +176,9 @@ func (p *Platform) getSettings(c *gin.Context) {
 }
 
 var allowed = map[string]map[string]bool{
-	"mode":           {ModePaymentsApp: true, ModeOrderWebhook: true},
-	"payment_method": {"": true, "knet": true, "cc": true, "apple-pay": true, "google-pay": true, "samsung-pay": true, "amex": true},
-	"language":       {"": true, "en": true, "ar": true},
-	"invoice":        {"": true, "link": true, "email": true, "sms": true, "all": true},
+	"mode":     {ModePaymentsApp: true, ModeOrderWebhook: true},
+	"language": {"": true, "en": true, "ar": true},
+	"invoice":  {"": true, "link": true, "email": true, "sms": true, "all": true},
 }
 
 func invalid(c *gin.Context, msg string) {
@@ -238,6 +237,12 @@ func (p *Platform) gatewayAccount(shop *checkout.Shop, in SettingsJSON) (checkou
 			return checkout.GatewayAccount{}, "invoice: " + err.Error()
 		}
 	}
+	if m := in.PaymentMethod; m != "" && !slices.Contains(caps.Methods, m) {
+		if len(caps.Methods) == 0 {
+			return checkout.GatewayAccount{}, fmt.Sprintf("payment_method: %s takes none (its page offers its own)", caps.DisplayName)
+		}
+		return checkout.GatewayAccount{}, fmt.Sprintf("payment_method: %s takes %s, not %q", caps.DisplayName, strings.Join(caps.Methods, ", "), m)
+	}
 	return checkout.GatewayAccount{Gateway: gateway, Sandbox: in.Sandbox, Credentials: creds}, ""
 }
 
@@ -248,7 +253,7 @@ func (p *Platform) putSettings(c *gin.Context) {
 		server.WriteError(c, err)
 		return
 	}
-	for field, v := range map[string]string{"mode": in.Mode, "payment_method": in.PaymentMethod, "language": in.Language, "invoice": in.Invoice} {
+	for field, v := range map[string]string{"mode": in.Mode, "language": in.Language, "invoice": in.Invoice} {
 		if !allowed[field][v] {
 			invalid(c, fmt.Sprintf("%s: %q is not allowed", field, v))
 			return
@@ -301,7 +306,7 @@ var settingsTmpl = template.Must(template.New("settings").Parse(`<!doctype html>
 <label><input name="sandbox" type="checkbox" style="width:auto"> Sandbox (test) account</label>
 <label>Mode<select name="mode"><option value="payments_app">Payments app (Shopify checkout)</option><option value="order_webhook">Manual payment method + order webhook</option></select></label>
 <label>Manual payment method name (order-webhook mode)<input name="manual_method" placeholder="the gateway's name"></label>
-<label>Payment method (UPayments)<select name="payment_method"><option value="">All (the page offers every method)</option><option>knet</option><option>cc</option><option>apple-pay</option><option>google-pay</option><option>samsung-pay</option><option>amex</option></select></label>
+<label>Payment method (UPayments)<select name="payment_method"><option value="">All (the page offers every method)</option><option>knet</option><option>cc</option><option>apple-pay</option><option>google-pay</option><option>samsung-pay</option></select></label>
 <label>Language<select name="language"><option value="">Follow the shopper</option><option value="en">English</option><option value="ar">العربية</option></select></label>
 <label>Order-webhook mode: reach the shopper by<select name="invoice"><option value="">A pay link on the order</option><option value="link">The gateway's own pay link on the order</option><option value="email">Gateway invoice by e-mail</option><option value="sms">Gateway invoice by SMS</option><option value="all">Gateway invoice by e-mail and SMS</option></select></label>
 <p><button type="submit">Save</button> <span id="msg"></span></p>

@@ -375,7 +375,7 @@ func (p *Platform) createOrderPayment(ctx context.Context, shop *checkout.Shop, 
 		}
 	}
 	meta := map[string]string{MetaMode: ModeOrderWebhook, MetaShop: shop.Domain, MetaGID: o.GID, MetaOrderStatusURL: o.OrderStatusURL}
-	req := checkout.PaymentRequest{OrderID: o.ID.String(), Amount: amount, Description: "Shopify order " + o.Name,
+	req := checkout.PaymentRequest{Fit: true, OrderID: o.ID.String(), Amount: amount, Description: "Shopify order " + o.Name,
 		Language: shopperLanguage(shop, o.CustomerLocale), PaymentMethod: shop.Settings[SettingPaymentMethod],
 		Customer: cust, Metadata: meta}
 	// A gateway invoice when the gateway sends them and the order has where
