@@ -64,12 +64,13 @@ type CreateRequest struct {
 	Currency  string `json:"currency"`
 	// Amount is in major units, written as a JSON number with exactly
 	// these digits (checkout.Money.String()).
-	Amount         json.Number `json:"amount"`
-	Email          string      `json:"email,omitempty"`
-	OrderStatusURL string      `json:"order_status_url,omitempty"`
-	CancelURL      string      `json:"cancel_url"`
-	PaidURL        string      `json:"paid_url"`
-	CallbackURL    string      `json:"callback_url"`
+	Amount json.Number `json:"amount"`
+	// Email is sent empty when unknown, as seed 002's example does.
+	Email          string `json:"email"`
+	OrderStatusURL string `json:"order_status_url,omitempty"`
+	CancelURL      string `json:"cancel_url"`
+	PaidURL        string `json:"paid_url"`
+	CallbackURL    string `json:"callback_url"`
 }
 
 // CreateResult is KuPay's answer: the hosted page and its payment id.
