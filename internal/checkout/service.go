@@ -60,6 +60,14 @@ type Config struct {
 	// ReconcileAfter is how long a payment must sit unchanged before the
 	// reconciler re-checks it. Default 2 minutes.
 	ReconcileAfter time.Duration
+	// ReconcileShopBudget bounds the open payments of one shop that one
+	// reconcile pass re-checks (one status call each), so that a burst of
+	// abandoned payments stays within the gateway's rate limit; the rest
+	// wait for the next pass, least recently checked first. Default 15:
+	// UPayments reportedly allows 30 requests a minute (UNCONFIRMED), and
+	// the default pass is every minute, so half is left to the shoppers
+	// and notifications of the same shop.
+	ReconcileShopBudget int
 	// ReconcileBatch bounds the rows one reconcile pass looks at per kind.
 	// Default 500.
 	ReconcileBatch int
@@ -101,6 +109,9 @@ func NewService(store Store, queue Queue, cfg Config) *Service {
 	}
 	if cfg.ReconcileBatch <= 0 {
 		cfg.ReconcileBatch = 500
+	}
+	if cfg.ReconcileShopBudget <= 0 {
+		cfg.ReconcileShopBudget = 15
 	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	return &Service{store: store, queue: queue, cfg: cfg,
@@ -901,11 +912,17 @@ func (s *Service) Reconcile(ctx context.Context) error {
 	}
 	var errs []error
 	now := s.now()
-	due := 0
+	due, deferred := 0, 0
+	perShop := map[string]int{}
 	for _, p := range open {
 		if !s.recheckDue(p, now) {
 			continue
 		}
+		if perShop[p.ShopID] >= s.cfg.ReconcileShopBudget {
+			deferred++
+			continue
+		}
+		perShop[p.ShopID]++
 		due++
 		if err := s.queue.EnqueueConfirm(ctx, p.ID, 0); err != nil {
 			errs = append(errs, err)
@@ -935,7 +952,8 @@ func (s *Service) Reconcile(ctx context.Context) error {
 		}
 	}
 	if due+len(unsynced)+len(refunds) > 0 {
-		s.log.InfoContext(ctx, "reconcile", "open", len(open), "rechecked", due, "unsynced", len(unsynced), "refunds", len(refunds), "enqueue_errors", len(errs))
+		s.log.InfoContext(ctx, "reconcile", "open", len(open), "rechecked", due, "deferred_by_shop_budget", deferred,
+			"unsynced", len(unsynced), "refunds", len(refunds), "enqueue_errors", len(errs))
 	}
 	return errors.Join(errs...)
 }

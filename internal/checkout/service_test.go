@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -561,5 +562,65 @@ func TestSavedCards(t *testing.T) {
 	var ve *checkout.ValidationError
 	if !errors.As(err, &ve) || ve.Field != "customer.unique_id" {
 		t.Fatalf("save without a customer: %v", err)
+	}
+}
+
+// A burst of abandoned payments of one shop is re-checked at most
+// ReconcileShopBudget a pass; the rest, least recently checked first, in
+// the next passes. Over its life an abandoned UPayments payment (one hour)
+// is asked about 11 times by the reconciler.
+func TestReconcileShopBudget(t *testing.T) {
+	b := setup(t)
+	ctx := t.Context()
+	for i := range 20 {
+		b.pay(t, fmt.Sprintf("burst-%d", i), "1.000")
+	}
+	pass := func() map[string]bool {
+		t.Helper()
+		b.q.mu.Lock()
+		b.q.confirms = nil
+		b.q.mu.Unlock()
+		if err := b.svc.Reconcile(ctx); err != nil {
+			t.Fatal(err)
+		}
+		b.q.mu.Lock()
+		ids := append([]string(nil), b.q.confirms...)
+		b.q.mu.Unlock()
+		seen := map[string]bool{}
+		for _, id := range ids {
+			seen[id] = true
+			if err := b.svc.ConfirmPayment(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return seen
+	}
+	b.advance(3 * time.Minute)
+	first := pass()
+	if len(first) != 15 {
+		t.Fatalf("first pass re-checked %d, want the budget of 15", len(first))
+	}
+	b.advance(time.Minute)
+	second := pass()
+	if len(second) != 5 {
+		t.Fatalf("second pass re-checked %d, want the 5 left", len(second))
+	}
+	for id := range second {
+		if first[id] {
+			t.Fatalf("%s checked twice while others waited", id)
+		}
+	}
+
+	// One payment's whole life, one pass a minute.
+	p := b.pay(t, "abandoned", "1.000")
+	var ages []string
+	for range 70 {
+		b.advance(time.Minute)
+		if pass()[p.ID] {
+			ages = append(ages, fmt.Sprint(b.clock.Now().Sub(p.CreatedAt).Minutes()))
+		}
+	}
+	if got, _ := b.svc.Payment(ctx, p.ID); got.Status != checkout.StatusExpired || strings.Join(ages, ",") != "3,6,8,12,17,24,33,45,60" {
+		t.Fatalf("abandoned payment: %s after status checks at ages %v (minutes)", got.Status, ages)
 	}
 }

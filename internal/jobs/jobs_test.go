@@ -14,6 +14,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"paybridge/internal/checkout"
+	"paybridge/internal/testenv"
 	"paybridge/internal/metrics"
 )
 
@@ -336,40 +337,52 @@ func TestShutdownGraceful(t *testing.T) {
 	})
 }
 
-// TestUniqueLockExpires shows the embedded server's clock follows the wall
-// clock: a Unique lock frees itself after its TTL, as on Redis.
-func TestUniqueLockExpires(t *testing.T) {
+// At most one confirm of a payment waits or retries: a second enqueue is
+// absorbed while the first is pending, and one made while the first waits
+// for a long retry runs that retry at once instead of adding a task (the
+// reconciler's passes no longer pile up status calls).
+func TestOneConfirmPerPayment(t *testing.T) {
 	onBackends(t, func(t *testing.T, opt asynq.RedisConnOpt) {
 		cfg := testConfig()
-		cfg.ConfirmUniqueFor = time.Second
+		cfg.ConfirmRetryDelays = []time.Duration{time.Hour}
 		q := newQueue(t, opt, cfg)
 		admin := newAdmin(t, opt)
-		pending := func() int {
+		count := func() (pending, retry int) {
 			info, err := admin.insp.GetQueueInfo(QueueCritical)
 			if err != nil {
 				t.Fatal(err)
 			}
-			return info.Pending
+			return info.Pending, info.Retry
 		}
-		start := time.Now()
-		for range 2 {
+		for range 3 {
 			if err := q.EnqueueConfirm(t.Context(), "p1", 0); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if n := pending(); n != 1 {
-			t.Fatalf("%d pending confirms after two enqueues, want 1 (the second absorbed)", n)
+		if p, r := count(); p != 1 || r != 0 {
+			t.Fatalf("%d pending, %d retrying after three enqueues, want 1 and 0", p, r)
 		}
-		// The lock holds for ConfirmUniqueFor and then frees itself: keep
-		// enqueueing until one is taken.
-		waitFor(t, 5*time.Second, "the Unique lock to expire", func() bool {
-			if err := q.EnqueueConfirm(t.Context(), "p1", 0); err != nil {
-				t.Fatal(err)
+		core := newFakeCore()
+		core.setFail("confirm:p1", func(n int) error {
+			if n == 1 {
+				return errors.New("gateway down")
 			}
-			return pending() == 2
+			return nil
 		})
-		if took := time.Since(start); took < 900*time.Millisecond {
-			t.Errorf("the 1s Unique lock freed itself after %s", took)
+		startWorker(t, opt, core, cfg)
+		testenv.EventuallyTrue(t, 5*time.Second, "the confirm to wait for its retry", func() bool {
+			_, r := count()
+			return r == 1 && core.nCalls("confirm:p1") == 1
+		})
+		for range 3 { // three reconcile passes while it waits an hour
+			if err := q.EnqueueConfirm(t.Context(), "p1", 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		testenv.EventuallyTrue(t, 5*time.Second, "the retry to run at once", func() bool { return core.nDelivered("confirm:p1") == 1 })
+		waitIdle(t, opt)
+		if n := core.nCalls("confirm:p1"); n != 2 {
+			t.Fatalf("%d confirm calls, want 2 (the failed one and its retry, run early)", n)
 		}
 	})
 }

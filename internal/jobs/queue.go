@@ -17,6 +17,7 @@ import (
 // reported as success. It is safe for concurrent use.
 type Queue struct {
 	client *asynq.Client
+	insp   *asynq.Inspector
 	cfg    Config
 }
 
@@ -25,12 +26,13 @@ var _ checkout.Queue = (*Queue)(nil)
 // NewQueue returns a Queue over the Redis server opt names. It does not
 // connect until the first enqueue. Close it when done.
 func NewQueue(opt asynq.RedisConnOpt, cfg Config) *Queue {
-	return &Queue{client: asynq.NewClient(opt), cfg: cfg.withDefaults()}
+	return &Queue{client: asynq.NewClient(opt), insp: asynq.NewInspector(opt), cfg: cfg.withDefaults()}
 }
 
 // Close closes the Redis connection.
 func (q *Queue) Close() error {
-	if err := q.client.Close(); err != nil {
+	err := errors.Join(q.client.Close(), q.insp.Close())
+	if err != nil {
 		return fmt.Errorf("jobs: close queue: %w", err)
 	}
 	return nil
@@ -39,17 +41,31 @@ func (q *Queue) Close() error {
 // EnqueueConfirm asks for a gateway status check of the payment after delay
 // (at once when delay <= 0; asynq rounds due times to whole seconds).
 //
-// Duplicates are absorbed: an immediate confirm while another immediate one
-// of the payment is waiting or ran less than Config.ConfirmUniqueFor ago
-// (asynq.Unique, released early when the first one succeeds), and a delayed
-// confirm due in the same Config.ConfirmUniqueFor window as another delayed
-// one (task id "confirm:<payment>:<unix start of the window>"). A delayed
-// confirm never absorbs an immediate one: a notification arriving while the
-// expiry check is scheduled still gets its status check at once.
+// At most one immediate confirm of a payment exists at a time, whether
+// waiting, running or retrying (task id "confirm:<payment>"): another is
+// absorbed, and one that waits for a retry is run at once instead, so that
+// the reconciler's passes and repeated notifications never pile up status
+// calls while a confirm retries. A delayed confirm due in the same
+// Config.ConfirmUniqueFor window as another delayed one is one (task id
+// "confirm:<payment>:<unix start of the window>"); a delayed confirm never
+// absorbs an immediate one.
 func (q *Queue) EnqueueConfirm(ctx context.Context, paymentID string, delay time.Duration) error {
 	t := newConfirmTask(paymentID, &q.cfg)
 	if delay <= 0 {
-		return q.enqueue(ctx, t, asynq.Unique(q.cfg.ConfirmUniqueFor))
+		id := "confirm:" + paymentID
+		ctx, cancel := context.WithTimeout(ctx, q.cfg.EnqueueTimeout)
+		defer cancel()
+		_, err := q.client.EnqueueContext(ctx, t, asynq.TaskID(id))
+		if errors.Is(err, asynq.ErrTaskIDConflict) {
+			// Waiting for a retry (or archived): run it now. A pending or
+			// running one cannot be run and needs nothing.
+			_ = q.insp.RunTask(QueueCritical, id)
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("jobs: enqueue %s (payment %q): %w", TypeConfirm, paymentID, err)
+		}
+		return nil
 	}
 	due := time.Now().Add(delay)
 	id := "confirm:" + paymentID + ":" + strconv.FormatInt(periodStart(due, q.cfg.ConfirmUniqueFor).Unix(), 10)
