@@ -14,8 +14,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"paybridge/internal/checkout"
-	"paybridge/internal/testenv"
 	"paybridge/internal/metrics"
+	"paybridge/internal/testenv"
 )
 
 var errStore503 = errors.New("store: HTTP 503 Service Unavailable")
