@@ -14,6 +14,7 @@ import (
 
 	"paybridge/internal/jobs"
 	"paybridge/internal/platforms"
+	"paybridge/internal/ratelimit"
 )
 
 // Config is what the bridge itself reads from its environment; each
@@ -56,6 +57,9 @@ type Config struct {
 	LogFormat string `env:"BRIDGE_LOG_FORMAT" envDefault:"text"`
 	// LogLevel is debug, info, warn or error. BRIDGE_LOG_LEVEL, default info.
 	LogLevel string `env:"BRIDGE_LOG_LEVEL" envDefault:"info"`
+	// RateLimits are the limits on notifications, the connect and install
+	// routes and failed API keys (BRIDGE_RATE_*).
+	RateLimits RateLimits
 
 	syncDelays []time.Duration
 	// gateways and platforms are the modules, with their variables read
@@ -111,6 +115,15 @@ func loadConfig() (*Config, error) {
 			badf("BRIDGE_SYNC_RETRY_DELAYS: %v", err)
 		}
 		c.syncDelays = d
+	}
+	for _, r := range []struct{ name, v string }{
+		{"BRIDGE_RATE_NOTIFY_PER_PAYMENT", c.RateLimits.NotifyPerPayment}, {"BRIDGE_RATE_NOTIFY_PER_ADDRESS", c.RateLimits.NotifyPerAddress},
+		{"BRIDGE_RATE_CONNECT_PER_ADDRESS", c.RateLimits.ConnectPerAddress}, {"BRIDGE_RATE_INSTALL_PER_ADDRESS", c.RateLimits.InstallPerAddress},
+		{"BRIDGE_RATE_AUTH_FAILURES_PER_ADDRESS", c.RateLimits.AuthFailuresPerAddress},
+	} {
+		if err := ratelimit.CheckRate(r.v); err != nil {
+			badf("%s=%v", r.name, err)
+		}
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		badf("BRIDGE_LOG_FORMAT=%q: want text or json", c.LogFormat)

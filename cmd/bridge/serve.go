@@ -96,6 +96,13 @@ func (a *app) opsServer() *server.Server {
 
 func (a *app) webServer() *server.Server {
 	srv := a.opsServer()
+	// The limits guard the routes mounted below (not the operations ones
+	// above); loadConfig has checked the rates.
+	if lim, err := a.limiter(a.redis.MakeRedisClient().(redis.UniversalClient)); err == nil {
+		srv.Engine().Use(lim.Handler)
+	} else {
+		a.log.Error("rate limits off", "err", err)
+	}
 	dest := map[string]shopper.Destination{}
 	for _, p := range a.platforms {
 		if r, ok := p.(server.Routes); ok {
