@@ -2,6 +2,7 @@ package woocommerce
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"strings"
@@ -52,9 +53,13 @@ func (p *Platform) Name() string { return checkout.PlatformWooCommerce }
 // UpkeepInterval is Config.WebhookCheckInterval.
 func (p *Platform) UpkeepInterval() time.Duration { return p.cfg.WebhookCheckInterval }
 
-// Upkeep re-activates the webhooks that stores disabled: WooCommerce never
-// retries a delivery and disables a webhook after 7 failed ones.
-func (p *Platform) Upkeep(ctx context.Context) error { return p.CheckWebhooks(ctx) }
+// Upkeep re-activates the webhooks that stores disabled (WooCommerce never
+// retries a delivery, and disables a webhook after repeated failures) and
+// forgets connections that were started and never finished.
+func (p *Platform) Upkeep(ctx context.Context) error {
+	_, perr := p.PruneAbandoned(ctx)
+	return errors.Join(p.CheckWebhooks(ctx), perr)
+}
 
 // Close is [Platform.Wait].
 func (p *Platform) Close() { p.Wait() }

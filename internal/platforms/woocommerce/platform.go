@@ -81,6 +81,7 @@ type Store interface {
 	UpdateShop(ctx context.Context, s *checkout.Shop) error
 	ShopByDomain(ctx context.Context, platform, domain string) (*checkout.Shop, error)
 	ListShops(ctx context.Context) ([]*checkout.Shop, error)
+	DeleteUnusedShop(ctx context.Context, id string) (bool, error)
 	PaymentByOrder(ctx context.Context, shopID, orderID string) (*checkout.Payment, error)
 	RecordReceipt(ctx context.Context, source, id string) (bool, error)
 	PutOAuthState(ctx context.Context, state, platform, shopDomain, purpose string, expires time.Time) error
