@@ -57,6 +57,7 @@ func openApp(ctx context.Context, stderr io.Writer, embedded bool) (*app, error)
 	a.svc = checkout.NewService(a.db, a.queue, checkout.Config{
 		PublicURL: cfg.PublicURL, ReconcileAfter: cfg.ReconcileAfter,
 		AllowInsecureURLs: cfg.AllowInsecureURLs, Logger: a.log,
+		HotConfirms: checkout.DefaultHotConfirms,
 	})
 	for _, g := range cfg.gateways {
 		a.svc.RegisterGateway(g.Gateway())
@@ -212,6 +213,9 @@ func (a *app) openQueue(embedded bool) error {
 }
 
 func (a *app) close() {
+	if a.svc != nil {
+		a.svc.Wait() // hot confirmations finish before the queue and the store close
+	}
 	for _, p := range a.platforms {
 		if c, ok := p.(platforms.Closer); ok {
 			c.Close()

@@ -200,6 +200,21 @@ func TestInvoiceOption(t *testing.T) {
 	if email, sms := got.InvoiceSent(); !email || sms {
 		t.Errorf("invoice sent by e-mail %v, by SMS %v", email, sms)
 	}
+	// An invoice is watched for a week, not the page's hour, and asking
+	// again never sends it twice (it has no page, but it exists).
+	if d := got.ExpiresAt.Sub(got.CreatedAt); d != 7*24*time.Hour {
+		t.Errorf("an invoice expires after %s", d)
+	}
+	sent := len(b.sim.Charges())
+	if again, created, err := b.svc.CreatePayment(ctx, b.shop, checkout.PlatformAPI, req, "test"); err != nil || created || again.ID != p.ID {
+		t.Fatalf("asking again: %v %v %v", again, created, err)
+	}
+	if _, _, err := b.svc.Redirect(ctx, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(b.sim.Charges()); n != sent {
+		t.Fatalf("the invoice was sent again: %d charges, was %d", n, sent)
+	}
 	charges := b.sim.Charges()
 	last := string(charges[len(charges)-1])
 	if !strings.Contains(last, `"src":"create-invoice"`) || !strings.Contains(last, `"notificationType":"email"`) {

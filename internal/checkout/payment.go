@@ -185,6 +185,14 @@ const (
 	DataInvoiceSentSMS   = "invoice_sent_sms"
 )
 
+// DataCharged is "true" on a payment whose charge exists though it has no
+// page (an invoice the gateway only sends by e-mail or SMS).
+const DataCharged = "charged"
+
+// Charged reports whether the payment's gateway charge was created: it has
+// a page, or it is an invoice the gateway sent.
+func (p *Payment) Charged() bool { return p.GatewayURL != "" || p.GatewayData[DataCharged] == "true" }
+
 // InvoiceSent says how the gateway reported sending the payment's invoice
 // link: by e-mail, by SMS. Both are false for a payment without an
 // invoice, or when the gateway sent nothing (a "link" invoice).

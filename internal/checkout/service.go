@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -71,6 +72,25 @@ type Config struct {
 	// ReconcileBatch bounds the rows one reconcile pass looks at per kind.
 	// Default 500.
 	ReconcileBatch int
+	// HotConfirms bounds the notifications confirmed at once in the
+	// receiving process, each in a goroutine of its own, ahead of the queue
+	// (one queue hop fewer between the notification and the store); past
+	// the bound a notification waits for the queue's confirm. Either way
+	// the queue keeps a durable fallback. Zero means none: every
+	// confirmation goes through the queue (the bridge sets
+	// DefaultHotConfirms).
+	HotConfirms int
+	// HotTimeout bounds one hot confirmation. Default 10 s.
+	HotTimeout time.Duration
+	// InvoiceLifetime is how long an invoice's pay link (sent by the
+	// gateway, paid whenever the customer opens it) is watched for payment
+	// before the payment expires. Default 7 days. (UPayments does not say
+	// how long its invoice links stay payable: UNCONFIRMED.)
+	InvoiceLifetime time.Duration
+	// FallbackDelay is how long the queue waits before redoing a hot
+	// confirmation (for when this process dies during it): long enough that
+	// it finds it done. Default 15 s.
+	FallbackDelay time.Duration
 	// AllowInsecureURLs accepts http:// and loopback merchant URLs (for
 	// development and tests). Default false.
 	AllowInsecureURLs bool
@@ -81,6 +101,9 @@ type Config struct {
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
+
+// DefaultHotConfirms is the Config.HotConfirms the bridge runs with.
+const DefaultHotConfirms = 64
 
 // Service is the core: it creates payments, turns gateway answers into
 // state transitions, and drives refunds and store syncs. It is safe for
@@ -93,6 +116,10 @@ type Service struct {
 	gateways map[string]Gateway
 	syncers  map[string]Syncer
 	log      *slog.Logger
+	// hot holds a token per hot confirmation running (HotConfirms of
+	// them at most); hotWG waits for them.
+	hot   chan struct{}
+	hotWG sync.WaitGroup
 }
 
 // NewService returns a Service over the store and queue. Register gateways
@@ -113,9 +140,19 @@ func NewService(store Store, queue Queue, cfg Config) *Service {
 	if cfg.ReconcileShopBudget <= 0 {
 		cfg.ReconcileShopBudget = 15
 	}
+	if cfg.HotTimeout <= 0 {
+		cfg.HotTimeout = 10 * time.Second
+	}
+	if cfg.InvoiceLifetime <= 0 {
+		cfg.InvoiceLifetime = 7 * 24 * time.Hour
+	}
+	if cfg.FallbackDelay <= 0 {
+		cfg.FallbackDelay = 15 * time.Second
+	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	return &Service{store: store, queue: queue, cfg: cfg,
-		gateways: map[string]Gateway{}, syncers: map[string]Syncer{}, log: cfg.Logger}
+		gateways: map[string]Gateway{}, syncers: map[string]Syncer{}, log: cfg.Logger,
+		hot: make(chan struct{}, max(cfg.HotConfirms, 0))}
 }
 
 // RegisterGateway makes an adapter available to shops naming it.
@@ -344,6 +381,10 @@ func (s *Service) CreatePayment(ctx context.Context, shop *Shop, platform string
 	if _, ok := s.gateways[shop.Gateway.Gateway]; !ok {
 		return nil, false, fmt.Errorf("%w %q for shop %s", ErrUnknownGateway, shop.Gateway.Gateway, shop.ID)
 	}
+	lifetime := s.lifetime(shop.Gateway.Gateway)
+	if req.Options.Invoice != nil {
+		lifetime = s.cfg.InvoiceLifetime
+	}
 	// Refused before anything is stored or sent: a currency or an amount
 	// the gateway cannot charge exactly.
 	if err := s.CheckPayment(shop.Gateway.Gateway, req.Amount); err != nil {
@@ -374,7 +415,7 @@ func (s *Service) CreatePayment(ctx context.Context, shop *Shop, platform string
 			ReturnURL: req.ReturnURL, CancelURL: req.CancelURL, CallbackURL: req.CallbackURL,
 			Metadata: req.Metadata, Options: req.Options, Status: StatusCreated, Gateway: shop.Gateway.Gateway,
 			GatewayData: map[string]string{}, RequestHash: hash,
-			ExpiresAt: now.Add(s.lifetime(shop.Gateway.Gateway)), CreatedAt: now, UpdatedAt: now,
+			ExpiresAt: now.Add(lifetime), CreatedAt: now, UpdatedAt: now,
 		}
 		p.GatewayOrderID = p.ID
 		created = true
@@ -393,7 +434,7 @@ func (s *Service) CreatePayment(ctx context.Context, shop *Shop, platform string
 	if err != nil {
 		return nil, false, err
 	}
-	if p.GatewayURL == "" && !p.Status.Final() {
+	if !p.Charged() && !p.Status.Final() {
 		p, err = s.ensureCharge(ctx, shop, p)
 	}
 	return p, created, err
@@ -430,10 +471,15 @@ func (s *Service) ensureCharge(ctx context.Context, shop *Shop, p *Payment) (*Pa
 		return p, fmt.Errorf("create %s charge for %s: %w", p.Gateway, p.ID, err)
 	}
 	return s.updatePayment(ctx, p.ID, p, "store charge for", func(p *Payment) ([]Event, error) {
-		if p.GatewayURL != "" {
+		if p.Charged() {
 			return nil, nil // another request stored a charge first; ours is never shown
 		}
 		p.GatewayURL = charge.URL
+		if p.GatewayURL == "" {
+			// An invoice the gateway only sends (e-mail, SMS) has no page:
+			// remember that it exists, so that it is never sent twice.
+			mergeData(p, map[string]string{DataCharged: "true"})
+		}
 		if p.GatewayRef == "" {
 			p.GatewayRef = charge.Ref
 		}
@@ -580,7 +626,7 @@ func (s *Service) Redirect(ctx context.Context, id string) (string, *Payment, er
 	if p.Status.Final() {
 		return "", p, nil
 	}
-	if p.GatewayURL == "" {
+	if !p.Charged() {
 		shop, err := s.store.Shop(ctx, p.ShopID)
 		if err != nil {
 			return "", p, err
@@ -622,23 +668,62 @@ func detail(m map[string]any) json.RawMessage {
 	return b
 }
 
-// Notify records a gateway notification for payment id as a claim and
-// enqueues a confirmation; nothing changes state here. It returns an error
-// wrapping ErrBadSignature for a signed notification whose signature fails
-// (recorded), ErrNotFound for an unknown payment.
+// Notify records a gateway notification for payment id as a claim; nothing
+// changes state in the call. The claim is then confirmed with the gateway:
+// at once, in this process (the hot path, up to Config.HotConfirms at a
+// time, with a confirm enqueued after Config.FallbackDelay in case this
+// process dies), or by the queue when the hot path is full or off. It
+// returns an error wrapping ErrBadSignature for a signed notification whose
+// signature fails (recorded), ErrNotFound for an unknown payment.
 func (s *Service) Notify(ctx context.Context, gateway, id string, req CallbackRequest) error {
 	p, err := s.recordTrigger(ctx, gateway, id, EventNotification, "notification", req)
 	if err != nil {
 		return err
 	}
-	if !p.Status.Final() {
-		if err := s.queue.EnqueueConfirm(ctx, p.ID, 0); err != nil {
-			// The notification is recorded; the reconciler will confirm.
-			s.log.WarnContext(ctx, "enqueue confirm", "payment", p.ID, "err", err)
-		}
+	if p.Status.Final() {
+		return nil
+	}
+	delay := time.Duration(0)
+	hot := s.takeHot()
+	if hot {
+		delay = s.cfg.FallbackDelay
+	}
+	if err := s.queue.EnqueueConfirm(ctx, p.ID, delay); err != nil {
+		// The notification is recorded; the reconciler will confirm.
+		s.log.WarnContext(ctx, "enqueue confirm", "payment", p.ID, "err", err)
+	}
+	if hot {
+		go s.hotConfirm(context.WithoutCancel(ctx), p.ID)
 	}
 	return nil
 }
+
+// takeHot reserves a hot confirmation, or reports that none is free.
+func (s *Service) takeHot() bool {
+	select {
+	case s.hot <- struct{}{}:
+		s.hotWG.Add(1)
+		return true
+	default:
+		return false
+	}
+}
+
+// hotConfirm confirms a notified payment at once (a final payment's store
+// sync is then enqueued, as always); it holds a token takeHot gave.
+func (s *Service) hotConfirm(ctx context.Context, id string) {
+	defer s.hotWG.Done()
+	defer func() { <-s.hot }()
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.HotTimeout)
+	defer cancel()
+	if _, err := s.confirm(ctx, id, "notification"); err != nil && !errors.Is(err, ErrNotSettled) {
+		s.log.WarnContext(ctx, "hot confirm", "payment", id, "err", err)
+	}
+}
+
+// Wait waits for the hot confirmations under way (on shutdown, before the
+// store closes).
+func (s *Service) Wait() { s.hotWG.Wait() }
 
 func (s *Service) recordTrigger(ctx context.Context, gateway, id, kind, source string, req CallbackRequest) (*Payment, error) {
 	p, err := s.store.Payment(ctx, id)

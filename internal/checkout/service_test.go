@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -27,12 +29,14 @@ import (
 type queue struct {
 	mu                       sync.Mutex
 	confirms, syncs, refunds []string
+	confirmDelays            []time.Duration
 }
 
-func (q *queue) EnqueueConfirm(_ context.Context, id string, _ time.Duration) error {
+func (q *queue) EnqueueConfirm(_ context.Context, id string, delay time.Duration) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.confirms = append(q.confirms, id)
+	q.confirmDelays = append(q.confirmDelays, delay)
 	return nil
 }
 
@@ -622,5 +626,55 @@ func TestReconcileShopBudget(t *testing.T) {
 	}
 	if got, _ := b.svc.Payment(ctx, p.ID); got.Status != checkout.StatusExpired || strings.Join(ages, ",") != "3,6,8,12,17,24,33,45,60" {
 		t.Fatalf("abandoned payment: %s after status checks at ages %v (minutes)", got.Status, ages)
+	}
+}
+
+// The hot path: a notification is confirmed at once in the receiving
+// process (the payment is paid and its sync enqueued before any queue
+// confirm runs), with a confirm enqueued after FallbackDelay in case the
+// process dies; with the hot path off or full, the queue confirms.
+func TestHotPath(t *testing.T) {
+	b := setup(t)
+	ctx := t.Context()
+	q := &queue{}
+	svc := checkout.NewService(b.db, q, checkout.Config{PublicURL: "https://bridge.example", AllowInsecureURLs: true,
+		HotConfirms: 1, FallbackDelay: 20 * time.Second})
+	svc.RegisterGateway(upay.New(upay.Config{SandboxURL: b.sim.APIBase()}))
+	notify := func(svc *checkout.Service, p *checkout.Payment) {
+		t.Helper()
+		form := url.Values{"result": {"CAPTURED"}, "track_id": {p.GatewayRef}}
+		if err := svc.Notify(ctx, "upay", p.ID, checkout.CallbackRequest{Method: "POST", Header: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}},
+			Body: []byte(form.Encode())}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	p := b.pay(t, "hot-1", "2.000")
+	if _, err := b.sim.Complete(p.GatewayRef, upaytest.Captured); err != nil {
+		t.Fatal(err)
+	}
+	notify(svc, p)
+	svc.Wait()
+	if got, _ := svc.Payment(ctx, p.ID); got.Status != checkout.StatusPaid {
+		t.Fatalf("after the hot confirm: %s", got.Status)
+	}
+	q.mu.Lock()
+	if len(q.confirms) != 1 || q.confirmDelays[0] != 20*time.Second || len(q.syncs) != 1 {
+		t.Fatalf("queue: confirms %v after %v, syncs %v; want one fallback after 20s and the sync", q.confirms, q.confirmDelays, q.syncs)
+	}
+	q.mu.Unlock()
+
+	// Off (the test bundle's service): the queue confirms, at once.
+	p2 := b.pay(t, "hot-2", "2.000")
+	b.sim.Complete(p2.GatewayRef, upaytest.Captured)
+	notify(b.svc, p2)
+	if got, _ := b.svc.Payment(ctx, p2.ID); got.Status == checkout.StatusPaid {
+		t.Fatal("paid without a confirm")
+	}
+	b.q.mu.Lock()
+	last := b.q.confirmDelays[len(b.q.confirmDelays)-1]
+	b.q.mu.Unlock()
+	if last != 0 {
+		t.Fatalf("queue confirm after %s, want at once", last)
 	}
 }

@@ -95,7 +95,7 @@ func TestConfigDefaults(t *testing.T) {
 	c := Config{}.withDefaults()
 	if c.Concurrency != 10 || c.SyncMaxRetry != 31 || c.RefundMaxRetry != 31 || c.ConfirmMaxRetry != 8 ||
 		c.ReconcileInterval != time.Minute || c.ShutdownTimeout != 10*time.Second ||
-		c.DelayedTaskCheckInterval != 5*time.Second || c.ConfirmUniqueFor != 10*time.Second ||
+		c.DelayedTaskCheckInterval != time.Second || c.TaskCheckInterval != 20*time.Millisecond || c.ConfirmUniqueFor != 10*time.Second ||
 		c.Logger == nil || c.Clock == nil || c.NoScheduler {
 		t.Errorf("defaults = %+v", c)
 	}
