@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"paybridge/internal/platforms/woocommerce"
 	"paybridge/internal/platforms/woocommerce/woocommercetest"
+	"paybridge/internal/testenv"
 )
 
 // choiceLink is the plugin's pay link carrying the shopper's choices.
@@ -288,6 +290,32 @@ func testSendLink(t *testing.T, e *env) {
 		}
 		if e.wc.NotesContaining(id, "by e-mail to fatima@example.com and by SMS to +96550000000") != 1 {
 			t.Fatalf("notes: %+v", e.wc.Notes(id))
+		}
+	})
+	t.Run("plugin", func(t *testing.T) {
+		// The plugin's own send_payment_link (PHP, WordPress stubbed).
+		id, sid := admin(nil)
+		run := func(args ...string) string {
+			out, err := exec.Command(testenv.PHP(t), append([]string{"plugin/tests/invoice_test.php", e.base, e.shop.ID, secret, sid}, args...)...).CombinedOutput()
+			if err != nil {
+				t.Fatalf("plugin: %v\n%s", err, out)
+			}
+			return string(out)
+		}
+		if out := run("email", `[{"iban":"`+ibanKW+`","amount":"15.250"}]`); !strings.Contains(out, "error: No payment link was sent: this order has a vendor split") {
+			t.Fatalf("with splits: %s", out)
+		}
+		if out := run("sms"); !strings.Contains(out, "result: sent - email=false sms=true") {
+			t.Fatalf("sms: %s", out)
+		}
+		if out := run("sms"); !strings.Contains(out, "result: already_sent") {
+			t.Fatalf("again: %s", out)
+		}
+		if n := e.wc.NotesContaining(id, "sent by SMS to +96550000000"); n != 1 {
+			t.Fatalf("%d notes: %+v", n, e.wc.Notes(id))
+		}
+		if field(e.lastCharge(), "language") != "ar" {
+			t.Fatal("the store's Arabic locale did not reach the gateway")
 		}
 	})
 	for _, c := range []struct {
