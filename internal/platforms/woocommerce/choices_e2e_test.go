@@ -187,6 +187,57 @@ func testChoices(t *testing.T, e *env) {
 			})
 		})
 	}
+	t.Run("plugin", func(t *testing.T) {
+		// The plugin's own checkout choices and process_payment (PHP,
+		// WordPress stubbed) make links the bridge honours.
+		run := func(id int64, key, choice, loggedIn, postSave, ticked string, extra ...string) (string, string) {
+			sid := strconv.FormatInt(id, 10)
+			ret := e.wc.Base() + "/checkout/order-received/" + sid + "/?key=" + key
+			cmd := exec.Command(testenv.PHP(t), append([]string{"plugin/tests/pay_test.php", e.base, e.shop.ID, e.shop.Secrets[woocommerce.SecretPlugin],
+				sid, key, ret, choice, "yes", loggedIn, postSave}, extra...)...)
+			cmd.Env = append(cmd.Environ(), "PAYBRIDGE_TICKED="+ticked)
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("plugin: %v\n%s", err, out)
+			}
+			_, rest, _ := strings.Cut(string(out), "redirect: ")
+			link, _, _ := strings.Cut(rest, "\n")
+			return link, string(out)
+		}
+		id, key := e.wc.AddOrder(woocommercetest.OrderSpec{Currency: "KWD", Total: "3.000", CustomerID: 77})
+		link, out := run(id, key, "cc", "1", "1", "knet,cc,apple-pay")
+		for _, want := range []string{"available: paybridge_upayments no", "available: paybridge_upayments_knet yes KNET",
+			"available: paybridge_upayments_cc yes Credit or debit card", "available: paybridge_upayments_apple_pay yes Apple Pay",
+			"available: paybridge_upayments_google_pay no", "Save my card for next time"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("plugin output lacks %q:\n%s", want, out)
+			}
+		}
+		e.pay(link)
+		if c := e.lastCharge(); field(c, "paymentGateway.src") != "cc" || c["isSaveCard"] != true || field(c, "customer.uniqueId") != "wc-"+e.shop.ID+"-77" {
+			t.Fatalf("plugin card link: %v %v %v", c["paymentGateway"], c["isSaveCard"], field(c, "customer.uniqueId"))
+		}
+		// KNET offers no box, and a guest gets none: a posted one is ignored.
+		id, key = e.wc.AddOrder(woocommercetest.OrderSpec{Currency: "KWD", Total: "3.000"})
+		link, out = run(id, key, "knet", "0", "1", "knet", `[{"iban":"`+ibanKW+`","amount":"3.000"}]`)
+		if strings.Contains(out, "Save my card") || strings.Contains(link, "save_card") {
+			t.Fatalf("guest on KNET: %s", out)
+		}
+		e.pay(link)
+		if c := e.lastCharge(); field(c, "paymentGateway.src") != "knet" || c["isSaveCard"] == true || len(c["extraMerchantData"].([]any)) != 1 {
+			t.Fatalf("plugin KNET link: %v %v %v", c["paymentGateway"], c["isSaveCard"], c["extraMerchantData"])
+		}
+		// Nothing ticked: the one UPayments choice, no method sent.
+		id, key = e.wc.AddOrder(woocommercetest.OrderSpec{Currency: "KWD", Total: "3.000"})
+		link, out = run(id, key, "", "0", "", "")
+		if !strings.Contains(out, "available: paybridge_upayments yes") || !strings.Contains(out, "available: paybridge_upayments_knet no") {
+			t.Fatalf("nothing ticked: %s", out)
+		}
+		e.pay(link)
+		if c := e.lastCharge(); c["paymentGateway"] != nil {
+			t.Fatalf("the UPayments choice named a method: %v", c["paymentGateway"])
+		}
+	})
 	t.Run("fit", func(t *testing.T) {
 		long := strings.Repeat("ف", 60)
 		id, key := e.wc.AddOrder(woocommercetest.OrderSpec{Currency: "KWD", Total: "2.000",

@@ -35,6 +35,10 @@ class WC_Payment_Gateway {
 	public $plugin_id = 'woocommerce_';
 	/** @var string */
 	public $enabled = 'yes';
+	/** @var string */
+	public $description = '';
+	/** @var string */
+	public $title = '';
 	/** @var array */
 	public $settings = array();
 	/** Loads the settings given on the command line. */
@@ -51,6 +55,26 @@ class WC_Payment_Gateway {
 	 */
 	public function get_option( $key, $empty = '' ) {
 		return isset( $this->settings[ $key ] ) ? $this->settings[ $key ] : $empty;
+	}
+	/** @return bool */
+	public function is_available() {
+		return 'yes' === $this->enabled;
+	}
+	/** @return string */
+	public function get_title() {
+		return isset( $this->title ) ? $this->title : '';
+	}
+	/** @return string */
+	public function get_description() {
+		return isset( $this->description ) ? $this->description : '';
+	}
+	/**
+	 * @param object $order Order.
+	 * @return string
+	 */
+	public function get_return_url( $order ) {
+		global $return_url;
+		return (string) $return_url;
 	}
 }
 
@@ -69,6 +93,11 @@ class Stub_Order {
 	public function get_id() {
 		global $order_id;
 		return (int) $order_id;
+	}
+	/** @return string */
+	public function get_order_key() {
+		global $order_key;
+		return (string) $order_key;
 	}
 	/**
 	 * @param string $key Meta key.
@@ -180,6 +209,36 @@ function wp_remote_retrieve_body( $r ) {
  */
 function esc_html__( $s ) {
 	return $s;
+}
+/**
+ * @param string $s Text.
+ * @return string
+ */
+function esc_attr( $s ) {
+	return htmlspecialchars( (string) $s, ENT_QUOTES );
+}
+/**
+ * @param string $s Text.
+ * @return string
+ */
+function wpautop( $s ) {
+	return '<p>' . $s . '</p>';
+}
+/**
+ * @param string $s Text.
+ * @return string
+ */
+function wptexturize( $s ) {
+	return $s;
+}
+/** @return bool */
+function is_user_logged_in() {
+	global $logged_in;
+	return ! empty( $logged_in );
+}
+/** @return string */
+function determine_locale() {
+	return 'en_US';
 }
 /** @return string */
 function get_locale() {
