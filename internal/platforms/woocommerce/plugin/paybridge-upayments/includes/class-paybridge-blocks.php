@@ -44,6 +44,12 @@ final class Paybridge_Blocks extends AbstractPaymentMethodType {
 	 */
 	public function initialize() {
 		$this->settings = get_option( 'woocommerce_paybridge_upayments_settings', array() );
+		if ( ! class_exists( 'Paybridge_Gateway' ) ) {
+			if ( ! class_exists( 'WC_Payment_Gateway' ) ) {
+				return;
+			}
+			require_once __DIR__ . '/class-paybridge-gateway.php';
+		}
 		if ( 'paybridge_upayments' === $this->name ) {
 			$this->gateway = new Paybridge_Gateway();
 			return;
