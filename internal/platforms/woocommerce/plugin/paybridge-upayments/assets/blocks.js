@@ -33,7 +33,7 @@
 					return undefined;
 				}
 				return onSetup( function () {
-					return { type: 'success', meta: { paymentMethodData: { paybridge_save_card: save ? '1' : '' } } };
+					return { type: 'success', meta: { paymentMethodData: { paybridge_save_card: data.saveCard && save ? '1' : '' } } };
 				} );
 			}, [ onSetup, save ] );
 			var children = [ el( 'div', { key: 'd' }, decode( data.description || '' ) ) ];
