@@ -2,6 +2,7 @@ package woocommerce_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -331,6 +332,71 @@ func testSendLink(t *testing.T, e *env) {
 		e.waitOrder(id, "processing", 15*time.Second)
 		if code, out := e.sendLink(`{"order_id":"`+sid+`","notify":"link"}`, secret); code != http.StatusConflict || errCode(out) != "order_paid" {
 			t.Fatalf("paid order: %d %v", code, out)
+		}
+	})
+	t.Run("pressed at once", func(t *testing.T) {
+		id, sid := admin(nil)
+		before := len(e.upay.Charges())
+		body := `{"order_id":"` + sid + `","notify":"sms"}`
+		type answer struct {
+			code int
+			out  map[string]any
+		}
+		answers := make(chan answer, 5)
+		for range 5 {
+			go func() {
+				code, out := e.sendLink(body, secret)
+				answers <- answer{code, out}
+			}()
+		}
+		sent := 0
+		for range 5 {
+			a := <-answers
+			switch {
+			case a.code == http.StatusOK && a.out["status"] == "sent":
+				sent++
+			case a.code == http.StatusOK && a.out["status"] == "already_sent", a.code == http.StatusConflict && errCode(a.out) == "invoice_in_progress":
+			default:
+				t.Errorf("press: %d %v", a.code, a.out)
+			}
+		}
+		if n := len(e.upay.Charges()) - before; sent != 1 || n != 1 {
+			t.Fatalf("%d answers sent, %d invoices made; want 1 and 1", sent, n)
+		}
+		if n := e.wc.NotesContaining(id, "Payment link for"); n != 1 {
+			t.Fatalf("%d link notes", n)
+		}
+	})
+	t.Run("gateway down, pressed again", func(t *testing.T) {
+		id, sid := admin(nil)
+		body := `{"order_id":"` + sid + `","notify":"email"}`
+		e.upay.FailNext("charge", http.StatusInternalServerError, `{"message":"Server Error"}`)
+		if code, out := e.sendLink(body, secret); code != http.StatusBadGateway || errCode(out) != "gateway_error" {
+			t.Fatalf("gateway down: %d %v", code, out)
+		}
+		if n := e.wc.NotesContaining(id, "Payment link for"); n != 0 {
+			t.Fatal("a note for a link that was not made")
+		}
+		code, out := e.sendLink(body, secret)
+		if code != http.StatusOK || out["status"] != "sent" {
+			t.Fatalf("pressed again: %d %v", code, out)
+		}
+		if pay, err := e.db.PaymentByOrder(context.Background(), e.shop.ID, sid); err != nil || pay.ID != out["payment_id"] {
+			t.Fatalf("the retry is not the first attempt: %v %v", out["payment_id"], err)
+		}
+		if e.wc.NotesContaining(id, "sent by e-mail") != 1 {
+			t.Fatalf("notes: %+v", e.wc.Notes(id))
+		}
+	})
+	t.Run("no e-mail, then fixed", func(t *testing.T) {
+		id, sid := admin(&woocommercetest.Billing{Email: "-"})
+		body := `{"order_id":"` + sid + `","notify":"email"}`
+		if code, out := e.sendLink(body, secret); code != http.StatusUnprocessableEntity || errCode(out) != "missing_email" {
+			t.Fatalf("no e-mail: %d %v", code, out)
+		}
+		e.wc.SetBilling(id, "salem@example.com", "")
+		if code, out := e.sendLink(body, secret); code != http.StatusOK || out["status"] != "sent" {
+			t.Fatalf("after the fix: %d %v", code, out)
 		}
 	})
 	t.Run("all", func(t *testing.T) {

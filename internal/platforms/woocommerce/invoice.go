@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -137,6 +139,7 @@ func (p *Platform) invoice(c *gin.Context) {
 		return
 	}
 	n := len(prior) + 1
+	claim := "" // the receipt id one request in all processes takes
 	if n > maxAttempts {
 		server.WriteError(c, server.Error(http.StatusConflict, "too_many_attempts", "the order has too many payment attempts"))
 		return
@@ -151,9 +154,23 @@ func (p *Platform) invoice(c *gin.Context) {
 			p.answerInvoice(c, cl, in.OrderID, last, "already_sent")
 			return
 		case !last.Status.Final() && last.Options.Invoice != nil:
-			// Its gateway call failed (or is in flight in another
-			// process): asking again with the same request retries it.
-			n = len(prior)
+			// No invoice yet: its gateway call is in flight (another
+			// request), or failed, when asking again retries it, once
+			// per failure.
+			failures, err := p.chargeFailures(ctx, last.ID)
+			if err != nil {
+				server.WriteError(c, err)
+				return
+			}
+			if last.Options.Invoice.Notify != in.Notify {
+				break // the setting changed: a new attempt; this one expires unsent
+			}
+			if failures == 0 {
+				server.WriteError(c, server.Error(http.StatusConflict, "invoice_in_progress",
+					"a payment link for this order is being made; look at the order notes in a minute"))
+				return
+			}
+			n, claim = len(prior), last.OrderID+":retry-"+strconv.Itoa(failures)
 		}
 	}
 	lang := "en"
@@ -179,46 +196,39 @@ func (p *Platform) invoice(c *gin.Context) {
 		Options: checkout.Options{Invoice: &checkout.Invoice{Notify: in.Notify}},
 		Fit:     true,
 	}
-	if n == len(prior)+1 {
-		// A new attempt: one request in all processes makes it. (The
-		// claim is per attempt; a request that lost the race answers
-		// with the winner's payment below.)
-		first, err := p.store.RecordReceipt(ctx, "woocommerce-invoice:"+shop.ID, req.OrderID)
-		if err != nil {
-			server.WriteError(c, err)
+	// What CreatePayment would refuse is refused before the claim below,
+	// which a refused request would otherwise hold.
+	probe := req
+	probe.Products = slices.Clone(req.Products)
+	if _, err := p.svc.Validate(&probe); err != nil {
+		writeInvoiceError(c, err)
+		return
+	}
+	if claim == "" {
+		claim = req.OrderID
+	}
+	// One request in all processes makes a new attempt, or retries a
+	// failed one; a request that lost the race answers with the winner's
+	// payment. The claim lapses after claimWindow, so that a process that
+	// died holding it does not block the order for good.
+	bucket := p.cfg.Now().Unix() / int64(claimWindow/time.Second)
+	first, err := p.store.RecordReceipt(ctx, "woocommerce-invoice:"+shop.ID, claim+"@"+strconv.FormatInt(bucket, 10))
+	if err != nil {
+		server.WriteError(c, err)
+		return
+	}
+	if !first {
+		if pay, err := p.store.PaymentByOrder(ctx, shop.ID, req.OrderID); err == nil && invoiceMade(pay) {
+			p.answerInvoice(c, cl, in.OrderID, pay, "already_sent")
 			return
 		}
-		if !first {
-			if pay, err := p.store.PaymentByOrder(ctx, shop.ID, req.OrderID); err == nil && invoiceMade(pay) {
-				p.answerInvoice(c, cl, in.OrderID, pay, "already_sent")
-				return
-			}
-			server.WriteError(c, server.Error(http.StatusConflict, "invoice_in_progress",
-				"a payment link for this order is being made; look at the order notes in a minute"))
-			return
-		}
+		server.WriteError(c, server.Error(http.StatusConflict, "invoice_in_progress",
+			"a payment link for this order is being made; look at the order notes in a minute"))
+		return
 	}
 	pay, _, err := p.svc.CreatePayment(ctx, shop, checkout.PlatformWooCommerce, req, "merchant")
 	if err != nil {
-		var ve *checkout.ValidationError
-		var ge *checkout.GatewayError
-		switch {
-		case errors.As(err, &ve) && ve.Field == "customer.email":
-			server.WriteError(c, server.Wrap(err, http.StatusUnprocessableEntity, "missing_email",
-				"to send the link by e-mail the order needs a billing e-mail of at most 50 characters"))
-		case errors.As(err, &ve) && ve.Field == "customer.mobile":
-			server.WriteError(c, server.Wrap(err, http.StatusUnprocessableEntity, "missing_phone",
-				"to send the link by SMS the order needs a billing phone of at most 15 characters"))
-		case errors.As(err, &ve):
-			server.WriteError(c, server.Wrap(err, http.StatusUnprocessableEntity, "invalid_field", ve.Error()))
-		case errors.Is(err, checkout.ErrIdempotencyConflict):
-			server.WriteError(c, server.Wrap(err, http.StatusConflict, "invoice_conflict",
-				"an earlier payment link request for this order, with other details, has not reached the gateway; try again later"))
-		case errors.As(err, &ge):
-			server.WriteError(c, server.Wrap(err, http.StatusBadGateway, "gateway_error", "the gateway did not make the link: "+ge.Message+"; press again to retry"))
-		default:
-			writeUnsupported(c, err)
-		}
+		writeInvoiceError(c, err)
 		return
 	}
 	if !invoiceMade(pay) {
@@ -226,6 +236,47 @@ func (p *Platform) invoice(c *gin.Context) {
 		return
 	}
 	p.answerInvoice(c, cl, in.OrderID, pay, "sent")
+}
+
+// claimWindow is how long a payment-link claim holds (see invoice).
+const claimWindow = 10 * time.Minute
+
+// writeInvoiceError answers why a payment link was not made.
+func writeInvoiceError(c *gin.Context, err error) {
+	var ve *checkout.ValidationError
+	var ge *checkout.GatewayError
+	switch {
+	case errors.As(err, &ve) && ve.Field == "customer.email":
+		server.WriteError(c, server.Wrap(err, http.StatusUnprocessableEntity, "missing_email",
+			"to send the link by e-mail the order needs a billing e-mail of at most 50 characters"))
+	case errors.As(err, &ve) && ve.Field == "customer.mobile":
+		server.WriteError(c, server.Wrap(err, http.StatusUnprocessableEntity, "missing_phone",
+			"to send the link by SMS the order needs a billing phone of at most 15 characters"))
+	case errors.As(err, &ve):
+		server.WriteError(c, server.Wrap(err, http.StatusUnprocessableEntity, "invalid_field", ve.Error()))
+	case errors.Is(err, checkout.ErrIdempotencyConflict):
+		server.WriteError(c, server.Wrap(err, http.StatusConflict, "invoice_conflict",
+			"an earlier payment link request for this order, with other details, has not reached the gateway; try again later"))
+	case errors.As(err, &ge):
+		server.WriteError(c, server.Wrap(err, http.StatusBadGateway, "gateway_error", "the gateway did not make the link: "+ge.Message+"; press again to retry"))
+	default:
+		writeUnsupported(c, err)
+	}
+}
+
+// chargeFailures counts the payment's failed gateway calls.
+func (p *Platform) chargeFailures(ctx context.Context, paymentID string) (int, error) {
+	evs, err := p.svc.Events(ctx, paymentID)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, ev := range evs {
+		if ev.Kind == checkout.EventChargeFailed {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // writeUnsupported answers what the gateway cannot do with 422 and its

@@ -281,6 +281,22 @@ func (s *Sim) SetTotal(id int64, total string) {
 	s.fire(id)
 }
 
+// SetBilling changes an order's billing e-mail and phone (a merchant
+// editing the order); an empty field is left as it is.
+func (s *Sim) SetBilling(id int64, email, phone string) {
+	s.mu.Lock()
+	o := s.orders[id]
+	if email != "" {
+		o.email = email
+	}
+	if phone != "" {
+		o.phone = phone
+	}
+	o.modified = s.clock.Now().UTC()
+	s.mu.Unlock()
+	s.fire(id)
+}
+
 // SetStatus changes an order's status as the admin would, with
 // WooCommerce's transition note.
 func (s *Sim) SetStatus(id int64, status string) {
