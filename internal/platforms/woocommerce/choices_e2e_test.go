@@ -301,6 +301,9 @@ func testSendLink(t *testing.T, e *env) {
 		if field(c, "paymentGateway.src") != "create-invoice" || c["notificationType"] != "email" || field(c, "customer.email") != "fatima@example.com" || c["language"] != "ar" {
 			t.Fatalf("invoice request: %v", c)
 		}
+		if n := e.wc.NotesContaining(id, "paybridge records a payment through it until "); n != 1 {
+			t.Fatalf("the note does not say until when the link is watched: %+v", e.wc.Notes(id))
+		}
 		if n := e.wc.NotesContaining(id, "sent by e-mail to fatima@example.com"); n != 1 {
 			t.Fatalf("%d notes: %+v", n, e.wc.Notes(id))
 		}

@@ -316,7 +316,8 @@ func (p *Platform) noteInvoice(ctx context.Context, cl *Client, orderID string, 
 }
 
 // InvoiceNote is the order note for an invoice payment: the amount, what
-// the gateway sent and to whom, and the link.
+// the gateway sent and to whom, the link, and until when the bridge
+// watches for its payment (the payment's expiry).
 func InvoiceNote(pay *checkout.Payment, gateway string) string {
 	email, sms := pay.InvoiceSent()
 	var sent []string
@@ -335,6 +336,9 @@ func InvoiceNote(pay *checkout.Payment, gateway string) string {
 	}
 	if pay.GatewayURL != "" {
 		note += " Link: " + pay.GatewayURL
+	}
+	if !pay.ExpiresAt.IsZero() {
+		note += " paybridge records a payment through it until " + pay.ExpiresAt.UTC().Format("2006-01-02 15:04") + " UTC."
 	}
 	return note
 }
