@@ -119,6 +119,12 @@ func testChoices(t *testing.T, e *env) {
 			t.Fatal("the gateway was called")
 		}
 		waitFor(t, 10*time.Second, "the refusal note", func() bool { return e.wc.NotesContaining(id, `not "amex"`) == 1 })
+		// The same order then refused for its split gets that note too.
+		get(t, noRedirect, e.choiceLink(id, key, woocommerce.PayChoices{Splits: `[{"iban":"` + ibanKW + `","amount":"1.000"}]`}))
+		waitFor(t, 10*time.Second, "the split note", func() bool { return e.wc.NotesContaining(id, "vendor split") == 1 })
+		if n := e.wc.NotesContaining(id, "[paybridge refused"); n != 2 {
+			t.Fatalf("%d refusal notes, want 2: %+v", n, e.wc.Notes(id))
+		}
 	})
 	t.Run("saved cards", func(t *testing.T) {
 		id, key := e.wc.AddOrder(woocommercetest.OrderSpec{Currency: "KWD", Total: "4.000", CustomerID: 42})

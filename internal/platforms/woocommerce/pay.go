@@ -323,7 +323,7 @@ func (p *Platform) refuseUnsupported(c *gin.Context, lang string, shop *checkout
 		page.Message = strings.TrimSuffix(ue.Reason, ".") + ". No payment was taken. Please contact the store."
 	}
 	server.RenderPage(c, http.StatusUnprocessableEntity, page)
-	p.noteRefusal(shop, orderID, "The shopper could not pay this order: "+strings.TrimSuffix(ue.Reason, ".")+". No payment was taken; "+
+	p.noteRefusal(shop, orderID, refusalMarker, "The shopper could not pay this order: "+strings.TrimSuffix(ue.Reason, ".")+". No payment was taken; "+
 		"the order is unchanged. Change the order's currency or total, or the shop's payment gateway at paybridge, or the methods the plugin offers.")
 }
 
@@ -332,18 +332,23 @@ func (p *Platform) refuseUnsupported(c *gin.Context, lang string, shop *checkout
 // in a note, which share and field is wrong.
 func (p *Platform) refuseSplits(c *gin.Context, lang string, shop *checkout.Shop, orderID string, why error, link string) {
 	p.refuse(c, http.StatusUnprocessableEntity, lang, refuseSplit, link, fmt.Errorf("woocommerce order %s: %w", orderID, why))
-	p.noteRefusal(shop, orderID, "The shopper could not pay this order: its vendor split (order meta _paybridge_splits or the paybridge_splits filter) "+
+	p.noteRefusal(shop, orderID, splitRefusalMarker, "The shopper could not pay this order: its vendor split (order meta _paybridge_splits or the paybridge_splits filter) "+
 		"was refused: "+strings.TrimSuffix(why.Error(), ".")+". No payment was taken; the order is unchanged. Fix the split, then send the shopper the order's payment link.")
 }
 
 // refusalMarker ends the note left on an order the shop's gateway cannot
-// charge; an order gets at most one.
-const refusalMarker = "[paybridge refused]"
+// charge, splitRefusalMarker the one on an order whose split is refused;
+// an order gets at most one of each.
+const (
+	refusalMarker      = "[paybridge refused]"
+	splitRefusalMarker = "[paybridge refused split]"
+)
 
 // noteRefusal adds, in the background, a note telling the merchant why the
-// shopper could not pay the order, unless the order has one already.
-func (p *Platform) noteRefusal(shop *checkout.Shop, orderID, text string) {
-	key := shop.ID + "/" + orderID
+// shopper could not pay the order, unless the order has one with the
+// marker already.
+func (p *Platform) noteRefusal(shop *checkout.Shop, orderID, marker, text string) {
+	key := shop.ID + "/" + orderID + marker
 	if _, busy := p.noting.LoadOrStore(key, true); busy {
 		return
 	}
@@ -358,8 +363,8 @@ func (p *Platform) noteRefusal(shop *checkout.Shop, orderID, text string) {
 			return
 		}
 		notes, err := cl.Notes(ctx, orderID)
-		if err == nil && !hasNote(notes, refusalMarker) {
-			err = cl.AddNote(ctx, orderID, text+" "+refusalMarker)
+		if err == nil && !hasNote(notes, marker) {
+			err = cl.AddNote(ctx, orderID, text+" "+marker)
 		}
 		if err != nil {
 			p.log.Warn("woocommerce: note a refused payment", "shop", shop.ID, "order", orderID, "err", err)
