@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -386,6 +387,46 @@ func TestNormalizeStoreURL(t *testing.T) {
 	for _, bad := range []string{"http://store.example", "https://127.0.0.1", "https://user:pw@store.example", "https://localhost"} {
 		if _, err := NormalizeStoreURL(bad, false); err == nil {
 			t.Errorf("NormalizeStoreURL(%q) accepted", bad)
+		}
+	}
+}
+
+// TestPluginArabic: every string the plugin shows through __() or
+// esc_html__(), and every method name, has an Arabic translation in
+// languages/paybridge-upayments-ar.l10n.php.
+func TestPluginArabic(t *testing.T) {
+	out := php(t, "-r", `define("ABSPATH", 1); define("PAYBRIDGE_TESTING", 1);
+		$t = include "plugin/paybridge-upayments/languages/paybridge-upayments-ar.l10n.php";
+		require "plugin/paybridge-upayments/includes/paybridge-signature.php";
+		echo json_encode(array("messages" => $t["messages"], "methods" => array_values(paybridge_method_names())));`)
+	var l10n struct {
+		Messages map[string]string
+		Methods  []string
+	}
+	if err := json.Unmarshal([]byte(out), &l10n); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	lit := regexp.MustCompile(`(?:esc_html__|__)\(\s*'((?:[^'\\]|\\.)*)'`)
+	want := append([]string(nil), l10n.Methods...)
+	err := filepath.WalkDir("plugin/paybridge-upayments", func(p string, d os.DirEntry, err error) error {
+		if err != nil || !strings.HasSuffix(p, ".php") || strings.Contains(p, "languages") {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		for _, m := range lit.FindAllStringSubmatch(string(b), -1) {
+			want = append(want, strings.ReplaceAll(m[1], `\'`, `'`))
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want) < 40 {
+		t.Fatalf("found only %d strings", len(want))
+	}
+	for _, s := range want {
+		if l10n.Messages[s] == "" {
+			t.Errorf("no Arabic for %q", s)
 		}
 	}
 }

@@ -52,5 +52,8 @@ return array(
 		'Could not reach the payment service. No payment link was sent.' => 'تعذّر الوصول إلى خدمة الدفع. لم يُرسل أي رابط دفع.',
 		'No payment link was sent: %s' => 'لم يُرسل رابط الدفع: %s',
 		'Payment link made: %s' => 'تم إنشاء رابط الدفع: %s',
+		'Shoppers pay on the hosted page of the gateway connected to this store at paybridge (UPayments, Checkout.com KNET or KuPay). The paybridge service confirms every payment with the gateway and updates the order.' => 'يدفع المتسوّقون على صفحة بوابة الدفع المرتبطة بهذا المتجر في paybridge (UPayments أو Checkout.com KNET أو KuPay). تتحقق خدمة paybridge من كل دفعة مع البوابة وتحدّث الطلب.',
+		'The address of the paybridge service, e.g. https://pay.example.com' => 'عنوان خدمة paybridge، مثل https://pay.example.com',
+		'Shown once by paybridge when you connected the store.' => 'عرضته paybridge مرة واحدة عند ربط المتجر.',
 	),
 );
