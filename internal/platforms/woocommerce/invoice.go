@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"net/http"
 	"slices"
 	"strconv"
@@ -48,13 +49,15 @@ type InvoiceOut struct {
 	Message string `json:"message,omitempty"`
 }
 
-// invoiceLocks serialises the payment-link requests of one order within
-// this process; across processes a receipt claim does (invoice).
-var invoiceLocks sync.Map
+// invoiceLocks serialise the payment-link requests of one order within
+// this process (striped by order, so that their number stays bounded);
+// across processes a receipt claim does (invoice).
+var invoiceLocks [64]sync.Mutex
 
 func lockOrder(key string) func() {
-	mu, _ := invoiceLocks.LoadOrStore(key, &sync.Mutex{})
-	m := mu.(*sync.Mutex)
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(key))
+	m := &invoiceLocks[h.Sum32()%uint32(len(invoiceLocks))]
 	m.Lock()
 	return m.Unlock
 }
