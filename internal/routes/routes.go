@@ -91,6 +91,9 @@ const (
 	WooCommerceWebhooks = "/webhooks/:shop"
 	// WooCommerceRefunds receives the plugin's signed refund requests.
 	WooCommerceRefunds = "/refunds/:shop"
+	// WooCommerceInvoices receives the plugin's signed "Send payment link"
+	// requests.
+	WooCommerceInvoices = "/invoices/:shop"
 )
 
 // WooCommerceConnectURL is the connect form.

@@ -319,6 +319,8 @@ func TestWooCommerce(t *testing.T) {
 	t.Run("SyncIdempotent", func(t *testing.T) { testSyncIdempotent(t, e) })
 	t.Run("AddShop", func(t *testing.T) { testAddShop(t, e) })
 	t.Run("StoreSideChanges", func(t *testing.T) { testStoreSideChanges(t, e) })
+	t.Run("Choices", func(t *testing.T) { testChoices(t, e) })
+	t.Run("SendLink", func(t *testing.T) { testSendLink(t, e) })
 	t.Run("Gateways", func(t *testing.T) { testGateways(t, e) })
 	t.Run("Reconnect", func(t *testing.T) { testReconnect(t, e) })
 }

@@ -252,6 +252,42 @@ func testCkoStore(t *testing.T, e *env) {
 	if code != http.StatusUnprocessableEntity || !strings.Contains(body, "لا يمكن دفع هذا الطلب عبر Checkout.com") || !strings.Contains(body, `dir="rtl"`) {
 		t.Fatalf("arabic refusal: %d %s", code, body)
 	}
+	e.refusedChoices(t, creates, "Checkout.com", "takes the payment methods knet, not")
+}
+
+// refusedChoices: what a store's gateway does not have is refused before
+// any gateway call, never replaced: a method it does not take (the page
+// says why), a split, a payment link.
+func (e *env) refusedChoices(t *testing.T, creates func() int, gateway, why string) {
+	t.Helper()
+	currency, total := "KWD", "10.000"
+	if gateway == "KuPay" {
+		currency, total = "USD", "10.00"
+	}
+	before := creates()
+	id, key := e.wc.AddOrder(woocommercetest.OrderSpec{Currency: currency, Total: total})
+	code, _, body := get(t, noRedirect, e.choiceLink(id, key, woocommerce.PayChoices{Method: "cc"}))
+	if code != http.StatusUnprocessableEntity || !strings.Contains(body, "This order cannot be paid with "+gateway) ||
+		!strings.Contains(body, why) {
+		t.Fatalf("method cc on %s: %d %s", gateway, code, body)
+	}
+	waitFor(t, 5*time.Second, "the method note", func() bool { return e.wc.NotesContaining(id, `payment method`) == 1 })
+	id, key = e.wc.AddOrder(woocommercetest.OrderSpec{Currency: currency, Total: total})
+	code, _, body = get(t, noRedirect, e.choiceLink(id, key, woocommerce.PayChoices{Splits: `[{"iban":"` + ibanKW + `","amount":"` + total + `"}]`}))
+	if code != http.StatusUnprocessableEntity || !strings.Contains(body, "This order cannot be paid online right now") {
+		t.Fatalf("splits on %s: %d %s", gateway, code, body)
+	}
+	waitFor(t, 5*time.Second, "the split note", func() bool {
+		return e.wc.NotesContaining(id, gateway+" does not support splitting a payment between vendors") == 1
+	})
+	id, _ = e.wc.AddOrder(woocommercetest.OrderSpec{Currency: currency, Total: total, CreatedVia: "admin"})
+	code, out := e.sendLink(`{"order_id":"`+strconv.FormatInt(id, 10)+`","notify":"email"}`, e.shop.Secrets[woocommerce.SecretPlugin])
+	if code != http.StatusUnprocessableEntity || errCode(out) != "unsupported_by_gateway" || !strings.Contains(field(out, "error.message").(string), gateway+" does not support invoices") {
+		t.Fatalf("payment link on %s: %d %v", gateway, code, out)
+	}
+	if n := creates(); n != before {
+		t.Fatalf("the gateway was called (%d → %d)", before, n)
+	}
 }
 
 func testKupayStore(t *testing.T, e *env) {
@@ -298,4 +334,5 @@ func testKupayStore(t *testing.T, e *env) {
 	if code != http.StatusUnprocessableEntity || !strings.Contains(body, "بوابة الدفع KuPay لا تقبل عملة KWD") {
 		t.Fatalf("arabic refusal: %d %s", code, body)
 	}
+	e.refusedChoices(t, creates, "KuPay", "KuPay does not take the payment method")
 }

@@ -30,6 +30,7 @@ const (
 	refuseAmount
 	refuseStoreDown
 	refuseUnknownShop
+	refuseSplit
 )
 
 type refusalText struct{ heading, message string }
@@ -45,6 +46,7 @@ var refusals = map[string]map[refusal]refusalText{
 		refuseAmount:       {"This order cannot be paid here", "The order's amount or currency cannot be paid with this payment method. Please contact the store."},
 		refuseStoreDown:    {"The store is not answering", "We could not reach the store to check your order. No payment was taken. Please try again in a few minutes."},
 		refuseUnknownShop:  {"Store not found", "This store is not connected to the payment service. Please contact the store."},
+		refuseSplit:        {"This order cannot be paid online right now", "The store's payment details for this order are not valid, so no payment was taken. The store has been told. Please contact the store."},
 	},
 	"ar": {
 		refuseBadLink:      {"رابط الدفع هذا غير صالح", "تم تغيير الرابط الذي أوصلك إلى هنا أو أنه غير مكتمل، لذلك لا يمكننا قبول الدفع من خلاله. يُرجى العودة إلى المتجر وبدء عملية الدفع من جديد."},
@@ -56,6 +58,7 @@ var refusals = map[string]map[refusal]refusalText{
 		refuseAmount:       {"لا يمكن دفع هذا الطلب هنا", "لا يمكن دفع مبلغ هذا الطلب أو عملته بطريقة الدفع هذه. يُرجى التواصل مع المتجر."},
 		refuseStoreDown:    {"المتجر لا يستجيب", "تعذّر علينا الوصول إلى المتجر للتحقق من طلبك، ولم يُخصم أي مبلغ. يُرجى المحاولة مرة أخرى بعد بضع دقائق."},
 		refuseUnknownShop:  {"لم يتم العثور على المتجر", "هذا المتجر غير مرتبط بخدمة الدفع. يُرجى التواصل مع المتجر."},
+		refuseSplit:        {"لا يمكن دفع هذا الطلب إلكترونيًا الآن", "بيانات الدفع التي أعدّها المتجر لهذا الطلب غير صالحة، لذلك لم يُخصم أي مبلغ. تم إبلاغ المتجر. يُرجى التواصل مع المتجر."},
 	},
 }
 
@@ -122,6 +125,7 @@ func (p *Platform) pay(c *gin.Context) {
 	lang := payLang(c)
 	shopID, orderID := c.Param("shop"), c.Param("order")
 	key, sig, ret := c.Query("key"), c.Query("sig"), c.Query("return")
+	choices := PayChoices{Method: c.Query(paramMethod), SaveCard: c.Query(paramSaveCard) == "1", Splits: c.Query(paramSplits)}
 	if !checkout.ValidID("shop", shopID) {
 		p.refuse(c, http.StatusNotFound, lang, refuseUnknownShop, "", nil)
 		return
@@ -138,7 +142,7 @@ func (p *Platform) pay(c *gin.Context) {
 	storeLink := shop.Domain
 	secret := shop.Secrets[SecretPlugin]
 	if _, err := strconv.ParseUint(orderID, 10, 63); err != nil || secret == "" || key == "" ||
-		!verifyHex(PaySignature(secret, shop.ID, orderID, key, ret), sig) {
+		!verifyHex(PayLinkSignature(secret, shop.ID, orderID, key, ret, choices), sig) {
 		p.refuse(c, http.StatusForbidden, lang, refuseBadLink, storeLink, errors.New("woocommerce pay link: bad signature"))
 		return
 	}
@@ -190,15 +194,21 @@ func (p *Platform) pay(c *gin.Context) {
 		case last.Status == checkout.StatusPaid:
 			p.refuse(c, http.StatusConflict, lang, refuseAlreadyPaid, returnURL, nil)
 			return
-		case !last.Status.Final():
+		case !last.Status.Final() && last.Options.Invoice == nil:
 			if !last.Amount.Equal(amount) {
 				p.refuse(c, http.StatusConflict, lang, refuseChangedTotal, cancelURL,
 					fmt.Errorf("order %s: open payment %s is for %s %s, the order now totals %s", orderID, last.ID, last.Amount, last.Amount.Currency, amount))
 				return
 			}
-			p.redirect(c, lang, last.ID)
-			return
+			if last.Metadata[pmChoices] == choices.fingerprint() {
+				p.redirect(c, lang, last.ID)
+				return
+			}
+			// The shopper came back and chose another method (or to
+			// save the card): a new attempt; the open one expires.
 		}
+		// An open invoice stays payable through its own link; the
+		// shopper paying at checkout gets a new attempt.
 		if n > maxAttempts {
 			p.refuse(c, http.StatusConflict, lang, refuseNotPayable, storeLink, fmt.Errorf("order %s: too many attempts", orderID))
 			return
@@ -215,6 +225,21 @@ func (p *Platform) pay(c *gin.Context) {
 		p.fail(c, lang, err)
 		return
 	}
+	method, err := p.chooseMethod(ctx, shop, choices.Method)
+	if err != nil {
+		var ue *checkout.UnsupportedError
+		if errors.As(err, &ue) {
+			p.refuseUnsupported(c, lang, shop, orderID, amount, ue, storeLink)
+			return
+		}
+		p.fail(c, lang, err)
+		return
+	}
+	splits, err := ParseSplits(choices.Splits, amount.Currency)
+	if err != nil {
+		p.refuseSplits(c, lang, shop, orderID, err, storeLink)
+		return
+	}
 	req := checkout.PaymentRequest{
 		OrderID:     attemptOrderID(orderID, n),
 		Amount:      amount,
@@ -224,14 +249,28 @@ func (p *Platform) pay(c *gin.Context) {
 			Name:  strings.TrimSpace(o.Billing.FirstName + " " + o.Billing.LastName),
 			Email: o.Billing.Email, Mobile: o.Billing.Phone,
 		},
-		Products:  products(o, amount.Currency),
-		ReturnURL: returnURL,
-		CancelURL: cancelURL,
+		Products:      products(o, amount.Currency),
+		ReturnURL:     returnURL,
+		CancelURL:     cancelURL,
+		PaymentMethod: method,
 		Metadata: map[string]string{pmOrderID: orderID, pmOrderKey: o.OrderKey,
-			pmAttempt: strconv.Itoa(n)},
+			pmAttempt: strconv.Itoa(n), pmChoices: choices.fingerprint()},
+		Options: checkout.Options{Splits: splits},
+		// A shopper is never refused for an over-long name or e-mail.
+		Fit: true,
 	}
-	if o.CustomerID > 0 {
-		req.Customer.UniqueID = "wc" + strconv.FormatInt(o.CustomerID, 10)
+	// A logged-in customer is known to the gateway, so that the page shows
+	// their saved cards; saving one is asked only where the gateway keeps
+	// them (elsewhere the box is ignored: the shopper still pays).
+	req.Customer.UniqueID = customerUniqueID(shop, o.CustomerID)
+	if choices.SaveCard && req.Customer.UniqueID != "" && p.svc.Supports(shop.Gateway.Gateway, checkout.FeatureSavedCards) == nil {
+		req.Options.SaveCard = true
+	}
+	if len(splits) > 0 {
+		if err := p.svc.Supports(shop.Gateway.Gateway, checkout.FeatureSplits); err != nil {
+			p.refuseSplits(c, lang, shop, orderID, err, storeLink)
+			return
+		}
 	}
 	pay, _, err := p.svc.CreatePayment(ctx, shop, checkout.PlatformWooCommerce, req, "shopper")
 	if errors.Is(err, checkout.ErrIdempotencyConflict) && pay != nil {
@@ -249,6 +288,8 @@ func (p *Platform) pay(c *gin.Context) {
 		switch {
 		case errors.As(err, &ue):
 			p.refuseUnsupported(c, lang, shop, orderID, amount, ue, storeLink)
+		case errors.As(err, &ve) && strings.HasPrefix(ve.Field, "splits"):
+			p.refuseSplits(c, lang, shop, orderID, err, storeLink)
 		case errors.As(err, &ve):
 			p.refuse(c, http.StatusUnprocessableEntity, lang, refuseAmount, cancelURL, err)
 		default:
@@ -282,17 +323,32 @@ func (p *Platform) refuseUnsupported(c *gin.Context, lang string, shop *checkout
 		page.Message = strings.TrimSuffix(ue.Reason, ".") + ". No payment was taken. Please contact the store."
 	}
 	server.RenderPage(c, http.StatusUnprocessableEntity, page)
-	p.noteRefusal(shop, orderID, ue.Reason)
+	p.noteRefusal(shop, orderID, refusalMarker, "The shopper could not pay this order: "+strings.TrimSuffix(ue.Reason, ".")+". No payment was taken; "+
+		"the order is unchanged. Change the order's currency or total, or the shop's payment gateway at paybridge, or the methods the plugin offers.")
+}
+
+// refuseSplits tells the shopper the order cannot be paid online (the
+// store's split is wrong, through no fault of theirs) and the merchant,
+// in a note, which share and field is wrong.
+func (p *Platform) refuseSplits(c *gin.Context, lang string, shop *checkout.Shop, orderID string, why error, link string) {
+	p.refuse(c, http.StatusUnprocessableEntity, lang, refuseSplit, link, fmt.Errorf("woocommerce order %s: %w", orderID, why))
+	p.noteRefusal(shop, orderID, splitRefusalMarker, "The shopper could not pay this order: its vendor split (order meta _paybridge_splits or the paybridge_splits filter) "+
+		"was refused: "+strings.TrimSuffix(why.Error(), ".")+". No payment was taken; the order is unchanged. Fix the split, then send the shopper the order's payment link.")
 }
 
 // refusalMarker ends the note left on an order the shop's gateway cannot
-// charge; an order gets at most one.
-const refusalMarker = "[paybridge refused]"
+// charge, splitRefusalMarker the one on an order whose split is refused;
+// an order gets at most one of each.
+const (
+	refusalMarker      = "[paybridge refused]"
+	splitRefusalMarker = "[paybridge refused split]"
+)
 
 // noteRefusal adds, in the background, a note telling the merchant why the
-// shopper could not pay the order, unless the order has one already.
-func (p *Platform) noteRefusal(shop *checkout.Shop, orderID, reason string) {
-	key := shop.ID + "/" + orderID
+// shopper could not pay the order, unless the order has one with the
+// marker already.
+func (p *Platform) noteRefusal(shop *checkout.Shop, orderID, marker, text string) {
+	key := shop.ID + "/" + orderID + marker
 	if _, busy := p.noting.LoadOrStore(key, true); busy {
 		return
 	}
@@ -307,10 +363,8 @@ func (p *Platform) noteRefusal(shop *checkout.Shop, orderID, reason string) {
 			return
 		}
 		notes, err := cl.Notes(ctx, orderID)
-		if err == nil && !hasNote(notes, refusalMarker) {
-			err = cl.AddNote(ctx, orderID, fmt.Sprintf("The shopper could not pay this order: %s. No payment was taken; "+
-				"the order is unchanged. Change the order's currency or total, or the shop's payment gateway at paybridge. %s",
-				strings.TrimSuffix(reason, "."), refusalMarker))
+		if err == nil && !hasNote(notes, marker) {
+			err = cl.AddNote(ctx, orderID, text+" "+marker)
 		}
 		if err != nil {
 			p.log.Warn("woocommerce: note a refused payment", "shop", shop.ID, "order", orderID, "err", err)

@@ -18,6 +18,7 @@
 //	GET  /woocommerce/pay/{shop}/{order}       the plugin's signed pay link (302 to the gateway)
 //	POST /woocommerce/webhooks/{shop}          WooCommerce webhooks (and their unsigned ping)
 //	POST /woocommerce/refunds/{shop}           the plugin's signed refund request
+//	POST /woocommerce/invoices/{shop}          the plugin's signed "Send payment link" request
 package woocommerce
 
 import (
@@ -72,6 +73,9 @@ const (
 	pmOrderID  = "wc_order_id"
 	pmOrderKey = "wc_order_key"
 	pmAttempt  = "wc_attempt"
+	// pmChoices fingerprints the pay link's choices (method, save card,
+	// splits): a second click with the same ones reuses the open attempt.
+	pmChoices = "wc_choices"
 )
 
 // Store is what the platform needs from the database; *store.DB has it.
@@ -183,6 +187,7 @@ func (p *Platform) Register(r gin.IRouter) {
 	g.GET(routes.WooCommercePay, p.pay)
 	g.POST(routes.WooCommerceWebhooks, p.webhook)
 	g.POST(routes.WooCommerceRefunds, p.refund)
+	g.POST(routes.WooCommerceInvoices, p.invoice)
 }
 
 // clientFor returns a REST client for a connected shop.

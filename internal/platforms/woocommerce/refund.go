@@ -34,7 +34,7 @@ type RefundOut struct {
 	Message  string `json:"message,omitempty"`
 }
 
-// refundMaxSkew bounds the age of a signed refund request.
+// refundMaxSkew bounds the age of a signed plugin request (refund, payment link).
 const refundMaxSkew = 5 * time.Minute
 
 // refund is the plugin's process_refund: signed with the shared secret
@@ -42,31 +42,8 @@ const refundMaxSkew = 5 * time.Minute
 // at the gateway and waits briefly for the answer.
 func (p *Platform) refund(c *gin.Context) {
 	ctx := c.Request.Context()
-	body, err := server.ReadBody(c)
-	if err != nil {
-		server.WriteError(c, err)
-		return
-	}
-	shopID := c.Param("shop")
-	if !checkout.ValidID("shop", shopID) {
-		server.WriteError(c, server.Error(http.StatusNotFound, "not_found", "unknown shop"))
-		return
-	}
-	shop, err := p.store.Shop(ctx, shopID)
-	if err != nil || shop.Platform != checkout.PlatformWooCommerce || shop.Secrets[SecretPlugin] == "" {
-		if err != nil && !errors.Is(err, checkout.ErrNotFound) {
-			server.WriteError(c, err)
-			return
-		}
-		server.WriteError(c, server.Error(http.StatusNotFound, "not_found", "unknown shop"))
-		return
-	}
-	ts, err := strconv.ParseInt(c.GetHeader("X-Paybridge-Timestamp"), 10, 64)
-	now := p.cfg.Now()
-	if err != nil || now.Sub(time.Unix(ts, 0)).Abs() > refundMaxSkew ||
-		!verifyHex(RefundSignature(shop.Secrets[SecretPlugin], shop.ID, ts, body), c.GetHeader("X-Paybridge-Signature")) {
-		server.WriteError(c, server.Error(http.StatusUnauthorized, "bad_signature",
-			"the refund request's signature or timestamp did not verify (check the shared secret and the server clock)"))
+	shop, body, ok := p.signedRequest(c, RefundSignature, "refund")
+	if !ok {
 		return
 	}
 	var in refundIn
@@ -146,4 +123,40 @@ func (p *Platform) refund(c *gin.Context) {
 	default:
 		c.JSON(http.StatusOK, out)
 	}
+}
+
+// signedRequest reads a plugin request signed with sign over the shop id,
+// the X-Paybridge-Timestamp (within refundMaxSkew) and the raw body, and
+// returns the shop and the body; on failure it has answered (404 for an
+// unknown shop, 401 for a bad signature or timestamp).
+func (p *Platform) signedRequest(c *gin.Context, sign func(secret, shopID string, ts int64, body []byte) string, what string) (*checkout.Shop, []byte, bool) {
+	ctx := c.Request.Context()
+	body, err := server.ReadBody(c)
+	if err != nil {
+		server.WriteError(c, err)
+		return nil, nil, false
+	}
+	shopID := c.Param("shop")
+	if !checkout.ValidID("shop", shopID) {
+		server.WriteError(c, server.Error(http.StatusNotFound, "not_found", "unknown shop"))
+		return nil, nil, false
+	}
+	shop, err := p.store.Shop(ctx, shopID)
+	if err != nil || shop.Platform != checkout.PlatformWooCommerce || shop.Secrets[SecretPlugin] == "" {
+		if err != nil && !errors.Is(err, checkout.ErrNotFound) {
+			server.WriteError(c, err)
+			return nil, nil, false
+		}
+		server.WriteError(c, server.Error(http.StatusNotFound, "not_found", "unknown shop"))
+		return nil, nil, false
+	}
+	ts, err := strconv.ParseInt(c.GetHeader("X-Paybridge-Timestamp"), 10, 64)
+	now := p.cfg.Now()
+	if err != nil || now.Sub(time.Unix(ts, 0)).Abs() > refundMaxSkew ||
+		!verifyHex(sign(shop.Secrets[SecretPlugin], shop.ID, ts, body), c.GetHeader("X-Paybridge-Signature")) {
+		server.WriteError(c, server.Error(http.StatusUnauthorized, "bad_signature",
+			"the "+what+" request's signature or timestamp did not verify (check the shared secret and the server clock)"))
+		return nil, nil, false
+	}
+	return shop, body, true
 }

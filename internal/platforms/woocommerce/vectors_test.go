@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -34,6 +35,20 @@ type vectors struct {
 		Timestamp                     int64
 	}
 	Webhook []struct{ Name, Secret, Body, Signature string }
+	// PayChoices are pay links with the shopper's choices (v2).
+	PayChoices []struct {
+		Name, Secret, Signature, Method, Splits string
+		ShopID                                  string `json:"shop_id"`
+		OrderID                                 string `json:"order_id"`
+		OrderKey                                string `json:"order_key"`
+		ReturnURL                               string `json:"return_url"`
+		SaveCard                                bool   `json:"save_card"`
+	} `json:"pay_choices"`
+	Invoice []struct {
+		Name, Secret, Body, Signature string
+		ShopID                        string `json:"shop_id"`
+		Timestamp                     int64
+	}
 }
 
 func loadVectors(t *testing.T) vectors {
@@ -42,7 +57,7 @@ func loadVectors(t *testing.T) vectors {
 	if err := json.Unmarshal(testenv.Fixture(t, vectorsFile), &v); err != nil {
 		t.Fatal(err)
 	}
-	if len(v.Pay) == 0 || len(v.Refund) == 0 || len(v.Webhook) == 0 {
+	if len(v.Pay) == 0 || len(v.Refund) == 0 || len(v.Webhook) == 0 || len(v.PayChoices) == 0 || len(v.Invoice) == 0 {
 		t.Fatal("empty vectors")
 	}
 	return v
@@ -63,6 +78,23 @@ func TestSignatureVectors(t *testing.T) {
 	for _, w := range v.Webhook {
 		if !VerifyWebhook(w.Secret, []byte(w.Body), w.Signature) {
 			t.Errorf("webhook %s: does not verify", w.Name)
+		}
+	}
+	for _, p := range v.PayChoices {
+		ch := PayChoices{Method: p.Method, SaveCard: p.SaveCard, Splits: p.Splits}
+		if got := PayLinkSignature(p.Secret, p.ShopID, p.OrderID, p.OrderKey, p.ReturnURL, ch); got != p.Signature {
+			t.Errorf("pay with choices %s: %s, want %s", p.Name, got, p.Signature)
+		}
+		if got := PaySignature(p.Secret, p.ShopID, p.OrderID, p.OrderKey, p.ReturnURL); got == p.Signature {
+			t.Errorf("pay with choices %s: the link without them has the same signature", p.Name)
+		}
+	}
+	for _, r := range v.Invoice {
+		if got := InvoiceSignature(r.Secret, r.ShopID, r.Timestamp, []byte(r.Body)); got != r.Signature {
+			t.Errorf("invoice %s: %s, want %s", r.Name, got, r.Signature)
+		}
+		if RefundSignature(r.Secret, r.ShopID, r.Timestamp, []byte(r.Body)) == r.Signature {
+			t.Errorf("invoice %s: signs like a refund", r.Name)
 		}
 	}
 }
@@ -126,12 +158,15 @@ func TestPluginLint(t *testing.T) {
 // the bridge's verification.
 func TestPluginSignatures(t *testing.T) {
 	out := php(t, "plugin/tests/signature_test.php", testenv.FixturePath(t, vectorsFile))
-	if !strings.Contains(out, "ok 7") {
+	if !strings.Contains(out, "ok 12") {
 		t.Fatalf("PHP signature test: %s", out)
 	}
 	v := loadVectors(t)
 	secrets := map[string]string{}
 	for _, p := range v.Pay {
+		secrets[p.Name] = p.Secret
+	}
+	for _, p := range v.PayChoices {
 		secrets[p.Name] = p.Secret
 	}
 	links := 0
@@ -151,7 +186,8 @@ func TestPluginSignatures(t *testing.T) {
 			t.Fatalf("PHP link path %q", u.Path)
 		}
 		q := u.Query()
-		if !verifyHex(PaySignature(secrets[name], parts[2], parts[3], q.Get("key"), q.Get("return")), q.Get("sig")) {
+		ch := PayChoices{Method: q.Get("method"), SaveCard: q.Get("save_card") == "1", Splits: q.Get("splits")}
+		if !verifyHex(PayLinkSignature(secrets[name], parts[2], parts[3], q.Get("key"), q.Get("return"), ch), q.Get("sig")) {
 			t.Errorf("the bridge refuses the PHP link %s", link)
 		}
 		if verifyHex(PaySignature(secrets[name], parts[2], parts[3], q.Get("key")+"x", q.Get("return")), q.Get("sig")) {
@@ -159,8 +195,16 @@ func TestPluginSignatures(t *testing.T) {
 		}
 		links++
 	}
-	if links != len(v.Pay) {
-		t.Fatalf("%d links from PHP, want %d", links, len(v.Pay))
+	if links != len(v.Pay)+len(v.PayChoices) {
+		t.Fatalf("%d links from PHP, want %d", links, len(v.Pay)+len(v.PayChoices))
+	}
+}
+
+// TestPluginSplits runs the plugin's reading of an order's splits (meta
+// and filter) in PHP.
+func TestPluginSplits(t *testing.T) {
+	if out := php(t, "plugin/tests/splits_test.php"); !strings.Contains(out, "ok 8") {
+		t.Fatalf("PHP splits test: %s", out)
 	}
 }
 
@@ -343,6 +387,46 @@ func TestNormalizeStoreURL(t *testing.T) {
 	for _, bad := range []string{"http://store.example", "https://127.0.0.1", "https://user:pw@store.example", "https://localhost"} {
 		if _, err := NormalizeStoreURL(bad, false); err == nil {
 			t.Errorf("NormalizeStoreURL(%q) accepted", bad)
+		}
+	}
+}
+
+// TestPluginArabic: every string the plugin shows through __() or
+// esc_html__(), and every method name, has an Arabic translation in
+// languages/paybridge-upayments-ar.l10n.php.
+func TestPluginArabic(t *testing.T) {
+	out := php(t, "-r", `define("ABSPATH", 1); define("PAYBRIDGE_TESTING", 1);
+		$t = include "plugin/paybridge-upayments/languages/paybridge-upayments-ar.l10n.php";
+		require "plugin/paybridge-upayments/includes/paybridge-signature.php";
+		echo json_encode(array("messages" => $t["messages"], "methods" => array_values(paybridge_method_names())));`)
+	var l10n struct {
+		Messages map[string]string
+		Methods  []string
+	}
+	if err := json.Unmarshal([]byte(out), &l10n); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	lit := regexp.MustCompile(`(?:esc_html__|__)\(\s*'((?:[^'\\]|\\.)*)'`)
+	want := append([]string(nil), l10n.Methods...)
+	err := filepath.WalkDir("plugin/paybridge-upayments", func(p string, d os.DirEntry, err error) error {
+		if err != nil || !strings.HasSuffix(p, ".php") || strings.Contains(p, "languages") {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		for _, m := range lit.FindAllStringSubmatch(string(b), -1) {
+			want = append(want, strings.ReplaceAll(m[1], `\'`, `'`))
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want) < 40 {
+		t.Fatalf("found only %d strings", len(want))
+	}
+	for _, s := range want {
+		if l10n.Messages[s] == "" {
+			t.Errorf("no Arabic for %q", s)
 		}
 	}
 }

@@ -134,6 +134,7 @@ type order struct {
 	meta                      []map[string]any
 	refunds                   []map[string]any
 	first, last, email, phone string
+	customerID                int64
 }
 
 // New returns a simulator whose public address is base.
@@ -193,8 +194,20 @@ type OrderSpec struct {
 	Total string
 	// Items default to one line for the whole total.
 	Items []Item
-	// Status defaults to "pending"; CreatedVia to "checkout".
+	// Status defaults to "pending"; CreatedVia to "checkout" ("admin" for
+	// an order made on the order screen).
 	Status, CreatedVia string
+	// CustomerID is the WordPress user who placed it; 0 is a guest.
+	CustomerID int64
+	// Billing overrides the default billing name, e-mail and phone
+	// (Fatima Al-Sabah, fatima@example.com, +96550000000); a field set to
+	// "-" is left empty.
+	Billing *Billing
+}
+
+// Billing is an order's billing contact.
+type Billing struct {
+	FirstName, LastName, Email, Phone string
 }
 
 // Item is an order line.
@@ -213,7 +226,21 @@ func (s *Sim) AddOrder(spec OrderSpec) (id int64, orderKey string) {
 	now := s.clock.Now().UTC()
 	o := &order{id: s.nextID, key: "wc_order_" + randHex(6), status: spec.Status, currency: spec.Currency,
 		total: spec.Total, createdVia: spec.CreatedVia, created: now, modified: now,
-		first: "Fatima", last: "Al-Sabah", email: "fatima@example.com", phone: "+96550000000"}
+		first: "Fatima", last: "Al-Sabah", email: "fatima@example.com", phone: "+96550000000", customerID: spec.CustomerID}
+	if b := spec.Billing; b != nil {
+		for _, f := range []struct {
+			to *string
+			v  string
+		}{{&o.first, b.FirstName}, {&o.last, b.LastName}, {&o.email, b.Email}, {&o.phone, b.Phone}} {
+			switch f.v {
+			case "":
+			case "-":
+				*f.to = ""
+			default:
+				*f.to = f.v
+			}
+		}
+	}
 	if o.status == "" {
 		o.status = "pending"
 	}
@@ -249,6 +276,22 @@ func (s *Sim) SetTotal(id int64, total string) {
 	o := s.orders[id]
 	o.total = total
 	o.items = []item{{Name: "Dates box", Quantity: 1, Total: total}}
+	o.modified = s.clock.Now().UTC()
+	s.mu.Unlock()
+	s.fire(id)
+}
+
+// SetBilling changes an order's billing e-mail and phone (a merchant
+// editing the order); an empty field is left as it is.
+func (s *Sim) SetBilling(id int64, email, phone string) {
+	s.mu.Lock()
+	o := s.orders[id]
+	if email != "" {
+		o.email = email
+	}
+	if phone != "" {
+		o.phone = phone
+	}
 	o.modified = s.clock.Now().UTC()
 	s.mu.Unlock()
 	s.fire(id)
@@ -466,7 +509,7 @@ func (s *Sim) orderJSON(o *order) []byte {
 		"date_created": fmtTime(&o.created), "date_created_gmt": fmtTime(&o.created),
 		"date_modified": fmtTime(&o.modified), "date_modified_gmt": fmtTime(&o.modified),
 		"discount_total": zero, "discount_tax": zero, "shipping_total": zero, "shipping_tax": zero, "cart_tax": zero,
-		"total": o.total, "total_tax": zero, "prices_include_tax": false, "customer_id": 0,
+		"total": o.total, "total_tax": zero, "prices_include_tax": false, "customer_id": o.customerID,
 		"customer_ip_address": "", "customer_user_agent": "", "customer_note": "",
 		"billing": map[string]any{"first_name": o.first, "last_name": o.last, "company": "", "address_1": "Block 1",
 			"address_2": "", "city": "Kuwait City", "state": "", "postcode": "", "country": "KW", "email": o.email, "phone": o.phone},

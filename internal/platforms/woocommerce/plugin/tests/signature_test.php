@@ -24,6 +24,29 @@ foreach ( $vectors['pay'] as $v ) {
 	$url = paybridge_pay_url( $v['bridge_url'], $v['secret'], $v['shop_id'], $v['order_id'], $v['order_key'], $v['return_url'], 'en' );
 	echo 'url ' . $v['name'] . ' ' . $url . "\n";
 }
+foreach ( $vectors['pay_choices'] as $v ) {
+	++$n;
+	$choices = array(
+		'method'    => $v['method'],
+		'save_card' => $v['save_card'],
+		'splits'    => $v['splits'],
+	);
+	$got     = paybridge_pay_signature( $v['secret'], $v['shop_id'], $v['order_id'], $v['order_key'], $v['return_url'], $choices );
+	if ( $got !== $v['signature'] ) {
+		echo "pay_choices {$v['name']}: got $got want {$v['signature']}\n";
+		++$fail;
+	}
+	$url = paybridge_pay_url( $v['bridge_url'], $v['secret'], $v['shop_id'], $v['order_id'], $v['order_key'], $v['return_url'], 'ar', $choices );
+	echo 'url ' . $v['name'] . ' ' . $url . "\n";
+}
+foreach ( $vectors['invoice'] as $v ) {
+	++$n;
+	$got = paybridge_invoice_signature( $v['secret'], $v['shop_id'], $v['timestamp'], $v['body'] );
+	if ( $got !== $v['signature'] ) {
+		echo "invoice {$v['name']}: got $got want {$v['signature']}\n";
+		++$fail;
+	}
+}
 foreach ( $vectors['refund'] as $v ) {
 	++$n;
 	$got = paybridge_refund_signature( $v['secret'], $v['shop_id'], $v['timestamp'], $v['body'] );

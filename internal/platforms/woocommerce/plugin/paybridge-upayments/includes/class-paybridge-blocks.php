@@ -24,19 +24,50 @@ final class Paybridge_Blocks extends AbstractPaymentMethodType {
 	protected $name = 'paybridge_upayments';
 
 	/**
-	 * Load the settings.
+	 * The classic gateway behind this choice.
+	 *
+	 * @var Paybridge_Gateway|null
 	 */
-	public function initialize() {
-		$this->settings = get_option( 'woocommerce_paybridge_upayments_settings', array() );
+	private $gateway;
+
+	/**
+	 * One choice: the "UPayments" one or a method's (the classic gateway id).
+	 *
+	 * @param string $name Gateway id.
+	 */
+	public function __construct( $name = 'paybridge_upayments' ) {
+		$this->name = $name;
 	}
 
 	/**
-	 * Whether the method shows.
+	 * Load the settings (shared by every choice).
+	 */
+	public function initialize() {
+		$this->settings = get_option( 'woocommerce_paybridge_upayments_settings', array() );
+		if ( ! class_exists( 'Paybridge_Gateway' ) ) {
+			if ( ! class_exists( 'WC_Payment_Gateway' ) ) {
+				return;
+			}
+			require_once __DIR__ . '/class-paybridge-gateway.php';
+		}
+		if ( 'paybridge_upayments' === $this->name ) {
+			$this->gateway = new Paybridge_Gateway();
+			return;
+		}
+		foreach ( array_keys( paybridge_method_names() ) as $src ) {
+			if ( paybridge_method_gateway_id( $src ) === $this->name ) {
+				$this->gateway = new Paybridge_Method_Gateway( $src );
+			}
+		}
+	}
+
+	/**
+	 * Whether the choice shows: as the classic checkout decides.
 	 *
 	 * @return bool
 	 */
 	public function is_active() {
-		return isset( $this->settings['enabled'] ) && 'yes' === $this->settings['enabled'];
+		return null !== $this->gateway && 'yes' === $this->gateway->enabled && $this->gateway->is_available();
 	}
 
 	/**
@@ -63,9 +94,11 @@ final class Paybridge_Blocks extends AbstractPaymentMethodType {
 	 */
 	public function get_payment_method_data() {
 		return array(
-			'title'       => isset( $this->settings['title'] ) ? $this->settings['title'] : __( 'Pay online', 'paybridge-upayments' ),
+			'title'       => $this->gateway ? $this->gateway->get_title() : __( 'Pay online', 'paybridge-upayments' ),
 			'description' => isset( $this->settings['description'] ) ? $this->settings['description'] : '',
 			'supports'    => array( 'products', 'refunds' ),
+			'saveCard'    => $this->gateway && $this->gateway->offers_save_card(),
+			'saveLabel'   => __( 'Save my card for next time', 'paybridge-upayments' ),
 		);
 	}
 }
