@@ -101,14 +101,19 @@ func ParseSplits(raw, currency string) ([]checkout.Split, error) {
 }
 
 // accountMethods is the payment methods the shop's gateway account may
-// name, nil when the account names none (its page offers its own).
-//
-// The one place that asks: it is the gateway's declared methods today,
-// and becomes the account's own list (a UPayments white-label account's
-// enabled buttons) with Service.AccountMethods.
-func (p *Platform) accountMethods(_ context.Context, shop *checkout.Shop) ([]string, error) {
-	caps, _ := p.svc.Capabilities(shop.Gateway.Gateway)
-	return caps.Methods, nil
+// name, nil when the account names none (its page offers its own): the
+// account's own list where the gateway says (a UPayments white-label
+// account's enabled buttons), else the gateway's declared methods. When
+// the gateway cannot say right now, the declared methods (the gateway
+// adapter sends the method, which a non-white-label account ignores).
+func (p *Platform) accountMethods(ctx context.Context, shop *checkout.Shop) ([]string, error) {
+	m, err := p.svc.AccountMethods(ctx, shop)
+	if err != nil {
+		p.log.WarnContext(ctx, "woocommerce: the gateway did not say which methods the account takes", "shop", shop.ID, "err", err)
+		caps, _ := p.svc.Capabilities(shop.Gateway.Gateway)
+		return caps.Methods, nil
+	}
+	return m, nil
 }
 
 // chooseMethod returns the payment method to send for the one the shopper
