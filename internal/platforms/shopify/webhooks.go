@@ -30,24 +30,59 @@ func SignWebhook(secret string, body []byte) string {
 }
 
 // VerifyWebhook checks a webhook's signature over the raw body, in
-// constant time.
+// constant time. Like Shopify's own library it compares the header with
+// the base64 HMAC as text: no other spelling of the same bytes (spaces,
+// line breaks, missing padding) passes.
 func VerifyWebhook(secret string, body []byte, signature string) bool {
-	got, err := base64.StdEncoding.DecodeString(strings.TrimSpace(signature))
-	if err != nil || len(got) != sha256.Size {
-		return false
-	}
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write(body)
-	return hmac.Equal(mac.Sum(nil), got)
+	return hmac.Equal([]byte(SignWebhook(secret, body)), []byte(signature))
 }
 
-// header reads a Shopify header in its classic (X-Shopify-…) or its newer
-// unprefixed (Shopify-…) spelling.
-func header(c *gin.Context, name string) string {
-	if v := c.GetHeader("X-Shopify-" + name); v != "" {
-		return v
+// WebhookHeaders are the headers a delivery must carry, read in one
+// spelling: the unprefixed one (Shopify-Hmac-Sha256, …, Shopify's events
+// deliveries) when its HMAC header is present, the classic X-Shopify-…
+// one otherwise — as @shopify/shopify-api reads them.
+type WebhookHeaders struct {
+	HMAC, Topic, Domain, APIVersion, WebhookID, EventID string
+}
+
+// Errors of ReadWebhookHeaders.
+var (
+	// ErrWebhookHeaders: a required header is missing.
+	ErrWebhookHeaders = errors.New("shopify: webhook headers")
+	// ErrDuplicateHMAC: the HMAC header is given more than once, which no
+	// genuine delivery does.
+	ErrDuplicateHMAC = errors.New("shopify: webhook hmac header given more than once")
+)
+
+// ReadWebhookHeaders reads and checks a delivery's headers: HMAC, topic,
+// shop domain, API version and webhook id are required (and the event id
+// in the unprefixed spelling); an HMAC header given more than once is
+// invalid.
+func ReadWebhookHeaders(h http.Header) (WebhookHeaders, error) {
+	prefix := "X-Shopify-"
+	if len(h.Values("Shopify-Hmac-Sha256")) > 0 {
+		prefix = "Shopify-"
 	}
-	return c.GetHeader("Shopify-" + name)
+	if n := len(h.Values(prefix + "Hmac-Sha256")); n > 1 {
+		return WebhookHeaders{}, fmt.Errorf("%w: %sHmac-Sha256 %d times", ErrDuplicateHMAC, prefix, n)
+	}
+	w := WebhookHeaders{HMAC: h.Get(prefix + "Hmac-Sha256"), Topic: h.Get(prefix + "Topic"), Domain: h.Get(prefix + "Shop-Domain"),
+		APIVersion: h.Get(prefix + "Api-Version"), WebhookID: h.Get(prefix + "Webhook-Id"), EventID: h.Get(prefix + "Event-Id")}
+	var missing []string
+	for name, v := range map[string]string{"Hmac-Sha256": w.HMAC, "Topic": w.Topic, "Shop-Domain": w.Domain,
+		"Api-Version": w.APIVersion, "Webhook-Id": w.WebhookID} {
+		if v == "" {
+			missing = append(missing, prefix+name)
+		}
+	}
+	if prefix == "Shopify-" && w.EventID == "" {
+		missing = append(missing, "Shopify-Event-Id")
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		return WebhookHeaders{}, fmt.Errorf("%w: missing %s", ErrWebhookHeaders, strings.Join(missing, ", "))
+	}
+	return w, nil
 }
 
 // webhook verifies, deduplicates and handles one delivery. The work is
@@ -61,38 +96,51 @@ func (p *Platform) webhook(c *gin.Context) {
 		server.WriteError(c, err)
 		return
 	}
-	if !VerifyWebhook(p.cfg.APISecret, body, header(c, "Hmac-Sha256")) {
+	if len(body) == 0 {
+		server.WriteError(c, server.Error(http.StatusBadRequest, "empty_body", "the webhook has no body"))
+		return
+	}
+	wh, err := ReadWebhookHeaders(c.Request.Header)
+	if errors.Is(err, ErrDuplicateHMAC) {
+		server.WriteError(c, server.Wrap(err, http.StatusUnauthorized, "invalid_hmac", "webhook signature does not verify"))
+		return
+	}
+	if err != nil {
+		server.WriteError(c, server.Wrap(err, http.StatusBadRequest, "missing_headers", err.Error()))
+		return
+	}
+	if !VerifyWebhook(p.cfg.APISecret, body, wh.HMAC) {
 		server.WriteError(c, server.Error(http.StatusUnauthorized, "invalid_hmac", "webhook signature does not verify"))
 		return
 	}
-	topic, domain := header(c, "Topic"), header(c, "Shop-Domain")
+	topic, domain := wh.Topic, wh.Domain
 	if !ValidShop(domain) {
 		server.WriteError(c, server.Error(http.StatusBadRequest, "invalid_shop", "shop domain must be *.myshopify.com"))
 		return
 	}
-	eventID := header(c, "Event-Id")
+	// The event id names the event across its deliveries to every
+	// subscription; the webhook id names one delivery.
+	eventID := wh.EventID
 	if eventID == "" {
-		eventID = header(c, "Webhook-Id")
+		eventID = wh.WebhookID
 	}
-	if eventID != "" {
-		first, err := p.db.RecordReceipt(c.Request.Context(), receiptSource, eventID)
-		if err != nil {
-			server.WriteError(c, err)
-			return
-		}
-		if !first {
-			c.JSON(http.StatusOK, gin.H{"duplicate": true})
-			return
-		}
+	log := p.log.With("topic", topic, "shop", domain, "api_version", wh.APIVersion, "webhook_id", wh.WebhookID)
+	first, err := p.db.RecordReceipt(c.Request.Context(), receiptSource, eventID)
+	if err != nil {
+		server.WriteError(c, err)
+		return
+	}
+	if !first {
+		c.JSON(http.StatusOK, gin.H{"duplicate": true})
+		return
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), p.cfg.WebhookBudget)
 	defer cancel()
 	if err := p.handleWebhook(ctx, topic, domain, body); err != nil {
-		if eventID != "" {
-			if ferr := p.db.ForgetReceipt(context.WithoutCancel(c.Request.Context()), receiptSource, eventID); ferr != nil {
-				p.log.ErrorContext(c.Request.Context(), "shopify: forget receipt", "event", eventID, "err", ferr)
-			}
+		if ferr := p.db.ForgetReceipt(context.WithoutCancel(c.Request.Context()), receiptSource, eventID); ferr != nil {
+			log.ErrorContext(c.Request.Context(), "shopify: forget receipt", "event", eventID, "err", ferr)
 		}
+		log.WarnContext(c.Request.Context(), "shopify: webhook failed; Shopify redelivers it", "err", err)
 		server.WriteError(c, server.Wrap(err, http.StatusServiceUnavailable, "webhook_failed", "the webhook could not be processed; redeliver it"))
 		return
 	}

@@ -1,6 +1,7 @@
 package shopify
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -232,5 +233,78 @@ func testCompliance(t *testing.T, h *harness, shop *checkout.Shop) {
 		if c := h.payment(shop, pay).Customer; c != (checkout.Customer{}) {
 			t.Fatalf("payment %s not redacted: %+v", pay, c)
 		}
+	}
+}
+
+// TestWebhookHeadersStrict: deliveries are checked as strictly as
+// @shopify/shopify-api checks them.
+func TestWebhookHeadersStrict(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, sqliteBackend)
+	body := []byte(`{"id":1}`)
+	good := h.sim.SignWebhook(body)
+	seq := 0
+	classic := func() http.Header {
+		seq++
+		hd := http.Header{}
+		hd.Set("X-Shopify-Hmac-Sha256", good)
+		hd.Set("X-Shopify-Topic", "orders/updated")
+		hd.Set("X-Shopify-Shop-Domain", "strict-hooks.myshopify.com")
+		hd.Set("X-Shopify-Api-Version", "2026-07")
+		hd.Set("X-Shopify-Webhook-Id", "wh-strict-"+strconv.Itoa(seq))
+		return hd
+	}
+	unprefixed := func() http.Header {
+		seq++
+		hd := http.Header{}
+		hd.Set("Shopify-Hmac-Sha256", good)
+		hd.Set("Shopify-Topic", "orders/updated")
+		hd.Set("Shopify-Shop-Domain", "strict-hooks.myshopify.com")
+		hd.Set("Shopify-Api-Version", "2026-07")
+		hd.Set("Shopify-Webhook-Id", "wh-strict-"+strconv.Itoa(seq))
+		hd.Set("Shopify-Event-Id", "ev-strict-"+strconv.Itoa(seq))
+		return hd
+	}
+	without := func(hd http.Header, name string) http.Header { hd.Del(name); return hd }
+	with := func(hd http.Header, name, v string) http.Header { hd.Set(name, v); return hd }
+	for _, c := range []struct {
+		name string
+		hd   http.Header
+		body []byte
+		want int
+	}{
+		{"classic", classic(), body, http.StatusOK},
+		{"unprefixed", unprefixed(), body, http.StatusOK},
+		{"no topic", without(classic(), "X-Shopify-Topic"), body, http.StatusBadRequest},
+		{"no API version", without(classic(), "X-Shopify-Api-Version"), body, http.StatusBadRequest},
+		{"no webhook id", without(classic(), "X-Shopify-Webhook-Id"), body, http.StatusBadRequest},
+		{"no event id (unprefixed)", without(unprefixed(), "Shopify-Event-Id"), body, http.StatusBadRequest},
+		{"empty body", with(classic(), "X-Shopify-Hmac-Sha256", h.sim.SignWebhook(nil)), []byte{}, http.StatusBadRequest},
+		{"hmac twice", func() http.Header { hd := classic(); hd.Add("X-Shopify-Hmac-Sha256", good); return hd }(), body, http.StatusUnauthorized},
+		{"hmac without padding", with(classic(), "X-Shopify-Hmac-Sha256", strings.TrimRight(good, "=")), body, http.StatusUnauthorized},
+		{"unprefixed hmac wins over a valid classic one", with(with(unprefixed(), "X-Shopify-Hmac-Sha256", good), "Shopify-Hmac-Sha256", h.sim.SignWebhook([]byte("other"))), body, http.StatusUnauthorized},
+		{"unprefixed hmac with classic headers only", with(without(classic(), "X-Shopify-Hmac-Sha256"), "Shopify-Hmac-Sha256", good), body, http.StatusBadRequest},
+	} {
+		req, _ := http.NewRequest(http.MethodPost, h.base+"/shopify/webhooks", bytes.NewReader(c.body))
+		req.Header = c.hd
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("%s: %d, want %d", c.name, resp.StatusCode, c.want)
+		}
+	}
+	// HTTP trims a header's outer spaces; the verifier itself takes no
+	// other spelling of the same bytes.
+	for _, sig := range []string{good + " ", " " + good, good[:10] + "\n" + good[10:], good[:10] + "\r\n" + good[10:]} {
+		if VerifyWebhook(testSecret, body, sig) {
+			t.Errorf("VerifyWebhook(%q) passed", sig)
+		}
+	}
+	if !VerifyWebhook(testSecret, body, good) {
+		t.Error("VerifyWebhook refused a genuine signature")
 	}
 }

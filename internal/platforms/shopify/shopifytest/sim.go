@@ -304,7 +304,8 @@ func (s *Server) Order(gid string) Order {
 }
 
 // SignQuery adds timestamp (now) and hmac to q as Shopify signs admin
-// links: hex HMAC-SHA256 of the sorted, URLSearchParams-encoded query.
+// links: hex HMAC-SHA256 of the sorted, URLSearchParams-encoded query, a
+// repeated key's values joined with ",".
 func (s *Server) SignQuery(q url.Values, at time.Time) url.Values {
 	q.Set("timestamp", strconv.FormatInt(at.Unix(), 10))
 	q.Del("hmac")
@@ -315,7 +316,7 @@ func (s *Server) SignQuery(q url.Values, at time.Time) url.Values {
 	sort.Strings(keys)
 	parts := make([]string, 0, len(keys))
 	for _, k := range keys {
-		parts = append(parts, strings.ReplaceAll(url.QueryEscape(k)+"="+url.QueryEscape(q.Get(k)), "+", "%20"))
+		parts = append(parts, strings.ReplaceAll(url.QueryEscape(k)+"="+url.QueryEscape(strings.Join(q[k], ",")), "+", "%20"))
 	}
 	mac := hmac.New(sha256.New, []byte(s.APISecret))
 	mac.Write([]byte(strings.Join(parts, "&")))
