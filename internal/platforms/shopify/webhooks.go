@@ -301,6 +301,7 @@ type orderIn struct {
 	FinancialStatus  string      `json:"financial_status"`
 	Gateways         []string    `json:"payment_gateway_names"`
 	Currency         string      `json:"currency"`
+	Presentment      string      `json:"presentment_currency"`
 	TotalPrice       string      `json:"total_price"`
 	TotalOutstanding string      `json:"total_outstanding"`
 	OrderStatusURL   string      `json:"order_status_url"`
@@ -405,14 +406,49 @@ func (p *Platform) noteRefusal(ctx context.Context, shop *checkout.Shop, o order
 	return p.addNote(ctx, shop, o.GID, q.Order.Note, line)
 }
 
-func (p *Platform) createOrderPayment(ctx context.Context, shop *checkout.Shop, o orderIn) (*checkout.Payment, error) {
-	total := o.TotalOutstanding
-	if total == "" {
-		total = o.TotalPrice
+const outstandingQuery = `query OrderOutstanding($id: ID!) {
+  order(id: $id) { id totalOutstandingSet { shopMoney { amount currencyCode } presentmentMoney { amount currencyCode } } }
+}`
+
+// orderAmount is what the shopper owes, in the currency they saw: the
+// order's presentment currency. Shopify records a manual payment in that
+// currency only (CURRENCY_MISMATCH otherwise), and the webhook gives the
+// outstanding balance in the shop's currency only, so a multi-currency
+// order's balance is read from the Admin API.
+func (p *Platform) orderAmount(ctx context.Context, shop *checkout.Shop, o orderIn) (checkout.Money, error) {
+	if o.Presentment == "" || o.Presentment == o.Currency {
+		total := o.TotalOutstanding
+		if total == "" {
+			total = o.TotalPrice
+		}
+		m, err := checkout.ParseMoneyPadded(total, o.Currency)
+		if err != nil {
+			return m, checkout.Permanent("orders/create amount", err)
+		}
+		return m, nil
 	}
-	amount, err := checkout.ParseMoneyPadded(total, o.Currency)
+	var q struct {
+		Order *struct {
+			TotalOutstandingSet moneyOut `json:"totalOutstandingSet"`
+		} `json:"order"`
+	}
+	if err := p.graphql(ctx, shop, apiAdmin, outstandingQuery, map[string]any{"id": o.GID}, &q); err != nil {
+		return checkout.Money{}, err
+	}
+	if q.Order == nil {
+		return checkout.Money{}, checkout.Permanent("the Shopify order is gone", fmt.Errorf("order %s", o.GID))
+	}
+	m, err := q.Order.TotalOutstandingSet.in(o.Presentment)
 	if err != nil {
-		return nil, checkout.Permanent("orders/create amount", err)
+		return m, checkout.Permanent("orders/create amount", err)
+	}
+	return m, nil
+}
+
+func (p *Platform) createOrderPayment(ctx context.Context, shop *checkout.Shop, o orderIn) (*checkout.Payment, error) {
+	amount, err := p.orderAmount(ctx, shop, o)
+	if err != nil {
+		return nil, err
 	}
 	cust := checkout.Customer{Email: o.Email, Mobile: o.Phone}
 	if o.Customer != nil {
@@ -452,34 +488,55 @@ const orderQuery = `query OrderPayments($id: ID!) {
   order(id: $id) {
     id
     displayFinancialStatus
-    totalOutstandingSet { shopMoney { amount currencyCode } }
-    transactions(first: 50) { id kind status gateway formattedGateway amountSet { shopMoney { amount currencyCode } } }
+    totalOutstandingSet { ...Money }
+    transactions(first: 50) { id kind status gateway formattedGateway amountSet { ...Money } }
   }
-}`
+}
+` + moneyFragment
 
 const manualPaymentMutation = `mutation ManualPayment($id: ID!, $amount: MoneyInput!, $method: String!) {
   orderCreateManualPayment(id: $id, amount: $amount, paymentMethodName: $method) {
-    order { id transactions(first: 50) { id kind status gateway formattedGateway amountSet { shopMoney { amount currencyCode } } } }
+    order { id transactions(first: 50) { id kind status gateway formattedGateway amountSet { ...Money } } }
     userErrors { field message code }
   }
-}`
+}
+` + moneyFragment
 
 const markAsPaidMutation = `mutation MarkAsPaid($input: OrderMarkAsPaidInput!) {
   orderMarkAsPaid(input: $input) {
-    order { id transactions(first: 50) { id kind status gateway formattedGateway amountSet { shopMoney { amount currencyCode } } } }
+    order { id transactions(first: 50) { id kind status gateway formattedGateway amountSet { ...Money } } }
     userErrors { field message }
   }
+}
+` + moneyFragment
+
+const moneyFragment = `fragment Money on MoneyBag {
+  shopMoney { amount currencyCode }
+  presentmentMoney { amount currencyCode }
 }`
 
-type moneyOut struct {
-	ShopMoney struct {
-		Amount       string `json:"amount"`
-		CurrencyCode string `json:"currencyCode"`
-	} `json:"shopMoney"`
+type moneyV2 struct {
+	Amount       string `json:"amount"`
+	CurrencyCode string `json:"currencyCode"`
 }
 
-func (m moneyOut) money() (checkout.Money, error) {
-	return checkout.ParseMoneyPadded(m.ShopMoney.Amount, m.ShopMoney.CurrencyCode)
+// moneyOut is a MoneyBag: an amount in the shop's and in the presentment
+// currency.
+type moneyOut struct {
+	ShopMoney        moneyV2 `json:"shopMoney"`
+	PresentmentMoney moneyV2 `json:"presentmentMoney"`
+}
+
+// in returns the bag's amount in currency: the presentment amount, or
+// the shop amount (payments recorded before paybridge charged in the
+// presentment currency).
+func (m moneyOut) in(currency string) (checkout.Money, error) {
+	for _, v := range []moneyV2{m.PresentmentMoney, m.ShopMoney} {
+		if v.CurrencyCode == currency && v.Amount != "" {
+			return checkout.ParseMoneyPadded(v.Amount, v.CurrencyCode)
+		}
+	}
+	return checkout.Money{}, fmt.Errorf("no amount in %s (shop %s, presentment %s)", currency, m.ShopMoney.CurrencyCode, m.PresentmentMoney.CurrencyCode)
 }
 
 type transactionOut struct {
@@ -509,7 +566,7 @@ func (o *orderOut) ours(amount checkout.Money, method string) string {
 		if !slices.Contains([]string{method, MethodName}, t.Gateway) && !slices.Contains([]string{method, MethodName}, t.FormattedGateway) {
 			continue
 		}
-		if m, err := t.AmountSet.money(); err == nil && m.Equal(amount) {
+		if m, err := t.AmountSet.in(amount.Currency); err == nil && m.Equal(amount) {
 			return t.ID
 		}
 	}
@@ -564,7 +621,7 @@ func (p *Platform) syncOrder(ctx context.Context, shop *checkout.Shop, pay *chec
 	if err != nil {
 		return err
 	}
-	if err := userErrorsErr("orderCreateManualPayment", m.Payload.UserErrors); err != nil {
+	if err := manualPaymentErr(m.Payload.UserErrors); err != nil {
 		return err
 	}
 	txn := ""
@@ -575,6 +632,24 @@ func (p *Platform) syncOrder(ctx context.Context, shop *checkout.Shop, pay *chec
 		txn = "recorded"
 	}
 	return record(txn)
+}
+
+// manualPaymentErr classes orderCreateManualPayment's userErrors by their
+// code (OrderCreateManualPaymentOrderCreateManualPaymentErrorCode in the
+// Admin schema): ORDER_IS_TEMPORARILY_UNAVAILABLE (the order is being
+// edited) is retried; AMOUNT_EXCEEDS_BALANCE, AMOUNT_NOT_POSITIVE,
+// CURRENCY_MISMATCH, GATEWAY_NOT_FOUND, ORDER_NOT_FOUND and
+// PROCESSED_AT_INVALID cannot change by retrying.
+func manualPaymentErr(ue UserErrors) error {
+	if len(ue) == 0 {
+		return nil
+	}
+	for _, e := range ue {
+		if e.Code != "ORDER_IS_TEMPORARILY_UNAVAILABLE" {
+			return checkout.Permanent("orderCreateManualPayment refused by Shopify", ue)
+		}
+	}
+	return fmt.Errorf("orderCreateManualPayment: the order is temporarily unavailable: %w", ue)
 }
 
 // missingField reports whether Shopify said the API version lacks field.
@@ -589,11 +664,11 @@ func missingField(errs GraphQLErrors, field string) bool {
 }
 
 func (p *Platform) markAsPaid(ctx context.Context, shop *checkout.Shop, pay *checkout.Payment, o *orderOut, record func(string) error) error {
-	out, err := o.TotalOutstandingSet.money()
+	out, err := o.TotalOutstandingSet.in(pay.Amount.Currency)
 	if err != nil || !out.Equal(pay.Amount) {
 		return checkout.Permanent("orderMarkAsPaid would record the whole outstanding balance, which differs from the payment",
-			fmt.Errorf("outstanding %s %s, paid %s %s", o.TotalOutstandingSet.ShopMoney.Amount, o.TotalOutstandingSet.ShopMoney.CurrencyCode,
-				pay.Amount, pay.Amount.Currency))
+			fmt.Errorf("outstanding %s %s (presentment %s %s), paid %s %s", o.TotalOutstandingSet.ShopMoney.Amount, o.TotalOutstandingSet.ShopMoney.CurrencyCode,
+				o.TotalOutstandingSet.PresentmentMoney.Amount, o.TotalOutstandingSet.PresentmentMoney.CurrencyCode, pay.Amount, pay.Amount.Currency))
 	}
 	var m struct {
 		Payload struct {

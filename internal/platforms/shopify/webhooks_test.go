@@ -60,6 +60,47 @@ func TestOrderWebhook(t *testing.T) {
 			t.Fatalf("%d orderMarkAsPaid calls", n)
 		}
 	})
+	t.Run("TemporarilyUnavailableRetried", func(t *testing.T) {
+		gid := h.sim.AddOrder(5004, "#5004", "KWD", "2.500")
+		h.sim.Fail("orderCreateManualPayment", 2, shopifytest.Failure{UserError: "The order is being edited.", Code: "ORDER_IS_TEMPORARILY_UNAVAILABLE"})
+		code, err := h.sim.SendWebhook(nil, h.base+"/shopify/webhooks", "orders/create", shop.Domain, "evt-5004", orderPayload(t, 5004, shop.Domain, "2.500"), "")
+		if err != nil || code != http.StatusOK {
+			t.Fatalf("webhook: %d %v", code, err)
+		}
+		p := h.payment(shop, "5004")
+		ret, _ := h.upay.Complete(h.visit(h.base+"/pay/"+p.ID), upaytest.Captured)
+		h.waitRedirect(ret, 15*time.Second)
+		eventually(t, 20*time.Second, "order paid after the order came back", func() bool { return h.sim.Order(gid).Status == "PAID" })
+		eventually(t, 10*time.Second, "sync done", func() bool { return h.payment(shop, "5004").SyncState == checkout.SyncDone })
+		if n := len(h.sim.Calls("orderCreateManualPayment")); n < 3 {
+			t.Fatalf("%d orderCreateManualPayment calls, want the 2 refused and 1 more", n)
+		}
+	})
+	t.Run("PresentmentCurrency", func(t *testing.T) {
+		// A multi-currency store: the shop's currency is USD, the shopper
+		// saw and pays KWD; the payment is recorded in KWD.
+		gid := h.sim.AddMultiCurrencyOrder(5005, "#5005", "USD", "40.00", "KWD", "12.345")
+		var o map[string]any
+		_ = json.Unmarshal(orderPayload(t, 5005, shop.Domain, "40.00"), &o)
+		o["currency"], o["presentment_currency"] = "USD", "KWD"
+		b, _ := json.Marshal(o)
+		code, err := h.sim.SendWebhook(nil, h.base+"/shopify/webhooks", "orders/create", shop.Domain, "evt-5005", b, "")
+		if err != nil || code != http.StatusOK {
+			t.Fatalf("webhook: %d %v", code, err)
+		}
+		p := h.payment(shop, "5005")
+		if p.Amount.String() != "12.345" || p.Amount.Currency != "KWD" {
+			t.Fatalf("charged %s %s, want the presented 12.345 KWD", p.Amount, p.Amount.Currency)
+		}
+		ret, _ := h.upay.Complete(h.visit(h.base+"/pay/"+p.ID), upaytest.Captured)
+		h.waitRedirect(ret, 15*time.Second)
+		eventually(t, 20*time.Second, "order paid", func() bool { return h.sim.Order(gid).Status == "PAID" })
+		tx := h.sim.Order(gid).Transactions
+		if len(tx) != 1 || tx[0].PresentmentAmount != "12.345" || tx[0].PresentmentCurrency != "KWD" || tx[0].Amount != "40.00" {
+			t.Fatalf("transactions: %+v", tx)
+		}
+		eventually(t, 10*time.Second, "transaction recorded", func() bool { return h.payment(shop, "5005").Metadata[MetaTransaction] == tx[0].ID })
+	})
 	t.Run("OtherGatewayIgnored", func(t *testing.T) {
 		b := orderPayload(t, 5003, shop.Domain, "1.000")
 		var o map[string]any

@@ -83,6 +83,8 @@ type Failure struct {
 	Throttled bool
 	// UserError answers the mutation with this user error.
 	UserError string
+	// Code is the user error's code (for payloads whose errors have one).
+	Code string
 }
 
 // Call is one GraphQL operation received.
@@ -105,25 +107,32 @@ type SessionState struct {
 	Rejects     int
 }
 
-// Transaction is an order transaction.
+// Transaction is an order transaction, in the shop's currency and in the
+// order's presentment currency.
 type Transaction struct {
-	ID       string
-	Kind     string
-	Status   string
-	Gateway  string
-	Amount   string
-	Currency string
+	ID                  string
+	Kind                string
+	Status              string
+	Gateway             string
+	Amount              string
+	Currency            string
+	PresentmentAmount   string
+	PresentmentCurrency string
 }
 
-// Order is a simulated order.
+// Order is a simulated order. Its balance is kept in the shop's currency
+// and in the presentment currency (the one the shopper saw), which
+// payments must be recorded in.
 type Order struct {
-	GID          string
-	Name         string
-	Note         string
-	Currency     string
-	Outstanding  string
-	Status       string // displayFinancialStatus
-	Transactions []Transaction
+	GID                    string
+	Name                   string
+	Note                   string
+	Currency               string
+	Outstanding            string
+	Presentment            string
+	PresentmentOutstanding string
+	Status                 string // displayFinancialStatus
+	Transactions           []Transaction
 }
 
 // Server is a running simulator.
@@ -286,7 +295,20 @@ func (s *Server) AddOrder(id int64, name, currency, total string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	gid := fmt.Sprintf("gid://shopify/Order/%d", id)
-	s.orders[gid] = &Order{GID: gid, Name: name, Currency: currency, Outstanding: total, Status: "PENDING"}
+	s.orders[gid] = &Order{GID: gid, Name: name, Currency: currency, Outstanding: total,
+		Presentment: currency, PresentmentOutstanding: total, Status: "PENDING"}
+	return gid
+}
+
+// AddMultiCurrencyOrder creates an order of a multi-currency store: it
+// owes total in the shop's currency and presented (what the shopper saw)
+// in presentment. It returns its gid.
+func (s *Server) AddMultiCurrencyOrder(id int64, name, currency, total, presentment, presented string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	gid := fmt.Sprintf("gid://shopify/Order/%d", id)
+	s.orders[gid] = &Order{GID: gid, Name: name, Currency: currency, Outstanding: total,
+		Presentment: presentment, PresentmentOutstanding: presented, Status: "PENDING"}
 	return gid
 }
 
@@ -661,7 +683,11 @@ func (s *Server) graphql(w http.ResponseWriter, r *http.Request, shop, api strin
 						"throttleStatus": map[string]any{"maximumAvailable": 1000, "currentlyAvailable": 0, "restoreRate": 50}}}})
 				return
 			default:
-				data[f.Alias] = map[string]any{"userErrors": []map[string]any{{"field": []string{"id"}, "message": fail.UserError}}}
+				ue := map[string]any{"field": []string{"id"}, "message": fail.UserError}
+				if fail.Code != "" {
+					ue["code"] = fail.Code
+				}
+				data[f.Alias] = map[string]any{"userErrors": []map[string]any{ue}}
 				continue
 			}
 		}
@@ -807,6 +833,10 @@ func (s *Server) execute(shop, field string, args map[string]any) any {
 		amt, _ := args["amount"].(map[string]any)
 		amount, currency := str(amt["amount"]), str(amt["currencyCode"])
 		if err := s.pay(o, amount, currency, str(args["paymentMethodName"])); err != nil {
+			var ce codedError
+			if errors.As(err, &ce) {
+				return map[string]any{"order": orderJSON(o), "userErrors": []map[string]any{{"field": []string{"amount"}, "message": ce.msg, "code": ce.code}}}
+			}
 			return map[string]any{"order": orderJSON(o), "userErrors": userErrors(err.Error())}
 		}
 		return map[string]any{"order": orderJSON(o), "userErrors": []any{}}
@@ -816,7 +846,7 @@ func (s *Server) execute(shop, field string, args map[string]any) any {
 		if o == nil {
 			return map[string]any{"order": nil, "userErrors": userErrors("Order does not exist")}
 		}
-		if err := s.pay(o, o.Outstanding, o.Currency, "manual"); err != nil {
+		if err := s.pay(o, o.PresentmentOutstanding, o.Presentment, "manual"); err != nil {
 			return map[string]any{"order": orderJSON(o), "userErrors": userErrors(err.Error())}
 		}
 		return map[string]any{"order": orderJSON(o), "userErrors": []any{}}
@@ -824,30 +854,52 @@ func (s *Server) execute(shop, field string, args map[string]any) any {
 	return nil
 }
 
-// pay records a sale on o, in exact minor units.
+// codedError is a user error with its code in the Admin schema's
+// OrderCreateManualPaymentOrderCreateManualPaymentErrorCode.
+type codedError struct{ code, msg string }
+
+func (e codedError) Error() string { return e.code + ": " + e.msg }
+
+// pay records a sale on o in the presentment currency, in exact minor
+// units, as Shopify does: an amount in another currency is
+// CURRENCY_MISMATCH.
 func (s *Server) pay(o *Order, amount, currency, gateway string) error {
-	if currency != o.Currency {
-		return errors.New("currency does not match the order's")
+	if currency != o.Presentment {
+		return codedError{"CURRENCY_MISMATCH", "The currency of the amount does not match the order's presentment currency."}
 	}
 	m, err := checkout.ParseMoney(amount, currency)
 	if err != nil {
 		return err
 	}
-	out, err := checkout.ParseMoney(o.Outstanding, currency)
+	out, err := checkout.ParseMoney(o.PresentmentOutstanding, currency)
 	if err != nil {
 		return err
 	}
-	if m.Minor <= 0 || m.Minor > out.Minor || o.Status == "PAID" {
-		return errors.New("amount exceeds the outstanding balance")
+	shopOut, err := checkout.ParseMoney(o.Outstanding, o.Currency)
+	if err != nil {
+		return err
+	}
+	if m.Minor <= 0 {
+		return codedError{"AMOUNT_NOT_POSITIVE", "The amount must be positive."}
+	}
+	if m.Minor > out.Minor || o.Status == "PAID" {
+		return codedError{"AMOUNT_EXCEEDS_BALANCE", "The amount exceeds the outstanding balance."}
 	}
 	s.seq++
 	if gateway == "" {
 		gateway = "Other"
 	}
+	// The shop-currency share of the payment, in proportion.
+	shopPart := shopOut.Minor
+	if m.Minor < out.Minor {
+		shopPart = shopOut.Minor * m.Minor / out.Minor
+	}
 	o.Transactions = append(o.Transactions, Transaction{ID: fmt.Sprintf("gid://shopify/OrderTransaction/%d", 9000+s.seq),
-		Kind: "SALE", Status: "SUCCESS", Gateway: gateway, Amount: m.String(), Currency: currency})
+		Kind: "SALE", Status: "SUCCESS", Gateway: gateway, Amount: checkout.Money{Minor: shopPart, Currency: o.Currency}.String(), Currency: o.Currency,
+		PresentmentAmount: m.String(), PresentmentCurrency: currency})
 	out.Minor -= m.Minor
-	o.Outstanding = out.String()
+	shopOut.Minor -= shopPart
+	o.PresentmentOutstanding, o.Outstanding = out.String(), shopOut.String()
 	o.Status = "PARTIALLY_PAID"
 	if out.Minor == 0 {
 		o.Status = "PAID"
@@ -860,9 +912,11 @@ func orderJSON(o *Order) map[string]any {
 	for _, t := range o.Transactions {
 		txns = append(txns, map[string]any{"id": t.ID, "kind": t.Kind, "status": t.Status, "gateway": t.Gateway, "formattedGateway": t.Gateway,
 			"amountSet": map[string]any{"shopMoney": map[string]any{"amount": t.Amount, "currencyCode": t.Currency},
-				"presentmentMoney": map[string]any{"amount": t.Amount, "currencyCode": t.Currency}}})
+				"presentmentMoney": map[string]any{"amount": t.PresentmentAmount, "currencyCode": t.PresentmentCurrency}}})
 	}
-	money := map[string]any{"amount": o.Outstanding, "currencyCode": o.Currency}
-	return map[string]any{"id": o.GID, "name": o.Name, "note": o.Note, "currencyCode": o.Currency, "displayFinancialStatus": o.Status,
-		"totalOutstandingSet": map[string]any{"shopMoney": money, "presentmentMoney": money}, "transactions": txns}
+	return map[string]any{"id": o.GID, "name": o.Name, "note": o.Note, "currencyCode": o.Currency, "presentmentCurrencyCode": o.Presentment,
+		"displayFinancialStatus": o.Status,
+		"totalOutstandingSet": map[string]any{"shopMoney": map[string]any{"amount": o.Outstanding, "currencyCode": o.Currency},
+			"presentmentMoney": map[string]any{"amount": o.PresentmentOutstanding, "currencyCode": o.Presentment}},
+		"transactions": txns}
 }
