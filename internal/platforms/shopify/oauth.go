@@ -300,8 +300,11 @@ func (p *Platform) saveInstall(ctx context.Context, domain string, t *tokenAnswe
 	for range 3 {
 		s, err := p.db.ShopByDomain(ctx, checkout.PlatformShopify, domain)
 		if errors.Is(err, checkout.ErrNotFound) {
+			// A new shop has a live account without credentials: it takes
+			// nothing until the merchant enters them, and never a real
+			// checkout on a sandbox account (see accountRefusal).
 			s = &checkout.Shop{ID: checkout.NewID("shop"), Name: domain, Platform: checkout.PlatformShopify, Domain: domain,
-				Gateway:  checkout.GatewayAccount{Gateway: "upay", Sandbox: true, Credentials: map[string]string{}},
+				Gateway:  checkout.GatewayAccount{Gateway: "upay", Credentials: map[string]string{}},
 				Settings: map[string]string{SettingMode: ModePaymentsApp}, Secrets: map[string]string{}}
 			p.applyToken(s, t)
 			err = p.db.CreateShop(ctx, s)

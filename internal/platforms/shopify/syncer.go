@@ -107,8 +107,11 @@ func rejectCode(*checkout.Payment) string { return "PROCESSING_ERROR" }
 // The redirect URL Shopify answers is stored on the payment for the
 // shopper. Order webhook: paid → a manual payment on the order, once.
 func (p *Platform) SyncPayment(ctx context.Context, shop *checkout.Shop, pay *checkout.Payment) error {
-	if pay.Metadata[MetaMode] == ModeOrderWebhook {
+	switch pay.Metadata[MetaMode] {
+	case ModeOrderWebhook:
 		return p.syncOrder(ctx, shop, pay)
+	case ModeSessionReject:
+		return p.syncRejection(ctx, shop, pay)
 	}
 	gid := pay.Metadata[MetaGID]
 	if gid == "" {
@@ -138,7 +141,7 @@ func (p *Platform) SyncPayment(ctx context.Context, shop *checkout.Shop, pay *ch
 	default:
 		return nil // canceled: never rejected
 	}
-	if err := p.graphql(ctx, shop, apiPayments, query, vars, &data); err != nil {
+	if err := p.graphqlAt(ctx, shop, apiPayments, pay.Metadata[MetaAPIVersion], query, vars, &data); err != nil {
 		return err
 	}
 	pl := data[field]
@@ -169,7 +172,7 @@ func (p *Platform) MarkPending(ctx context.Context, pay *checkout.Payment) error
 	var data map[string]sessionPayload
 	vars := map[string]any{"id": pay.Metadata[MetaGID], "reason": "PARTNER_ACTION_REQUIRED",
 		"pendingExpiresAt": p.now().UTC().Add(72 * time.Hour).Format(time.RFC3339)}
-	if err := p.graphql(ctx, shop, apiPayments, pendingMutation, vars, &data); err != nil {
+	if err := p.graphqlAt(ctx, shop, apiPayments, pay.Metadata[MetaAPIVersion], pendingMutation, vars, &data); err != nil {
 		return err
 	}
 	pl := data["paymentSessionPending"]
@@ -214,29 +217,46 @@ func (p *Platform) SyncRefund(ctx context.Context, shop *checkout.Shop, pay *che
 		return nil
 	}
 	gid := gidOf("RefundSession", r.Reference)
+	version := pay.Metadata[MetaAPIVersion]
 	if r.Status == checkout.RefundFailed {
-		return p.rejectRefundSession(ctx, shop, gid, p.gatewayName(pay.Gateway)+" refused the refund")
+		msg := p.gatewayName(pay.Gateway) + " refused the refund"
+		if r.Attempts == 0 && r.GatewayRef == "" && r.Reason != "" && !strings.HasPrefix(r.Reason, "Shopify refund session ") {
+			msg = r.Reason // declined before any gateway call (DeclineRefund): why
+		}
+		return p.paaReject(ctx, shop, version, "refundSessionReject", gid, msg)
 	}
 	var data map[string]struct {
 		UserErrors UserErrors `json:"userErrors"`
 	}
-	if err := p.graphql(ctx, shop, apiPayments, refundResolveMutation, map[string]any{"id": gid}, &data); err != nil {
+	if err := p.graphqlAt(ctx, shop, apiPayments, version, refundResolveMutation, map[string]any{"id": gid}, &data); err != nil {
 		return err
 	}
 	return userErrorsErr("refundSessionResolve", data["refundSessionResolve"].UserErrors)
 }
 
-func (p *Platform) rejectRefundSession(ctx context.Context, shop *checkout.Shop, gid, msg string) error {
-	return p.paaReject(ctx, shop, "refundSessionReject", gid, msg)
+// syncRejection sends a session rejection record's mutation (a capture,
+// void or refund session with no row of its own: see rejectDurably) with
+// its reason, and marks it told.
+func (p *Platform) syncRejection(ctx context.Context, shop *checkout.Shop, rec *checkout.Payment) error {
+	m := rec.Metadata
+	if _, ok := rejectMutations[m[MetaRejectMutation]]; !ok || m[MetaGID] == "" {
+		return checkout.Permanent("session rejection record without its mutation or gid", fmt.Errorf("record %s", rec.ID))
+	}
+	if err := p.paaReject(ctx, shop, m[MetaAPIVersion], m[MetaRejectMutation], m[MetaGID], m[checkout.MetaDeclineReason]); err != nil {
+		return err
+	}
+	_, err := p.svc.Annotate(ctx, rec.ID, map[string]string{MetaSessionState: "rejected"}, "shopify")
+	return err
 }
 
-// paaReject sends one of rejectMutations with PROCESSING_ERROR.
-func (p *Platform) paaReject(ctx context.Context, shop *checkout.Shop, mutation, gid, msg string) error {
+// paaReject sends one of rejectMutations with PROCESSING_ERROR, on API
+// version ("" for Config.APIVersion).
+func (p *Platform) paaReject(ctx context.Context, shop *checkout.Shop, version, mutation, gid, msg string) error {
 	var data map[string]struct {
 		UserErrors UserErrors `json:"userErrors"`
 	}
 	vars := map[string]any{"id": gid, "reason": map[string]any{"code": "PROCESSING_ERROR", "merchantMessage": msg}}
-	if err := p.graphql(ctx, shop, apiPayments, rejectMutations[mutation], vars, &data); err != nil {
+	if err := p.graphqlAt(ctx, shop, apiPayments, version, rejectMutations[mutation], vars, &data); err != nil {
 		return err
 	}
 	return userErrorsErr(mutation, data[mutation].UserErrors)

@@ -302,6 +302,7 @@ type orderIn struct {
 	Gateways         []string    `json:"payment_gateway_names"`
 	Currency         string      `json:"currency"`
 	Presentment      string      `json:"presentment_currency"`
+	Test             bool        `json:"test"`
 	TotalPrice       string      `json:"total_price"`
 	TotalOutstanding string      `json:"total_outstanding"`
 	OrderStatusURL   string      `json:"order_status_url"`
@@ -341,6 +342,11 @@ func (p *Platform) orderCreated(ctx context.Context, shop *checkout.Shop, body [
 	orderID := o.ID.String()
 	pay, err := p.db.PaymentByOrder(ctx, shop.ID, orderID)
 	if errors.Is(err, checkout.ErrNotFound) {
+		// A test order is collected only on a sandbox account and a real
+		// one only on a live account (see accountRefusal).
+		if reason := p.accountRefusal(shop, o.Test); reason != "" {
+			return p.noteRefusal(ctx, shop, o, reason)
+		}
 		// Never CreatePayment again for an existing payment: for an
 		// invoice sent by e-mail it would send a second invoice.
 		pay, err = p.createOrderPayment(ctx, shop, o)

@@ -89,10 +89,11 @@ type Failure struct {
 
 // Call is one GraphQL operation received.
 type Call struct {
-	API   string // "admin" or "payments_apps"
-	Shop  string
-	Field string
-	Vars  map[string]any
+	API     string // "admin" or "payments_apps"
+	Version string // the API version in the URL ("2026-07")
+	Shop    string
+	Field   string
+	Vars    map[string]any
 	// Answered is false for scripted failures and refused calls.
 	Answered bool
 }
@@ -399,11 +400,22 @@ func PaymentSessionBody(id, amount, currency, cancelURL string) map[string]any {
 	}
 }
 
+// SessionAPIVersion is the Shopify-Api-Version PostSession sends (the
+// payments extension's configured version).
+const SessionAPIVersion = "2026-07"
+
 // PostSession sends a session request (payment, refund, capture or void)
 // to the bridge's mTLS endpoint with Shopify's headers and, when withCert,
 // the simulator's client certificate. Registering the gid happens on a
 // 2xx, as Shopify only then knows the session started.
 func (s *Server) PostSession(target, shop string, body map[string]any, withCert bool) (int, map[string]any, error) {
+	return s.PostSessionWith(target, shop, body, withCert, nil)
+}
+
+// PostSessionWith is PostSession with headers set over Shopify's
+// (Shopify-Api-Version, Shopify-Request-Id …); an empty value removes
+// the header.
+func (s *Server) PostSessionWith(target, shop string, body map[string]any, withCert bool, hdr map[string]string) (int, map[string]any, error) {
 	b, _ := json.Marshal(body)
 	req, err := http.NewRequest(http.MethodPost, target, bytes.NewReader(b))
 	if err != nil {
@@ -412,7 +424,14 @@ func (s *Server) PostSession(target, shop string, body map[string]any, withCert 
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Shopify-Shop-Domain", shop)
 	req.Header.Set("Shopify-Request-Id", random(8))
-	req.Header.Set("Shopify-Api-Version", "2026-07")
+	req.Header.Set("Shopify-Api-Version", SessionAPIVersion)
+	for k, v := range hdr {
+		if v == "" {
+			req.Header.Del(k)
+		} else {
+			req.Header.Set(k, v)
+		}
+	}
 	resp, err := s.SessionClient(withCert).Do(req)
 	if err != nil {
 		return 0, nil, err
@@ -614,6 +633,7 @@ type gqlError struct {
 }
 
 func (s *Server) graphql(w http.ResponseWriter, r *http.Request, shop, api string) {
+	version := strings.TrimSuffix(r.URL.Path[strings.Index(r.URL.Path, "/api/")+len("/api/"):], "/graphql.json")
 	s.mu.Lock()
 	t, ok := s.tokens[r.Header.Get("X-Shopify-Access-Token")]
 	s.mu.Unlock()
@@ -650,7 +670,7 @@ func (s *Server) graphql(w http.ResponseWriter, r *http.Request, shop, api strin
 			}
 			out = append(out, gqlError{Message: e.Message, Extensions: map[string]any{"code": code}})
 		}
-		s.record(Call{API: api, Shop: shop, Field: "(invalid)"})
+		s.record(Call{API: api, Version: version, Shop: shop, Field: "(invalid)"})
 		writeJSON(w, http.StatusOK, map[string]any{"errors": out})
 		return
 	}
@@ -672,7 +692,7 @@ func (s *Server) graphql(w http.ResponseWriter, r *http.Request, shop, api strin
 		}
 		args := f.ArgumentMap(vars)
 		if fail, ok := s.takeFailure(f.Name); ok {
-			s.record(Call{API: api, Shop: shop, Field: f.Name, Vars: args})
+			s.record(Call{API: api, Version: version, Shop: shop, Field: f.Name, Vars: args})
 			switch {
 			case fail.Status != 0:
 				writeJSON(w, fail.Status, map[string]any{"errors": "simulated failure"})
@@ -692,7 +712,7 @@ func (s *Server) graphql(w http.ResponseWriter, r *http.Request, shop, api strin
 			}
 		}
 		data[f.Alias] = s.execute(shop, f.Name, args)
-		s.record(Call{API: api, Shop: shop, Field: f.Name, Vars: args, Answered: true})
+		s.record(Call{API: api, Version: version, Shop: shop, Field: f.Name, Vars: args, Answered: true})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"data": data,
 		"extensions": map[string]any{"cost": map[string]any{"requestedQueryCost": 10, "actualQueryCost": 10,
