@@ -6,9 +6,12 @@
 //     /shops/{shop}/admin/oauth/access_token (codes, and refresh grants
 //     for expiring offline tokens).
 //   - The Admin and Payments Apps GraphQL APIs, which validate every query
-//     and its variables against the SDL in testdata/ (with
-//     github.com/vektah/gqlparser/v2) and answer like Shopify: userErrors,
-//     top-level errors with extensions.code (undefinedField, THROTTLED).
+//     and its variables against Shopify's real schema of the API version in
+//     the URL (testdata/, converted from @shopify/dev-mcp's introspection
+//     results; see testdata/README.md), with github.com/vektah/gqlparser/v2,
+//     and answer like Shopify: userErrors, top-level errors with
+//     extensions.code (undefinedField, THROTTLED). A version without a
+//     schema here is answered 404.
 //   - Shopify's side of payment sessions: requests sent over mTLS with a
 //     client certificate from the simulator's own CA.
 //   - Webhooks signed as Shopify signs them.
@@ -18,6 +21,7 @@ package shopifytest
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/hmac"
@@ -53,8 +57,15 @@ import (
 	"paybridge/internal/simkit"
 )
 
-//go:embed testdata/*.graphql testdata/webhooks/*.json
+//go:embed testdata/*.graphql testdata/*.graphql.gz testdata/webhooks/*.json
 var files embed.FS
+
+// Versions of the schemas in testdata: the Admin API's and the Payments
+// Apps API's the bridge and its tests use.
+var (
+	AdminVersions    = []string{"2026-07"}
+	PaymentsVersions = []string{"2026-07", "2026-10"}
+)
 
 // Fixture returns a webhook payload fixture by file name
 // ("orders_create.json"), from testdata/webhooks.
@@ -66,13 +77,40 @@ func Fixture(name string) []byte {
 	return b
 }
 
-// SDL returns a schema file ("admin.graphql", "payments_apps.graphql").
+// SDL returns a schema file ("admin_2026-07.graphql",
+// "payments_apps_2026-10.graphql"), decompressed when it is stored
+// gzipped (the Admin schema is).
 func SDL(name string) string {
-	b, err := files.ReadFile("testdata/" + name)
+	if b, err := files.ReadFile("testdata/" + name); err == nil {
+		return string(b)
+	}
+	f, err := files.Open("testdata/" + name + ".gz")
 	if err != nil {
 		panic("shopifytest: no schema " + name)
 	}
+	defer f.Close()
+	gz, err := gzip.NewReader(f)
+	if err != nil {
+		panic("shopifytest: schema " + name + ": " + err.Error())
+	}
+	b, err := io.ReadAll(gz)
+	if err != nil {
+		panic("shopifytest: schema " + name + ": " + err.Error())
+	}
 	return string(b)
+}
+
+// withoutField drops a field's definition line (two-space indent) from an
+// SDL file.
+func withoutField(sdl, field string) string {
+	lines := strings.Split(sdl, "\n")
+	out := lines[:0]
+	for _, l := range lines {
+		if !strings.HasPrefix(l, "  "+field+"(") && !strings.HasPrefix(l, "  "+field+":") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // Failure is a scripted failure of a GraphQL field.
@@ -143,11 +181,12 @@ type Server struct {
 	APIKey    string
 	APISecret string
 
-	srv   *httptest.Server
-	admin *ast.Schema
+	srv *httptest.Server
+	// admin and paa are the schemas by API version.
+	admin map[string]*ast.Schema
 	// legacyAdmin lacks orderCreateManualPayment (API versions < 2025-04).
-	legacyAdmin *ast.Schema
-	paa         *ast.Schema
+	legacyAdmin map[string]*ast.Schema
+	paa         map[string]*ast.Schema
 
 	mu        sync.Mutex
 	legacy    bool
@@ -181,14 +220,31 @@ func New(apiKey, apiSecret string) *Server {
 		codes: map[string]string{}, tokens: map[string]token{}, refreshes: map[string]string{},
 		sessions: map[string]*SessionState{}, refunds: map[string]*SessionState{}, others: map[string]*SessionState{},
 		configs: map[string]map[string]any{}, orders: map[string]*Order{}}
-	s.admin = gqlparser.MustLoadSchema(&ast.Source{Name: "admin.graphql", Input: SDL("admin.graphql")})
-	legacy := strings.Replace(SDL("admin.graphql"),
-		"  orderCreateManualPayment(id: ID!, amount: MoneyInput, paymentMethodName: String, processedAt: DateTime): OrderCreateManualPaymentPayload\n", "", 1)
-	s.legacyAdmin = gqlparser.MustLoadSchema(&ast.Source{Name: "admin-legacy.graphql", Input: legacy})
-	s.paa = gqlparser.MustLoadSchema(&ast.Source{Name: "payments_apps.graphql", Input: SDL("payments_apps.graphql")})
+	s.admin, s.legacyAdmin, s.paa = map[string]*ast.Schema{}, map[string]*ast.Schema{}, map[string]*ast.Schema{}
+	for _, v := range AdminVersions {
+		sdl := SDL("admin_" + v + ".graphql")
+		s.admin[v] = loadSchema("admin_"+v+".graphql", sdl)
+		s.legacyAdmin[v] = loadSchema("admin_"+v+"-legacy.graphql", withoutField(sdl, "orderCreateManualPayment"))
+	}
+	for _, v := range PaymentsVersions {
+		s.paa[v] = loadSchema("payments_apps_"+v+".graphql", SDL("payments_apps_"+v+".graphql"))
+	}
 	s.makeCerts()
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.srv.URL
+	return s
+}
+
+// loadSchemaCache keeps parsed schemas across simulators: the Admin
+// schema takes a while to parse and never changes.
+var loadSchemaCache sync.Map // name → *ast.Schema
+
+func loadSchema(name, sdl string) *ast.Schema {
+	if s, ok := loadSchemaCache.Load(name); ok {
+		return s.(*ast.Schema)
+	}
+	s := gqlparser.MustLoadSchema(&ast.Source{Name: name, Input: sdl})
+	loadSchemaCache.Store(name, s)
 	return s
 }
 
@@ -652,14 +708,18 @@ func (s *Server) graphql(w http.ResponseWriter, r *http.Request, shop, api strin
 		return
 	}
 	s.mu.Lock()
-	schema := s.paa
+	schema := s.paa[version]
 	if api == "admin" {
-		schema = s.admin
+		schema = s.admin[version]
 		if s.legacy {
-			schema = s.legacyAdmin
+			schema = s.legacyAdmin[version]
 		}
 	}
 	s.mu.Unlock()
+	if schema == nil {
+		writeJSON(w, http.StatusNotFound, map[string]any{"errors": "Not Found: no " + api + " API version " + version})
+		return
+	}
 	doc, errs := gqlparser.LoadQueryWithRules(schema, in.Query, nil)
 	if len(errs) > 0 {
 		var out []gqlError
