@@ -217,3 +217,41 @@ func TestSessionRejectionsDurable(t *testing.T) {
 		}
 	}
 }
+
+// TestSessionConfirmingStates: a session Shopify answers as CONFIRMING or
+// BUYER_ACTION_REQUIRED after paymentSessionResolve is not final: the
+// resolve is sent again until Shopify resolves it, and the shopper is
+// sent on only then. The selection names these states only where the
+// API version has them (the simulator validates against each version's
+// real schema).
+func TestSessionConfirmingStates(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, sqliteBackend)
+	shop := h.setup("confirming-shop.myshopify.com", ModePaymentsApp)
+	for _, c := range []struct{ id, state string }{{"conf-1", "confirming"}, {"conf-2", "buyer_action_required"}} {
+		gid := "gid://shopify/PaymentSession/" + c.id
+		h.sim.HoldSession(gid, c.state, 2)
+		code, u := h.postPayment(shop, c.id, true, map[string]string{"Shopify-Api-Version": "2026-10"})
+		if code != http.StatusCreated {
+			t.Fatalf("session: %d", code)
+		}
+		ret, _ := h.upay.Complete(h.visit(u), upaytest.Captured)
+		eventually(t, 20*time.Second, c.id+" resolved", func() bool { return h.sim.Session(gid).State == "resolved" })
+		if loc := h.waitRedirect(ret, 15*time.Second); loc != h.sim.URL+"/checkouts/"+c.id+"/thank_you" {
+			t.Fatalf("shopper sent to %q", loc)
+		}
+		eventually(t, 10*time.Second, "synced", func() bool { return h.payment(shop, c.id).SyncState == checkout.SyncDone })
+		n := 0
+		for _, call := range h.sim.Calls("paymentSessionResolve") {
+			if call.Vars["id"] == gid {
+				n++
+			}
+		}
+		if st := h.sim.Session(gid); n != 3 || st.Resolves != 1 || h.payment(shop, c.id).Metadata[MetaSessionState] != "resolved" {
+			t.Fatalf("%s: %d resolve calls, %+v, state %q", c.id, n, st, h.payment(shop, c.id).Metadata[MetaSessionState])
+		}
+	}
+	if q := resolveMutation("2025-07"); strings.Contains(q, "Confirming") {
+		t.Fatal("2025-07 selection names states that version is not known to have")
+	}
+}

@@ -11,20 +11,39 @@ import (
 
 var _ checkout.Syncer = (*Platform)(nil)
 
-const sessionSelection = `paymentSession { id state { __typename ... on PaymentSessionStateResolved { code } ... on PaymentSessionStateRejected { code rejectedReason: reason } ... on PaymentSessionStatePending { code pendingReason: reason } } nextAction { action context { ... on PaymentSessionActionsRedirect { redirectUrl } } } }
+// ConfirmStatesSince is the oldest Payments Apps API version known to have
+// the CONFIRMING and BUYER_ACTION_REQUIRED session states (and
+// paymentSessionConfirm): the oldest of Shopify's schemas shipped in
+// @shopify/dev-mcp has them; older versions are not assumed to.
+const ConfirmStatesSince = "2025-10"
+
+// sessionSelection is what a session mutation reads back, for the API
+// version: the state (with the confirmation states where the version has
+// them) and the next action.
+func sessionSelection(version string) string {
+	states := `... on PaymentSessionStateResolved { code } ... on PaymentSessionStateRejected { code rejectedReason: reason } ... on PaymentSessionStatePending { code pendingReason: reason } ... on PaymentSessionStateRedirecting { code }`
+	if version >= ConfirmStatesSince {
+		states += ` ... on PaymentSessionStateConfirming { code } ... on PaymentSessionStateBuyerActionRequired { code }`
+	}
+	return `paymentSession { id state { __typename ` + states + ` } nextAction { action context { ... on PaymentSessionActionsRedirect { redirectUrl } } } }
     userErrors { field message }`
+}
 
-const resolveMutation = `mutation PaymentSessionResolve($id: ID!) {
+func resolveMutation(version string) string {
+	return `mutation PaymentSessionResolve($id: ID!) {
   paymentSessionResolve(id: $id) {
-    ` + sessionSelection + `
+    ` + sessionSelection(version) + `
   }
 }`
+}
 
-const rejectMutation = `mutation PaymentSessionReject($id: ID!, $reason: PaymentSessionRejectionReasonInput!) {
+func rejectMutation(version string) string {
+	return `mutation PaymentSessionReject($id: ID!, $reason: PaymentSessionRejectionReasonInput!) {
   paymentSessionReject(id: $id, reason: $reason) {
-    ` + sessionSelection + `
+    ` + sessionSelection(version) + `
   }
 }`
+}
 
 const pendingMutation = `mutation PaymentSessionPending($id: ID!, $pendingExpiresAt: DateTime!, $reason: PaymentSessionStatePendingReason!) {
   paymentSessionPending(id: $id, pendingExpiresAt: $pendingExpiresAt, reason: $reason) {
@@ -72,6 +91,22 @@ type sessionPayload struct {
 	UserErrors UserErrors `json:"userErrors"`
 }
 
+// Session states as MetaSessionState holds them, from Shopify's
+// PaymentSessionStates union.
+var sessionStates = map[string]string{
+	"PaymentSessionStateResolved": "resolved", "PaymentSessionStateRejected": "rejected",
+	"PaymentSessionStatePending": "pending", "PaymentSessionStateRedirecting": "redirecting",
+	"PaymentSessionStateConfirming": "confirming", "PaymentSessionStateBuyerActionRequired": "buyer_action_required",
+}
+
+// state is the session's state as Shopify answered it ("" if unsaid).
+func (s sessionPayload) state() string {
+	if s.PaymentSession == nil {
+		return ""
+	}
+	return sessionStates[s.PaymentSession.State.Typename]
+}
+
 func (s sessionPayload) redirectURL() string {
 	if s.PaymentSession == nil || s.PaymentSession.NextAction == nil {
 		return ""
@@ -117,6 +152,10 @@ func (p *Platform) SyncPayment(ctx context.Context, shop *checkout.Shop, pay *ch
 	if gid == "" {
 		return checkout.Permanent("payment has no Shopify session gid", fmt.Errorf("payment %s", pay.ID))
 	}
+	version := pay.Metadata[MetaAPIVersion]
+	if version == "" {
+		version = p.cfg.APIVersion
+	}
 	var (
 		data  map[string]sessionPayload
 		query string
@@ -126,9 +165,9 @@ func (p *Platform) SyncPayment(ctx context.Context, shop *checkout.Shop, pay *ch
 	)
 	switch pay.Status {
 	case checkout.StatusPaid:
-		query, field, state = resolveMutation, "paymentSessionResolve", "resolved"
+		query, field, state = resolveMutation(version), "paymentSessionResolve", "resolved"
 	case checkout.StatusFailed, checkout.StatusExpired:
-		query, field, state = rejectMutation, "paymentSessionReject", "rejected"
+		query, field, state = rejectMutation(version), "paymentSessionReject", "rejected"
 		name := p.gatewayName(pay.Gateway)
 		msg := name + " did not capture the payment"
 		switch reason := pay.Metadata[checkout.MetaDeclineReason]; {
@@ -141,12 +180,32 @@ func (p *Platform) SyncPayment(ctx context.Context, shop *checkout.Shop, pay *ch
 	default:
 		return nil // canceled: never rejected
 	}
-	if err := p.graphqlAt(ctx, shop, apiPayments, pay.Metadata[MetaAPIVersion], query, vars, &data); err != nil {
+	if err := p.graphqlAt(ctx, shop, apiPayments, version, query, vars, &data); err != nil {
 		return err
 	}
 	pl := data[field]
 	if err := userErrorsErr(field, pl.UserErrors); err != nil {
 		return err
+	}
+	switch got := pl.state(); {
+	case got == "" || got == state:
+	case got == "confirming" || got == "buyer_action_required" || got == "pending" || got == "redirecting":
+		// Shopify is still confirming the session, or waits on the buyer
+		// (or on a pending or redirecting step): not final yet. Resolve and reject are idempotent, so the sync
+		// ladder sends the same mutation again until Shopify answers a
+		// final state.
+		if _, err := p.svc.Annotate(ctx, pay.ID, map[string]string{MetaSessionState: got}, "shopify"); err != nil {
+			return err
+		}
+		return fmt.Errorf("shopify: session %s is %s after %s; asking again", gid, got, field)
+	case got == "resolved" || got == "rejected":
+		// The session ended the other way (one cannot follow the other):
+		// nothing paybridge can send changes it; a person must act.
+		if _, err := p.svc.Annotate(ctx, pay.ID, map[string]string{MetaSessionState: got}, "shopify"); err != nil {
+			return err
+		}
+		return checkout.Permanent("Shopify's session is "+got+" but the payment is "+string(pay.Status)+": reconcile it by hand (refund a paid payment)",
+			fmt.Errorf("session %s, payment %s", gid, pay.ID))
 	}
 	meta := map[string]string{MetaSessionState: state}
 	if u := pl.redirectURL(); u != "" {

@@ -197,6 +197,7 @@ type Server struct {
 	sessions  map[string]*SessionState
 	refunds   map[string]*SessionState
 	others    map[string]*SessionState // capture and void sessions
+	transient map[string]transientState
 	configs   map[string]map[string]any
 	orders    map[string]*Order
 	failures  simkit.Faults[Failure]
@@ -209,6 +210,13 @@ type Server struct {
 	serverCert tls.Certificate
 }
 
+// transientState is a state Shopify answers the next resolves or
+// rejects of a session with, before it takes them.
+type transientState struct {
+	state string
+	n     int
+}
+
 type token struct {
 	shop    string
 	expires time.Time
@@ -219,7 +227,7 @@ func New(apiKey, apiSecret string) *Server {
 	s := &Server{APIKey: apiKey, APISecret: apiSecret,
 		codes: map[string]string{}, tokens: map[string]token{}, refreshes: map[string]string{},
 		sessions: map[string]*SessionState{}, refunds: map[string]*SessionState{}, others: map[string]*SessionState{},
-		configs: map[string]map[string]any{}, orders: map[string]*Order{}}
+		configs: map[string]map[string]any{}, orders: map[string]*Order{}, transient: map[string]transientState{}}
 	s.admin, s.legacyAdmin, s.paa = map[string]*ast.Schema{}, map[string]*ast.Schema{}, map[string]*ast.Schema{}
 	for _, v := range AdminVersions {
 		sdl := SDL("admin_" + v + ".graphql")
@@ -307,6 +315,17 @@ func (s *Server) Calls(field string) []Call {
 		}
 	}
 	return out
+}
+
+// HoldSession makes Shopify answer the next n resolves or rejects of the
+// payment session gid with a state that is not final — "confirming"
+// (CONFIRMING: Shopify is confirming the payment) or
+// "buyer_action_required" — without taking them, as a session Shopify is
+// still confirming does.
+func (s *Server) HoldSession(gid, state string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.transient[gid] = transientState{state, n}
 }
 
 // Session returns the state of a payment session by gid.
@@ -816,6 +835,10 @@ func (s *Server) sessionJSON(gid string, st *SessionState) map[string]any {
 		state = map[string]any{"__typename": "PaymentSessionStateRejected", "code": "REJECTED", "reason": st.Reason, "merchantMessage": st.Message}
 	case "pending":
 		state = map[string]any{"__typename": "PaymentSessionStatePending", "code": "PENDING", "reason": st.Reason}
+	case "confirming":
+		state = map[string]any{"__typename": "PaymentSessionStateConfirming", "code": "CONFIRMING"}
+	case "buyer_action_required":
+		state = map[string]any{"__typename": "PaymentSessionStateBuyerActionRequired", "code": "BUYER_ACTION_REQUIRED"}
 	}
 	out := map[string]any{"id": gid, "state": state, "nextAction": nil}
 	if st.RedirectURL != "" {
@@ -836,6 +859,13 @@ func (s *Server) execute(shop, field string, args map[string]any) any {
 		if st == nil {
 			return map[string]any{"paymentSession": nil, "userErrors": userErrors(
 				"Payment session has already been resolved with a different authentication, has already been rejected, or the response to start_payment_session request has not been received.")}
+		}
+		if t := s.transient[id]; t.n > 0 && field != "paymentSessionPending" {
+			t.n--
+			s.transient[id] = t
+			held := *st
+			held.State, held.RedirectURL = t.state, ""
+			return map[string]any{"paymentSession": s.sessionJSON(id, &held), "userErrors": []any{}}
 		}
 		switch field {
 		case "paymentSessionResolve":
