@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -243,29 +244,40 @@ func (p *Platform) paymentSession(c *gin.Context) {
 		Metadata: map[string]string{
 			MetaMode: ModePaymentsApp, MetaShop: shop.Domain, MetaGID: in.GID, MetaGroup: in.Group,
 			MetaKind: kind, MetaCancelURL: in.PaymentMethod.Data.CancelURL,
-			MetaTest: strconv.FormatBool(in.Test), MetaAPIVersion: r.apiVersion,
+			// The API version is not part of the request Shopify may retry
+			// (recordRequest keeps it on the payment).
+			MetaTest: strconv.FormatBool(in.Test),
 		},
 	}
-	// A payment already recorded for this session (Shopify retries) is
-	// answered as it was, whatever the account's state now.
-	if existing, err := p.db.PaymentByOrder(c.Request.Context(), shop.ID, in.ID); err == nil {
+	// A session recorded before (Shopify retries) is answered as it was,
+	// whatever the account's state now: a declined one at once, one that
+	// was taken by CreatePayment, which also refuses other details.
+	existing, err := p.db.PaymentByOrder(c.Request.Context(), shop.ID, in.ID)
+	switch {
+	case err == nil && existing.Metadata[checkout.MetaDeclineReason] != "":
 		p.answerSession(c, r, existing, nil)
 		return
-	}
-	// An account that cannot take this checkout (test flag, credentials),
-	// or a currency or an amount the shop's gateway cannot charge exactly:
-	// recorded as declined without any gateway call (see declineSession).
-	if reason := p.accountRefusal(shop, in.Test); reason != "" {
-		p.declineSession(c, r, req, reason)
+	case err == nil:
+	case !errors.Is(err, checkout.ErrNotFound):
+		server.WriteError(c, err)
 		return
-	}
-	if err := p.svc.CheckPayment(shop.Gateway.Gateway, amount); err != nil {
-		if reason, ok := unsupported(err); ok {
+	default:
+		// An account that cannot take this checkout (test flag,
+		// credentials), or a currency or an amount the shop's gateway
+		// cannot charge exactly: recorded as declined without any gateway
+		// call (see declineSession).
+		if reason := p.accountRefusal(shop, in.Test); reason != "" {
 			p.declineSession(c, r, req, reason)
 			return
 		}
-		server.WriteError(c, err)
-		return
+		if err := p.svc.CheckPayment(shop.Gateway.Gateway, amount); err != nil {
+			if reason, ok := unsupported(err); ok {
+				p.declineSession(c, r, req, reason)
+				return
+			}
+			server.WriteError(c, err)
+			return
+		}
 	}
 	pay, _, err := p.svc.CreatePayment(c.Request.Context(), shop, checkout.PlatformShopify, req, "shopify")
 	var ge *checkout.GatewayError
@@ -313,6 +325,10 @@ func (p *Platform) answerSession(c *gin.Context, r sessionReq, pay *checkout.Pay
 // the shopper on to the redirect URL the rejection answers (see Next).
 func (p *Platform) declineSession(c *gin.Context, r sessionReq, req checkout.PaymentRequest, reason string) {
 	ctx := c.Request.Context()
+	// The version goes in with the record: its sync may run before
+	// recordRequest below.
+	req.Metadata = maps.Clone(req.Metadata)
+	req.Metadata[MetaAPIVersion] = r.apiVersion
 	pay, err := p.svc.Decline(ctx, r.shop, checkout.PlatformShopify, req, reason, "shopify")
 	if err != nil {
 		// Nothing recorded: Shopify retries the session.

@@ -80,6 +80,16 @@ func TestSessionTestFlag(t *testing.T) {
 	charged(live, "flag-live-on-live", false)
 	refused(live, "flag-test-on-live", true, "test checkouts are charged only on a sandbox account")
 	refused(fresh, "flag-fresh", false, "has not entered its UPayments credentials")
+	// A retry of a taken session is answered the same; with other details
+	// it is refused.
+	if code, _ := h.postPayment(live, "flag-live-on-live", false, map[string]string{"Shopify-Api-Version": "2026-10"}); code != http.StatusCreated {
+		t.Fatalf("retry: %d", code)
+	}
+	other := shopifytest.PaymentSessionBody("flag-live-on-live", "4.000", "KWD", h.sim.URL+"/checkouts/x")
+	other["test"] = false
+	if code, _, err := h.sim.PostSession(h.sessionURL+"/shopify/payments/sessions", live.Domain, other, true); err != nil || code != http.StatusConflict {
+		t.Fatalf("retry with another amount: %d %v", code, err)
+	}
 
 	// Order-webhook mode follows the same rule: a real order on a sandbox
 	// account gets a note, no payment.

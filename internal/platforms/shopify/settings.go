@@ -347,6 +347,7 @@ var settingsTmpl = template.Must(template.New("settings").Parse(`<!doctype html>
 <small id="gwinfo"></small>
 <div id="creds"></div>
 <label><input name="sandbox" type="checkbox" style="width:auto"> Sandbox (test) account</label>
+<small>Shopify test checkouts are charged only on a sandbox account, real checkouts only on a live account.</small>
 <label>Mode<select name="mode"><option value="payments_app">Payments app (Shopify checkout)</option><option value="order_webhook">Manual payment method + order webhook</option></select></label>
 <label>Manual payment method name (order-webhook mode)<input name="manual_method" placeholder="the gateway's name"></label>
 <label>Payment method (UPayments)<select name="payment_method"><option value="">All (the page offers every method)</option><option>knet</option><option>cc</option><option>apple-pay</option><option>google-pay</option><option>samsung-pay</option><option>amex</option></select></label>

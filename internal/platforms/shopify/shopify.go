@@ -56,6 +56,12 @@
 // order-webhook mode such an order gets no payment and a note saying why,
 // once.
 //
+// A shop holds one gateway account, sandbox or live: a session Shopify
+// marks test is charged only on a sandbox account and a real one only on
+// a live account (see accountRefusal). Rejections of refund, capture and
+// void sessions are rows (a refund failed from the start, or a session
+// rejection record, ModeSessionReject) sent by the store:sync ladder.
+//
 // Decisions where Shopify's documentation is silent or the gateway cannot
 // follow: a session of kind "authorization" is charged as a sale (the
 // gateways capture at once; its later capture or void session is rejected
