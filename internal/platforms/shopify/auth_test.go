@@ -151,7 +151,7 @@ func TestVerifyQueryStrict(t *testing.T) {
 		return url.Values{"shop": {"some-shop.myshopify.com"}, "state": {"a b&c"}, "timestamp": {"1337178173"}}
 	}
 	signed := func(q url.Values, h string) url.Values { q["hmac"] = []string{h}; return q }
-	enc := "shop=some-shop.myshopify.com&state=a%20b%26c&timestamp=1337178173"
+	enc := "shop=some-shop.myshopify.com&state=a+b%26c&timestamp=1337178173"
 	raw := "shop=some-shop.myshopify.com&state=a b&c&timestamp=1337178173"
 	repeated := func() url.Values { q := base(); q["ids"] = []string{"1", "2"}; return q }
 	repEnc := "ids=1%2C2&" + enc
@@ -164,13 +164,19 @@ func TestVerifyQueryStrict(t *testing.T) {
 		{"encoded", signed(base(), mac(enc)), nil},
 		{"repeated key joined with a comma", signed(repeated(), mac(repEnc)), nil},
 		{"raw k=v text", signed(base(), mac(raw)), ErrBadHMAC},
+		{"space as %20", signed(base(), mac(strings.Replace(enc, "a+b", "a%20b", 1))), ErrBadHMAC},
+		{"star and tilde as URLSearchParams writes them", func() url.Values {
+			q := base()
+			q["state"] = []string{"*~"}
+			return signed(q, mac("shop=some-shop.myshopify.com&state=*%7E&timestamp=1337178173"))
+		}(), nil},
 		{"repeated key as an array", signed(repeated(), mac(repArray)), ErrBadHMAC},
 		{"uppercase hex", signed(base(), strings.ToUpper(mac(enc))), ErrBadHMAC},
 		{"hmac twice", func() url.Values { q := signed(base(), mac(enc)); q["hmac"] = append(q["hmac"], mac(enc)); return q }(), ErrBadHMAC},
 		{"timestamp twice", func() url.Values {
 			q := base()
 			q["timestamp"] = []string{"1337178173", "1337178173"}
-			return signed(q, mac("shop=some-shop.myshopify.com&state=a%20b%26c&timestamp=1337178173%2C1337178173"))
+			return signed(q, mac("shop=some-shop.myshopify.com&state=a+b%26c&timestamp=1337178173%2C1337178173"))
 		}(), ErrStale},
 		{"short hmac", signed(base(), mac(enc)[:62]), ErrBadHMAC},
 	} {

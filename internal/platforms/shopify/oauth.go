@@ -48,15 +48,21 @@ var (
 	ErrBadShop = errors.New("shopify: shop is not a valid myshopify.com domain")
 )
 
-// formEscape encodes s as URLSearchParams does (application/x-www-form-
-// urlencoded), with spaces as %20 rather than "+", as Shopify's libraries
-// sign queries.
+// formEscape encodes s as URLSearchParams.toString does (WHATWG
+// application/x-www-form-urlencoded: ASCII letters, digits and *-._ as
+// they are, a space as "+", every other byte %XX), which is how
+// @shopify/shopify-api builds the message it checks. url.QueryEscape
+// differs on "*" and "~", hence this function.
 func formEscape(s string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '*' || c == '-' || c == '.' || c == '_' {
 			b.WriteByte(c)
+			continue
+		}
+		if c == ' ' {
+			b.WriteByte('+')
 			continue
 		}
 		fmt.Fprintf(&b, "%%%02X", c)
@@ -67,7 +73,8 @@ func formEscape(s string) string {
 // QueryMessage returns the message a signed query's hmac covers, as
 // Shopify signs it and its JavaScript library (@shopify/shopify-api)
 // checks it: the parameters other than hmac and signature, sorted by key,
-// as "k=v&…" encoded as URLSearchParams encodes them; a repeated key's
+// as "k=v&…" encoded as URLSearchParams encodes them (formEscape); a
+// repeated key's
 // values are joined with ",". No other form (the unescaped "k=v" text) is
 // accepted.
 func QueryMessage(q url.Values) string {

@@ -414,12 +414,20 @@ func (s *Server) SignQuery(q url.Values, at time.Time) url.Values {
 	sort.Strings(keys)
 	parts := make([]string, 0, len(keys))
 	for _, k := range keys {
-		parts = append(parts, strings.ReplaceAll(url.QueryEscape(k)+"="+url.QueryEscape(strings.Join(q[k], ",")), "+", "%20"))
+		parts = append(parts, searchParamsEscape(k)+"="+searchParamsEscape(strings.Join(q[k], ",")))
 	}
 	mac := hmac.New(sha256.New, []byte(s.APISecret))
 	mac.Write([]byte(strings.Join(parts, "&")))
 	q.Set("hmac", hex.EncodeToString(mac.Sum(nil)))
 	return q
+}
+
+// searchParamsEscape is URLSearchParams' encoding of s (space as "+";
+// letters, digits and *-._ kept), which url.QueryEscape is not on "*"
+// and "~".
+func searchParamsEscape(s string) string {
+	e := url.QueryEscape(s)
+	return strings.NewReplacer("%2A", "*", "~", "%7E").Replace(e)
 }
 
 // InstallQuery is the signed query Shopify opens the app URL with.
