@@ -344,6 +344,11 @@ func (p *Platform) declineSession(c *gin.Context, r sessionReq, req checkout.Pay
 	c.JSON(http.StatusCreated, gin.H{"redirect_url": p.svc.PayURL(pay.ID)})
 }
 
+// refundReason starts the Reason of a refund made for a refund session; a
+// refund declined before any gateway call (DeclineRefund) has its refusal
+// as Reason instead.
+const refundReason = "Shopify refund session "
+
 // RefundSession is the body of a refund session request.
 type RefundSession struct {
 	ID        string `json:"id"`
@@ -383,7 +388,7 @@ func (p *Platform) refundSession(c *gin.Context) {
 		server.WriteError(c, err)
 		return
 	}
-	req := checkout.RefundRequest{Reason: "Shopify refund session " + in.ID, Source: checkout.PlatformShopify, Reference: in.ID}
+	req := checkout.RefundRequest{Reason: refundReason + in.ID, Source: checkout.PlatformShopify, Reference: in.ID}
 	decline := func(reason string) {
 		ref, err := p.svc.DeclineRefund(ctx, pay.ID, req, reason)
 		if err != nil {
@@ -413,10 +418,11 @@ func (p *Platform) refundSession(c *gin.Context) {
 	case errors.Is(err, checkout.ErrRefundExceeds), errors.Is(err, checkout.ErrNotPaid), errors.As(err, &ve):
 		decline(err.Error())
 	case errors.Is(err, checkout.ErrIdempotencyConflict):
-		// A refund with this session id exists for another amount: the
-		// session is answered by that refund's outcome, never twice.
+		// A refund with this session id exists for another amount: refused
+		// like a payment session retried with other details; the first
+		// refund's outcome answers the session.
 		r.log.WarnContext(ctx, "shopify: refund session retried with another amount", "payment", pay.ID, "err", err)
-		c.JSON(http.StatusCreated, gin.H{})
+		server.WriteError(c, server.Wrap(err, http.StatusConflict, "session_conflict", "a refund session with this id exists with another amount"))
 	default:
 		server.WriteError(c, err)
 	}

@@ -159,6 +159,10 @@ func TestSessionRequestHeaders(t *testing.T) {
 		t.Fatalf("refund session: %d %v %v", code, out, err)
 	}
 	eventually(t, 20*time.Second, "refund resolved", func() bool { return h.sim.RefundSession("gid://shopify/RefundSession/"+rid).State == "resolved" })
+	body["amount"] = "2.000" // the same refund session with another amount
+	if code, _, err := h.sim.PostSession(h.sessionURL+"/shopify/payments/refunds", shop.Domain, body, true); err != nil || code != http.StatusConflict {
+		t.Fatalf("refund session with another amount: %d %v", code, err)
+	}
 	if calls := h.sim.Calls("refundSessionResolve"); calls[len(calls)-1].Version != "2026-07" {
 		t.Fatalf("refund resolve on %s", calls[len(calls)-1].Version)
 	}

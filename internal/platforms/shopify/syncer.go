@@ -279,7 +279,7 @@ func (p *Platform) SyncRefund(ctx context.Context, shop *checkout.Shop, pay *che
 	version := pay.Metadata[MetaAPIVersion]
 	if r.Status == checkout.RefundFailed {
 		msg := p.gatewayName(pay.Gateway) + " refused the refund"
-		if r.Attempts == 0 && r.GatewayRef == "" && r.Reason != "" && !strings.HasPrefix(r.Reason, "Shopify refund session ") {
+		if r.Attempts == 0 && r.Reason != "" && !strings.HasPrefix(r.Reason, refundReason) {
 			msg = r.Reason // declined before any gateway call (DeclineRefund): why
 		}
 		return p.paaReject(ctx, shop, version, "refundSessionReject", gid, msg)
