@@ -2,8 +2,13 @@ package shopify
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -132,6 +137,55 @@ func TestVerifyQuery(t *testing.T) {
 	}
 }
 
+// TestVerifyQueryStrict: exactly the form Shopify signs, as strictly as
+// @shopify/shopify-api checks it.
+func TestVerifyQueryStrict(t *testing.T) {
+	const secret = "hush"
+	at := time.Unix(1337178173, 0)
+	mac := func(msg string) string {
+		m := hmac.New(sha256.New, []byte(secret))
+		m.Write([]byte(msg))
+		return hex.EncodeToString(m.Sum(nil))
+	}
+	base := func() url.Values {
+		return url.Values{"shop": {"some-shop.myshopify.com"}, "state": {"a b&c"}, "timestamp": {"1337178173"}}
+	}
+	signed := func(q url.Values, h string) url.Values { q["hmac"] = []string{h}; return q }
+	enc := "shop=some-shop.myshopify.com&state=a+b%26c&timestamp=1337178173"
+	raw := "shop=some-shop.myshopify.com&state=a b&c&timestamp=1337178173"
+	repeated := func() url.Values { q := base(); q["ids"] = []string{"1", "2"}; return q }
+	repEnc := "ids=1%2C2&" + enc
+	repArray := `ids=%5B%221%22%2C%20%222%22%5D&` + enc
+	for _, c := range []struct {
+		name string
+		q    url.Values
+		want error
+	}{
+		{"encoded", signed(base(), mac(enc)), nil},
+		{"repeated key joined with a comma", signed(repeated(), mac(repEnc)), nil},
+		{"raw k=v text", signed(base(), mac(raw)), ErrBadHMAC},
+		{"space as %20", signed(base(), mac(strings.Replace(enc, "a+b", "a%20b", 1))), ErrBadHMAC},
+		{"star and tilde as URLSearchParams writes them", func() url.Values {
+			q := base()
+			q["state"] = []string{"*~"}
+			return signed(q, mac("shop=some-shop.myshopify.com&state=*%7E&timestamp=1337178173"))
+		}(), nil},
+		{"repeated key as an array", signed(repeated(), mac(repArray)), ErrBadHMAC},
+		{"uppercase hex", signed(base(), strings.ToUpper(mac(enc))), ErrBadHMAC},
+		{"hmac twice", func() url.Values { q := signed(base(), mac(enc)); q["hmac"] = append(q["hmac"], mac(enc)); return q }(), ErrBadHMAC},
+		{"timestamp twice", func() url.Values {
+			q := base()
+			q["timestamp"] = []string{"1337178173", "1337178173"}
+			return signed(q, mac("shop=some-shop.myshopify.com&state=a+b%26c&timestamp=1337178173%2C1337178173"))
+		}(), ErrStale},
+		{"short hmac", signed(base(), mac(enc)[:62]), ErrBadHMAC},
+	} {
+		if _, err := VerifyQuery(secret, c.q, at); !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", c.name, err, c.want)
+		}
+	}
+}
+
 func TestValidShop(t *testing.T) {
 	for in, want := range map[string]bool{
 		"shop.myshopify.com": true, "my-shop-1.myshopify.com": true,
@@ -180,6 +234,10 @@ func TestSessionTokens(t *testing.T) {
 		"dest": "https://" + shop.Domain, "aud": testKey, "exp": time.Now().Add(time.Minute).Unix()}).SignedString([]byte("not-the-secret"))
 	hs512, _ := jwt.NewWithClaims(jwt.SigningMethodHS512, jwt.MapClaims{"iss": "https://" + shop.Domain + "/admin",
 		"dest": "https://" + shop.Domain, "aud": testKey, "exp": time.Now().Add(time.Minute).Unix()}).SignedString([]byte(testSecret))
+	critJWT := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"iss": "https://" + shop.Domain + "/admin",
+		"dest": "https://" + shop.Domain, "aud": testKey, "exp": time.Now().Add(time.Minute).Unix(), "b64": false})
+	critJWT.Header["crit"] = []string{"b64"}
+	critToken, _ := critJWT.SignedString([]byte(testSecret))
 	for _, c := range []struct {
 		name string
 		tok  string
@@ -198,6 +256,10 @@ func TestSessionTokens(t *testing.T) {
 		{"dest not a shop", sessionToken(t, shop.Domain, func(c jwt.MapClaims) { c["dest"] = "https://evil.example.com" }), http.StatusUnauthorized},
 		{"iss of another shop", sessionToken(t, shop.Domain, func(c jwt.MapClaims) { c["iss"] = "https://other.myshopify.com/admin" }), http.StatusUnauthorized},
 		{"unknown shop", sessionToken(t, "nobody.myshopify.com", nil), http.StatusNotFound},
+		{"exp a string", sessionToken(t, shop.Domain, func(c jwt.MapClaims) { c["exp"] = strconv.FormatInt(time.Now().Add(time.Minute).Unix(), 10) }), http.StatusUnauthorized},
+		{"nbf a string", sessionToken(t, shop.Domain, func(c jwt.MapClaims) { c["nbf"] = strconv.FormatInt(time.Now().Add(-time.Minute).Unix(), 10) }), http.StatusUnauthorized},
+		{"aud an array", sessionToken(t, shop.Domain, func(c jwt.MapClaims) { c["aud"] = []string{testKey} }), http.StatusUnauthorized},
+		{"crit header", critToken, http.StatusUnauthorized},
 	} {
 		if got := call(c.tok); got != c.want {
 			t.Errorf("%s: %d, want %d", c.name, got, c.want)

@@ -319,7 +319,8 @@ func testDeclineRestart(t *testing.T, be backend) {
 }
 
 // testRefundRefused: a refund session the gateway cannot perform is
-// rejected with its reason; no refund is recorded.
+// rejected with its reason; the refund is recorded failed from the start,
+// never sent.
 func testRefundRefused(t *testing.T, h *harness, shop *checkout.Shop, paymentID, amount, currency, want string) {
 	rid := "r-" + paymentID
 	gid := "gid://shopify/RefundSession/" + rid
@@ -331,8 +332,8 @@ func testRefundRefused(t *testing.T, h *harness, shop *checkout.Shop, paymentID,
 	if st := h.sim.RefundSession(gid); st.Reason != "PROCESSING_ERROR" || !strings.Contains(st.Message, want) {
 		t.Fatalf("refund session: %+v", st)
 	}
-	if rs, _ := h.svc.Refunds(t.Context(), h.payment(shop, paymentID).ID); len(rs) != 0 {
-		t.Fatalf("%d refunds recorded", len(rs))
+	if rs, _ := h.svc.Refunds(t.Context(), h.payment(shop, paymentID).ID); len(rs) != 1 || rs[0].Status != checkout.RefundFailed || rs[0].Attempts != 0 {
+		t.Fatalf("refunds recorded: %+v", rs)
 	}
 }
 

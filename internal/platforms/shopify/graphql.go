@@ -98,13 +98,22 @@ type gqlAnswer struct {
 // 401 after a refresh, 403, ACCESS_DENIED and other 4xx are permanent;
 // other GraphQL errors come back as GraphQLErrors (permanent).
 func (p *Platform) graphql(ctx context.Context, s *checkout.Shop, api, query string, vars map[string]any, out any) error {
+	return p.graphqlAt(ctx, s, api, "", query, vars, out)
+}
+
+// graphqlAt is graphql on API version (a session's Shopify-Api-Version;
+// "" for Config.APIVersion).
+func (p *Platform) graphqlAt(ctx context.Context, s *checkout.Shop, api, version, query string, vars map[string]any, out any) error {
+	if version == "" {
+		version = p.cfg.APIVersion
+	}
 	rejected := ""
 	for attempt := 0; ; attempt++ {
 		tok, err := p.accessToken(ctx, s, rejected)
 		if err != nil {
 			return err
 		}
-		err = p.graphqlOnce(ctx, s, tok, api, query, vars, out)
+		err = p.graphqlOnce(ctx, s, tok, api, version, query, vars, out)
 		var unauth *unauthorizedError
 		if errors.As(err, &unauth) && attempt == 0 && s.Secrets[secretRefresh] != "" {
 			// The token may have lapsed early: refresh once.
@@ -122,16 +131,16 @@ type unauthorizedError struct{ status int }
 
 func (e *unauthorizedError) Error() string { return fmt.Sprintf("shopify answered HTTP %d", e.status) }
 
-func (p *Platform) graphqlOnce(ctx context.Context, s *checkout.Shop, tok, api, query string, vars map[string]any, out any) error {
+func (p *Platform) graphqlOnce(ctx context.Context, s *checkout.Shop, tok, api, version, query string, vars map[string]any, out any) error {
 	b, err := json.Marshal(map[string]any{"query": query, "variables": vars})
 	if err != nil {
 		return checkout.Permanent("encode graphql", err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 	defer cancel()
-	u := p.origin(s.Domain) + "/" + api + "/api/" + p.cfg.APIVersion + "/graphql.json"
+	u := p.origin(s.Domain) + "/" + api + "/api/" + version + "/graphql.json"
 	if api == apiAdmin {
-		u = p.origin(s.Domain) + "/admin/api/" + p.cfg.APIVersion + "/graphql.json"
+		u = p.origin(s.Domain) + "/admin/api/" + version + "/graphql.json"
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(b))
 	if err != nil {

@@ -182,7 +182,7 @@ func (h *harness) start(pub, sl net.Listener) {
 
 	h.svc = checkout.NewService(h.db, queue, checkout.Config{PublicURL: h.base, AllowInsecureURLs: true,
 		ReconcileAfter: 2 * time.Second, Logger: log})
-	h.svc.RegisterGateway(upay.New(upay.Config{SandboxURL: h.upay.APIBase()}))
+	h.svc.RegisterGateway(upay.New(upay.Config{SandboxURL: h.upay.APIBase(), LiveURL: h.upay.APIBase()}))
 	h.svc.RegisterGateway(cko.New(cko.Config{SandboxURL: h.cko.URL}))
 	h.svc.RegisterGateway(kupay.New(kupay.Config{BaseURL: h.kupay.URL}))
 	// UPayments as a gateway with fewer refunds, for the refusals.

@@ -15,6 +15,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -47,9 +48,11 @@ var (
 	ErrBadShop = errors.New("shopify: shop is not a valid myshopify.com domain")
 )
 
-// formEscape encodes s as URLSearchParams does (application/x-www-form-
-// urlencoded), with spaces as %20 rather than "+", as Shopify's libraries
-// sign queries.
+// formEscape encodes s as URLSearchParams.toString does (WHATWG
+// application/x-www-form-urlencoded: ASCII letters, digits and *-._ as
+// they are, a space as "+", every other byte %XX), which is how
+// @shopify/shopify-api builds the message it checks. url.QueryEscape
+// differs on "*" and "~", hence this function.
 func formEscape(s string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
@@ -58,17 +61,23 @@ func formEscape(s string) string {
 			b.WriteByte(c)
 			continue
 		}
+		if c == ' ' {
+			b.WriteByte('+')
+			continue
+		}
 		fmt.Fprintf(&b, "%%%02X", c)
 	}
 	return b.String()
 }
 
-// QueryMessages returns the messages a signed query's hmac may cover: the
-// remaining parameters without hmac and signature, sorted by key, as
-// "k=v&…", once encoded as Shopify's JavaScript library does and once
-// unescaped as its Go and Ruby libraries do. Repeated keys are joined as
-// ["a", "b"] (Shopify's array form).
-func QueryMessages(q url.Values) (encoded, plain string) {
+// QueryMessage returns the message a signed query's hmac covers, as
+// Shopify signs it and its JavaScript library (@shopify/shopify-api)
+// checks it: the parameters other than hmac and signature, sorted by key,
+// as "k=v&…" encoded as URLSearchParams encodes them (formEscape); a
+// repeated key's
+// values are joined with ",". No other form (the unescaped "k=v" text) is
+// accepted.
+func QueryMessage(q url.Values) string {
 	keys := make([]string, 0, len(q))
 	for k := range q {
 		if k != "hmac" && k != "signature" {
@@ -77,57 +86,44 @@ func QueryMessages(q url.Values) (encoded, plain string) {
 	}
 	sort.Strings(keys)
 	enc := make([]string, 0, len(keys))
-	raw := make([]string, 0, len(keys))
 	for _, k := range keys {
-		vs := q[k]
-		v := ""
-		if len(vs) == 1 {
-			v = vs[0]
-		} else if len(vs) > 1 {
-			v = `["` + strings.Join(vs, `", "`) + `"]`
-		}
-		enc = append(enc, formEscape(k)+"="+formEscape(v))
-		raw = append(raw, k+"="+v)
+		enc = append(enc, formEscape(k)+"="+formEscape(strings.Join(q[k], ",")))
 	}
-	return strings.Join(enc, "&"), strings.Join(raw, "&")
+	return strings.Join(enc, "&")
 }
 
-// SignQuery returns the hex hmac Shopify puts on a query (the encoded
-// message of [QueryMessages]), keyed with the app secret.
+// SignQuery returns the hex hmac Shopify puts on a query (the message of
+// [QueryMessage]), keyed with the app secret.
 func SignQuery(secret string, q url.Values) string {
-	enc, _ := QueryMessages(q)
 	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write([]byte(enc))
+	mac.Write([]byte(QueryMessage(q)))
 	return hex.EncodeToString(mac.Sum(nil))
 }
 
+// hexHMAC is how Shopify writes a query hmac: 64 lowercase hex digits.
+var hexHMAC = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
 // VerifyQuery checks a query Shopify signed (install, OAuth callback, admin
-// links): the hex HMAC-SHA256 in hmac, compared in constant time; a
-// timestamp within HMACTolerance of now; and shop a *.myshopify.com
-// domain. It returns the shop.
+// links) exactly as strictly as Shopify's own library: one hmac, 64
+// lowercase hex digits, equal in constant time to the HMAC-SHA256 of
+// [QueryMessage]; one timestamp, within HMACTolerance of now; and shop a
+// *.myshopify.com domain. It returns the shop.
 func VerifyQuery(secret string, q url.Values, now time.Time) (string, error) {
-	got, err := hex.DecodeString(q.Get("hmac"))
-	if err != nil || len(got) != sha256.Size {
+	if len(q["hmac"]) != 1 || !hexHMAC.MatchString(q["hmac"][0]) {
 		return "", ErrBadHMAC
 	}
-	enc, plain := QueryMessages(q)
-	ok := false
-	for _, m := range []string{enc, plain} {
-		mac := hmac.New(sha256.New, []byte(secret))
-		mac.Write([]byte(m))
-		if hmac.Equal(mac.Sum(nil), got) {
-			ok = true
-		}
-	}
-	if !ok {
+	if !hmac.Equal([]byte(SignQuery(secret, q)), []byte(q["hmac"][0])) {
 		return "", ErrBadHMAC
 	}
-	ts, err := strconv.ParseInt(q.Get("timestamp"), 10, 64)
+	if len(q["timestamp"]) != 1 {
+		return "", ErrStale
+	}
+	ts, err := strconv.ParseInt(q["timestamp"][0], 10, 64)
 	if err != nil || now.Sub(time.Unix(ts, 0)).Abs() > HMACTolerance {
 		return "", ErrStale
 	}
 	shop := q.Get("shop")
-	if !ValidShop(shop) {
+	if len(q["shop"]) != 1 || !ValidShop(shop) {
 		return "", ErrBadShop
 	}
 	return shop, nil
@@ -311,8 +307,11 @@ func (p *Platform) saveInstall(ctx context.Context, domain string, t *tokenAnswe
 	for range 3 {
 		s, err := p.db.ShopByDomain(ctx, checkout.PlatformShopify, domain)
 		if errors.Is(err, checkout.ErrNotFound) {
+			// A new shop has a live account without credentials: it takes
+			// nothing until the merchant enters them, and never a real
+			// checkout on a sandbox account (see accountRefusal).
 			s = &checkout.Shop{ID: checkout.NewID("shop"), Name: domain, Platform: checkout.PlatformShopify, Domain: domain,
-				Gateway:  checkout.GatewayAccount{Gateway: "upay", Sandbox: true, Credentials: map[string]string{}},
+				Gateway:  checkout.GatewayAccount{Gateway: "upay", Credentials: map[string]string{}},
 				Settings: map[string]string{SettingMode: ModePaymentsApp}, Secrets: map[string]string{}}
 			p.applyToken(s, t)
 			err = p.db.CreateShop(ctx, s)

@@ -277,8 +277,13 @@ func testRefund(t *testing.T, h *harness, shop *checkout.Shop) {
 			return st.State == "rejected" && st.Reason == "PROCESSING_ERROR"
 		})
 	}
-	if rs, _ := h.svc.Refunds(t.Context(), p.ID); len(rs) != 1 {
-		t.Fatalf("%d refunds after rejected sessions", len(rs))
+	// The refused one is a refund failed from the start, never sent.
+	if rs, _ := h.svc.Refunds(t.Context(), p.ID); len(rs) != 2 || rs[1].Status != checkout.RefundFailed || rs[1].Attempts != 0 ||
+		rs[1].Reference != "r-too-much-"+id || rs[1].SyncState != checkout.SyncDone {
+		t.Fatalf("refunds after rejected sessions: %+v", rs)
+	}
+	if n := len(h.upay.Requests("create-refund")); n != refunds {
+		t.Fatalf("%d gateway refunds", n)
 	}
 }
 

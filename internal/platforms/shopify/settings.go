@@ -1,6 +1,8 @@
 package shopify
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -39,6 +41,9 @@ var ErrSessionToken = errors.New("shopify: invalid session token")
 // and dest ("https://{shop}") naming the same valid shop. It returns the
 // shop domain.
 func VerifySessionToken(apiKey, apiSecret, token string, now time.Time) (string, *SessionClaims, error) {
+	if err := tokenShape(token); err != nil {
+		return "", nil, fmt.Errorf("%w: %w", ErrSessionToken, err)
+	}
 	var claims SessionClaims
 	_, err := jwt.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return []byte(apiSecret), nil },
 		jwt.WithValidMethods([]string{"HS256"}), jwt.WithAudience(apiKey), jwt.WithLeeway(SessionTokenLeeway),
@@ -55,6 +60,49 @@ func VerifySessionToken(apiKey, apiSecret, token string, now time.Time) (string,
 		return "", nil, fmt.Errorf("%w: iss %q does not match dest", ErrSessionToken, claims.Issuer)
 	}
 	return dest.Host, &claims, nil
+}
+
+// tokenShape refuses what golang-jwt would let through but Shopify's own
+// verifier (@shopify/shopify-api, with jose) refuses: a "crit" header
+// (this bridge understands no critical extension), an exp, nbf or iat
+// that is not a JSON number (golang-jwt reads "123" as 123), and an aud
+// that is not one string (the library compares aud with the API key).
+// The signature is checked afterwards by jwt.ParseWithClaims.
+func tokenShape(token string) error {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return errors.New("not a signed JWT")
+	}
+	var header, claims map[string]json.RawMessage
+	for i, into := range []*map[string]json.RawMessage{&header, &claims} {
+		b, err := base64.RawURLEncoding.DecodeString(parts[i])
+		if err != nil {
+			return fmt.Errorf("segment %d: %w", i+1, err)
+		}
+		if err := json.Unmarshal(b, into); err != nil {
+			return fmt.Errorf("segment %d: %w", i+1, err)
+		}
+	}
+	if _, ok := header["crit"]; ok {
+		return errors.New(`"crit" header: no critical extension is understood`)
+	}
+	for _, name := range []string{"exp", "nbf", "iat"} {
+		v, ok := claims[name]
+		if !ok {
+			continue
+		}
+		var n json.Number
+		if len(v) == 0 || v[0] == '"' || json.Unmarshal(v, &n) != nil {
+			return fmt.Errorf("%s is not a number", name)
+		}
+	}
+	if v, ok := claims["aud"]; ok {
+		var aud string
+		if json.Unmarshal(v, &aud) != nil {
+			return errors.New("aud is not a string")
+		}
+	}
+	return nil
 }
 
 const shopCtxKey = "paybridge.shopify.shop"
@@ -304,6 +352,7 @@ var settingsTmpl = template.Must(template.New("settings").Parse(`<!doctype html>
 <small id="gwinfo"></small>
 <div id="creds"></div>
 <label><input name="sandbox" type="checkbox" style="width:auto"> Sandbox (test) account</label>
+<small>Shopify test checkouts are charged only on a sandbox account, real checkouts only on a live account.</small>
 <label>Mode<select name="mode"><option value="payments_app">Payments app (Shopify checkout)</option><option value="order_webhook">Manual payment method + order webhook</option></select></label>
 <label>Manual payment method name (order-webhook mode)<input name="manual_method" placeholder="the gateway's name"></label>
 <label>Payment method (UPayments)<select name="payment_method"><option value="">All (the page offers every method)</option><option>knet</option><option>cc</option><option>apple-pay</option><option>google-pay</option><option>samsung-pay</option></select></label>

@@ -56,6 +56,12 @@
 // order-webhook mode such an order gets no payment and a note saying why,
 // once.
 //
+// A shop holds one gateway account, sandbox or live: a session Shopify
+// marks test is charged only on a sandbox account and a real one only on
+// a live account (see accountRefusal). Rejections of refund, capture and
+// void sessions are rows (a refund failed from the start, or a session
+// rejection record, ModeSessionReject) sent by the store:sync ladder.
+//
 // Decisions where Shopify's documentation is silent or the gateway cannot
 // follow: a session of kind "authorization" is charged as a sale (the
 // gateways capture at once; its later capture or void session is rejected
@@ -138,6 +144,11 @@ const (
 	// ModeOrderWebhook: a manual payment method, orders/create, a pay link
 	// or invoice, and a manual payment recorded on the order.
 	ModeOrderWebhook = "order_webhook"
+	// ModeSessionReject marks a record that is no payment: a capture, void
+	// or refund session paybridge rejects that has no row of its own,
+	// recorded failed from the start so that its rejection is durable
+	// (see rejectDurably).
+	ModeSessionReject = "session_reject"
 )
 
 // Shop secrets (checkout.Shop.Secrets) the platform keeps.
@@ -176,6 +187,14 @@ const (
 	MetaTransaction = "shopify_transaction_id"
 	// MetaNoted says the pay link was put on the order.
 	MetaNoted = "shopify_noted"
+	// MetaTest is the payment session's test flag ("true", "false").
+	MetaTest = "shopify_test"
+	// MetaAPIVersion is the Shopify-Api-Version of the payment's latest
+	// session request: its mutations use that version.
+	MetaAPIVersion = "shopify_api_version"
+	// MetaRejectMutation is the mutation a session rejection record sends
+	// ("captureSessionReject", "voidSessionReject", "refundSessionReject").
+	MetaRejectMutation = "shopify_reject_mutation"
 )
 
 // Config configures the platform. APIKey, APISecret and PublicURL are
@@ -292,7 +311,6 @@ type Platform struct {
 	db  Store
 	cfg Config
 	log *slog.Logger
-	bg  sync.WaitGroup
 	// refresh serialises token refreshes per shop within this process.
 	refresh sync.Map // shop id → *sync.Mutex
 }
@@ -312,9 +330,10 @@ func New(svc *checkout.Service, db Store, cfg Config) (*Platform, error) {
 	return &Platform{svc: svc, db: db, cfg: cfg, log: cfg.Logger}, nil
 }
 
-// Close waits for background calls to Shopify (refund, capture and void
-// session rejections answered after the 201) to finish.
-func (p *Platform) Close() { p.bg.Wait() }
+// Close releases nothing: every call to Shopify is made by a request or
+// a job (session rejections are durable rows synced by the job ladder),
+// none in the background. It is kept for platforms.Closer.
+func (p *Platform) Close() {}
 
 // Register mounts the public routes.
 func (p *Platform) Register(r gin.IRouter) {

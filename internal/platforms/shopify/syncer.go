@@ -11,20 +11,39 @@ import (
 
 var _ checkout.Syncer = (*Platform)(nil)
 
-const sessionSelection = `paymentSession { id state { __typename ... on PaymentSessionStateResolved { code } ... on PaymentSessionStateRejected { code rejectedReason: reason } ... on PaymentSessionStatePending { code pendingReason: reason } } nextAction { action context { ... on PaymentSessionActionsRedirect { redirectUrl } } } }
+// ConfirmStatesSince is the oldest Payments Apps API version known to have
+// the CONFIRMING and BUYER_ACTION_REQUIRED session states (and
+// paymentSessionConfirm): the oldest of Shopify's schemas shipped in
+// @shopify/dev-mcp has them; older versions are not assumed to.
+const ConfirmStatesSince = "2025-10"
+
+// sessionSelection is what a session mutation reads back, for the API
+// version: the state (with the confirmation states where the version has
+// them) and the next action.
+func sessionSelection(version string) string {
+	states := `... on PaymentSessionStateResolved { code } ... on PaymentSessionStateRejected { code rejectedReason: reason } ... on PaymentSessionStatePending { code pendingReason: reason } ... on PaymentSessionStateRedirecting { code }`
+	if version >= ConfirmStatesSince {
+		states += ` ... on PaymentSessionStateConfirming { code } ... on PaymentSessionStateBuyerActionRequired { code }`
+	}
+	return `paymentSession { id state { __typename ` + states + ` } nextAction { action context { ... on PaymentSessionActionsRedirect { redirectUrl } } } }
     userErrors { field message }`
+}
 
-const resolveMutation = `mutation PaymentSessionResolve($id: ID!) {
+func resolveMutation(version string) string {
+	return `mutation PaymentSessionResolve($id: ID!) {
   paymentSessionResolve(id: $id) {
-    ` + sessionSelection + `
+    ` + sessionSelection(version) + `
   }
 }`
+}
 
-const rejectMutation = `mutation PaymentSessionReject($id: ID!, $reason: PaymentSessionRejectionReasonInput!) {
+func rejectMutation(version string) string {
+	return `mutation PaymentSessionReject($id: ID!, $reason: PaymentSessionRejectionReasonInput!) {
   paymentSessionReject(id: $id, reason: $reason) {
-    ` + sessionSelection + `
+    ` + sessionSelection(version) + `
   }
 }`
+}
 
 const pendingMutation = `mutation PaymentSessionPending($id: ID!, $pendingExpiresAt: DateTime!, $reason: PaymentSessionStatePendingReason!) {
   paymentSessionPending(id: $id, pendingExpiresAt: $pendingExpiresAt, reason: $reason) {
@@ -72,6 +91,22 @@ type sessionPayload struct {
 	UserErrors UserErrors `json:"userErrors"`
 }
 
+// Session states as MetaSessionState holds them, from Shopify's
+// PaymentSessionStates union.
+var sessionStates = map[string]string{
+	"PaymentSessionStateResolved": "resolved", "PaymentSessionStateRejected": "rejected",
+	"PaymentSessionStatePending": "pending", "PaymentSessionStateRedirecting": "redirecting",
+	"PaymentSessionStateConfirming": "confirming", "PaymentSessionStateBuyerActionRequired": "buyer_action_required",
+}
+
+// state is the session's state as Shopify answered it ("" if unsaid).
+func (s sessionPayload) state() string {
+	if s.PaymentSession == nil {
+		return ""
+	}
+	return sessionStates[s.PaymentSession.State.Typename]
+}
+
 func (s sessionPayload) redirectURL() string {
 	if s.PaymentSession == nil || s.PaymentSession.NextAction == nil {
 		return ""
@@ -107,12 +142,19 @@ func rejectCode(*checkout.Payment) string { return "PROCESSING_ERROR" }
 // The redirect URL Shopify answers is stored on the payment for the
 // shopper. Order webhook: paid → a manual payment on the order, once.
 func (p *Platform) SyncPayment(ctx context.Context, shop *checkout.Shop, pay *checkout.Payment) error {
-	if pay.Metadata[MetaMode] == ModeOrderWebhook {
+	switch pay.Metadata[MetaMode] {
+	case ModeOrderWebhook:
 		return p.syncOrder(ctx, shop, pay)
+	case ModeSessionReject:
+		return p.syncRejection(ctx, shop, pay)
 	}
 	gid := pay.Metadata[MetaGID]
 	if gid == "" {
 		return checkout.Permanent("payment has no Shopify session gid", fmt.Errorf("payment %s", pay.ID))
+	}
+	version := pay.Metadata[MetaAPIVersion]
+	if version == "" {
+		version = p.cfg.APIVersion
 	}
 	var (
 		data  map[string]sessionPayload
@@ -123,9 +165,9 @@ func (p *Platform) SyncPayment(ctx context.Context, shop *checkout.Shop, pay *ch
 	)
 	switch pay.Status {
 	case checkout.StatusPaid:
-		query, field, state = resolveMutation, "paymentSessionResolve", "resolved"
+		query, field, state = resolveMutation(version), "paymentSessionResolve", "resolved"
 	case checkout.StatusFailed, checkout.StatusExpired:
-		query, field, state = rejectMutation, "paymentSessionReject", "rejected"
+		query, field, state = rejectMutation(version), "paymentSessionReject", "rejected"
 		name := p.gatewayName(pay.Gateway)
 		msg := name + " did not capture the payment"
 		switch reason := pay.Metadata[checkout.MetaDeclineReason]; {
@@ -138,12 +180,32 @@ func (p *Platform) SyncPayment(ctx context.Context, shop *checkout.Shop, pay *ch
 	default:
 		return nil // canceled: never rejected
 	}
-	if err := p.graphql(ctx, shop, apiPayments, query, vars, &data); err != nil {
+	if err := p.graphqlAt(ctx, shop, apiPayments, version, query, vars, &data); err != nil {
 		return err
 	}
 	pl := data[field]
 	if err := userErrorsErr(field, pl.UserErrors); err != nil {
 		return err
+	}
+	switch got := pl.state(); {
+	case got == "" || got == state:
+	case got == "confirming" || got == "buyer_action_required" || got == "pending" || got == "redirecting":
+		// Shopify is still confirming the session, or waits on the buyer
+		// (or on a pending or redirecting step): not final yet. Resolve and reject are idempotent, so the sync
+		// ladder sends the same mutation again until Shopify answers a
+		// final state.
+		if _, err := p.svc.Annotate(ctx, pay.ID, map[string]string{MetaSessionState: got}, "shopify"); err != nil {
+			return err
+		}
+		return fmt.Errorf("shopify: session %s is %s after %s; asking again", gid, got, field)
+	case got == "resolved" || got == "rejected":
+		// The session ended the other way (one cannot follow the other):
+		// nothing paybridge can send changes it; a person must act.
+		if _, err := p.svc.Annotate(ctx, pay.ID, map[string]string{MetaSessionState: got}, "shopify"); err != nil {
+			return err
+		}
+		return checkout.Permanent("Shopify's session is "+got+" but the payment is "+string(pay.Status)+": reconcile it by hand (refund a paid payment)",
+			fmt.Errorf("session %s, payment %s", gid, pay.ID))
 	}
 	meta := map[string]string{MetaSessionState: state}
 	if u := pl.redirectURL(); u != "" {
@@ -169,7 +231,7 @@ func (p *Platform) MarkPending(ctx context.Context, pay *checkout.Payment) error
 	var data map[string]sessionPayload
 	vars := map[string]any{"id": pay.Metadata[MetaGID], "reason": "PARTNER_ACTION_REQUIRED",
 		"pendingExpiresAt": p.now().UTC().Add(72 * time.Hour).Format(time.RFC3339)}
-	if err := p.graphql(ctx, shop, apiPayments, pendingMutation, vars, &data); err != nil {
+	if err := p.graphqlAt(ctx, shop, apiPayments, pay.Metadata[MetaAPIVersion], pendingMutation, vars, &data); err != nil {
 		return err
 	}
 	pl := data["paymentSessionPending"]
@@ -214,29 +276,46 @@ func (p *Platform) SyncRefund(ctx context.Context, shop *checkout.Shop, pay *che
 		return nil
 	}
 	gid := gidOf("RefundSession", r.Reference)
+	version := pay.Metadata[MetaAPIVersion]
 	if r.Status == checkout.RefundFailed {
-		return p.rejectRefundSession(ctx, shop, gid, p.gatewayName(pay.Gateway)+" refused the refund")
+		msg := p.gatewayName(pay.Gateway) + " refused the refund"
+		if r.Attempts == 0 && r.Reason != "" && !strings.HasPrefix(r.Reason, refundReason) {
+			msg = r.Reason // declined before any gateway call (DeclineRefund): why
+		}
+		return p.paaReject(ctx, shop, version, "refundSessionReject", gid, msg)
 	}
 	var data map[string]struct {
 		UserErrors UserErrors `json:"userErrors"`
 	}
-	if err := p.graphql(ctx, shop, apiPayments, refundResolveMutation, map[string]any{"id": gid}, &data); err != nil {
+	if err := p.graphqlAt(ctx, shop, apiPayments, version, refundResolveMutation, map[string]any{"id": gid}, &data); err != nil {
 		return err
 	}
 	return userErrorsErr("refundSessionResolve", data["refundSessionResolve"].UserErrors)
 }
 
-func (p *Platform) rejectRefundSession(ctx context.Context, shop *checkout.Shop, gid, msg string) error {
-	return p.paaReject(ctx, shop, "refundSessionReject", gid, msg)
+// syncRejection sends a session rejection record's mutation (a capture,
+// void or refund session with no row of its own: see rejectDurably) with
+// its reason, and marks it told.
+func (p *Platform) syncRejection(ctx context.Context, shop *checkout.Shop, rec *checkout.Payment) error {
+	m := rec.Metadata
+	if _, ok := rejectMutations[m[MetaRejectMutation]]; !ok || m[MetaGID] == "" {
+		return checkout.Permanent("session rejection record without its mutation or gid", fmt.Errorf("record %s", rec.ID))
+	}
+	if err := p.paaReject(ctx, shop, m[MetaAPIVersion], m[MetaRejectMutation], m[MetaGID], m[checkout.MetaDeclineReason]); err != nil {
+		return err
+	}
+	_, err := p.svc.Annotate(ctx, rec.ID, map[string]string{MetaSessionState: "rejected"}, "shopify")
+	return err
 }
 
-// paaReject sends one of rejectMutations with PROCESSING_ERROR.
-func (p *Platform) paaReject(ctx context.Context, shop *checkout.Shop, mutation, gid, msg string) error {
+// paaReject sends one of rejectMutations with PROCESSING_ERROR, on API
+// version ("" for Config.APIVersion).
+func (p *Platform) paaReject(ctx context.Context, shop *checkout.Shop, version, mutation, gid, msg string) error {
 	var data map[string]struct {
 		UserErrors UserErrors `json:"userErrors"`
 	}
 	vars := map[string]any{"id": gid, "reason": map[string]any{"code": "PROCESSING_ERROR", "merchantMessage": msg}}
-	if err := p.graphql(ctx, shop, apiPayments, rejectMutations[mutation], vars, &data); err != nil {
+	if err := p.graphqlAt(ctx, shop, apiPayments, version, rejectMutations[mutation], vars, &data); err != nil {
 		return err
 	}
 	return userErrorsErr(mutation, data[mutation].UserErrors)

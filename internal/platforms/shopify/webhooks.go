@@ -30,24 +30,59 @@ func SignWebhook(secret string, body []byte) string {
 }
 
 // VerifyWebhook checks a webhook's signature over the raw body, in
-// constant time.
+// constant time. Like Shopify's own library it compares the header with
+// the base64 HMAC as text: no other spelling of the same bytes (spaces,
+// line breaks, missing padding) passes.
 func VerifyWebhook(secret string, body []byte, signature string) bool {
-	got, err := base64.StdEncoding.DecodeString(strings.TrimSpace(signature))
-	if err != nil || len(got) != sha256.Size {
-		return false
-	}
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write(body)
-	return hmac.Equal(mac.Sum(nil), got)
+	return hmac.Equal([]byte(SignWebhook(secret, body)), []byte(signature))
 }
 
-// header reads a Shopify header in its classic (X-Shopify-…) or its newer
-// unprefixed (Shopify-…) spelling.
-func header(c *gin.Context, name string) string {
-	if v := c.GetHeader("X-Shopify-" + name); v != "" {
-		return v
+// WebhookHeaders are the headers a delivery must carry, read in one
+// spelling: the unprefixed one (Shopify-Hmac-Sha256, …, Shopify's events
+// deliveries) when its HMAC header is present, the classic X-Shopify-…
+// one otherwise — as @shopify/shopify-api reads them.
+type WebhookHeaders struct {
+	HMAC, Topic, Domain, APIVersion, WebhookID, EventID string
+}
+
+// Errors of ReadWebhookHeaders.
+var (
+	// ErrWebhookHeaders: a required header is missing.
+	ErrWebhookHeaders = errors.New("shopify: webhook headers")
+	// ErrDuplicateHMAC: the HMAC header is given more than once, which no
+	// genuine delivery does.
+	ErrDuplicateHMAC = errors.New("shopify: webhook hmac header given more than once")
+)
+
+// ReadWebhookHeaders reads and checks a delivery's headers: HMAC, topic,
+// shop domain, API version and webhook id are required (and the event id
+// in the unprefixed spelling); an HMAC header given more than once is
+// invalid.
+func ReadWebhookHeaders(h http.Header) (WebhookHeaders, error) {
+	prefix := "X-Shopify-"
+	if len(h.Values("Shopify-Hmac-Sha256")) > 0 {
+		prefix = "Shopify-"
 	}
-	return c.GetHeader("Shopify-" + name)
+	if n := len(h.Values(prefix + "Hmac-Sha256")); n > 1 {
+		return WebhookHeaders{}, fmt.Errorf("%w: %sHmac-Sha256 %d times", ErrDuplicateHMAC, prefix, n)
+	}
+	w := WebhookHeaders{HMAC: h.Get(prefix + "Hmac-Sha256"), Topic: h.Get(prefix + "Topic"), Domain: h.Get(prefix + "Shop-Domain"),
+		APIVersion: h.Get(prefix + "Api-Version"), WebhookID: h.Get(prefix + "Webhook-Id"), EventID: h.Get(prefix + "Event-Id")}
+	var missing []string
+	for name, v := range map[string]string{"Hmac-Sha256": w.HMAC, "Topic": w.Topic, "Shop-Domain": w.Domain,
+		"Api-Version": w.APIVersion, "Webhook-Id": w.WebhookID} {
+		if v == "" {
+			missing = append(missing, prefix+name)
+		}
+	}
+	if prefix == "Shopify-" && w.EventID == "" {
+		missing = append(missing, "Shopify-Event-Id")
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		return WebhookHeaders{}, fmt.Errorf("%w: missing %s", ErrWebhookHeaders, strings.Join(missing, ", "))
+	}
+	return w, nil
 }
 
 // webhook verifies, deduplicates and handles one delivery. The work is
@@ -61,38 +96,51 @@ func (p *Platform) webhook(c *gin.Context) {
 		server.WriteError(c, err)
 		return
 	}
-	if !VerifyWebhook(p.cfg.APISecret, body, header(c, "Hmac-Sha256")) {
+	if len(body) == 0 {
+		server.WriteError(c, server.Error(http.StatusBadRequest, "empty_body", "the webhook has no body"))
+		return
+	}
+	wh, err := ReadWebhookHeaders(c.Request.Header)
+	if errors.Is(err, ErrDuplicateHMAC) {
+		server.WriteError(c, server.Wrap(err, http.StatusUnauthorized, "invalid_hmac", "webhook signature does not verify"))
+		return
+	}
+	if err != nil {
+		server.WriteError(c, server.Wrap(err, http.StatusBadRequest, "missing_headers", err.Error()))
+		return
+	}
+	if !VerifyWebhook(p.cfg.APISecret, body, wh.HMAC) {
 		server.WriteError(c, server.Error(http.StatusUnauthorized, "invalid_hmac", "webhook signature does not verify"))
 		return
 	}
-	topic, domain := header(c, "Topic"), header(c, "Shop-Domain")
+	topic, domain := wh.Topic, wh.Domain
 	if !ValidShop(domain) {
 		server.WriteError(c, server.Error(http.StatusBadRequest, "invalid_shop", "shop domain must be *.myshopify.com"))
 		return
 	}
-	eventID := header(c, "Event-Id")
+	// The event id names the event across its deliveries to every
+	// subscription; the webhook id names one delivery.
+	eventID := wh.EventID
 	if eventID == "" {
-		eventID = header(c, "Webhook-Id")
+		eventID = wh.WebhookID
 	}
-	if eventID != "" {
-		first, err := p.db.RecordReceipt(c.Request.Context(), receiptSource, eventID)
-		if err != nil {
-			server.WriteError(c, err)
-			return
-		}
-		if !first {
-			c.JSON(http.StatusOK, gin.H{"duplicate": true})
-			return
-		}
+	log := p.log.With("topic", topic, "shop", domain, "api_version", wh.APIVersion, "webhook_id", wh.WebhookID)
+	first, err := p.db.RecordReceipt(c.Request.Context(), receiptSource, eventID)
+	if err != nil {
+		server.WriteError(c, err)
+		return
+	}
+	if !first {
+		c.JSON(http.StatusOK, gin.H{"duplicate": true})
+		return
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), p.cfg.WebhookBudget)
 	defer cancel()
 	if err := p.handleWebhook(ctx, topic, domain, body); err != nil {
-		if eventID != "" {
-			if ferr := p.db.ForgetReceipt(context.WithoutCancel(c.Request.Context()), receiptSource, eventID); ferr != nil {
-				p.log.ErrorContext(c.Request.Context(), "shopify: forget receipt", "event", eventID, "err", ferr)
-			}
+		if ferr := p.db.ForgetReceipt(context.WithoutCancel(c.Request.Context()), receiptSource, eventID); ferr != nil {
+			log.ErrorContext(c.Request.Context(), "shopify: forget receipt", "event", eventID, "err", ferr)
 		}
+		log.WarnContext(c.Request.Context(), "shopify: webhook failed; Shopify redelivers it", "err", err)
 		server.WriteError(c, server.Wrap(err, http.StatusServiceUnavailable, "webhook_failed", "the webhook could not be processed; redeliver it"))
 		return
 	}
@@ -253,6 +301,8 @@ type orderIn struct {
 	FinancialStatus  string      `json:"financial_status"`
 	Gateways         []string    `json:"payment_gateway_names"`
 	Currency         string      `json:"currency"`
+	Presentment      string      `json:"presentment_currency"`
+	Test             bool        `json:"test"`
 	TotalPrice       string      `json:"total_price"`
 	TotalOutstanding string      `json:"total_outstanding"`
 	OrderStatusURL   string      `json:"order_status_url"`
@@ -292,6 +342,11 @@ func (p *Platform) orderCreated(ctx context.Context, shop *checkout.Shop, body [
 	orderID := o.ID.String()
 	pay, err := p.db.PaymentByOrder(ctx, shop.ID, orderID)
 	if errors.Is(err, checkout.ErrNotFound) {
+		// A test order is collected only on a sandbox account and a real
+		// one only on a live account (see accountRefusal).
+		if reason := p.accountRefusal(shop, o.Test); reason != "" {
+			return p.noteRefusal(ctx, shop, o, reason)
+		}
 		// Never CreatePayment again for an existing payment: for an
 		// invoice sent by e-mail it would send a second invoice.
 		pay, err = p.createOrderPayment(ctx, shop, o)
@@ -357,14 +412,49 @@ func (p *Platform) noteRefusal(ctx context.Context, shop *checkout.Shop, o order
 	return p.addNote(ctx, shop, o.GID, q.Order.Note, line)
 }
 
-func (p *Platform) createOrderPayment(ctx context.Context, shop *checkout.Shop, o orderIn) (*checkout.Payment, error) {
-	total := o.TotalOutstanding
-	if total == "" {
-		total = o.TotalPrice
+const outstandingQuery = `query OrderOutstanding($id: ID!) {
+  order(id: $id) { id totalOutstandingSet { shopMoney { amount currencyCode } presentmentMoney { amount currencyCode } } }
+}`
+
+// orderAmount is what the shopper owes, in the currency they saw: the
+// order's presentment currency. Shopify records a manual payment in that
+// currency only (CURRENCY_MISMATCH otherwise), and the webhook gives the
+// outstanding balance in the shop's currency only, so a multi-currency
+// order's balance is read from the Admin API.
+func (p *Platform) orderAmount(ctx context.Context, shop *checkout.Shop, o orderIn) (checkout.Money, error) {
+	if o.Presentment == "" || o.Presentment == o.Currency {
+		total := o.TotalOutstanding
+		if total == "" {
+			total = o.TotalPrice
+		}
+		m, err := checkout.ParseMoneyPadded(total, o.Currency)
+		if err != nil {
+			return m, checkout.Permanent("orders/create amount", err)
+		}
+		return m, nil
 	}
-	amount, err := checkout.ParseMoneyPadded(total, o.Currency)
+	var q struct {
+		Order *struct {
+			TotalOutstandingSet moneyOut `json:"totalOutstandingSet"`
+		} `json:"order"`
+	}
+	if err := p.graphql(ctx, shop, apiAdmin, outstandingQuery, map[string]any{"id": o.GID}, &q); err != nil {
+		return checkout.Money{}, err
+	}
+	if q.Order == nil {
+		return checkout.Money{}, checkout.Permanent("the Shopify order is gone", fmt.Errorf("order %s", o.GID))
+	}
+	m, err := q.Order.TotalOutstandingSet.in(o.Presentment)
 	if err != nil {
-		return nil, checkout.Permanent("orders/create amount", err)
+		return m, checkout.Permanent("orders/create amount", err)
+	}
+	return m, nil
+}
+
+func (p *Platform) createOrderPayment(ctx context.Context, shop *checkout.Shop, o orderIn) (*checkout.Payment, error) {
+	amount, err := p.orderAmount(ctx, shop, o)
+	if err != nil {
+		return nil, err
 	}
 	cust := checkout.Customer{Email: o.Email, Mobile: o.Phone}
 	if o.Customer != nil {
@@ -404,34 +494,55 @@ const orderQuery = `query OrderPayments($id: ID!) {
   order(id: $id) {
     id
     displayFinancialStatus
-    totalOutstandingSet { shopMoney { amount currencyCode } }
-    transactions(first: 50) { id kind status gateway formattedGateway amountSet { shopMoney { amount currencyCode } } }
+    totalOutstandingSet { ...Money }
+    transactions(first: 50) { id kind status gateway formattedGateway amountSet { ...Money } }
   }
-}`
+}
+` + moneyFragment
 
 const manualPaymentMutation = `mutation ManualPayment($id: ID!, $amount: MoneyInput!, $method: String!) {
   orderCreateManualPayment(id: $id, amount: $amount, paymentMethodName: $method) {
-    order { id transactions(first: 50) { id kind status gateway formattedGateway amountSet { shopMoney { amount currencyCode } } } }
+    order { id transactions(first: 50) { id kind status gateway formattedGateway amountSet { ...Money } } }
     userErrors { field message code }
   }
-}`
+}
+` + moneyFragment
 
 const markAsPaidMutation = `mutation MarkAsPaid($input: OrderMarkAsPaidInput!) {
   orderMarkAsPaid(input: $input) {
-    order { id transactions(first: 50) { id kind status gateway formattedGateway amountSet { shopMoney { amount currencyCode } } } }
+    order { id transactions(first: 50) { id kind status gateway formattedGateway amountSet { ...Money } } }
     userErrors { field message }
   }
+}
+` + moneyFragment
+
+const moneyFragment = `fragment Money on MoneyBag {
+  shopMoney { amount currencyCode }
+  presentmentMoney { amount currencyCode }
 }`
 
-type moneyOut struct {
-	ShopMoney struct {
-		Amount       string `json:"amount"`
-		CurrencyCode string `json:"currencyCode"`
-	} `json:"shopMoney"`
+type moneyV2 struct {
+	Amount       string `json:"amount"`
+	CurrencyCode string `json:"currencyCode"`
 }
 
-func (m moneyOut) money() (checkout.Money, error) {
-	return checkout.ParseMoneyPadded(m.ShopMoney.Amount, m.ShopMoney.CurrencyCode)
+// moneyOut is a MoneyBag: an amount in the shop's and in the presentment
+// currency.
+type moneyOut struct {
+	ShopMoney        moneyV2 `json:"shopMoney"`
+	PresentmentMoney moneyV2 `json:"presentmentMoney"`
+}
+
+// in returns the bag's amount in currency: the presentment amount, or
+// the shop amount (payments recorded before paybridge charged in the
+// presentment currency).
+func (m moneyOut) in(currency string) (checkout.Money, error) {
+	for _, v := range []moneyV2{m.PresentmentMoney, m.ShopMoney} {
+		if v.CurrencyCode == currency && v.Amount != "" {
+			return checkout.ParseMoneyPadded(v.Amount, v.CurrencyCode)
+		}
+	}
+	return checkout.Money{}, fmt.Errorf("no amount in %s (shop %s, presentment %s)", currency, m.ShopMoney.CurrencyCode, m.PresentmentMoney.CurrencyCode)
 }
 
 type transactionOut struct {
@@ -461,7 +572,7 @@ func (o *orderOut) ours(amount checkout.Money, method string) string {
 		if !slices.Contains([]string{method, MethodName}, t.Gateway) && !slices.Contains([]string{method, MethodName}, t.FormattedGateway) {
 			continue
 		}
-		if m, err := t.AmountSet.money(); err == nil && m.Equal(amount) {
+		if m, err := t.AmountSet.in(amount.Currency); err == nil && m.Equal(amount) {
 			return t.ID
 		}
 	}
@@ -516,7 +627,7 @@ func (p *Platform) syncOrder(ctx context.Context, shop *checkout.Shop, pay *chec
 	if err != nil {
 		return err
 	}
-	if err := userErrorsErr("orderCreateManualPayment", m.Payload.UserErrors); err != nil {
+	if err := manualPaymentErr(m.Payload.UserErrors); err != nil {
 		return err
 	}
 	txn := ""
@@ -527,6 +638,24 @@ func (p *Platform) syncOrder(ctx context.Context, shop *checkout.Shop, pay *chec
 		txn = "recorded"
 	}
 	return record(txn)
+}
+
+// manualPaymentErr classes orderCreateManualPayment's userErrors by their
+// code (OrderCreateManualPaymentOrderCreateManualPaymentErrorCode in the
+// Admin schema): ORDER_IS_TEMPORARILY_UNAVAILABLE (the order is being
+// edited) is retried; AMOUNT_EXCEEDS_BALANCE, AMOUNT_NOT_POSITIVE,
+// CURRENCY_MISMATCH, GATEWAY_NOT_FOUND, ORDER_NOT_FOUND and
+// PROCESSED_AT_INVALID cannot change by retrying.
+func manualPaymentErr(ue UserErrors) error {
+	if len(ue) == 0 {
+		return nil
+	}
+	for _, e := range ue {
+		if e.Code != "ORDER_IS_TEMPORARILY_UNAVAILABLE" {
+			return checkout.Permanent("orderCreateManualPayment refused by Shopify", ue)
+		}
+	}
+	return fmt.Errorf("orderCreateManualPayment: the order is temporarily unavailable: %w", ue)
 }
 
 // missingField reports whether Shopify said the API version lacks field.
@@ -541,11 +670,11 @@ func missingField(errs GraphQLErrors, field string) bool {
 }
 
 func (p *Platform) markAsPaid(ctx context.Context, shop *checkout.Shop, pay *checkout.Payment, o *orderOut, record func(string) error) error {
-	out, err := o.TotalOutstandingSet.money()
+	out, err := o.TotalOutstandingSet.in(pay.Amount.Currency)
 	if err != nil || !out.Equal(pay.Amount) {
 		return checkout.Permanent("orderMarkAsPaid would record the whole outstanding balance, which differs from the payment",
-			fmt.Errorf("outstanding %s %s, paid %s %s", o.TotalOutstandingSet.ShopMoney.Amount, o.TotalOutstandingSet.ShopMoney.CurrencyCode,
-				pay.Amount, pay.Amount.Currency))
+			fmt.Errorf("outstanding %s %s (presentment %s %s), paid %s %s", o.TotalOutstandingSet.ShopMoney.Amount, o.TotalOutstandingSet.ShopMoney.CurrencyCode,
+				o.TotalOutstandingSet.PresentmentMoney.Amount, o.TotalOutstandingSet.PresentmentMoney.CurrencyCode, pay.Amount, pay.Amount.Currency))
 	}
 	var m struct {
 		Payload struct {

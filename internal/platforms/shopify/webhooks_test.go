@@ -1,6 +1,7 @@
 package shopify
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -58,6 +59,47 @@ func TestOrderWebhook(t *testing.T) {
 		if n := len(h.sim.Calls("orderMarkAsPaid")); n != 1 {
 			t.Fatalf("%d orderMarkAsPaid calls", n)
 		}
+	})
+	t.Run("TemporarilyUnavailableRetried", func(t *testing.T) {
+		gid := h.sim.AddOrder(5004, "#5004", "KWD", "2.500")
+		h.sim.Fail("orderCreateManualPayment", 2, shopifytest.Failure{UserError: "The order is being edited.", Code: "ORDER_IS_TEMPORARILY_UNAVAILABLE"})
+		code, err := h.sim.SendWebhook(nil, h.base+"/shopify/webhooks", "orders/create", shop.Domain, "evt-5004", orderPayload(t, 5004, shop.Domain, "2.500"), "")
+		if err != nil || code != http.StatusOK {
+			t.Fatalf("webhook: %d %v", code, err)
+		}
+		p := h.payment(shop, "5004")
+		ret, _ := h.upay.Complete(h.visit(h.base+"/pay/"+p.ID), upaytest.Captured)
+		h.waitRedirect(ret, 15*time.Second)
+		eventually(t, 20*time.Second, "order paid after the order came back", func() bool { return h.sim.Order(gid).Status == "PAID" })
+		eventually(t, 10*time.Second, "sync done", func() bool { return h.payment(shop, "5004").SyncState == checkout.SyncDone })
+		if n := len(h.sim.Calls("orderCreateManualPayment")); n < 3 {
+			t.Fatalf("%d orderCreateManualPayment calls, want the 2 refused and 1 more", n)
+		}
+	})
+	t.Run("PresentmentCurrency", func(t *testing.T) {
+		// A multi-currency store: the shop's currency is USD, the shopper
+		// saw and pays KWD; the payment is recorded in KWD.
+		gid := h.sim.AddMultiCurrencyOrder(5005, "#5005", "USD", "40.00", "KWD", "12.345")
+		var o map[string]any
+		_ = json.Unmarshal(orderPayload(t, 5005, shop.Domain, "40.00"), &o)
+		o["currency"], o["presentment_currency"] = "USD", "KWD"
+		b, _ := json.Marshal(o)
+		code, err := h.sim.SendWebhook(nil, h.base+"/shopify/webhooks", "orders/create", shop.Domain, "evt-5005", b, "")
+		if err != nil || code != http.StatusOK {
+			t.Fatalf("webhook: %d %v", code, err)
+		}
+		p := h.payment(shop, "5005")
+		if p.Amount.String() != "12.345" || p.Amount.Currency != "KWD" {
+			t.Fatalf("charged %s %s, want the presented 12.345 KWD", p.Amount, p.Amount.Currency)
+		}
+		ret, _ := h.upay.Complete(h.visit(h.base+"/pay/"+p.ID), upaytest.Captured)
+		h.waitRedirect(ret, 15*time.Second)
+		eventually(t, 20*time.Second, "order paid", func() bool { return h.sim.Order(gid).Status == "PAID" })
+		tx := h.sim.Order(gid).Transactions
+		if len(tx) != 1 || tx[0].PresentmentAmount != "12.345" || tx[0].PresentmentCurrency != "KWD" || tx[0].Amount != "40.00" {
+			t.Fatalf("transactions: %+v", tx)
+		}
+		eventually(t, 10*time.Second, "transaction recorded", func() bool { return h.payment(shop, "5005").Metadata[MetaTransaction] == tx[0].ID })
 	})
 	t.Run("OtherGatewayIgnored", func(t *testing.T) {
 		b := orderPayload(t, 5003, shop.Domain, "1.000")
@@ -232,5 +274,78 @@ func testCompliance(t *testing.T, h *harness, shop *checkout.Shop) {
 		if c := h.payment(shop, pay).Customer; c != (checkout.Customer{}) {
 			t.Fatalf("payment %s not redacted: %+v", pay, c)
 		}
+	}
+}
+
+// TestWebhookHeadersStrict: deliveries are checked as strictly as
+// @shopify/shopify-api checks them.
+func TestWebhookHeadersStrict(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, sqliteBackend)
+	body := []byte(`{"id":1}`)
+	good := h.sim.SignWebhook(body)
+	seq := 0
+	classic := func() http.Header {
+		seq++
+		hd := http.Header{}
+		hd.Set("X-Shopify-Hmac-Sha256", good)
+		hd.Set("X-Shopify-Topic", "orders/updated")
+		hd.Set("X-Shopify-Shop-Domain", "strict-hooks.myshopify.com")
+		hd.Set("X-Shopify-Api-Version", "2026-07")
+		hd.Set("X-Shopify-Webhook-Id", "wh-strict-"+strconv.Itoa(seq))
+		return hd
+	}
+	unprefixed := func() http.Header {
+		seq++
+		hd := http.Header{}
+		hd.Set("Shopify-Hmac-Sha256", good)
+		hd.Set("Shopify-Topic", "orders/updated")
+		hd.Set("Shopify-Shop-Domain", "strict-hooks.myshopify.com")
+		hd.Set("Shopify-Api-Version", "2026-07")
+		hd.Set("Shopify-Webhook-Id", "wh-strict-"+strconv.Itoa(seq))
+		hd.Set("Shopify-Event-Id", "ev-strict-"+strconv.Itoa(seq))
+		return hd
+	}
+	without := func(hd http.Header, name string) http.Header { hd.Del(name); return hd }
+	with := func(hd http.Header, name, v string) http.Header { hd.Set(name, v); return hd }
+	for _, c := range []struct {
+		name string
+		hd   http.Header
+		body []byte
+		want int
+	}{
+		{"classic", classic(), body, http.StatusOK},
+		{"unprefixed", unprefixed(), body, http.StatusOK},
+		{"no topic", without(classic(), "X-Shopify-Topic"), body, http.StatusBadRequest},
+		{"no API version", without(classic(), "X-Shopify-Api-Version"), body, http.StatusBadRequest},
+		{"no webhook id", without(classic(), "X-Shopify-Webhook-Id"), body, http.StatusBadRequest},
+		{"no event id (unprefixed)", without(unprefixed(), "Shopify-Event-Id"), body, http.StatusBadRequest},
+		{"empty body", with(classic(), "X-Shopify-Hmac-Sha256", h.sim.SignWebhook(nil)), []byte{}, http.StatusBadRequest},
+		{"hmac twice", func() http.Header { hd := classic(); hd.Add("X-Shopify-Hmac-Sha256", good); return hd }(), body, http.StatusUnauthorized},
+		{"hmac without padding", with(classic(), "X-Shopify-Hmac-Sha256", strings.TrimRight(good, "=")), body, http.StatusUnauthorized},
+		{"unprefixed hmac wins over a valid classic one", with(with(unprefixed(), "X-Shopify-Hmac-Sha256", good), "Shopify-Hmac-Sha256", h.sim.SignWebhook([]byte("other"))), body, http.StatusUnauthorized},
+		{"unprefixed hmac with classic headers only", with(without(classic(), "X-Shopify-Hmac-Sha256"), "Shopify-Hmac-Sha256", good), body, http.StatusBadRequest},
+	} {
+		req, _ := http.NewRequest(http.MethodPost, h.base+"/shopify/webhooks", bytes.NewReader(c.body))
+		req.Header = c.hd
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("%s: %d, want %d", c.name, resp.StatusCode, c.want)
+		}
+	}
+	// HTTP trims a header's outer spaces; the verifier itself takes no
+	// other spelling of the same bytes.
+	for _, sig := range []string{good + " ", " " + good, good[:10] + "\n" + good[10:], good[:10] + "\r\n" + good[10:]} {
+		if VerifyWebhook(testSecret, body, sig) {
+			t.Errorf("VerifyWebhook(%q) passed", sig)
+		}
+	}
+	if !VerifyWebhook(testSecret, body, good) {
+		t.Error("VerifyWebhook refused a genuine signature")
 	}
 }

@@ -6,9 +6,12 @@
 //     /shops/{shop}/admin/oauth/access_token (codes, and refresh grants
 //     for expiring offline tokens).
 //   - The Admin and Payments Apps GraphQL APIs, which validate every query
-//     and its variables against the SDL in testdata/ (with
-//     github.com/vektah/gqlparser/v2) and answer like Shopify: userErrors,
-//     top-level errors with extensions.code (undefinedField, THROTTLED).
+//     and its variables against Shopify's real schema of the API version in
+//     the URL (testdata/, converted from @shopify/dev-mcp's introspection
+//     results; see testdata/README.md), with github.com/vektah/gqlparser/v2,
+//     and answer like Shopify: userErrors, top-level errors with
+//     extensions.code (undefinedField, THROTTLED). A version without a
+//     schema here is answered 404.
 //   - Shopify's side of payment sessions: requests sent over mTLS with a
 //     client certificate from the simulator's own CA.
 //   - Webhooks signed as Shopify signs them.
@@ -18,6 +21,7 @@ package shopifytest
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/hmac"
@@ -53,8 +57,15 @@ import (
 	"paybridge/internal/simkit"
 )
 
-//go:embed testdata/*.graphql testdata/webhooks/*.json
+//go:embed testdata/*.graphql testdata/*.graphql.gz testdata/webhooks/*.json
 var files embed.FS
+
+// Versions of the schemas in testdata: the Admin API's and the Payments
+// Apps API's the bridge and its tests use.
+var (
+	AdminVersions    = []string{"2026-07"}
+	PaymentsVersions = []string{"2026-07", "2026-10"}
+)
 
 // Fixture returns a webhook payload fixture by file name
 // ("orders_create.json"), from testdata/webhooks.
@@ -66,13 +77,40 @@ func Fixture(name string) []byte {
 	return b
 }
 
-// SDL returns a schema file ("admin.graphql", "payments_apps.graphql").
+// SDL returns a schema file ("admin_2026-07.graphql",
+// "payments_apps_2026-10.graphql"), decompressed when it is stored
+// gzipped (the Admin schema is).
 func SDL(name string) string {
-	b, err := files.ReadFile("testdata/" + name)
+	if b, err := files.ReadFile("testdata/" + name); err == nil {
+		return string(b)
+	}
+	f, err := files.Open("testdata/" + name + ".gz")
 	if err != nil {
 		panic("shopifytest: no schema " + name)
 	}
+	defer f.Close()
+	gz, err := gzip.NewReader(f)
+	if err != nil {
+		panic("shopifytest: schema " + name + ": " + err.Error())
+	}
+	b, err := io.ReadAll(gz)
+	if err != nil {
+		panic("shopifytest: schema " + name + ": " + err.Error())
+	}
 	return string(b)
+}
+
+// withoutField drops a field's definition line (two-space indent) from an
+// SDL file.
+func withoutField(sdl, field string) string {
+	lines := strings.Split(sdl, "\n")
+	out := lines[:0]
+	for _, l := range lines {
+		if !strings.HasPrefix(l, "  "+field+"(") && !strings.HasPrefix(l, "  "+field+":") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // Failure is a scripted failure of a GraphQL field.
@@ -83,14 +121,17 @@ type Failure struct {
 	Throttled bool
 	// UserError answers the mutation with this user error.
 	UserError string
+	// Code is the user error's code (for payloads whose errors have one).
+	Code string
 }
 
 // Call is one GraphQL operation received.
 type Call struct {
-	API   string // "admin" or "payments_apps"
-	Shop  string
-	Field string
-	Vars  map[string]any
+	API     string // "admin" or "payments_apps"
+	Version string // the API version in the URL ("2026-07")
+	Shop    string
+	Field   string
+	Vars    map[string]any
 	// Answered is false for scripted failures and refused calls.
 	Answered bool
 }
@@ -105,25 +146,32 @@ type SessionState struct {
 	Rejects     int
 }
 
-// Transaction is an order transaction.
+// Transaction is an order transaction, in the shop's currency and in the
+// order's presentment currency.
 type Transaction struct {
-	ID       string
-	Kind     string
-	Status   string
-	Gateway  string
-	Amount   string
-	Currency string
+	ID                  string
+	Kind                string
+	Status              string
+	Gateway             string
+	Amount              string
+	Currency            string
+	PresentmentAmount   string
+	PresentmentCurrency string
 }
 
-// Order is a simulated order.
+// Order is a simulated order. Its balance is kept in the shop's currency
+// and in the presentment currency (the one the shopper saw), which
+// payments must be recorded in.
 type Order struct {
-	GID          string
-	Name         string
-	Note         string
-	Currency     string
-	Outstanding  string
-	Status       string // displayFinancialStatus
-	Transactions []Transaction
+	GID                    string
+	Name                   string
+	Note                   string
+	Currency               string
+	Outstanding            string
+	Presentment            string
+	PresentmentOutstanding string
+	Status                 string // displayFinancialStatus
+	Transactions           []Transaction
 }
 
 // Server is a running simulator.
@@ -133,11 +181,12 @@ type Server struct {
 	APIKey    string
 	APISecret string
 
-	srv   *httptest.Server
-	admin *ast.Schema
+	srv *httptest.Server
+	// admin and paa are the schemas by API version.
+	admin map[string]*ast.Schema
 	// legacyAdmin lacks orderCreateManualPayment (API versions < 2025-04).
-	legacyAdmin *ast.Schema
-	paa         *ast.Schema
+	legacyAdmin map[string]*ast.Schema
+	paa         map[string]*ast.Schema
 
 	mu        sync.Mutex
 	legacy    bool
@@ -148,6 +197,7 @@ type Server struct {
 	sessions  map[string]*SessionState
 	refunds   map[string]*SessionState
 	others    map[string]*SessionState // capture and void sessions
+	transient map[string]transientState
 	configs   map[string]map[string]any
 	orders    map[string]*Order
 	failures  simkit.Faults[Failure]
@@ -160,6 +210,13 @@ type Server struct {
 	serverCert tls.Certificate
 }
 
+// transientState is a state Shopify answers the next resolves or
+// rejects of a session with, before it takes them.
+type transientState struct {
+	state string
+	n     int
+}
+
 type token struct {
 	shop    string
 	expires time.Time
@@ -170,15 +227,32 @@ func New(apiKey, apiSecret string) *Server {
 	s := &Server{APIKey: apiKey, APISecret: apiSecret,
 		codes: map[string]string{}, tokens: map[string]token{}, refreshes: map[string]string{},
 		sessions: map[string]*SessionState{}, refunds: map[string]*SessionState{}, others: map[string]*SessionState{},
-		configs: map[string]map[string]any{}, orders: map[string]*Order{}}
-	s.admin = gqlparser.MustLoadSchema(&ast.Source{Name: "admin.graphql", Input: SDL("admin.graphql")})
-	legacy := strings.Replace(SDL("admin.graphql"),
-		"  orderCreateManualPayment(id: ID!, amount: MoneyInput, paymentMethodName: String, processedAt: DateTime): OrderCreateManualPaymentPayload\n", "", 1)
-	s.legacyAdmin = gqlparser.MustLoadSchema(&ast.Source{Name: "admin-legacy.graphql", Input: legacy})
-	s.paa = gqlparser.MustLoadSchema(&ast.Source{Name: "payments_apps.graphql", Input: SDL("payments_apps.graphql")})
+		configs: map[string]map[string]any{}, orders: map[string]*Order{}, transient: map[string]transientState{}}
+	s.admin, s.legacyAdmin, s.paa = map[string]*ast.Schema{}, map[string]*ast.Schema{}, map[string]*ast.Schema{}
+	for _, v := range AdminVersions {
+		sdl := SDL("admin_" + v + ".graphql")
+		s.admin[v] = loadSchema("admin_"+v+".graphql", sdl)
+		s.legacyAdmin[v] = loadSchema("admin_"+v+"-legacy.graphql", withoutField(sdl, "orderCreateManualPayment"))
+	}
+	for _, v := range PaymentsVersions {
+		s.paa[v] = loadSchema("payments_apps_"+v+".graphql", SDL("payments_apps_"+v+".graphql"))
+	}
 	s.makeCerts()
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.srv.URL
+	return s
+}
+
+// loadSchemaCache keeps parsed schemas across simulators: the Admin
+// schema takes a while to parse and never changes.
+var loadSchemaCache sync.Map // name → *ast.Schema
+
+func loadSchema(name, sdl string) *ast.Schema {
+	if s, ok := loadSchemaCache.Load(name); ok {
+		return s.(*ast.Schema)
+	}
+	s := gqlparser.MustLoadSchema(&ast.Source{Name: name, Input: sdl})
+	loadSchemaCache.Store(name, s)
 	return s
 }
 
@@ -243,6 +317,17 @@ func (s *Server) Calls(field string) []Call {
 	return out
 }
 
+// HoldSession makes Shopify answer the next n resolves or rejects of the
+// payment session gid with a state that is not final — "confirming"
+// (CONFIRMING: Shopify is confirming the payment) or
+// "buyer_action_required" — without taking them, as a session Shopify is
+// still confirming does.
+func (s *Server) HoldSession(gid, state string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.transient[gid] = transientState{state, n}
+}
+
 // Session returns the state of a payment session by gid.
 func (s *Server) Session(gid string) SessionState {
 	s.mu.Lock()
@@ -286,7 +371,20 @@ func (s *Server) AddOrder(id int64, name, currency, total string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	gid := fmt.Sprintf("gid://shopify/Order/%d", id)
-	s.orders[gid] = &Order{GID: gid, Name: name, Currency: currency, Outstanding: total, Status: "PENDING"}
+	s.orders[gid] = &Order{GID: gid, Name: name, Currency: currency, Outstanding: total,
+		Presentment: currency, PresentmentOutstanding: total, Status: "PENDING"}
+	return gid
+}
+
+// AddMultiCurrencyOrder creates an order of a multi-currency store: it
+// owes total in the shop's currency and presented (what the shopper saw)
+// in presentment. It returns its gid.
+func (s *Server) AddMultiCurrencyOrder(id int64, name, currency, total, presentment, presented string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	gid := fmt.Sprintf("gid://shopify/Order/%d", id)
+	s.orders[gid] = &Order{GID: gid, Name: name, Currency: currency, Outstanding: total,
+		Presentment: presentment, PresentmentOutstanding: presented, Status: "PENDING"}
 	return gid
 }
 
@@ -304,7 +402,8 @@ func (s *Server) Order(gid string) Order {
 }
 
 // SignQuery adds timestamp (now) and hmac to q as Shopify signs admin
-// links: hex HMAC-SHA256 of the sorted, URLSearchParams-encoded query.
+// links: hex HMAC-SHA256 of the sorted, URLSearchParams-encoded query, a
+// repeated key's values joined with ",".
 func (s *Server) SignQuery(q url.Values, at time.Time) url.Values {
 	q.Set("timestamp", strconv.FormatInt(at.Unix(), 10))
 	q.Del("hmac")
@@ -315,12 +414,20 @@ func (s *Server) SignQuery(q url.Values, at time.Time) url.Values {
 	sort.Strings(keys)
 	parts := make([]string, 0, len(keys))
 	for _, k := range keys {
-		parts = append(parts, strings.ReplaceAll(url.QueryEscape(k)+"="+url.QueryEscape(q.Get(k)), "+", "%20"))
+		parts = append(parts, searchParamsEscape(k)+"="+searchParamsEscape(strings.Join(q[k], ",")))
 	}
 	mac := hmac.New(sha256.New, []byte(s.APISecret))
 	mac.Write([]byte(strings.Join(parts, "&")))
 	q.Set("hmac", hex.EncodeToString(mac.Sum(nil)))
 	return q
+}
+
+// searchParamsEscape is URLSearchParams' encoding of s (space as "+";
+// letters, digits and *-._ kept), which url.QueryEscape is not on "*"
+// and "~".
+func searchParamsEscape(s string) string {
+	e := url.QueryEscape(s)
+	return strings.NewReplacer("%2A", "*", "~", "%7E").Replace(e)
 }
 
 // InstallQuery is the signed query Shopify opens the app URL with.
@@ -376,11 +483,22 @@ func PaymentSessionBody(id, amount, currency, cancelURL string) map[string]any {
 	}
 }
 
+// SessionAPIVersion is the Shopify-Api-Version PostSession sends (the
+// payments extension's configured version).
+const SessionAPIVersion = "2026-07"
+
 // PostSession sends a session request (payment, refund, capture or void)
 // to the bridge's mTLS endpoint with Shopify's headers and, when withCert,
 // the simulator's client certificate. Registering the gid happens on a
 // 2xx, as Shopify only then knows the session started.
 func (s *Server) PostSession(target, shop string, body map[string]any, withCert bool) (int, map[string]any, error) {
+	return s.PostSessionWith(target, shop, body, withCert, nil)
+}
+
+// PostSessionWith is PostSession with headers set over Shopify's
+// (Shopify-Api-Version, Shopify-Request-Id …); an empty value removes
+// the header.
+func (s *Server) PostSessionWith(target, shop string, body map[string]any, withCert bool, hdr map[string]string) (int, map[string]any, error) {
 	b, _ := json.Marshal(body)
 	req, err := http.NewRequest(http.MethodPost, target, bytes.NewReader(b))
 	if err != nil {
@@ -389,7 +507,14 @@ func (s *Server) PostSession(target, shop string, body map[string]any, withCert 
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Shopify-Shop-Domain", shop)
 	req.Header.Set("Shopify-Request-Id", random(8))
-	req.Header.Set("Shopify-Api-Version", "2026-07")
+	req.Header.Set("Shopify-Api-Version", SessionAPIVersion)
+	for k, v := range hdr {
+		if v == "" {
+			req.Header.Del(k)
+		} else {
+			req.Header.Set(k, v)
+		}
+	}
 	resp, err := s.SessionClient(withCert).Do(req)
 	if err != nil {
 		return 0, nil, err
@@ -591,6 +716,7 @@ type gqlError struct {
 }
 
 func (s *Server) graphql(w http.ResponseWriter, r *http.Request, shop, api string) {
+	version := strings.TrimSuffix(r.URL.Path[strings.Index(r.URL.Path, "/api/")+len("/api/"):], "/graphql.json")
 	s.mu.Lock()
 	t, ok := s.tokens[r.Header.Get("X-Shopify-Access-Token")]
 	s.mu.Unlock()
@@ -609,14 +735,18 @@ func (s *Server) graphql(w http.ResponseWriter, r *http.Request, shop, api strin
 		return
 	}
 	s.mu.Lock()
-	schema := s.paa
+	schema := s.paa[version]
 	if api == "admin" {
-		schema = s.admin
+		schema = s.admin[version]
 		if s.legacy {
-			schema = s.legacyAdmin
+			schema = s.legacyAdmin[version]
 		}
 	}
 	s.mu.Unlock()
+	if schema == nil {
+		writeJSON(w, http.StatusNotFound, map[string]any{"errors": "Not Found: no " + api + " API version " + version})
+		return
+	}
 	doc, errs := gqlparser.LoadQueryWithRules(schema, in.Query, nil)
 	if len(errs) > 0 {
 		var out []gqlError
@@ -627,7 +757,7 @@ func (s *Server) graphql(w http.ResponseWriter, r *http.Request, shop, api strin
 			}
 			out = append(out, gqlError{Message: e.Message, Extensions: map[string]any{"code": code}})
 		}
-		s.record(Call{API: api, Shop: shop, Field: "(invalid)"})
+		s.record(Call{API: api, Version: version, Shop: shop, Field: "(invalid)"})
 		writeJSON(w, http.StatusOK, map[string]any{"errors": out})
 		return
 	}
@@ -649,7 +779,7 @@ func (s *Server) graphql(w http.ResponseWriter, r *http.Request, shop, api strin
 		}
 		args := f.ArgumentMap(vars)
 		if fail, ok := s.takeFailure(f.Name); ok {
-			s.record(Call{API: api, Shop: shop, Field: f.Name, Vars: args})
+			s.record(Call{API: api, Version: version, Shop: shop, Field: f.Name, Vars: args})
 			switch {
 			case fail.Status != 0:
 				writeJSON(w, fail.Status, map[string]any{"errors": "simulated failure"})
@@ -660,12 +790,16 @@ func (s *Server) graphql(w http.ResponseWriter, r *http.Request, shop, api strin
 						"throttleStatus": map[string]any{"maximumAvailable": 1000, "currentlyAvailable": 0, "restoreRate": 50}}}})
 				return
 			default:
-				data[f.Alias] = map[string]any{"userErrors": []map[string]any{{"field": []string{"id"}, "message": fail.UserError}}}
+				ue := map[string]any{"field": []string{"id"}, "message": fail.UserError}
+				if fail.Code != "" {
+					ue["code"] = fail.Code
+				}
+				data[f.Alias] = map[string]any{"userErrors": []map[string]any{ue}}
 				continue
 			}
 		}
 		data[f.Alias] = s.execute(shop, f.Name, args)
-		s.record(Call{API: api, Shop: shop, Field: f.Name, Vars: args, Answered: true})
+		s.record(Call{API: api, Version: version, Shop: shop, Field: f.Name, Vars: args, Answered: true})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"data": data,
 		"extensions": map[string]any{"cost": map[string]any{"requestedQueryCost": 10, "actualQueryCost": 10,
@@ -709,6 +843,10 @@ func (s *Server) sessionJSON(gid string, st *SessionState) map[string]any {
 		state = map[string]any{"__typename": "PaymentSessionStateRejected", "code": "REJECTED", "reason": st.Reason, "merchantMessage": st.Message}
 	case "pending":
 		state = map[string]any{"__typename": "PaymentSessionStatePending", "code": "PENDING", "reason": st.Reason}
+	case "confirming":
+		state = map[string]any{"__typename": "PaymentSessionStateConfirming", "code": "CONFIRMING"}
+	case "buyer_action_required":
+		state = map[string]any{"__typename": "PaymentSessionStateBuyerActionRequired", "code": "BUYER_ACTION_REQUIRED"}
 	}
 	out := map[string]any{"id": gid, "state": state, "nextAction": nil}
 	if st.RedirectURL != "" {
@@ -729,6 +867,13 @@ func (s *Server) execute(shop, field string, args map[string]any) any {
 		if st == nil {
 			return map[string]any{"paymentSession": nil, "userErrors": userErrors(
 				"Payment session has already been resolved with a different authentication, has already been rejected, or the response to start_payment_session request has not been received.")}
+		}
+		if t := s.transient[id]; t.n > 0 && field != "paymentSessionPending" {
+			t.n--
+			s.transient[id] = t
+			held := *st
+			held.State, held.RedirectURL = t.state, ""
+			return map[string]any{"paymentSession": s.sessionJSON(id, &held), "userErrors": []any{}}
 		}
 		switch field {
 		case "paymentSessionResolve":
@@ -806,6 +951,10 @@ func (s *Server) execute(shop, field string, args map[string]any) any {
 		amt, _ := args["amount"].(map[string]any)
 		amount, currency := str(amt["amount"]), str(amt["currencyCode"])
 		if err := s.pay(o, amount, currency, str(args["paymentMethodName"])); err != nil {
+			var ce codedError
+			if errors.As(err, &ce) {
+				return map[string]any{"order": orderJSON(o), "userErrors": []map[string]any{{"field": []string{"amount"}, "message": ce.msg, "code": ce.code}}}
+			}
 			return map[string]any{"order": orderJSON(o), "userErrors": userErrors(err.Error())}
 		}
 		return map[string]any{"order": orderJSON(o), "userErrors": []any{}}
@@ -815,7 +964,7 @@ func (s *Server) execute(shop, field string, args map[string]any) any {
 		if o == nil {
 			return map[string]any{"order": nil, "userErrors": userErrors("Order does not exist")}
 		}
-		if err := s.pay(o, o.Outstanding, o.Currency, "manual"); err != nil {
+		if err := s.pay(o, o.PresentmentOutstanding, o.Presentment, "manual"); err != nil {
 			return map[string]any{"order": orderJSON(o), "userErrors": userErrors(err.Error())}
 		}
 		return map[string]any{"order": orderJSON(o), "userErrors": []any{}}
@@ -823,30 +972,52 @@ func (s *Server) execute(shop, field string, args map[string]any) any {
 	return nil
 }
 
-// pay records a sale on o, in exact minor units.
+// codedError is a user error with its code in the Admin schema's
+// OrderCreateManualPaymentOrderCreateManualPaymentErrorCode.
+type codedError struct{ code, msg string }
+
+func (e codedError) Error() string { return e.code + ": " + e.msg }
+
+// pay records a sale on o in the presentment currency, in exact minor
+// units, as Shopify does: an amount in another currency is
+// CURRENCY_MISMATCH.
 func (s *Server) pay(o *Order, amount, currency, gateway string) error {
-	if currency != o.Currency {
-		return errors.New("currency does not match the order's")
+	if currency != o.Presentment {
+		return codedError{"CURRENCY_MISMATCH", "The currency of the amount does not match the order's presentment currency."}
 	}
 	m, err := checkout.ParseMoney(amount, currency)
 	if err != nil {
 		return err
 	}
-	out, err := checkout.ParseMoney(o.Outstanding, currency)
+	out, err := checkout.ParseMoney(o.PresentmentOutstanding, currency)
 	if err != nil {
 		return err
 	}
-	if m.Minor <= 0 || m.Minor > out.Minor || o.Status == "PAID" {
-		return errors.New("amount exceeds the outstanding balance")
+	shopOut, err := checkout.ParseMoney(o.Outstanding, o.Currency)
+	if err != nil {
+		return err
+	}
+	if m.Minor <= 0 {
+		return codedError{"AMOUNT_NOT_POSITIVE", "The amount must be positive."}
+	}
+	if m.Minor > out.Minor || o.Status == "PAID" {
+		return codedError{"AMOUNT_EXCEEDS_BALANCE", "The amount exceeds the outstanding balance."}
 	}
 	s.seq++
 	if gateway == "" {
 		gateway = "Other"
 	}
+	// The shop-currency share of the payment, in proportion.
+	shopPart := shopOut.Minor
+	if m.Minor < out.Minor {
+		shopPart = shopOut.Minor * m.Minor / out.Minor
+	}
 	o.Transactions = append(o.Transactions, Transaction{ID: fmt.Sprintf("gid://shopify/OrderTransaction/%d", 9000+s.seq),
-		Kind: "SALE", Status: "SUCCESS", Gateway: gateway, Amount: m.String(), Currency: currency})
+		Kind: "SALE", Status: "SUCCESS", Gateway: gateway, Amount: checkout.Money{Minor: shopPart, Currency: o.Currency}.String(), Currency: o.Currency,
+		PresentmentAmount: m.String(), PresentmentCurrency: currency})
 	out.Minor -= m.Minor
-	o.Outstanding = out.String()
+	shopOut.Minor -= shopPart
+	o.PresentmentOutstanding, o.Outstanding = out.String(), shopOut.String()
 	o.Status = "PARTIALLY_PAID"
 	if out.Minor == 0 {
 		o.Status = "PAID"
@@ -859,9 +1030,11 @@ func orderJSON(o *Order) map[string]any {
 	for _, t := range o.Transactions {
 		txns = append(txns, map[string]any{"id": t.ID, "kind": t.Kind, "status": t.Status, "gateway": t.Gateway, "formattedGateway": t.Gateway,
 			"amountSet": map[string]any{"shopMoney": map[string]any{"amount": t.Amount, "currencyCode": t.Currency},
-				"presentmentMoney": map[string]any{"amount": t.Amount, "currencyCode": t.Currency}}})
+				"presentmentMoney": map[string]any{"amount": t.PresentmentAmount, "currencyCode": t.PresentmentCurrency}}})
 	}
-	money := map[string]any{"amount": o.Outstanding, "currencyCode": o.Currency}
-	return map[string]any{"id": o.GID, "name": o.Name, "note": o.Note, "currencyCode": o.Currency, "displayFinancialStatus": o.Status,
-		"totalOutstandingSet": map[string]any{"shopMoney": money, "presentmentMoney": money}, "transactions": txns}
+	return map[string]any{"id": o.GID, "name": o.Name, "note": o.Note, "currencyCode": o.Currency, "presentmentCurrencyCode": o.Presentment,
+		"displayFinancialStatus": o.Status,
+		"totalOutstandingSet": map[string]any{"shopMoney": map[string]any{"amount": o.Outstanding, "currencyCode": o.Currency},
+			"presentmentMoney": map[string]any{"amount": o.PresentmentOutstanding, "currencyCode": o.Presentment}},
+		"transactions": txns}
 }
