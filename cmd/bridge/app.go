@@ -55,7 +55,7 @@ func openApp(ctx context.Context, stderr io.Writer, embedded bool) (*app, error)
 	a.jobsCfg = jobs.Config{ReconcileInterval: cfg.ReconcileInterval, SyncRetryDelays: cfg.syncDelays, Logger: a.log}
 	a.queue = jobs.NewQueue(a.redis, a.jobsCfg)
 	a.svc = checkout.NewService(a.db, a.queue, checkout.Config{
-		PublicURL: cfg.PublicURL, ReconcileAfter: cfg.ReconcileAfter,
+		PublicURL: cfg.PublicURL, ReconcileAfter: cfg.ReconcileAfter, ReconcileInterval: cfg.ReconcileInterval,
 		AllowInsecureURLs: cfg.AllowInsecureURLs, Logger: a.log,
 		HotConfirms: checkout.DefaultHotConfirms,
 	})

@@ -81,7 +81,7 @@ func TestConfigDefaults(t *testing.T) {
 	if c.Addr != ":8080" || c.PublicURL != "http://localhost:8080" || c.DatabaseURL != "sqlite:bridge.db" ||
 		up.SandboxURL != "https://sandboxapi.upayments.com/api/v1" || up.LiveURL != "https://apiv2api.upayments.com/api/v1" ||
 		ck.SandboxURL != "https://api.sandbox.checkout.com" || ck.LiveURL != "https://api.checkout.com" || ku.URL != "https://api.kupay.finance" ||
-		c.ReconcileInterval.String() != "1m0s" || c.ReconcileAfter.String() != "2m0s" || c.AllowInsecureURLs || c.Simulators {
+		c.ReconcileInterval.String() != "15s" || c.ReconcileAfter.String() != "20s" || c.AllowInsecureURLs || c.Simulators {
 		t.Fatalf("defaults: %+v", c)
 	}
 }

@@ -38,11 +38,13 @@ type Config struct {
 	// BRIDGE_MASTER_KEY; with SQLite and no key, a key file is generated
 	// beside the database. Required with PostgreSQL.
 	MasterKey string `env:"BRIDGE_MASTER_KEY"`
-	// ReconcileInterval is the reconciler's period. BRIDGE_RECONCILE_INTERVAL, default 1m.
-	ReconcileInterval time.Duration `env:"BRIDGE_RECONCILE_INTERVAL" envDefault:"1m"`
+	// ReconcileInterval is the reconciler's period. BRIDGE_RECONCILE_INTERVAL,
+	// default 15s (a lost notification reaches the store within about
+	// ReconcileAfter plus this).
+	ReconcileInterval time.Duration `env:"BRIDGE_RECONCILE_INTERVAL" envDefault:"15s"`
 	// ReconcileAfter is how long an open payment sits before it is
-	// re-checked. BRIDGE_RECONCILE_AFTER, default 2m.
-	ReconcileAfter time.Duration `env:"BRIDGE_RECONCILE_AFTER" envDefault:"2m"`
+	// re-checked. BRIDGE_RECONCILE_AFTER, default 20s.
+	ReconcileAfter time.Duration `env:"BRIDGE_RECONCILE_AFTER" envDefault:"20s"`
 	// SyncRetryDelays overrides the store:sync ladder ("5s,10s,1m").
 	// BRIDGE_SYNC_RETRY_DELAYS.
 	SyncRetryDelays string `env:"BRIDGE_SYNC_RETRY_DELAYS"`

@@ -59,15 +59,19 @@ type Config struct {
 	// ExpiryGrace when it reports one, else one hour.
 	PageLifetime map[string]time.Duration
 	// ReconcileAfter is how long a payment must sit unchanged before the
-	// reconciler re-checks it. Default 2 minutes.
+	// reconciler first re-checks it. Default 2 minutes (the bridge runs
+	// with 20 s).
 	ReconcileAfter time.Duration
-	// ReconcileShopBudget bounds the open payments of one shop that one
-	// reconcile pass re-checks (one status call each), so that a burst of
-	// abandoned payments stays within the gateway's rate limit; the rest
-	// wait for the next pass, least recently checked first. Default 15:
-	// UPayments reportedly allows 30 requests a minute (UNCONFIRMED), and
-	// the default pass is every minute, so half is left to the shoppers
-	// and notifications of the same shop.
+	// ReconcileInterval is how often a reconcile pass runs (the jobs'
+	// scheduler runs them). Default 1 minute.
+	ReconcileInterval time.Duration
+	// ReconcileShopBudget bounds the status calls the reconciler makes for
+	// one shop's open payments per minute (per pass, its share of the
+	// minute, at least one), so that a burst of abandoned payments stays
+	// within the gateway's rate limit; the rest wait for later passes,
+	// least recently checked first. Default 15: UPayments reportedly
+	// allows 30 requests a minute (UNCONFIRMED), half is left to the
+	// shoppers and notifications of the same shop.
 	ReconcileShopBudget int
 	// ReconcileBatch bounds the rows one reconcile pass looks at per kind.
 	// Default 500.
@@ -139,6 +143,9 @@ func NewService(store Store, queue Queue, cfg Config) *Service {
 	}
 	if cfg.ReconcileShopBudget <= 0 {
 		cfg.ReconcileShopBudget = 15
+	}
+	if cfg.ReconcileInterval <= 0 {
+		cfg.ReconcileInterval = time.Minute
 	}
 	if cfg.HotTimeout <= 0 {
 		cfg.HotTimeout = 10 * time.Second
@@ -965,14 +972,17 @@ func (s *Service) SyncGaveUp(ctx context.Context, paymentID, refundID, reason st
 	return err
 }
 
-// maxRecheckSpacing caps how long an old open payment waits between two
-// reconciler checks.
-const maxRecheckSpacing = 15 * time.Minute
+// minRecheckSpacing and maxRecheckSpacing bound how long an open payment
+// waits between two reconciler checks after the first.
+const (
+	minRecheckSpacing = 2 * time.Minute
+	maxRecheckSpacing = 15 * time.Minute
+)
 
 // recheckDue says whether the reconciler should ask the gateway about an
 // open payment again: never asked, past its expiry (one last check), or
-// last asked longer ago than a quarter of its age (at least ReconcileAfter,
-// at most 15 minutes). A payment abandoned on the gateway page is asked
+// last asked longer ago than a quarter of its age (at least 2, at most 15
+// minutes). A payment abandoned on the gateway page is asked
 // about some 10 times in its first hour instead of 60, which keeps the
 // polling well inside a gateway's rate limit (UPayments: 30 a minute, per
 // research, UNCONFIRMED) while a fresh payment is still checked quickly.
@@ -980,8 +990,13 @@ func (s *Service) recheckDue(p *Payment, now time.Time) bool {
 	if p.CheckedAt.IsZero() || !now.Before(p.ExpiresAt) {
 		return true
 	}
-	spacing := min(max(now.Sub(p.CreatedAt)/4, s.cfg.ReconcileAfter), maxRecheckSpacing)
+	spacing := min(max(now.Sub(p.CreatedAt)/4, minRecheckSpacing), maxRecheckSpacing)
 	return now.Sub(p.CheckedAt) >= spacing
+}
+
+// shopBudgetPerPass is ReconcileShopBudget's share of one pass.
+func (s *Service) shopBudgetPerPass() int {
+	return max(1, int(int64(s.cfg.ReconcileShopBudget)*int64(s.cfg.ReconcileInterval)/int64(time.Minute)))
 }
 
 // Reconcile is one pass of the periodic reconciler: open payments left
@@ -1003,7 +1018,7 @@ func (s *Service) Reconcile(ctx context.Context) error {
 		if !s.recheckDue(p, now) {
 			continue
 		}
-		if perShop[p.ShopID] >= s.cfg.ReconcileShopBudget {
+		if perShop[p.ShopID] >= s.shopBudgetPerPass() {
 			deferred++
 			continue
 		}
