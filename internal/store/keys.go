@@ -311,3 +311,6 @@ func (db *DB) resealRow(table string, cols []sealedColumn, key, vals []string) (
 	}
 	return fresh, n, failed
 }
+
+// Keyring returns the keyring the database seals and opens with.
+func (db *DB) Keyring() *secrets.Keyring { return db.kr }
