@@ -15,19 +15,18 @@ import (
 // that sealed them ([DB.KeyUsage]) and re-seals, under the keyring's
 // primary key, those sealed with an older one ([DB.Reseal]).
 
-// sealedColumn is one column of sealed values and how to address its rows.
+// sealedColumn is one column of sealed values.
 type sealedColumn struct {
-	table, column string
-	// key lists the primary-key columns, in index order.
-	key []string
-	// aad binds a value to its row, from the row's key values.
+	column string
+	// aad binds a value to its row, from the row's primary-key values.
 	aad func(key []string) []byte
 }
 
 // sealedTables lists, per table, every sealed column. Add a column here
 // when a new one is sealed: [DB.KeyUsage] and [DB.Reseal] cover only these.
 var sealedTables = []struct {
-	table   string
+	table string
+	// key lists the primary-key columns, in index order.
 	key     []string
 	columns []sealedColumn
 }{
