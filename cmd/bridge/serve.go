@@ -33,7 +33,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer a.close()
-	if w := a.cfg.publicURLWarning(); w != "" && *role != "worker" {
+	if w := a.cfg.publicURLWarning(); w != "" {
 		a.log.Warn(w)
 	}
 	if a.embedded != nil && *role != "all" {

@@ -181,3 +181,17 @@ func TestUnreadableShopIsolated(t *testing.T) {
 		})
 	}
 }
+
+// A saved-card token no configured key opens is told apart from a missing
+// one.
+func TestUnreadableCustomerToken(t *testing.T) {
+	db := backends[0].open(t)
+	ctx := ctxT(t)
+	k, _ := secrets.GenerateKey()
+	if _, err := withRing(t, db, k).PutCustomerToken(ctx, "s", "upay", "c", "tok"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.CustomerToken(ctx, "s", "upay", "c"); !errors.Is(err, ErrUnreadableSecrets) || !errors.Is(err, secrets.ErrUnknownKey) {
+		t.Fatalf("err = %v", err)
+	}
+}

@@ -73,9 +73,10 @@ func (db *DB) encodeShop(s *checkout.Shop) (shopRow, error) {
 	return r, nil
 }
 
-// ErrUnreadableSecrets marks a shop whose sealed values no key of the
-// keyring opens (the key that sealed them is not configured, or a value was
-// altered). Errors wrapping it also wrap the [secrets] error saying which.
+// ErrUnreadableSecrets marks a shop (or a saved-card token) whose sealed
+// values no key of the keyring opens (the key that sealed them is not
+// configured, or a value was altered). Errors wrapping it also wrap the
+// [secrets] error saying which.
 var ErrUnreadableSecrets = errors.New("its secrets cannot be opened with the configured keys (see `bridge keys check`)")
 
 func (db *DB) scanShop(sc rowScanner) (*checkout.Shop, error) {
