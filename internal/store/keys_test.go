@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -193,5 +194,31 @@ func TestUnreadableCustomerToken(t *testing.T) {
 	}
 	if _, err := db.CustomerToken(ctx, "s", "upay", "c"); !errors.Is(err, ErrUnreadableSecrets) || !errors.Is(err, secrets.ErrUnknownKey) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// An interrupted rotation carries on where it stopped when run again.
+func TestResealResumes(t *testing.T) {
+	db := backends[0].open(t)
+	k1, _ := secrets.GenerateKey()
+	k2, _ := secrets.GenerateKey()
+	old, rotating := withRing(t, db, k1), withRing(t, db, k2+","+k1)
+	for i := range 5 {
+		mustShop(t, old, fmt.Sprintf("s%d", i))
+	}
+	ctx, cancel := context.WithCancel(ctxT(t))
+	st, err := rotating.Reseal(ctx, 2, func(string, ResealStats) { cancel() })
+	if !errors.Is(err, context.Canceled) || st.Resealed != 2*3 {
+		t.Fatalf("interrupted run: %+v %v", st, err)
+	}
+	if got, want := usage(t, db), map[string]int64{old.kr.PrimaryID(): 3 * 3, rotating.kr.PrimaryID(): 2 * 3}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("usage after the interruption = %v, want %v", got, want)
+	}
+	st, err = rotating.Reseal(ctxT(t), 2, nil)
+	if err != nil || st.Resealed != 3*3 {
+		t.Fatalf("second run: %+v %v", st, err)
+	}
+	if got, want := usage(t, db), map[string]int64{rotating.kr.PrimaryID(): 5 * 3}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("usage after = %v, want %v", got, want)
 	}
 }
