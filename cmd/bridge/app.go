@@ -193,6 +193,15 @@ func (a *app) openDBChecked(ctx context.Context, check bool) error {
 			db.Close()
 			return err
 		}
+	} else if src.created {
+		// Inspecting keys must not install one: a key made up now would
+		// later pass for the missing one.
+		if err := os.Remove(src.file); err != nil {
+			db.Close()
+			return fmt.Errorf("key file %s was missing; removing the one just generated: %w", src.file, err)
+		}
+		a.log.Warn("there is no key file beside the database (nothing was written): restore it from your backup, or set BRIDGE_MASTER_KEY", "path", src.file)
+		src.created = false
 	}
 	if src.created {
 		a.log.Warn("generated a master key file beside the database; back it up, or set BRIDGE_MASTER_KEY in production: without it the stored secrets cannot be read",

@@ -148,6 +148,12 @@ func TestMissingKeyFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.Remove(keyFile)
+	if out, err := cli(t, "keys", "check"); exitCode(err) != 1 || !strings.Contains(out, "not configured") {
+		t.Fatalf("keys check without its key file: exit %d %v\n%s", exitCode(err), err, out)
+	}
+	if _, err := os.Stat(keyFile); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("keys check left a new key file behind: %v", err)
+	}
 	_, err = cli(t, "migrate") // what compose runs first; serve opens the database the same way
 	if err == nil || !strings.Contains(err.Error(), "refusing to start") || !strings.Contains(err.Error(), "was missing") ||
 		!strings.Contains(err.Error(), "restore "+keyFile) {
