@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -140,29 +142,42 @@ func newApp(stderr io.Writer) (*app, error) {
 	return a, nil
 }
 
-func (a *app) keyring() (*secrets.Keyring, error) {
+// keySource says where the keyring came from, for the messages of
+// checkKeys.
+type keySource struct {
+	// file is the key file's path; empty when BRIDGE_MASTER_KEY is set.
+	file string
+	// created is set when the key file did not exist and was generated.
+	created bool
+}
+
+func (a *app) keyring() (*secrets.Keyring, keySource, error) {
 	if a.cfg.MasterKey != "" {
 		kr, err := secrets.ParseKey(a.cfg.MasterKey)
 		if err != nil {
-			return nil, fmt.Errorf("BRIDGE_MASTER_KEY: %w", err)
+			return nil, keySource{}, fmt.Errorf("BRIDGE_MASTER_KEY: %w", err)
 		}
-		return kr, nil
+		return kr, keySource{}, nil
 	}
 	path := a.cfg.sqlitePath() + ".key"
 	kr, created, err := secrets.LoadOrCreateKeyFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("key file %s: %w", path, err)
+		return nil, keySource{}, fmt.Errorf("key file %s: %w", path, err)
 	}
-	if created {
-		a.log.Warn("generated a master key file beside the database; back it up, or set BRIDGE_MASTER_KEY in production: without it the stored secrets cannot be read",
-			"path", path)
-	}
-	return kr, nil
+	return kr, keySource{file: path, created: created}, nil
 }
 
-// openDB opens the database and applies migrations.
+// openDB opens the database, applies migrations, and refuses to go on
+// when the database holds sealed values that no configured key opens
+// (checkKeys).
 func (a *app) openDB(ctx context.Context) error {
-	kr, err := a.keyring()
+	return a.openDBChecked(ctx, true)
+}
+
+// openDBChecked is openDB; with check unset it skips checkKeys, for the
+// commands that inspect and repair keys.
+func (a *app) openDBChecked(ctx context.Context, check bool) error {
+	kr, src, err := a.keyring()
 	if err != nil {
 		return err
 	}
@@ -174,7 +189,90 @@ func (a *app) openDB(ctx context.Context) error {
 		db.Close()
 		return fmt.Errorf("migrate: %w", err)
 	}
+	if check {
+		if err := a.checkKeys(ctx, db, kr, src); err != nil {
+			db.Close()
+			return err
+		}
+	} else if src.created {
+		// Inspecting keys must not install one: a key made up now would
+		// later pass for the missing one.
+		if err := os.Remove(src.file); err != nil {
+			db.Close()
+			return fmt.Errorf("key file %s was missing; removing the one just generated: %w", src.file, err)
+		}
+		a.log.Warn("there is no key file beside the database (nothing was written): restore it from your backup, or set BRIDGE_MASTER_KEY", "path", src.file)
+		src.created = false
+	}
+	if src.created {
+		a.log.Warn("generated a master key file beside the database; back it up, or set BRIDGE_MASTER_KEY in production: without it the stored secrets cannot be read",
+			"path", src.file)
+	}
 	a.db = db
+	return nil
+}
+
+// checkKeys counts the database's sealed values by key. When there are
+// some and none is sealed with a configured key, the bridge would start and
+// fail every request that needs a secret: it refuses instead, saying what
+// happened and what to do (a key file generated just now, because it was
+// missing, is removed again so that restoring the right one is all it
+// takes). Values under a key that is not configured beside others that are
+// (one shop's secrets, an unfinished rotation) are a warning: those shops
+// fail, the others work.
+func (a *app) checkKeys(ctx context.Context, db *store.DB, kr *secrets.Keyring, src keySource) error {
+	counts, err := db.KeyUsage(ctx)
+	if err != nil {
+		return err
+	}
+	configured := map[string]bool{}
+	for _, id := range kr.IDs() {
+		configured[id] = true
+	}
+	var total, opens, older int64
+	unknown := map[string]int64{}
+	for _, c := range counts {
+		total += c.Count
+		switch {
+		case configured[c.KeyID]:
+			opens += c.Count
+			if c.KeyID != kr.PrimaryID() {
+				older += c.Count
+			}
+		case c.KeyID == "":
+			unknown["(malformed)"] += c.Count
+		default:
+			unknown[c.KeyID] += c.Count
+		}
+	}
+	ids := slices.Sorted(maps.Keys(unknown))
+	if total > 0 && opens == 0 {
+		var what, todo string
+		switch {
+		case src.created:
+			what = fmt.Sprintf("the key file %s was missing, so a new key was generated, and it cannot open them: the key that sealed them is gone from this machine", src.file)
+			todo = fmt.Sprintf("restore %s from your backup (or set BRIDGE_MASTER_KEY to the original key) and start again; the key just generated has been removed", src.file)
+			if err := os.Remove(src.file); err != nil {
+				todo += fmt.Sprintf(" (removing it failed: %v; delete it by hand)", err)
+			}
+		case src.file != "":
+			what = fmt.Sprintf("the key file %s holds another key (id %s)", src.file, strings.Join(kr.IDs(), ", "))
+			todo = fmt.Sprintf("put the right key back in %s, or set BRIDGE_MASTER_KEY to it", src.file)
+		default:
+			what = fmt.Sprintf("BRIDGE_MASTER_KEY holds other keys (ids %s)", strings.Join(kr.IDs(), ", "))
+			todo = `set BRIDGE_MASTER_KEY to the key they were sealed with (while rotating: "NEW,OLD", the new key first)`
+		}
+		return fmt.Errorf("refusing to start: the database holds %d sealed secret(s) (gateway credentials, webhook secrets, saved-card tokens) under key id(s) %s, and %s.\nWhat to do: %s. `bridge keys check` counts the values per key",
+			total, strings.Join(ids, ", "), what, todo)
+	}
+	if len(unknown) > 0 {
+		a.log.Error("some stored secrets are sealed with keys that are not configured: the shops they belong to fail until the key is restored (run `bridge keys check`)",
+			"values", total-opens, "key_ids", strings.Join(ids, ","))
+	}
+	if older > 0 {
+		a.log.Warn("some stored secrets are still sealed with an older key: run `bridge keys rotate` to finish the rotation",
+			"values", older, "primary_key_id", kr.PrimaryID())
+	}
 	return nil
 }
 

@@ -18,9 +18,8 @@ import (
 )
 
 func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil {
+	fs := newFlagSet("migrate", "", "Applies the database migrations the database lacks (serve does it too) and\nprints the schema version.", stderr)
+	if done, err := parseFlags(fs, args, stdout); done || err != nil {
 		return err
 	}
 	a, err := newApp(stderr)
@@ -39,9 +38,18 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return nil
 }
 
+const shopsUsage = `usage:
+  bridge shops add --platform PLATFORM … [--json]   connect a shop; prints its credentials (see bridge shops add --help)
+  bridge shops list [--json]                        list the shops, with the state of their secrets
+`
+
 func cmdShops(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("shops: want `shops add …` or `shops list`")
+		return fmt.Errorf("shops: want `shops add …` or `shops list`\n%s", shopsUsage)
+	}
+	if isHelp(args[0]) {
+		fmt.Fprint(stdout, shopsUsage)
+		return nil
 	}
 	switch args[0] {
 	case "add":
@@ -111,8 +119,8 @@ func requiredMessage(f *credentialFlag) string {
 }
 
 func shopsAdd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("shops add", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("shops add", "--platform PLATFORM [--name NAME] --gateway GATEWAY <credential flags> [--sandbox] [--json]",
+		"Connects a shop and prints its id, API key and webhook secret (shown once).", stderr)
 	platform := fs.String("platform", "", "") // help set below, once the platforms are known
 	name := fs.String("name", "", "a name for the shop (woocommerce: defaults to the store's host)")
 	forms, owner, platformList, others := shopForms(fs)
@@ -127,7 +135,7 @@ func shopsAdd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	credFlags, byFlag := credentialFlags(fs, gws)
 	sandbox := fs.Bool("sandbox", false, "use the gateway's test environment")
 	asJSON := fs.Bool("json", false, `print {"id","api_key","webhook_secret"} as JSON`)
-	if err := fs.Parse(args); err != nil {
+	if done, err := parseFlags(fs, args, stdout); done || err != nil {
 		return err
 	}
 	var bad []string
@@ -227,10 +235,9 @@ func orList(names []string) string {
 }
 
 func shopsList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("shops list", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("shops list", "[--json]", "Lists every shop. A shop whose secrets the configured keys cannot open is\nlisted with that status instead of its secrets' state \"ok\".", stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(args); err != nil {
+	if done, err := parseFlags(fs, args, stdout); done || err != nil {
 		return err
 	}
 	a, err := newApp(stderr)
@@ -241,7 +248,7 @@ func shopsList(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer a.close()
-	shops, err := a.db.ListShops(ctx)
+	shops, err := a.db.ShopListing(ctx)
 	if err != nil {
 		return err
 	}
@@ -249,36 +256,70 @@ func shopsList(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		ID, Name, Platform, Domain, Gateway string
 		Sandbox                             bool
 		CreatedAt                           time.Time
+		// Status is "ok", or "secrets unreadable" when the configured
+		// keys do not open the shop's secrets (Error says why).
+		Status string
+		Error  string `json:",omitempty"`
 	}
 	rows := []row{}
-	for _, s := range shops {
-		rows = append(rows, row{s.ID, s.Name, s.Platform, s.Domain, s.Gateway.Gateway, s.Gateway.Sandbox, s.CreatedAt})
+	for _, l := range shops {
+		s := l.Shop
+		r := row{s.ID, s.Name, s.Platform, s.Domain, s.Gateway.Gateway, s.Gateway.Sandbox, s.CreatedAt, "ok", ""}
+		if l.Err != nil {
+			r.Status, r.Error = "secrets unreadable", l.Err.Error()
+		}
+		rows = append(rows, r)
 	}
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(rows)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tPLATFORM\tGATEWAY\tSANDBOX\tCREATED")
+	fmt.Fprintln(tw, "ID\tNAME\tPLATFORM\tGATEWAY\tSANDBOX\tCREATED\tSTATUS")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\n", r.ID, r.Name, r.Platform, r.Gateway, r.Sandbox, r.CreatedAt.Format(time.RFC3339))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\t%s\n", r.ID, r.Name, r.Platform, r.Gateway, r.Sandbox, r.CreatedAt.Format(time.RFC3339), r.Status)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if r.Error != "" {
+			fmt.Fprintf(stdout, "shop %s: %s\n", r.ID, r.Error)
+		}
+	}
+	return nil
 }
+
+const jobsUsage = `usage:
+  bridge jobs archived [--json]               tasks that gave up, with their reasons
+  bridge jobs replay (--all | QUEUE TASK_ID)  run archived tasks again
+`
 
 func cmdJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("jobs: want `jobs archived` or `jobs replay`")
+		return fmt.Errorf("jobs: want `jobs archived` or `jobs replay`\n%s", jobsUsage)
 	}
 	sub := args[0]
-	fs := flag.NewFlagSet("jobs "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	asJSON := fs.Bool("json", false, "print JSON (archived)")
-	all := fs.Bool("all", false, "replay every archived task (replay)")
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
+	if isHelp(sub) {
+		fmt.Fprint(stdout, jobsUsage)
+		return nil
 	}
 	if sub != "archived" && sub != "replay" {
 		return fmt.Errorf("jobs: unknown subcommand %q: want archived or replay", sub)
+	}
+	var fs *flag.FlagSet
+	if sub == "archived" {
+		fs = newFlagSet("jobs archived", "[--json]", "Lists the tasks that gave up, with their reasons.", stderr)
+	} else {
+		fs = newFlagSet("jobs replay", "(--all | QUEUE TASK_ID)", "Runs archived tasks again: every one, or one as `bridge jobs archived` lists it.", stderr)
+	}
+	var asJSON, all = new(bool), new(bool)
+	if sub == "archived" {
+		asJSON = fs.Bool("json", false, "print JSON")
+	} else {
+		all = fs.Bool("all", false, "replay every archived task")
+	}
+	if done, err := parseFlags(fs, args[1:], stdout); done || err != nil {
+		return err
 	}
 	a, err := newApp(stderr)
 	if err != nil {

@@ -64,6 +64,9 @@ type Config struct {
 	RateLimits RateLimits
 
 	syncDelays []time.Duration
+	// publicURLDefaulted is set when BRIDGE_PUBLIC_URL was not set and
+	// PublicURL is the localhost default.
+	publicURLDefaulted bool
 	// gateways and platforms are the modules, with their variables read
 	// and checked.
 	gateways  []gatewayModule
@@ -94,6 +97,7 @@ func loadConfig() (*Config, error) {
 			host = "localhost"
 		}
 		c.PublicURL = "http://" + net.JoinHostPort(host, port)
+		c.publicURLDefaulted = true
 	}
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
 		badf("BRIDGE_PUBLIC_URL=%q: want an absolute http(s) URL with no path or query, like https://pay.example.com", c.PublicURL)
@@ -198,6 +202,22 @@ func envName(cfg any, field string) string {
 		}
 	}
 	return field
+}
+
+// publicURLWarning is the warning serve logs when BRIDGE_PUBLIC_URL is
+// the localhost default outside development, or "". The default stays (it
+// makes the two-minute walk-through work with no configuration), but
+// outside development it is almost certainly a mistake: every pay, return
+// and notify URL given to gateways and merchants would point at localhost,
+// so no notification would ever arrive. Development is when
+// BRIDGE_SIMULATORS or BRIDGE_ALLOW_INSECURE_URLS is on, as in every local
+// set-up the README shows. docker-compose.yml requires the variable.
+func (c *Config) publicURLWarning() string {
+	if !c.publicURLDefaulted || c.Simulators || c.AllowInsecureURLs {
+		return ""
+	}
+	return "BRIDGE_PUBLIC_URL is not set: using " + c.PublicURL + ", which gateways and shoppers cannot reach; " +
+		"payment notifications and returns will not arrive. Set BRIDGE_PUBLIC_URL to the bridge's public https:// address"
 }
 
 func (c *Config) sqlite() bool { return strings.HasPrefix(c.DatabaseURL, "sqlite:") }

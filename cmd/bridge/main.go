@@ -8,6 +8,8 @@
 //	bridge shops list
 //	bridge jobs archived                     tasks that gave up, with their reasons
 //	bridge jobs replay (--all | QUEUE ID)    run archived tasks again
+//	bridge keys check | rotate               count sealed values per key; re-seal them under the first key
+//	bridge healthcheck [--ready]             ask the local bridge whether it is up (exit 0/1)
 //	bridge version
 //
 // Every command reads the same environment: the BRIDGE_* variables of
@@ -34,32 +36,45 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
+		code := 2
+		var ee *exitError
+		if errors.As(err, &ee) {
+			code = ee.code
+		}
+		if !errors.Is(err, flag.ErrHelp) && err.Error() != "" {
 			fmt.Fprintln(os.Stderr, "bridge:", err)
 		}
-		os.Exit(2)
+		os.Exit(code)
 	}
 }
 
 // run dispatches a command line. Tests call it directly.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cmd := "serve"
-	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+	if len(args) > 0 && args[0] != "" && (args[0][0] != '-' || isHelp(args[0])) {
 		cmd, args = args[0], args[1:]
 	}
 	switch cmd {
 	case "serve":
-		return cmdServe(ctx, args, stderr)
+		return cmdServe(ctx, args, stdout, stderr)
 	case "migrate":
 		return cmdMigrate(ctx, args, stdout, stderr)
 	case "shops":
 		return cmdShops(ctx, args, stdout, stderr)
 	case "jobs":
 		return cmdJobs(ctx, args, stdout, stderr)
+	case "keys":
+		return cmdKeys(ctx, args, stdout, stderr)
+	case "healthcheck":
+		return cmdHealthcheck(ctx, args, stdout, stderr)
 	case "version":
+		fs := newFlagSet("version", "", "Prints the bridge's version.", stderr)
+		if done, err := parseFlags(fs, args, stdout); done || err != nil {
+			return err
+		}
 		fmt.Fprintln(stdout, "bridge", version)
 		return nil
-	case "help", "-h", "--help":
+	case "help", "-h", "-help", "--help", "--h":
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
@@ -76,7 +91,12 @@ const usage = `usage:
   bridge shops list [--json]
   bridge jobs archived [--json]
   bridge jobs replay (--all | QUEUE TASK_ID)
+  bridge keys check [--json]
+  bridge keys rotate [--batch N]
+  bridge healthcheck [--ready] [--timeout 3s] [--url URL]
   bridge version
+
+Every command answers --help (or -h) with its own usage and flags.
 `
 
 func newLogger(c *Config, w io.Writer) *slog.Logger {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -20,11 +19,10 @@ import (
 	"paybridge/internal/shopper"
 )
 
-func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve", "[--role all|web|worker]", "Runs the bridge (the default command). Configuration is read from the environment\n(BRIDGE_*, UPAY_*, CKO_*, KUPAY_*, SHOPIFY_*, WOOCOMMERCE_*; see the README).", stderr)
 	role := fs.String("role", "all", "what this process runs: all, web (HTTP only) or worker (jobs only)")
-	if err := fs.Parse(args); err != nil {
+	if done, err := parseFlags(fs, args, stdout); done || err != nil {
 		return err
 	}
 	if *role != "all" && *role != "web" && *role != "worker" {
@@ -35,6 +33,9 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer a.close()
+	if w := a.cfg.publicURLWarning(); w != "" {
+		a.log.Warn(w)
+	}
 	if a.embedded != nil && *role != "all" {
 		return errors.New("--role web/worker needs BRIDGE_REDIS_URL: the embedded queue lives inside one process")
 	}

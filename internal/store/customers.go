@@ -27,7 +27,7 @@ func (db *DB) CustomerToken(ctx context.Context, shopID, gateway, customerID str
 	}
 	b, err := db.kr.Open(sealed, customerTokenAAD(shopID, gateway, customerID))
 	if err != nil {
-		return "", fmt.Errorf("store: customer token of %s at %s: %w", shopID, gateway, err)
+		return "", fmt.Errorf("store: customer token of %s at %s: %w: %w", shopID, gateway, ErrUnreadableSecrets, err)
 	}
 	return string(b), nil
 }

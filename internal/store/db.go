@@ -66,6 +66,9 @@ type DB struct {
 	r   *sql.DB
 	kr  *secrets.Keyring
 	now func() time.Time
+	// afterResealRead, when set (tests), runs after [DB.Reseal] reads a
+	// page of rows and before it rewrites them.
+	afterResealRead func(table string)
 }
 
 var (

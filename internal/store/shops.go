@@ -73,7 +73,25 @@ func (db *DB) encodeShop(s *checkout.Shop) (shopRow, error) {
 	return r, nil
 }
 
+// ErrUnreadableSecrets marks a shop (or a saved-card token) whose sealed
+// values no key of the keyring opens (the key that sealed them is not
+// configured, or a value was altered). Errors wrapping it also wrap the
+// [secrets] error saying which.
+var ErrUnreadableSecrets = errors.New("its secrets cannot be opened with the configured keys (see `bridge keys check`)")
+
 func (db *DB) scanShop(sc rowScanner) (*checkout.Shop, error) {
+	s, err := db.scanShopRow(sc)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// scanShopRow scans a shop. When its secrets do not open, it returns the
+// shop without them (credentials, webhook secret and secrets empty)
+// together with an error wrapping [ErrUnreadableSecrets]; other errors
+// come with a nil shop.
+func (db *DB) scanShopRow(sc rowScanner) (*checkout.Shop, error) {
 	var (
 		s       checkout.Shop
 		r       shopRow
@@ -85,32 +103,33 @@ func (db *DB) scanShop(sc rowScanner) (*checkout.Shop, error) {
 		return nil, err
 	}
 	s.CreatedAt = fromMicros(created)
+	if err := json.Unmarshal([]byte(r.settings), &s.Settings); err != nil {
+		return nil, fmt.Errorf("shop %s: decode settings: %w", s.ID, err)
+	}
+	bare := s
 	open := func(column, sealed string) ([]byte, error) {
 		b, err := db.kr.Open(sealed, shopAAD(s.ID, column))
 		if err != nil {
-			return nil, fmt.Errorf("shop %s: open %s: %w", s.ID, column, err)
+			return nil, fmt.Errorf("shop %s: %w: open %s: %w", s.ID, ErrUnreadableSecrets, column, err)
 		}
 		return b, nil
 	}
 	b, err := open(colCredentials, r.credentials)
 	if err != nil {
-		return nil, err
+		return &bare, err
 	}
 	if err := json.Unmarshal(b, &s.Gateway.Credentials); err != nil {
 		return nil, fmt.Errorf("shop %s: decode credentials: invalid JSON", s.ID) // no plaintext in errors
 	}
 	if b, err = open(colWebhookSecret, r.webhookSecret); err != nil {
-		return nil, err
+		return &bare, err
 	}
 	s.WebhookSecret = string(b)
 	if b, err = open(colSecrets, r.secrets); err != nil {
-		return nil, err
+		return &bare, err
 	}
 	if err := json.Unmarshal(b, &s.Secrets); err != nil {
 		return nil, fmt.Errorf("shop %s: decode secrets: invalid JSON", s.ID)
-	}
-	if err := json.Unmarshal([]byte(r.settings), &s.Settings); err != nil {
-		return nil, fmt.Errorf("shop %s: decode settings: %w", s.ID, err)
 	}
 	return &s, nil
 }
@@ -194,20 +213,49 @@ func (db *DB) ShopByDomain(ctx context.Context, platform, domain string) (*check
 	return s, notFound(err, fmt.Sprintf("%s shop %s", platform, domain))
 }
 
-// ListShops returns every shop, oldest first, secrets opened.
+// ListShops returns every shop whose secrets open, oldest first, secrets
+// opened. Shops whose secrets no configured key opens are left out, so that
+// one of them does not stop the work on the others; [DB.ShopListing] lists
+// them too.
 func (db *DB) ListShops(ctx context.Context) ([]*checkout.Shop, error) {
+	all, err := db.ShopListing(ctx)
+	if err != nil {
+		return nil, err
+	}
+	shops := make([]*checkout.Shop, 0, len(all))
+	for _, l := range all {
+		if l.Err == nil {
+			shops = append(shops, l.Shop)
+		}
+	}
+	return shops, nil
+}
+
+// ListedShop is one shop of [DB.ShopListing].
+type ListedShop struct {
+	// Shop is the shop; without its credentials, webhook secret and
+	// secrets when Err is set.
+	Shop *checkout.Shop
+	// Err, when set, wraps [ErrUnreadableSecrets]: the shop's secrets do
+	// not open with the configured keys.
+	Err error
+}
+
+// ShopListing returns every shop, oldest first, with its secrets opened or
+// the reason they do not open.
+func (db *DB) ShopListing(ctx context.Context) ([]ListedShop, error) {
 	rows, err := db.r.QueryContext(ctx, `SELECT `+shopColumns+` FROM shops ORDER BY created_at, id`)
 	if err != nil {
 		return nil, fmt.Errorf("store: list shops: %w", err)
 	}
 	defer rows.Close()
-	var shops []*checkout.Shop
+	var shops []ListedShop
 	for rows.Next() {
-		s, err := db.scanShop(rows)
-		if err != nil {
+		s, err := db.scanShopRow(rows)
+		if err != nil && (s == nil || !errors.Is(err, ErrUnreadableSecrets)) {
 			return nil, fmt.Errorf("store: list shops: %w", err)
 		}
-		shops = append(shops, s)
+		shops = append(shops, ListedShop{Shop: s, Err: err})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: list shops: %w", err)
