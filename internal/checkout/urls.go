@@ -55,9 +55,6 @@ func CheckURLContext(ctx context.Context, raw string, allowInsecure bool, r Reso
 	if u.Scheme != "https" {
 		return errors.New("must use https")
 	}
-	if u.User != nil {
-		return errors.New("must not contain credentials")
-	}
 	host := strings.ToLower(u.Hostname())
 	if host == "" {
 		return errors.New("must name a host")
@@ -88,7 +85,8 @@ func CheckURLContext(ctx context.Context, raw string, allowInsecure bool, r Reso
 		case ctx.Err() != nil:
 			return fmt.Errorf("host %s does not resolve (no answer within %s)", name, ResolveTimeout)
 		case err != nil:
-			return fmt.Errorf("host %s does not resolve: %w", name, err)
+			// The resolver's error names our DNS server: not for the client.
+			return fmt.Errorf("host %s does not resolve (the lookup failed; try again)", name)
 		}
 		return fmt.Errorf("host %s does not resolve (no address)", name)
 	}
