@@ -360,9 +360,11 @@ func (p *Platform) settingsPage(c *gin.Context) {
 	if ValidShop(shop) {
 		frame += " https://" + shop
 	}
-	// Scripts: App Bridge from Shopify's CDN and the page's own, nonced.
-	// Styles, images and connections stay open: App Bridge adds its own.
-	nonce := server.SetPolicy(c, server.Policy{"script-src": {"https://cdn.shopify.com"},
+	// Scripts: App Bridge from Shopify's CDN and the page's own, nonced;
+	// 'strict-dynamic' lets the scripts App Bridge itself adds run (the
+	// host is the fallback of browsers without it). Styles, images and
+	// connections stay open: App Bridge adds its own.
+	nonce := server.SetPolicy(c, server.Policy{"script-src": {"'strict-dynamic'", "https://cdn.shopify.com"},
 		"object-src": {"'none'"}, "base-uri": {"'none'"}, "frame-ancestors": strings.Fields(frame)})
 	c.Header("Cache-Control", "no-store")
 	c.Status(http.StatusOK)
