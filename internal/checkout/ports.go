@@ -20,6 +20,10 @@ var (
 	ErrDuplicate = errors.New("already exists")
 	// ErrBadSignature: a callback's signature did not verify.
 	ErrBadSignature = errors.New("bad signature")
+	// ErrUnreadable: a callback's body (or the part of it an adapter needs)
+	// cannot be parsed. Adapters wrap it; the notify route answers 400 and
+	// nothing changes but the audit event recording the bad callback.
+	ErrUnreadable = errors.New("unreadable callback")
 )
 
 // Gateway is a payment gateway adapter (UPayments, Checkout.com, KuPay):
@@ -43,7 +47,8 @@ type Gateway interface {
 	Status(ctx context.Context, acct GatewayAccount, p *Payment, ref string) (GatewayStatus, error)
 	// ParseCallback reads a notification or browser return. What it returns
 	// is a claim, never proof. It returns ErrBadSignature (wrapped) when the
-	// request carries a signature that does not verify.
+	// request carries a signature that does not verify, and ErrUnreadable
+	// (wrapped) when the body cannot be parsed.
 	ParseCallback(ctx context.Context, acct GatewayAccount, req CallbackRequest) (Callback, error)
 }
 

@@ -385,7 +385,8 @@ func VerifySignature(key, signature string, body []byte) error {
 //
 // A webhook must carry a Cko-Signature that verifies with the account's
 // webhook key over the raw body; otherwise the error wraps
-// checkout.ErrBadSignature (a 401, nothing changes). Without a configured
+// checkout.ErrBadSignature (a 401, nothing changes); a body that is not one
+// JSON object wraps checkout.ErrUnreadable (a 400). Without a configured
 // key, webhooks are accepted unsigned (Signed false). Either way the claim
 // is only a trigger: the core fetches the payment.
 //
@@ -419,7 +420,7 @@ func (g *Gateway) ParseCallback(ctx context.Context, acct checkout.GatewayAccoun
 	}
 	var w Webhook
 	if err := wire.DecodeJSON(req.Body, &w); err != nil {
-		return checkout.Callback{}, fmt.Errorf("cko webhook: unreadable body: %w", err)
+		return checkout.Callback{}, fmt.Errorf("cko webhook: %w: %w", checkout.ErrUnreadable, err)
 	}
 	cb.Ref, cb.Result, cb.Outcome = w.Data.ID, w.Type, MapEvent(w.Type)
 	cb.Fields = map[string]string{"event_id": clip(w.ID, 100), "type": clip(w.Type, 100), "payment_id": clip(w.Data.ID, 100),
@@ -445,7 +446,7 @@ func (g *Gateway) CallbackPaymentID(req checkout.CallbackRequest) (string, error
 		} `json:"data"`
 	}
 	if err := wire.DecodeJSON(req.Body, &w); err != nil {
-		return "", fmt.Errorf("unreadable webhook body: %w", err)
+		return "", fmt.Errorf("webhook body: %w: %w", checkout.ErrUnreadable, err)
 	}
 	if w.Data.Reference != "" {
 		return w.Data.Reference, nil

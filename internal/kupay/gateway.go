@@ -175,7 +175,9 @@ var callbackFields = []string{"payment_id", "status", "order_id", "order_number"
 // ParseCallback reads a callback (any method; query, form or JSON body) or
 // a browser return. KuPay signs nothing: the result is a claim and only a
 // trigger for a status fetch. A browser return without a status claims
-// success on the paid URL and cancel on the cancel URL. It never fails.
+// success on the paid URL and cancel on the cancel URL. A body that is
+// neither a readable form nor a JSON object is an error wrapping
+// checkout.ErrUnreadable; nothing else fails.
 func (g *Gateway) ParseCallback(ctx context.Context, acct checkout.GatewayAccount, req checkout.CallbackRequest) (checkout.Callback, error) {
 	vals := url.Values{}
 	for k, vs := range req.Query {
@@ -185,14 +187,19 @@ func (g *Gateway) ParseCallback(ctx context.Context, acct checkout.GatewayAccoun
 		ct, _, _ := mime.ParseMediaType(req.Header.Get("Content-Type"))
 		if strings.Contains(ct, "json") || body[0] == '{' {
 			var m map[string]json.RawMessage
-			if wire.DecodeJSON(body, &m) == nil {
-				for k, raw := range m {
-					if s, err := scalar(raw); err == nil && s != "" {
-						vals.Set(k, s)
-					}
+			if err := wire.DecodeJSON(body, &m); err != nil {
+				return checkout.Callback{}, fmt.Errorf("kupay callback: %w: %w", checkout.ErrUnreadable, err)
+			}
+			for k, raw := range m {
+				if s, err := scalar(raw); err == nil && s != "" {
+					vals.Set(k, s)
 				}
 			}
-		} else if q, err := url.ParseQuery(string(body)); err == nil {
+		} else {
+			q, err := url.ParseQuery(string(body))
+			if err != nil {
+				return checkout.Callback{}, fmt.Errorf("kupay callback: %w: %w", checkout.ErrUnreadable, err)
+			}
 			for k, vs := range q {
 				vals[k] = vs
 			}

@@ -159,7 +159,6 @@ func TestParseCallback(t *testing.T) {
 			Body: []byte(`{"payment_id":"k2","status":"cancelled","amount":12.5}`)}, "k2", checkout.OutcomeCanceled},
 		{"form POST", checkout.CallbackRequest{Method: "POST", URL: "https://b/notify/kupay/p", Header: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}},
 			Body: []byte(`payment_id=k3&status=expired`)}, "k3", checkout.OutcomeExpired},
-		{"PUT garbage", checkout.CallbackRequest{Method: "PUT", URL: "https://b/notify/kupay/p", Body: []byte(`{not json`)}, "", ""},
 		{"return", checkout.CallbackRequest{Method: "GET", URL: "https://b/return/p"}, "", checkout.OutcomePaid},
 		{"cancel", checkout.CallbackRequest{Method: "GET", URL: "https://b/cancel/p"}, "", checkout.OutcomeCanceled},
 	} {
@@ -171,6 +170,19 @@ func TestParseCallback(t *testing.T) {
 			if v == "secret-api-key" {
 				t.Errorf("%s: a key in the callback URL reached the audit fields", tt.name)
 			}
+		}
+	}
+}
+
+// TestParseCallbackUnreadable: a body that is neither JSON nor a form is
+// an error wrapping checkout.ErrUnreadable (the notify route's 400), not a
+// callback claiming nothing.
+func TestParseCallbackUnreadable(t *testing.T) {
+	g := kupay.New(kupay.Config{})
+	for _, body := range []string{`{not json`, `{"payment_id":"k1"}}`, "payment_id=k1;status=paid", "payment_id=%zz"} {
+		_, err := g.ParseCallback(context.Background(), acct(), checkout.CallbackRequest{Method: "PUT", URL: "https://b/notify/kupay/p", Body: []byte(body)})
+		if !errors.Is(err, checkout.ErrUnreadable) {
+			t.Errorf("%q: %v, want ErrUnreadable", body, err)
 		}
 	}
 }

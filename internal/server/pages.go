@@ -2,9 +2,7 @@ package server
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"embed"
-	"encoding/base64"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -21,10 +19,6 @@ var (
 	tmpl = template.Must(template.ParseFS(templateFS, "templates/*.html"))
 	// styleSheet is the one stylesheet, inlined into every page.
 	styleSheet = mustRead("templates/style.css")
-	// pageCSP allows nothing but the inline stylesheet (by hash), links
-	// and, for the meta refresh, navigation.
-	pageCSP = "default-src 'none'; style-src 'sha256-" + hashCSS(styleSheet) +
-		"'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 
 func mustRead(name string) string {
@@ -33,11 +27,6 @@ func mustRead(name string) string {
 		panic(err)
 	}
 	return string(b)
-}
-
-func hashCSS(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return base64.StdEncoding.EncodeToString(sum[:])
 }
 
 // Page kinds, for [Page].Kind: they choose the icon and colour.
@@ -87,6 +76,8 @@ type pageData struct {
 	Refresh     string
 	RefreshText string
 	CSS         template.CSS
+	// Nonce is the response's CSP nonce, on the inline <style>.
+	Nonce string
 }
 
 // normLang maps a language tag to "ar" or "en".
@@ -180,31 +171,47 @@ func (p Page) data() pageData {
 	return d
 }
 
-// setPageHeaders sets the headers of every HTML page: no caching (a
-// payment's page changes), no referrer (URLs may carry references), and a
-// Content-Security-Policy that allows only the inline stylesheet.
-func setPageHeaders(c *gin.Context) {
+// pagePolicy is the policy of the built-in pages: nothing but their nonced
+// inline stylesheet (they have no scripts and no forms), links and, for
+// the meta refresh, navigation.
+func pagePolicy() Policy {
+	p := StrictPolicy()
+	p["form-action"] = []string{"'none'"}
+	return p
+}
+
+// setPageHeaders sets the headers of every built-in HTML page: no caching
+// (a payment's page changes), no referrer (URLs may carry references), and
+// the Content-Security-Policy with this response's nonce, which it returns.
+func setPageHeaders(c *gin.Context) string {
+	nonce := SetPolicy(c, pagePolicy())
 	h := c.Writer.Header()
-	h.Set("Content-Security-Policy", pageCSP)
-	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Cache-Control", "no-store")
+	return nonce
 }
 
 // RenderPage answers the request with the HTML page p and status.
 // A template failure is logged and answered with a plain 500.
 func RenderPage(c *gin.Context, status int, p Page) {
-	renderTemplate(c, status, "page.html", p.data())
+	renderTemplate(c, status, "page.html", func(nonce string) any {
+		d := p.data()
+		d.Nonce = nonce
+		return d
+	})
 }
 
-func renderTemplate(c *gin.Context, status int, name string, data any) {
+// renderTemplate renders the template name with the data data returns for
+// this response's CSP nonce.
+func renderTemplate(c *gin.Context, status int, name string, data func(nonce string) any) {
+	nonce := setPageHeaders(c)
 	var buf bytes.Buffer
-	if err := tmpl.ExecuteTemplate(&buf, name, data); err != nil {
+	if err := tmpl.ExecuteTemplate(&buf, name, data(nonce)); err != nil {
 		Logger(c).Error("server: render page", "template", name, "err", err)
+		c.Writer.Header().Del("Content-Security-Policy")
 		c.AbortWithStatus(http.StatusInternalServerError)
 		return
 	}
-	setPageHeaders(c)
 	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
 }
 
@@ -354,16 +361,19 @@ func (s *Server) notFoundPage(c *gin.Context, status int) {
 }
 
 type landingData struct {
-	Title, Refresh, Version, DocsURL string
-	CSS                              template.CSS
+	Title, Refresh, Version, DocsURL, Nonce string
+	CSS                                     template.CSS
 }
 
 // landing is the operator's landing page at /.
 func (s *Server) landing(c *gin.Context) {
-	renderTemplate(c, http.StatusOK, "landing.html", landingData{
-		Title:   "paybridge",
-		Version: s.cfg.Version,
-		DocsURL: safeURL(s.cfg.DocsURL),
-		CSS:     template.CSS(styleSheet),
+	renderTemplate(c, http.StatusOK, "landing.html", func(nonce string) any {
+		return landingData{
+			Title:   "paybridge",
+			Version: s.cfg.Version,
+			DocsURL: safeURL(s.cfg.DocsURL),
+			CSS:     template.CSS(styleSheet),
+			Nonce:   nonce,
+		}
 	})
 }

@@ -258,6 +258,10 @@ func (rt *Routes) notify(c *gin.Context) {
 	switch {
 	case err == nil:
 		c.JSON(http.StatusOK, gin.H{"received": true})
+	case errors.Is(err, checkout.ErrUnreadable):
+		// Before ErrNotFound: an account-level webhook whose body cannot be
+		// read names no payment, and the core wraps both.
+		server.WriteError(c, server.Wrap(err, http.StatusBadRequest, "unreadable_callback", "the notification body could not be read"))
 	case errors.Is(err, checkout.ErrNotFound):
 		server.WriteError(c, server.Wrap(err, http.StatusNotFound, "not_found", "unknown payment"))
 	case errors.Is(err, checkout.ErrBadSignature):

@@ -40,7 +40,9 @@ const maxFieldLen = 2048
 // has an "api_secret", it verifies Base64(HMAC-SHA256(secret, timestamp +
 // "POST" + req.URL + body)); a mismatch or a timestamp more than
 // [MaxSignatureAge] away returns an error wrapping checkout.ErrBadSignature.
-// Signed is true only when a signature verified. Unsigned callbacks are
+// Signed is true only when a signature verified. A body that is neither a
+// readable form nor a JSON object is an error wrapping
+// checkout.ErrUnreadable. Unsigned callbacks are
 // accepted (UPayments' signing is not yet generally rolled out): the result
 // is a claim to be checked with Status, never proof.
 func (g *Gateway) ParseCallback(ctx context.Context, acct checkout.GatewayAccount, req checkout.CallbackRequest) (checkout.Callback, error) {
@@ -119,7 +121,7 @@ func callbackValues(req checkout.CallbackRequest) (url.Values, error) {
 			bv, err = url.ParseQuery(string(body))
 		}
 		if err != nil {
-			return nil, fmt.Errorf("upay callback: unreadable body: %w", err)
+			return nil, fmt.Errorf("upay callback: %w: %w", checkout.ErrUnreadable, err)
 		}
 		for k, vs := range bv {
 			out[k] = vs

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -38,15 +39,19 @@ func RetryAfter(v string, now time.Time) (d time.Duration, ok bool) {
 var ErrTrailingData = errors.New("trailing data after JSON")
 
 // DecodeJSON decodes exactly one JSON value from raw into v, keeping
-// numbers as json.Number (never float64: amounts must stay exact).
+// numbers as json.Number (never float64: amounts must stay exact). Only
+// JSON whitespace may follow the value; anything else, a stray "}" or "]"
+// included, is ErrTrailingData.
 func DecodeJSON(raw []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	if err := dec.Decode(v); err != nil {
 		return err
 	}
-	if dec.More() {
-		return ErrTrailingData
+	// Decoder.More reports false on a closing "}" or "]", so it cannot tell
+	// "{}" from "{}}": look at what is left of the input instead.
+	if rest := bytes.TrimLeft(raw[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
+		return fmt.Errorf("%w: %q at offset %d", ErrTrailingData, Snippet(rest, 16), dec.InputOffset())
 	}
 	return nil
 }

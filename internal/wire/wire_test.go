@@ -29,11 +29,49 @@ func TestDecodeJSON(t *testing.T) {
 	if err := DecodeJSON([]byte(`{"amount": 12.345}`), &v); err != nil || v["amount"] != json.Number("12.345") {
 		t.Fatalf("%v %#v", err, v)
 	}
-	if err := DecodeJSON([]byte(`{} {}`), &v); !errors.Is(err, ErrTrailingData) {
-		t.Fatalf("trailing: %v", err)
+	tests := []struct {
+		name, in string
+		trailing bool // the error is ErrTrailingData
+		ok       bool
+	}{
+		{"object", `{"a":1}`, false, true},
+		{"surrounding whitespace", " \t\r\n{\"a\":1} \n\t\r ", false, true},
+		{"two values", `{} {}`, true, false},
+		{"two values no space", `{}{}`, true, false},
+		{"stray brace", `{"a":1}}`, true, false},
+		{"stray bracket", `{"a":1}]`, true, false},
+		{"stray comma", `{"a":1},`, true, false},
+		{"stray text", `{"a":1} x`, true, false},
+		{"NUL after", "{\"a\":1}\x00", true, false},
+		{"non-JSON space after", "{\"a\":1}\u00a0", true, false},
+		{"HTML", `<html>`, false, false},
+		{"empty", ``, false, false},
+		{"truncated", `{"a":`, false, false},
 	}
-	if err := DecodeJSON([]byte(`<html>`), &v); err == nil {
-		t.Fatal("HTML decoded")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var v map[string]any
+			err := DecodeJSON([]byte(tt.in), &v)
+			if (err == nil) != tt.ok {
+				t.Fatalf("DecodeJSON(%q) = %v, want ok=%v", tt.in, err, tt.ok)
+			}
+			if errors.Is(err, ErrTrailingData) != tt.trailing {
+				t.Fatalf("DecodeJSON(%q) = %v, want ErrTrailingData=%v", tt.in, err, tt.trailing)
+			}
+		})
+	}
+	// Scalars and arrays are single values too.
+	for _, in := range []string{`1`, `"s"`, `[1,2]`, `null`, ` true `} {
+		var x any
+		if err := DecodeJSON([]byte(in), &x); err != nil {
+			t.Errorf("DecodeJSON(%q) = %v", in, err)
+		}
+	}
+	for _, in := range []string{`1 2`, `"s"]`, `[1,2]]`, `null}`} {
+		var x any
+		if err := DecodeJSON([]byte(in), &x); !errors.Is(err, ErrTrailingData) {
+			t.Errorf("DecodeJSON(%q) = %v, want ErrTrailingData", in, err)
+		}
 	}
 }
 

@@ -343,8 +343,8 @@ func (p *Platform) putSettings(c *gin.Context) {
 var settingsTmpl = template.Must(template.New("settings").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>paybridge — payments for Shopify</title>
 <meta name="shopify-api-key" content="{{.APIKey}}">
-<script src="https://cdn.shopify.com/shopifycloud/app-bridge.js"></script>
-<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}label{display:block;margin:.8rem 0 .2rem}input,select{width:100%;padding:.4rem}small{color:#555}</style>
+<script nonce="{{.Nonce}}" src="https://cdn.shopify.com/shopifycloud/app-bridge.js"></script>
+<style nonce="{{.Nonce}}">body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}label{display:block;margin:.8rem 0 .2rem}input,select{width:100%;padding:.4rem}small{color:#555}</style>
 </head><body>
 <h1>paybridge settings</h1>
 <form id="f">
@@ -360,7 +360,7 @@ var settingsTmpl = template.Must(template.New("settings").Parse(`<!doctype html>
 <label>Order-webhook mode: reach the shopper by<select name="invoice"><option value="">A pay link on the order</option><option value="link">The gateway's own pay link on the order</option><option value="email">Gateway invoice by e-mail</option><option value="sms">Gateway invoice by SMS</option><option value="all">Gateway invoice by e-mail and SMS</option></select></label>
 <p><button type="submit">Save</button> <span id="msg"></span></p>
 </form>
-<script>
+<script nonce="{{.Nonce}}">
 const f = document.getElementById('f'), msg = document.getElementById('msg'), gw = document.getElementById('gateway'),
   credsDiv = document.getElementById('creds'), info = document.getElementById('gwinfo');
 let state = {gateways: [], gateway: '', credentials_set: {}};
@@ -414,11 +414,16 @@ func (p *Platform) settingsPage(c *gin.Context) {
 	if ValidShop(shop) {
 		frame += " https://" + shop
 	}
-	c.Header("Content-Security-Policy", "frame-ancestors "+frame)
+	// Scripts: App Bridge from Shopify's CDN and the page's own, nonced;
+	// 'strict-dynamic' lets the scripts App Bridge itself adds run (the
+	// host is the fallback of browsers without it). Styles, images and
+	// connections stay open: App Bridge adds its own.
+	nonce := server.SetPolicy(c, server.Policy{"script-src": {"'strict-dynamic'", "https://cdn.shopify.com"},
+		"object-src": {"'none'"}, "base-uri": {"'none'"}, "frame-ancestors": strings.Fields(frame)})
 	c.Header("Cache-Control", "no-store")
 	c.Status(http.StatusOK)
 	c.Header("Content-Type", "text/html; charset=utf-8")
-	if err := settingsTmpl.Execute(c.Writer, struct{ APIKey string }{p.cfg.APIKey}); err != nil {
+	if err := settingsTmpl.Execute(c.Writer, struct{ APIKey, Nonce string }{p.cfg.APIKey, nonce}); err != nil {
 		_ = c.Error(err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -36,7 +37,7 @@ const WebhookName = "paybridge: order updates"
 var connectPage = template.Must(template.New("connect").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>Connect WooCommerce · paybridge</title>
-<style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem;line-height:1.5}
+<style nonce="{{.Nonce}}">body{font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem;line-height:1.5}
 label{display:block;margin-top:1rem;font-weight:600}input,select{width:100%;padding:.5rem;font-size:1rem;box-sizing:border-box}
 button{margin-top:1.5rem;padding:.6rem 1.2rem;font-size:1rem}.err{color:#b00020}.ar{direction:rtl;color:#555}
 fieldset{margin-top:1rem;border:1px solid #ccc;padding:.5rem 1rem 1rem}legend{font-weight:600}
@@ -71,7 +72,7 @@ var resultPage = template.Must(template.New("result").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 {{if .Refresh}}<meta http-equiv="refresh" content="3">{{end}}
 <title>{{.Heading}} · paybridge</title>
-<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;line-height:1.5}
+<style nonce="{{.Nonce}}">body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;line-height:1.5}
 code{background:#f3f3f3;padding:.15rem .35rem;word-break:break-all}.ar{direction:rtl;color:#555}</style></head>
 <body><h1>{{.Heading}}</h1><p class="ar">{{.HeadingAR}}</p><p>{{.Message}}</p>
 {{if .ShopID}}<ol>
@@ -86,6 +87,7 @@ type connectData struct {
 	Action, StoreURL, Error, ErrorAR, PluginURL string
 	Gateways                                    []connectGateway
 	Sandbox                                     bool
+	Nonce                                       string // the CSP nonce, set by renderHTML
 }
 
 // connectGateway is one gateway offered on the connect form, with the
@@ -194,11 +196,32 @@ type resultData struct {
 	Refresh                     bool
 	ShopID, Secret, BridgeURL   string
 	PluginURL                   string
+	Nonce                       string // the CSP nonce, set by renderHTML
 }
 
+// pagePolicy is the pages' Content-Security-Policy: their nonced inline
+// stylesheet, the one style attribute the form has, and no scripts.
+// form-action is left open: the form's answer redirects to the store's
+// wc-auth page, which form-action would also govern.
+var pagePolicy = func() server.Policy {
+	p := server.StrictPolicy()
+	delete(p, "form-action")
+	sum := sha256.Sum256([]byte("width:auto"))
+	p["style-src-attr"] = []string{"'unsafe-hashes'", "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"}
+	return p
+}()
+
 func renderHTML(c *gin.Context, status int, t *template.Template, data any) {
+	nonce := server.SetPolicy(c, pagePolicy)
+	switch d := data.(type) {
+	case connectData:
+		d.Nonce = nonce
+		data = d
+	case resultData:
+		d.Nonce = nonce
+		data = d
+	}
 	c.Header("Cache-Control", "no-store")
-	c.Header("Referrer-Policy", "no-referrer")
 	c.Header("X-Frame-Options", "DENY")
 	c.Status(status)
 	c.Header("Content-Type", "text/html; charset=utf-8")

@@ -224,7 +224,7 @@ func NormalizeStoreURL(raw string, allowInsecure bool) (string, error) {
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = ""
 	s := u.String()
-	if err := checkout.CheckURL(s, allowInsecure); err != nil {
+	if err := checkout.CheckURLContext(context.Background(), s, allowInsecure, nil); err != nil { // no lookup: as before
 		return "", fmt.Errorf("store URL %s: %w", s, err)
 	}
 	return s, nil
