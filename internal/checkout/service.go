@@ -252,7 +252,7 @@ func (s *Service) URLs(p *Payment) URLs {
 
 // Validate checks a request's fields (money is already parsed), fitting
 // over-long fields when req.Fit is set; it returns what it fitted.
-func (s *Service) Validate(req *PaymentRequest) ([]Fitted, error) {
+func (s *Service) Validate(ctx context.Context, req *PaymentRequest) ([]Fitted, error) {
 	switch {
 	case strings.TrimSpace(req.OrderID) == "":
 		return nil, &ValidationError{"order_id", "is required"}
@@ -270,14 +270,14 @@ func (s *Service) Validate(req *PaymentRequest) ([]Fitted, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkFields(req); err != nil {
+	if err := s.checkFields(ctx, req); err != nil {
 		return nil, err
 	}
 	return fitted, nil
 }
 
 // checkFields checks everything but the length limits.
-func (s *Service) checkFields(req *PaymentRequest) error {
+func (s *Service) checkFields(ctx context.Context, req *PaymentRequest) error {
 	switch req.Language {
 	case "":
 		req.Language = "en"
@@ -291,7 +291,10 @@ func (s *Service) checkFields(req *PaymentRequest) error {
 		if u.v == "" {
 			continue
 		}
-		if err := CheckURL(u.v, s.cfg.AllowInsecureURLs); err != nil {
+		uctx, cancel := context.WithTimeout(ctx, ResolveTimeout)
+		err := CheckURLContext(uctx, u.v, s.cfg.AllowInsecureURLs, merchantResolver)
+		cancel()
+		if err != nil {
 			return &ValidationError{u.field, err.Error()}
 		}
 	}
@@ -356,7 +359,7 @@ func productPrices(ps []Product) []string {
 // StatusCreated and returns the *GatewayError: the next call, or the
 // shopper's visit to the pay URL, tries the charge again.
 func (s *Service) CreatePayment(ctx context.Context, shop *Shop, platform string, req PaymentRequest, source string) (p *Payment, created bool, err error) {
-	fitted, err := s.Validate(&req)
+	fitted, err := s.Validate(ctx, &req)
 	if err != nil {
 		return nil, false, err
 	}

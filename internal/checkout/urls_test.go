@@ -248,7 +248,7 @@ func TestValidateURLs(t *testing.T) {
 			default:
 				req.CallbackURL = u
 			}
-			_, err := s.Validate(&req)
+			_, err := s.Validate(t.Context(), &req)
 			var ve *ValidationError
 			if !errors.As(err, &ve) || ve.Field != field {
 				t.Errorf("%s=%s: %v, want a ValidationError on %s", field, u, err, field)

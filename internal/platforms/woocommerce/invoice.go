@@ -203,7 +203,7 @@ func (p *Platform) invoice(c *gin.Context) {
 	// which a refused request would otherwise hold.
 	probe := req
 	probe.Products = slices.Clone(req.Products)
-	if _, err := p.svc.Validate(&probe); err != nil {
+	if _, err := p.svc.Validate(ctx, &probe); err != nil {
 		writeInvoiceError(c, err)
 		return
 	}
