@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"syscall"
@@ -84,16 +85,15 @@ func NewSyncer(events EventLister, payURL func(string) string, cfg SyncerConfig)
 }
 
 // refusePrivate runs after DNS resolution, so a public name that resolves
-// to a private address is refused too.
+// to a private address is refused too; the ranges are the ones the core
+// refuses at create time (checkout.PublicAddr).
 func refusePrivate(network, address string, _ syscall.RawConn) error {
-	host, _, err := net.SplitHostPort(address)
+	ap, err := netip.ParseAddrPort(address)
 	if err != nil {
-		return err
+		return fmt.Errorf("refusing to deliver a callback to %s: %w", address, err)
 	}
-	ip := net.ParseIP(host)
-	if ip == nil || ip.IsLoopback() || ip.IsPrivate() || ip.IsUnspecified() || ip.IsLinkLocalUnicast() ||
-		ip.IsLinkLocalMulticast() || ip.IsMulticast() {
-		return fmt.Errorf("refusing to deliver a callback to non-public address %s", host)
+	if err := checkout.PublicAddr(ap.Addr().Unmap()); err != nil {
+		return fmt.Errorf("refusing to deliver a callback to non-public address %s: %w", ap.Addr(), err)
 	}
 	return nil
 }
