@@ -120,8 +120,10 @@ type Capabilities struct {
 type CredentialField struct {
 	// Name is the key in GatewayAccount.Credentials ("api_key").
 	Name string
-	// Label is what a merchant is shown ("UPayments API key").
-	Label string
+	// Label is what a merchant is shown ("UPayments API key"), and LabelAR
+	// the same in Arabic (empty: forms show Label).
+	Label   string
+	LabelAR string
 	// Required fields must be non-empty for the account to work.
 	Required bool
 }

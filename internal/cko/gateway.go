@@ -110,9 +110,9 @@ func (g *Gateway) Capabilities() checkout.Capabilities {
 		MaxMinor:            MaxMinor,
 		IdempotentRefunds:   true,
 		Credentials: []checkout.CredentialField{
-			{Name: CredSecretKey, Label: "Checkout.com secret key", Required: true},
-			{Name: CredProcessingChannel, Label: "Checkout.com processing channel id", Required: true},
-			{Name: CredWebhookKey, Label: "Checkout.com webhook signing key", Required: true},
+			{Name: CredSecretKey, Label: "Checkout.com secret key", LabelAR: "المفتاح السري لـ Checkout.com", Required: true},
+			{Name: CredProcessingChannel, Label: "Checkout.com processing channel id", LabelAR: "معرّف قناة المعالجة لـ Checkout.com", Required: true},
+			{Name: CredWebhookKey, Label: "Checkout.com webhook signing key", LabelAR: "مفتاح توقيع إشعارات Checkout.com", Required: true},
 		},
 	}
 }

@@ -73,7 +73,7 @@ func (g *Gateway) Name() string { return GatewayName }
 // callbacks, an unknown page lifetime.
 func (g *Gateway) Capabilities() checkout.Capabilities {
 	return checkout.Capabilities{DisplayName: "KuPay", Currencies: Currencies,
-		Credentials: []checkout.CredentialField{{Name: CredToken, Label: "KuPay API token", Required: true}}}
+		Credentials: []checkout.CredentialField{{Name: CredToken, Label: "KuPay API token", LabelAR: "رمز واجهة KuPay", Required: true}}}
 }
 
 // Client returns the API client for the account.

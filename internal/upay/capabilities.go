@@ -21,8 +21,8 @@ func (g *Gateway) Capabilities() checkout.Capabilities {
 		SavedCards: true, Invoices: true, SignedNotifications: true, Splits: true, SplitRefunds: true, RequiresContact: true,
 		Methods: Methods,
 		Credentials: []checkout.CredentialField{
-			{Name: "api_key", Label: "UPayments API key", Required: true},
-			{Name: "api_secret", Label: "UPayments API secret (optional, for signed requests)"},
+			{Name: "api_key", Label: "UPayments API key", LabelAR: "مفتاح واجهة UPayments", Required: true},
+			{Name: "api_secret", Label: "UPayments API secret (optional, for signed requests)", LabelAR: "سرّ واجهة UPayments (اختياري)"},
 		},
 	}
 }

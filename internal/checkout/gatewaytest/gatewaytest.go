@@ -297,8 +297,8 @@ func testCredentials(t *testing.T, e *env) {
 		t.Fatal("the gateway declares no credentials")
 	}
 	for _, f := range e.caps.Credentials {
-		if f.Name == "" || f.Label == "" {
-			t.Errorf("credential %+v lacks a name or label", f)
+		if f.Name == "" || f.Label == "" || f.LabelAR == "" {
+			t.Errorf("credential %+v lacks a name or a label in English and Arabic (connect and settings forms show both)", f)
 		}
 		if strings.TrimSpace(e.Account.Credentials[f.Name]) == "" {
 			t.Errorf("declared credential %q (%s) is not in the working account", f.Name, f.Label)

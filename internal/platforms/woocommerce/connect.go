@@ -103,17 +103,6 @@ type connectField struct {
 	Required, Secret      bool
 }
 
-// credentialLabelsAR are the Arabic labels of the credentials the bridge's
-// gateways ask for, by gateway and credential name; others show English only.
-var credentialLabelsAR = map[string]string{
-	"upay/api_key":              "مفتاح واجهة UPayments",
-	"upay/api_secret":           "سرّ واجهة UPayments (اختياري)",
-	"cko/secret_key":            "المفتاح السري لـ Checkout.com",
-	"cko/processing_channel_id": "معرّف قناة المعالجة لـ Checkout.com",
-	"cko/webhook_key":           "مفتاح توقيع إشعارات Checkout.com",
-	"kupay/api_token":           "رمز واجهة KuPay",
-}
-
 // credentialFields are the fields a gateway's account needs: those it
 // reports, or one API key when it reports none.
 func credentialFields(caps checkout.Capabilities) []checkout.CredentialField {
@@ -148,7 +137,7 @@ func (p *Platform) connectGateways(selected string) []connectGateway {
 		}
 		for _, f := range credentialFields(caps) {
 			g.Fields = append(g.Fields, connectField{Input: credentialInput(name, f.Name), Label: f.Label,
-				LabelAR: credentialLabelsAR[name+"/"+f.Name], Required: f.Required, Secret: isSecretField(f.Name)})
+				LabelAR: f.LabelAR, Required: f.Required, Secret: isSecretField(f.Name)})
 		}
 		out = append(out, g)
 	}
