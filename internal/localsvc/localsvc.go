@@ -222,7 +222,8 @@ type Postgres struct {
 // StartPostgres runs initdb and postgres from PG_BINDIR or
 // /usr/lib/postgresql/*/bin (newest first) in a new directory under
 // parent, which Stop removes. As root, the server runs as the postgres
-// user (initdb refuses root).
+// user (initdb refuses root), and the directory is made in /tmp instead
+// when that user cannot reach parent.
 func StartPostgres(ctx context.Context, parent string) (*Postgres, error) {
 	bindir, err := pgBinDir()
 	if err != nil {
@@ -231,6 +232,9 @@ func StartPostgres(ctx context.Context, parent string) (*Postgres, error) {
 	cred, err := pgCredential()
 	if err != nil {
 		return nil, err
+	}
+	if cred != nil && !searchable(parent) {
+		parent = "/tmp"
 	}
 	base, err := os.MkdirTemp(parent, "localsvc-pg-")
 	if err != nil {
@@ -243,10 +247,6 @@ func StartPostgres(ctx context.Context, parent string) (*Postgres, error) {
 		}
 	}()
 	if cred != nil {
-		// The server's user must reach its directory through parent.
-		if err := os.Chmod(parent, 0o755); err != nil {
-			return nil, err
-		}
 		if err := os.Chown(base, int(cred.Uid), int(cred.Gid)); err != nil {
 			return nil, err
 		}
@@ -359,4 +359,18 @@ func pgCredential() (*syscall.Credential, error) {
 		return nil, err
 	}
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+}
+
+// searchable reports whether every directory from dir up to / lets others
+// through (o+x), so that another user can reach a subdirectory.
+func searchable(dir string) bool {
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil || fi.Mode().Perm()&0o001 == 0 {
+			return false
+		}
+		if d == filepath.Dir(d) {
+			return true
+		}
+	}
 }
