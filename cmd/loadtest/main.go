@@ -83,7 +83,7 @@ repetitions interleaved, medians reported), and prints a Markdown table.
       merchant, at a steady -p3-rate payments/s for -p3-duration.
   P4  a notification lost (the gateway's truth changes silently) → merchant
       told, on the default reconcile configuration; runs in the background
-      for up to -p4-timeout while the other figures run (its own shop).
+      for up to -p4-timeout, on a second, idle bridge of the same stack.
   P5  peak RSS of the bridge process (and of Redis, PostgreSQL stack) with
       -p5-checkouts concurrent creates while the gateway answers in -p5-latency.
   P6  GET /metrics time with -p6-payments final payments seeded in the

@@ -15,9 +15,6 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // figure and checks that it prints a complete table. It asserts no timing:
 // the figures are whatever this machine measured.
 func TestSmoke(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts PostgreSQL, Redis and bridge processes")
-	}
 	t.Parallel()
 	args := []string{"-stack", "both", "-reps", "1", "-duration", "200ms", "-clients", "2", "-slow-clients", "2",
 		"-slow-latency", "5ms", "-steady-rate", "10", "-notify-clients", "2", "-notify-payments", "4",

@@ -217,7 +217,6 @@ type deployment struct {
 	webs     []*bridgeProc
 	workers  []*bridgeProc
 	shop     shop // the load's shop
-	p4shop   shop // P4's own shop, so that P1's abandoned payments do not share its status-call budget
 	dbURL    string
 	queue    string // the queue's Redis host:port
 }
@@ -291,11 +290,7 @@ func (r *runner) deploy(ctx context.Context, kind string, webs, workers int) (_ 
 	if d.shop, err = r.addShop(ctx, d, "Load shop"); err != nil {
 		return nil, err
 	}
-	if d.p4shop, err = r.addShop(ctx, d, "Lost-notification shop"); err != nil {
-		return nil, err
-	}
 	d.merchant.addSecret(d.shop.secret)
-	d.merchant.addSecret(d.p4shop.secret)
 	if webs == 0 {
 		p, err := r.startBridge(ctx, d, "all", "bridge")
 		if err != nil {
