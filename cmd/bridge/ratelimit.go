@@ -18,8 +18,9 @@ type RateLimits struct {
 	NotifyPerPayment string `env:"BRIDGE_RATE_NOTIFY_PER_PAYMENT" envDefault:"60-M"`
 	// NotifyPerAddress bounds the notifications from one address, for
 	// every payment: high, so a gateway's genuine burst for many payments
-	// is never refused. BRIDGE_RATE_NOTIFY_PER_ADDRESS, default 6000-M.
-	NotifyPerAddress string `env:"BRIDGE_RATE_NOTIFY_PER_ADDRESS" envDefault:"6000-M"`
+	// is never refused. BRIDGE_RATE_NOTIFY_PER_ADDRESS, default 60000-M
+	// (1,000 a second).
+	NotifyPerAddress string `env:"BRIDGE_RATE_NOTIFY_PER_ADDRESS" envDefault:"60000-M"`
 	// ConnectPerAddress bounds WooCommerce connect-form submissions from
 	// one address. BRIDGE_RATE_CONNECT_PER_ADDRESS, default 10-M.
 	ConnectPerAddress string `env:"BRIDGE_RATE_CONNECT_PER_ADDRESS" envDefault:"10-M"`
