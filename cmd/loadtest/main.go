@@ -91,7 +91,7 @@ repetitions interleaved, medians reported), and prints a Markdown table.
 
 The only setting changed from the shipped defaults is the notification
 rate limit per address (-notify-limit): every request comes from 127.0.0.1,
-and the default 6000-M would refuse P2 after 100/s.
+and the default 60000-M would refuse P2 past 1,000/s.
 
 flags:
 `
