@@ -125,6 +125,7 @@ func TestOrderWebhook(t *testing.T) {
 		}
 	})
 	t.Run("InvoiceByEmail", func(t *testing.T) { testInvoice(t, h) })
+	t.Run("GatewayPayLink", func(t *testing.T) { testGatewayLink(t, h) })
 	t.Run("Compliance", func(t *testing.T) { testCompliance(t, h, shop) })
 }
 
@@ -166,6 +167,32 @@ func testInvoice(t *testing.T, h *harness) {
 	}
 	if got := h.payment(shop, "6001"); got.Status != checkout.StatusPaid || got.ID != p.ID {
 		t.Fatalf("payment: %s", got.Status)
+	}
+}
+
+// testGatewayLink: order-webhook mode with the invoice setting "link":
+// the gateway's own pay link (a create-invoice that sends nothing) is noted
+// on the order, and the payment's customer is the order's customer.
+func testGatewayLink(t *testing.T, h *harness) {
+	shop := h.setup("link-shop.myshopify.com", ModeOrderWebhook)
+	if code, out := h.settings(shop.Domain, SettingsJSON{Mode: ModeOrderWebhook, Sandbox: true, Invoice: "link"}); code != http.StatusOK {
+		t.Fatalf("settings: %d %v", code, out)
+	}
+	gid := h.sim.AddOrder(6101, "#6101", "KWD", "0.750")
+	if code, err := h.sim.SendWebhook(nil, h.base+"/shopify/webhooks", "orders/create", shop.Domain, "evt-6101", orderPayload(t, 6101, shop.Domain, "0.750"), ""); err != nil || code != http.StatusOK {
+		t.Fatalf("webhook: %d %v", code, err)
+	}
+	charges := h.upay.Charges()
+	last := string(charges[len(charges)-1])
+	if !strings.Contains(last, `"create-invoice"`) || !strings.Contains(last, `"notificationType":"link"`) {
+		t.Fatalf("sent %s", last)
+	}
+	p := h.payment(shop, "6101")
+	if p.GatewayURL == "" || !strings.Contains(h.sim.Order(gid).Note, "Pay with UPayments: "+p.GatewayURL) {
+		t.Fatalf("note %q, the gateway's link %q", h.sim.Order(gid).Note, p.GatewayURL)
+	}
+	if p.Customer.UniqueID == "" {
+		t.Errorf("the order's customer id was not kept: %+v", p.Customer)
 	}
 }
 
