@@ -116,8 +116,10 @@ type Service struct {
 	queue    Queue
 	cfg      Config
 	gateways map[string]Gateway
-	syncers  map[string]Syncer
-	log      *slog.Logger
+	// gatewayOrder is the gateways' names in registration order.
+	gatewayOrder []string
+	syncers      map[string]Syncer
+	log          *slog.Logger
 	// hot holds a token per hot confirmation running (HotConfirms of
 	// them at most); hotWG waits for them.
 	hot   chan struct{}
@@ -161,7 +163,12 @@ func NewService(store Store, queue Queue, cfg Config) *Service {
 }
 
 // RegisterGateway makes an adapter available to shops naming it.
-func (s *Service) RegisterGateway(g Gateway) { s.gateways[g.Name()] = g }
+func (s *Service) RegisterGateway(g Gateway) {
+	if _, ok := s.gateways[g.Name()]; !ok {
+		s.gatewayOrder = append(s.gatewayOrder, g.Name())
+	}
+	s.gateways[g.Name()] = g
+}
 
 // RegisterSyncer sets the syncer for a platform's shops.
 func (s *Service) RegisterSyncer(platform string, sy Syncer) { s.syncers[platform] = sy }

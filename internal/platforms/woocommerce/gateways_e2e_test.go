@@ -63,6 +63,10 @@ func testConnectForm(t *testing.T, e *env) {
 	if code != http.StatusOK {
 		t.Fatalf("connect form: %d", code)
 	}
+	// UPayments, registered first, is the one preselected, and comes first.
+	if !strings.Contains(page, `value="upay" checked`) || strings.Index(page, `value="upay"`) > strings.Index(page, `value="cko"`) {
+		t.Error("the connect form does not preselect UPayments first")
+	}
 	for _, want := range []string{`value="upay"`, `value="cko"`, `value="kupay"`, "UPayments API key", "Checkout.com secret key",
 		"Checkout.com processing channel id", "Checkout.com webhook signing key", "KuPay API token", `name="cred.cko.webhook_key"`,
 		"رمز واجهة KuPay", `name="sandbox"`} {
