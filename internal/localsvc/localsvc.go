@@ -100,6 +100,10 @@ func (p *Proc) Pid() int { return p.cmd.Process.Pid }
 // Done is closed when the process has exited.
 func (p *Proc) Done() <-chan struct{} { return p.done }
 
+// Err is how the process exited (exec.Cmd.Wait's error); valid once Done
+// is closed.
+func (p *Proc) Err() error { return p.err }
+
 // Stop sends sig, waits up to grace, then kills the process.
 func (p *Proc) Stop(sig os.Signal, grace time.Duration) error {
 	select {

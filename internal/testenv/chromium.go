@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"paybridge/internal/localsvc"
 )
 
 // chromiumTimeout bounds one headless Chromium run.
@@ -114,31 +116,29 @@ func runChromium(t testing.TB, args ...string) []byte {
 	argv = append(argv, args...)
 	cmd := exec.Command(bin, argv...)
 	var stdout bytes.Buffer
-	var stderr syncBuffer
-	cmd.Stdout = &stdout
-	cmd.Stderr = &stderr
+	cmd.Stdout = &stdout // stderr is kept by the Proc, for errors
 	cmd.Dir = profile
 	cmd.Env = append(os.Environ(), "HOME="+profile)
 	// Own process group, so the browser's helper processes are killed with it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	start := time.Now()
-	c, err := startChild(cmd)
+	c, err := localsvc.Start(cmd)
 	if err != nil {
-		t.Fatalf("testenv: start %s: %v", bin, err)
+		t.Fatalf("testenv: %v", err)
 	}
 	killGroup := func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	select {
-	case <-c.done:
+	case <-c.Done():
 	case <-ctx.Done():
 		killGroup()
-		<-c.done
+		<-c.Done()
 	}
 	killGroup() // helpers left behind after a normal exit
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		t.Fatalf("testenv: chromium %v timed out after %v\n%s", args, chromiumTimeout, tail(stderr.String(), 30))
+		t.Fatalf("testenv: chromium %v timed out after %v\n%s", args, chromiumTimeout, c.Output(30))
 	}
-	if c.err != nil {
-		t.Fatalf("testenv: chromium %v: %v\n%s", args, c.err, tail(stderr.String(), 30))
+	if c.Err() != nil {
+		t.Fatalf("testenv: chromium %v: %v\n%s", args, c.Err(), c.Output(30))
 	}
 	t.Logf("testenv: chromium %s took %v", args[0], time.Since(start).Round(time.Millisecond))
 	return stdout.Bytes()

@@ -26,6 +26,8 @@ import (
 	"github.com/ory/dockertest/v3"
 	dc "github.com/ory/dockertest/v3/docker"
 	"go.uber.org/goleak"
+
+	"paybridge/internal/localsvc"
 )
 
 const (
@@ -296,29 +298,25 @@ func localPostgres() (*pgServer, error) {
 	}
 	data := filepath.Join(base, "data")
 
-	var initOut syncBuffer
 	initdb := exec.Command(filepath.Join(bindir, "initdb"),
 		"-D", data, "-A", "trust", "-U", "app", "--no-sync", "-E", "UTF8", "--locale=C")
 	initdb.Dir = base
-	initdb.Stdout = &initOut
-	initdb.Stderr = &initOut
 	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-	c, err := startChild(initdb)
+	c, err := localsvc.Start(initdb)
 	if err != nil {
-		return nil, fmt.Errorf("start initdb: %v", err)
+		return nil, err
 	}
-	<-c.done
-	if c.err != nil {
-		return nil, fmt.Errorf("initdb: %v\n%s", c.err, tail(initOut.String(), 20))
+	<-c.Done()
+	if c.Err() != nil {
+		return nil, fmt.Errorf("initdb: %v\n%s", c.Err(), c.Output(20))
 	}
 
 	var lastErr error
 	for attempt := 0; attempt < pgStartAttempts; attempt++ {
-		port, err := freePort()
+		port, err := localsvc.FreePort()
 		if err != nil {
 			return nil, err
 		}
-		var out syncBuffer
 		cmd := exec.Command(filepath.Join(bindir, "postgres"),
 			"-D", data,
 			"-p", strconv.Itoa(port),
@@ -330,15 +328,13 @@ func localPostgres() (*pgServer, error) {
 			"-c", "max_connections=200",
 		)
 		cmd.Dir = base
-		cmd.Stdout = &out
-		cmd.Stderr = &out
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-		c, err := startChild(cmd)
+		c, err := localsvc.Start(cmd)
 		if err != nil {
-			return nil, fmt.Errorf("start postgres: %v", err)
+			return nil, err
 		}
 		admin := pgURL(net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), "postgres")
-		err = waitReady(c, pgReadyTimeout, func() error { return pgPing(admin) })
+		err = c.WaitReady(context.Background(), pgReadyTimeout, func(context.Context) error { return pgPing(admin) })
 		if err == nil {
 			ok = true
 			return &pgServer{
@@ -347,13 +343,13 @@ func localPostgres() (*pgServer, error) {
 				stop: func() {
 					// SIGQUIT is immediate shutdown: nothing is worth
 					// keeping, the directory is removed next.
-					c.stop(syscall.SIGQUIT, 10*time.Second)
+					_ = c.Stop(syscall.SIGQUIT, 10*time.Second)
 					_ = os.RemoveAll(base)
 				},
 			}, nil
 		}
-		c.stop(syscall.SIGKILL, time.Second)
-		lastErr = fmt.Errorf("%v\n%s", err, tail(out.String(), 20))
+		_ = c.Stop(syscall.SIGKILL, time.Second)
+		lastErr = fmt.Errorf("%v\n%s", err, c.Output(20))
 	}
 	return nil, fmt.Errorf("postgres did not start: %v", lastErr)
 }

@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/ory/dockertest/v3"
 	dc "github.com/ory/dockertest/v3/docker"
+
+	"paybridge/internal/localsvc"
 )
 
 // redisStartAttempts is how often a local redis-server is tried on a new
@@ -79,12 +82,11 @@ func localRedis(t testing.TB) string {
 	dir := t.TempDir()
 	var lastErr error
 	for attempt := 0; attempt < redisStartAttempts; attempt++ {
-		port, err := freePort()
+		port, err := localsvc.FreePort()
 		if err != nil {
 			t.Fatalf("testenv: no free loopback port: %v", err)
 		}
 		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		var out syncBuffer
 		cmd := exec.Command(bin,
 			"--port", strconv.Itoa(port),
 			"--bind", "127.0.0.1",
@@ -96,21 +98,19 @@ func localRedis(t testing.TB) string {
 			"--loglevel", "warning",
 		)
 		cmd.Dir = dir
-		cmd.Stdout = &out
-		cmd.Stderr = &out
-		c, err := startChild(cmd)
+		c, err := localsvc.Start(cmd)
 		if err != nil {
-			t.Fatalf("testenv: start %s: %v", bin, err)
+			t.Fatalf("testenv: %v", err)
 		}
-		err = waitReady(c, 10*time.Second, func() error { return redisPing(addr) })
+		err = c.WaitReady(context.Background(), 10*time.Second, func(context.Context) error { return redisPing(addr) })
 		if err == nil {
 			// Nothing in the server is worth keeping: kill it outright,
 			// which is faster than a graceful SIGTERM shutdown.
-			t.Cleanup(func() { c.stop(syscall.SIGKILL, 5*time.Second) })
+			t.Cleanup(func() { _ = c.Stop(syscall.SIGKILL, 5*time.Second) })
 			return addr
 		}
-		c.stop(syscall.SIGKILL, time.Second)
-		lastErr = fmt.Errorf("%v\n%s", err, tail(out.String(), 20))
+		_ = c.Stop(syscall.SIGKILL, time.Second)
+		lastErr = fmt.Errorf("%v\n%s", err, c.Output(20))
 	}
 	t.Fatalf("testenv: redis-server did not start: %v", lastErr)
 	return ""
