@@ -219,8 +219,29 @@ func redisPing(ctx context.Context, addr string) error {
 // tests.
 type Postgres struct {
 	adminURL string
+	bindir   string
 	base     string
 	proc     *Proc
+}
+
+// PostgresOptions say how [StartPostgresWith] lays out and starts its
+// server; the zero value is what [StartPostgres] uses.
+type PostgresOptions struct {
+	// Prefix starts the name of the server's directory. Default
+	// "localsvc-pg-".
+	Prefix string
+	// OwnerFile, when set, is a file written in the directory with the
+	// caller's pid, so that a later run can remove the directories of
+	// processes that died without stopping their server ([RemoveStale]).
+	OwnerFile string
+	// Attempts is how many free ports are tried when the server does not
+	// come up on one (another process may take a port between its probe
+	// and the bind). Default 1.
+	Attempts int
+	// MaxConnections is the server's max_connections. Default 300.
+	MaxConnections int
+	// ReadyTimeout bounds the wait for the server to answer. Default 60 s.
+	ReadyTimeout time.Duration
 }
 
 // StartPostgres runs initdb and postgres from PG_BINDIR or
@@ -229,6 +250,23 @@ type Postgres struct {
 // user (initdb refuses root), and the directory is made in /tmp instead
 // when that user cannot reach parent.
 func StartPostgres(ctx context.Context, parent string) (*Postgres, error) {
+	return StartPostgresWith(ctx, parent, PostgresOptions{})
+}
+
+// StartPostgresWith is [StartPostgres] laid out as opts says.
+func StartPostgresWith(ctx context.Context, parent string, opts PostgresOptions) (*Postgres, error) {
+	if opts.Prefix == "" {
+		opts.Prefix = "localsvc-pg-"
+	}
+	if opts.Attempts <= 0 {
+		opts.Attempts = 1
+	}
+	if opts.MaxConnections <= 0 {
+		opts.MaxConnections = 300
+	}
+	if opts.ReadyTimeout <= 0 {
+		opts.ReadyTimeout = 60 * time.Second
+	}
 	bindir, err := pgBinDir()
 	if err != nil {
 		return nil, err
@@ -240,9 +278,15 @@ func StartPostgres(ctx context.Context, parent string) (*Postgres, error) {
 	if cred != nil && !searchable(parent) {
 		parent = "/tmp"
 	}
-	base, err := os.MkdirTemp(parent, "localsvc-pg-")
+	base, err := os.MkdirTemp(parent, opts.Prefix)
 	if err != nil {
 		return nil, err
+	}
+	if opts.OwnerFile != "" {
+		if err := os.WriteFile(filepath.Join(base, opts.OwnerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+			_ = os.RemoveAll(base)
+			return nil, err
+		}
 	}
 	ok := false
 	defer func() {
@@ -267,26 +311,58 @@ func StartPostgres(ctx context.Context, parent string) (*Postgres, error) {
 	if ip.err != nil {
 		return nil, fmt.Errorf("initdb: %v\n%s", ip.err, ip.Output(20))
 	}
-	port, err := FreePort()
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(filepath.Join(bindir, "postgres"), "-D", data, "-p", strconv.Itoa(port), "-k", base,
-		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
-		"-c", "full_page_writes=off", "-c", "max_connections=300")
-	cmd.Dir = base
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-	p, err := Start(cmd)
-	if err != nil {
-		return nil, err
-	}
-	admin := pgURL(net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), "postgres")
-	if err := p.WaitReady(ctx, 60*time.Second, func(ctx context.Context) error { return pgExec(ctx, admin, "SELECT 1") }); err != nil {
+	var lastErr error
+	for range opts.Attempts {
+		port, err := FreePort()
+		if err != nil {
+			return nil, err
+		}
+		cmd := exec.Command(filepath.Join(bindir, "postgres"), "-D", data, "-p", strconv.Itoa(port), "-k", base,
+			"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
+			"-c", "full_page_writes=off", "-c", "max_connections="+strconv.Itoa(opts.MaxConnections))
+		cmd.Dir = base
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+		p, err := Start(cmd)
+		if err != nil {
+			return nil, err
+		}
+		admin := pgURL(net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), "postgres")
+		err = p.WaitReady(ctx, opts.ReadyTimeout, func(ctx context.Context) error { return pgExec(ctx, admin, "SELECT 1") })
+		if err == nil {
+			ok = true
+			return &Postgres{adminURL: admin, bindir: bindir, base: base, proc: p}, nil
+		}
 		_ = p.Stop(syscall.SIGKILL, time.Second)
-		return nil, err
+		lastErr = fmt.Errorf("%v\n%s", err, p.Output(20))
 	}
-	ok = true
-	return &Postgres{adminURL: admin, base: base, proc: p}, nil
+	return nil, fmt.Errorf("postgres did not start: %w", lastErr)
+}
+
+// AdminURL is the URL of the server's postgres database, for role app.
+func (pg *Postgres) AdminURL() string { return pg.adminURL }
+
+// BinDir is the directory of the PostgreSQL binaries the server runs.
+func (pg *Postgres) BinDir() string { return pg.bindir }
+
+// RemoveStale removes the server directories under parent (named with
+// prefix) whose owner file names a process that no longer runs: left by
+// callers that died without stopping their servers (Pdeathsig already
+// killed the servers).
+func RemoveStale(parent, prefix, ownerFile string) {
+	dirs, _ := filepath.Glob(filepath.Join(parent, prefix+"*"))
+	for _, d := range dirs {
+		b, err := os.ReadFile(filepath.Join(d, ownerFile))
+		if err != nil {
+			continue // being set up, or not ours
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			_ = os.RemoveAll(d)
+		}
+	}
 }
 
 // Pid is the postmaster's process id.

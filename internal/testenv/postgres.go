@@ -4,20 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
-	"os/user"
-	"path/filepath"
 	"regexp"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -194,190 +187,25 @@ func pgURL(hostport, db string) string {
 	return u.String()
 }
 
-// pgBinDir returns the directory holding initdb and postgres.
-func pgBinDir() (string, error) {
-	const hint = "install the Debian package postgresql (./scripts/test installs it when run as root), " +
-		"or set PG_BINDIR or TEST_DATABASE_URL"
-	if d := os.Getenv("PG_BINDIR"); d != "" {
-		if _, err := os.Stat(filepath.Join(d, "initdb")); err != nil {
-			return "", fmt.Errorf("PG_BINDIR=%s has no initdb: %v", d, err)
-		}
-		return d, nil
-	}
-	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
-	if len(matches) > 0 {
-		// Newest major version first.
-		sort.Slice(matches, func(i, j int) bool {
-			return pgMajor(matches[i]) > pgMajor(matches[j])
-		})
-		return filepath.Dir(matches[0]), nil
-	}
-	if p, err := exec.LookPath("initdb"); err == nil {
-		return filepath.Dir(p), nil
-	}
-	return "", fmt.Errorf("initdb not found in /usr/lib/postgresql/*/bin or PATH and no Docker engine answers: %s", hint)
-}
-
-func pgMajor(initdb string) float64 {
-	v, _ := strconv.ParseFloat(filepath.Base(filepath.Dir(filepath.Dir(initdb))), 64)
-	return v
-}
-
-// pgCredential returns the credential to run PostgreSQL with: the postgres
-// user when running as root (initdb refuses root), else nil (ourselves).
-func pgCredential() (*syscall.Credential, error) {
-	if os.Geteuid() != 0 {
-		return nil, nil
-	}
-	u, err := user.Lookup("postgres")
-	if err != nil {
-		return nil, fmt.Errorf("running as root and there is no postgres user to run PostgreSQL as "+
-			"(initdb refuses root; the Debian package postgresql creates the user): %v", err)
-	}
-	uid, err := strconv.ParseUint(u.Uid, 10, 32)
-	if err != nil {
-		return nil, err
-	}
-	gid, err := strconv.ParseUint(u.Gid, 10, 32)
-	if err != nil {
-		return nil, err
-	}
-	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
-}
-
-// tempParent returns a directory in which another user can reach a
-// subdirectory: os.TempDir() if every ancestor is searchable by others,
-// else /tmp.
-func tempParent(cred *syscall.Credential) string {
-	dir := os.TempDir()
-	if cred == nil {
-		return dir
-	}
-	for d := dir; ; d = filepath.Dir(d) {
-		fi, err := os.Stat(d)
-		if err != nil || fi.Mode().Perm()&0o001 == 0 {
-			return "/tmp"
-		}
-		if d == filepath.Dir(d) {
-			return dir
-		}
-	}
-}
-
-// localPostgres runs initdb and postgres from the Debian binaries.
+// localPostgres runs initdb and postgres from the Debian binaries
+// (localsvc), in a directory marked with this process's pid so that a
+// later run removes it if this one dies without running Main.
 func localPostgres() (*pgServer, error) {
-	bindir, err := pgBinDir()
+	for _, parent := range []string{os.TempDir(), "/tmp"} {
+		localsvc.RemoveStale(parent, pgDirPrefix, pgOwnerFile)
+	}
+	pg, err := localsvc.StartPostgresWith(context.Background(), os.TempDir(), localsvc.PostgresOptions{
+		Prefix: pgDirPrefix, OwnerFile: pgOwnerFile, Attempts: pgStartAttempts, MaxConnections: 200, ReadyTimeout: pgReadyTimeout})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w (install the Debian package postgresql: ./scripts/test installs it when run as root; or set PG_BINDIR or TEST_DATABASE_URL)", err)
 	}
-	cred, err := pgCredential()
-	if err != nil {
-		return nil, err
-	}
-	parent := tempParent(cred)
-	removeStaleDirs(parent)
-	base, err := os.MkdirTemp(parent, pgDirPrefix)
-	if err != nil {
-		return nil, err
-	}
-	// Record the owning process so later runs can remove the directory if
-	// this process dies without running Main.
-	if err := os.WriteFile(filepath.Join(base, pgOwnerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
-		return nil, err
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			_ = os.RemoveAll(base)
-		}
-	}()
-	if cred != nil {
-		if err := os.Chown(base, int(cred.Uid), int(cred.Gid)); err != nil {
-			return nil, err
-		}
-	}
-	data := filepath.Join(base, "data")
-
-	initdb := exec.Command(filepath.Join(bindir, "initdb"),
-		"-D", data, "-A", "trust", "-U", "app", "--no-sync", "-E", "UTF8", "--locale=C")
-	initdb.Dir = base
-	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-	c, err := localsvc.Start(initdb)
-	if err != nil {
-		return nil, err
-	}
-	<-c.Done()
-	if c.Err() != nil {
-		return nil, fmt.Errorf("initdb: %v\n%s", c.Err(), c.Output(20))
-	}
-
-	var lastErr error
-	for attempt := 0; attempt < pgStartAttempts; attempt++ {
-		port, err := localsvc.FreePort()
-		if err != nil {
-			return nil, err
-		}
-		cmd := exec.Command(filepath.Join(bindir, "postgres"),
-			"-D", data,
-			"-p", strconv.Itoa(port),
-			"-k", base,
-			"-c", "listen_addresses=127.0.0.1",
-			"-c", "fsync=off",
-			"-c", "synchronous_commit=off",
-			"-c", "full_page_writes=off",
-			"-c", "max_connections=200",
-		)
-		cmd.Dir = base
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-		c, err := localsvc.Start(cmd)
-		if err != nil {
-			return nil, err
-		}
-		admin := pgURL(net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), "postgres")
-		err = c.WaitReady(context.Background(), pgReadyTimeout, func(context.Context) error { return pgPing(admin) })
-		if err == nil {
-			ok = true
-			return &pgServer{
-				adminURL: admin,
-				how:      "local " + bindir,
-				stop: func() {
-					// SIGQUIT is immediate shutdown: nothing is worth
-					// keeping, the directory is removed next.
-					_ = c.Stop(syscall.SIGQUIT, 10*time.Second)
-					_ = os.RemoveAll(base)
-				},
-			}, nil
-		}
-		_ = c.Stop(syscall.SIGKILL, time.Second)
-		lastErr = fmt.Errorf("%v\n%s", err, c.Output(20))
-	}
-	return nil, fmt.Errorf("postgres did not start: %v", lastErr)
+	return &pgServer{adminURL: pg.AdminURL(), how: "local " + pg.BinDir(), stop: pg.Stop}, nil
 }
 
 const (
 	pgDirPrefix = "testenv-pg-"
 	pgOwnerFile = "owner.pid"
 )
-
-// removeStaleDirs removes server directories left in parent by test
-// processes that died without running Main (their Pdeathsig already killed
-// the servers).
-func removeStaleDirs(parent string) {
-	dirs, _ := filepath.Glob(filepath.Join(parent, pgDirPrefix+"*"))
-	for _, d := range dirs {
-		b, err := os.ReadFile(filepath.Join(d, pgOwnerFile))
-		if err != nil {
-			continue // being set up, or not ours
-		}
-		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-		if err != nil || pid <= 0 {
-			continue
-		}
-		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
-			_ = os.RemoveAll(d)
-		}
-	}
-}
 
 // pgPing connects to url and runs a trivial query.
 func pgPing(url string) error {
