@@ -179,7 +179,7 @@ func StartRedis(ctx context.Context, dir string) (*Redis, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := p.WaitReady(ctx, 10*time.Second, func(ctx context.Context) error { return redisPing(ctx, addr) }); err != nil {
+	if err := p.WaitReady(ctx, 10*time.Second, func(ctx context.Context) error { return PingRedis(ctx, addr) }); err != nil {
 		_ = p.Stop(syscall.SIGKILL, time.Second)
 		return nil, err
 	}
@@ -192,8 +192,9 @@ func (r *Redis) Pid() int { return r.proc.Pid() }
 // Stop kills the server: nothing in it is worth keeping.
 func (r *Redis) Stop() { _ = r.proc.Stop(syscall.SIGKILL, 5*time.Second) }
 
-// redisPing sends an inline PING and expects +PONG.
-func redisPing(ctx context.Context, addr string) error {
+// PingRedis sends an inline PING to the Redis at addr and expects +PONG
+// (no client library needed).
+func PingRedis(ctx context.Context, addr string) error {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {

@@ -1,15 +1,9 @@
 package testenv
 
 import (
-	"bufio"
 	"context"
-	"fmt"
-	"net"
 	"os"
 	"os/exec"
-	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -70,70 +64,32 @@ func dockerRedis(t testing.TB, pool *dockertest.Pool) (string, error) {
 	return addr, nil
 }
 
-// localRedis starts redis-server from PATH, stopped in t.Cleanup.
+// localRedis starts redis-server from PATH (localsvc), stopped in
+// t.Cleanup; a port taken between its probe and the bind is retried.
 func localRedis(t testing.TB) string {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
+	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Fatalf("testenv: redis-server not found in PATH and no Docker engine answers: "+
 			"install the Debian package redis-server (./scripts/test installs it when run as root), "+
 			"or set TEST_REDIS_ADDR: %v", err)
 	}
 	dir := t.TempDir()
 	var lastErr error
-	for attempt := 0; attempt < redisStartAttempts; attempt++ {
-		port, err := localsvc.FreePort()
-		if err != nil {
-			t.Fatalf("testenv: no free loopback port: %v", err)
-		}
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		cmd := exec.Command(bin,
-			"--port", strconv.Itoa(port),
-			"--bind", "127.0.0.1",
-			"--save", "",
-			"--appendonly", "no",
-			"--dir", dir,
-			"--daemonize", "no",
-			"--protected-mode", "no",
-			"--loglevel", "warning",
-		)
-		cmd.Dir = dir
-		c, err := localsvc.Start(cmd)
-		if err != nil {
-			t.Fatalf("testenv: %v", err)
-		}
-		err = c.WaitReady(context.Background(), 10*time.Second, func(context.Context) error { return redisPing(addr) })
+	for range redisStartAttempts {
+		r, err := localsvc.StartRedis(context.Background(), dir)
 		if err == nil {
-			// Nothing in the server is worth keeping: kill it outright,
-			// which is faster than a graceful SIGTERM shutdown.
-			t.Cleanup(func() { _ = c.Stop(syscall.SIGKILL, 5*time.Second) })
-			return addr
+			t.Cleanup(r.Stop)
+			return r.Addr
 		}
-		_ = c.Stop(syscall.SIGKILL, time.Second)
-		lastErr = fmt.Errorf("%v\n%s", err, c.Output(20))
+		lastErr = err
 	}
 	t.Fatalf("testenv: redis-server did not start: %v", lastErr)
 	return ""
 }
 
-// redisPing sends an inline PING and expects +PONG, so testenv needs no
-// Redis client library.
+// redisPing is localsvc.PingRedis with a 3 s bound.
 func redisPing(addr string) error {
-	conn, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
-	if _, err := conn.Write([]byte("PING\r\n")); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(conn).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if !strings.HasPrefix(line, "+PONG") {
-		return fmt.Errorf("unexpected PING reply %q", strings.TrimSpace(line))
-	}
-	return nil
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	return localsvc.PingRedis(ctx, addr)
 }
