@@ -56,6 +56,7 @@ func backoff(ctx context.Context, n int) error {
 // caller last read it, or nil to read it first. It returns the payment as
 // written (or as found, when nothing was).
 func (s *Service) updatePayment(ctx context.Context, id string, p *Payment, what string, change func(p *Payment) ([]Event, error)) (*Payment, error) {
+	began := time.Now()
 	err := s.retryCAS(ctx, what+" "+id, func(attempt int) error {
 		if p == nil || attempt > 0 {
 			fresh, err := s.store.Payment(ctx, id)
@@ -69,7 +70,11 @@ func (s *Service) updatePayment(ctx context.Context, id string, p *Payment, what
 			return err
 		}
 		p.UpdatedAt = s.now()
-		return s.store.Apply(ctx, Change{Payment: p, Events: evs})
+		if err := s.store.Apply(ctx, Change{Payment: p, Events: evs}); err != nil {
+			return err
+		}
+		s.logTransitions(ctx, p, evs, time.Since(began))
+		return nil
 	})
 	return p, err
 }

@@ -560,6 +560,19 @@ func (s *Service) Events(ctx context.Context, id string) ([]Event, error) {
 	return s.store.Events(ctx, id)
 }
 
+// logTransitions writes one line per status transition in evs, with the
+// payment's ids and how long the step that made it took: a payment's story
+// can be read from the log alone.
+func (s *Service) logTransitions(ctx context.Context, p *Payment, evs []Event, took time.Duration) {
+	for _, e := range evs {
+		if e.Kind != EventTransition {
+			continue
+		}
+		s.log.InfoContext(ctx, "payment transition", "payment", p.ID, "shop", p.ShopID, "order", p.OrderID,
+			"gateway", p.Gateway, "from", e.From, "to", e.To, "source", e.Source, "took_ms", took.Milliseconds())
+	}
+}
+
 // RecordEvents appends audit events that change no state (a platform
 // noting that a merchant asked for a customer's data, …) in one atomic
 // write. Each event must name its PaymentID; At defaults to now.
@@ -803,6 +816,7 @@ func (s *Service) Confirm(ctx context.Context, id, source string) (*Payment, err
 }
 
 func (s *Service) confirm(ctx context.Context, id, source string) (*Payment, error) {
+	began := time.Now()
 	var p *Payment
 	var d decision
 	err := s.retryCAS(ctx, "confirm "+id, func(int) error {
@@ -858,6 +872,7 @@ func (s *Service) confirm(ctx context.Context, id, source string) (*Payment, err
 		err = s.store.Apply(ctx, Change{Payment: d.payment, Events: d.events})
 		if err == nil && d.payment != nil {
 			p = d.payment
+			s.logTransitions(ctx, p, d.events, time.Since(began))
 		}
 		return err
 	})
@@ -865,7 +880,6 @@ func (s *Service) confirm(ctx context.Context, id, source string) (*Payment, err
 		return p, err
 	}
 	if d.final {
-		s.log.InfoContext(ctx, "payment final", "payment", p.ID, "status", p.Status, "source", source)
 		s.enqueueSync(ctx, p.ID, "")
 	}
 	if d.notSettled {
@@ -905,9 +919,15 @@ func (s *Service) SyncPayment(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if err := sy.SyncPayment(ctx, shop, p); err != nil {
+	start := time.Now()
+	err = sy.SyncPayment(ctx, shop, p)
+	attrs := []any{"payment", p.ID, "shop", p.ShopID, "order", p.OrderID, "platform", p.Platform, "status", p.Status,
+		"took_ms", time.Since(start).Milliseconds()}
+	if err != nil {
+		s.log.WarnContext(ctx, "store sync failed", append(attrs, "err", err)...)
 		return fmt.Errorf("sync %s to %s: %w", p.ID, p.Platform, err)
 	}
+	s.log.InfoContext(ctx, "store synced", attrs...)
 	_, err = s.updatePayment(ctx, id, p, "record sync of", func(p *Payment) ([]Event, error) {
 		if p.SyncState == SyncDone {
 			return nil, nil

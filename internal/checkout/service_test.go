@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -686,4 +687,77 @@ func TestHotPath(t *testing.T) {
 	if last != 0 {
 		t.Fatalf("queue confirm after %s, want at once", last)
 	}
+}
+
+// The log tells a payment's story: one line per transition and per store
+// sync, each with the payment, shop and order ids and a duration in ms.
+func TestLogsTellTheStory(t *testing.T) {
+	b := setup(t)
+	ctx := t.Context()
+	var buf syncLog
+	svc := checkout.NewService(b.db, &queue{}, checkout.Config{PublicURL: "https://bridge.example", AllowInsecureURLs: true,
+		Logger: slog.New(slog.NewJSONHandler(&buf, nil))})
+	svc.RegisterGateway(upay.New(upay.Config{SandboxURL: b.sim.APIBase()}))
+	svc.RegisterSyncer(checkout.PlatformAPI, syncerFunc(func() error { return nil }))
+	m, _ := checkout.ParseMoney("1.500", "KWD")
+	p, _, err := svc.CreatePayment(ctx, b.shop, checkout.PlatformAPI, checkout.PaymentRequest{OrderID: "story-1", Amount: m}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := svc.Redirect(ctx, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	b.sim.Complete(p.GatewayRef, upaytest.Captured)
+	if _, err := svc.Confirm(ctx, p.ID, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.SyncPayment(ctx, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	var lines []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(l), &m) == nil && m["payment"] == p.ID {
+			lines = append(lines, m)
+		}
+	}
+	var story []string
+	for _, l := range lines {
+		if l["shop"] != b.shop.ID || l["order"] != "story-1" {
+			t.Errorf("line without the shop or order: %v", l)
+		}
+		if _, ok := l["took_ms"].(float64); !ok {
+			t.Errorf("line without a duration: %v", l)
+		}
+		story = append(story, fmt.Sprint(l["msg"], " ", l["to"]))
+	}
+	if want := []string{"payment transition redirected", "payment transition paid", "store synced <nil>"}; strings.Join(story, ";") != strings.Join(want, ";") {
+		t.Fatalf("story %q, want %q", story, want)
+	}
+}
+
+// syncLog is a log buffer safe for concurrent writers.
+type syncLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *syncLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// syncerFunc is a store that answers with f.
+type syncerFunc func() error
+
+func (f syncerFunc) SyncPayment(context.Context, *checkout.Shop, *checkout.Payment) error { return f() }
+func (f syncerFunc) SyncRefund(context.Context, *checkout.Shop, *checkout.Payment, *checkout.Refund) error {
+	return f()
 }
