@@ -53,6 +53,9 @@ func TestHelp(t *testing.T) {
 		{[]string{"keys"}, []string{"bridge keys check", "bridge keys rotate", "NEW,OLD"}},
 		{[]string{"keys", "check"}, []string{"usage: bridge keys check", "-json"}},
 		{[]string{"keys", "rotate"}, []string{"usage: bridge keys rotate", "-batch"}},
+		{[]string{"payments"}, []string{"bridge payments list", "bridge payments show"}},
+		{[]string{"payments", "list"}, []string{"usage: bridge payments list", "-status", "-shop"}},
+		{[]string{"payments", "show"}, []string{"usage: bridge payments show", "-json"}},
 		{[]string{"healthcheck"}, []string{"usage: bridge healthcheck", "-ready", "-timeout", "-url"}},
 		{[]string{"version"}, []string{"usage: bridge version"}},
 	} {

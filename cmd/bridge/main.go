@@ -65,6 +65,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdJobs(ctx, args, stdout, stderr)
 	case "keys":
 		return cmdKeys(ctx, args, stdout, stderr)
+	case "payments":
+		return cmdPayments(ctx, args, stdout, stderr)
 	case "healthcheck":
 		return cmdHealthcheck(ctx, args, stdout, stderr)
 	case "version":
@@ -89,6 +91,8 @@ const usage = `usage:
   bridge shops add --platform api --name NAME --gateway cko --cko-secret-key SK --cko-processing-channel PC --cko-webhook-key WK [--sandbox] [--json]
   bridge shops add --platform api --name NAME --gateway kupay --kupay-token TOKEN [--json]
   bridge shops list [--json]
+  bridge payments list [--shop SHOP_ID] [--status STATUS] [--limit N] [--json]
+  bridge payments show PAYMENT_ID [--json]
   bridge jobs archived [--json]
   bridge jobs replay (--all | QUEUE TASK_ID)
   bridge keys check [--json]
