@@ -167,6 +167,20 @@ func (a *app) keyring() (*secrets.Keyring, keySource, error) {
 	return kr, keySource{file: path, created: created}, nil
 }
 
+// openStore is what the commands that only read or write the database
+// need: the configuration, logging and the migrated database. The caller
+// closes the app.
+func openStore(ctx context.Context, stderr io.Writer) (*app, error) {
+	a, err := newApp(stderr)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.openDB(ctx); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
 // openDB opens the database, applies migrations, and refuses to go on
 // when the database holds sealed values that no configured key opens
 // (checkKeys).

@@ -22,11 +22,8 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if done, err := parseFlags(fs, args, stdout); done || err != nil {
 		return err
 	}
-	a, err := newApp(stderr)
+	a, err := openStore(ctx, stderr)
 	if err != nil {
-		return err
-	}
-	if err := a.openDB(ctx); err != nil {
 		return err
 	}
 	defer a.close()
@@ -44,20 +41,7 @@ const shopsUsage = `usage:
 `
 
 func cmdShops(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return fmt.Errorf("shops: want `shops add …` or `shops list`\n%s", shopsUsage)
-	}
-	if isHelp(args[0]) {
-		fmt.Fprint(stdout, shopsUsage)
-		return nil
-	}
-	switch args[0] {
-	case "add":
-		return shopsAdd(ctx, args[1:], stdout, stderr)
-	case "list":
-		return shopsList(ctx, args[1:], stdout, stderr)
-	}
-	return fmt.Errorf("shops: unknown subcommand %q: want add or list", args[0])
+	return dispatch(ctx, "shops", shopsUsage, []subcommand{{"add", shopsAdd}, {"list", shopsList}}, args, stdout, stderr)
 }
 
 // credentialFlag is a `shops add` flag carrying one gateway credential:
@@ -177,11 +161,8 @@ func shopsAdd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		slices.Sort(bad)
 		return fmt.Errorf("shops add:\n  %s", strings.Join(bad, "\n  "))
 	}
-	a, err := newApp(stderr)
+	a, err := openStore(ctx, stderr)
 	if err != nil {
-		return err
-	}
-	if err := a.openDB(ctx); err != nil {
 		return err
 	}
 	defer a.close()
@@ -240,11 +221,8 @@ func shopsList(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if done, err := parseFlags(fs, args, stdout); done || err != nil {
 		return err
 	}
-	a, err := newApp(stderr)
+	a, err := openStore(ctx, stderr)
 	if err != nil {
-		return err
-	}
-	if err := a.openDB(ctx); err != nil {
 		return err
 	}
 	defer a.close()

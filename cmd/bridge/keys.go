@@ -34,20 +34,7 @@ if interrupted), check with ` + "`bridge keys check`" + `, then set BRIDGE_MASTE
 `
 
 func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return fmt.Errorf("keys: want `keys check` or `keys rotate`\n%s", keysUsage)
-	}
-	if isHelp(args[0]) {
-		fmt.Fprint(stdout, keysUsage)
-		return nil
-	}
-	switch args[0] {
-	case "check":
-		return keysCheck(ctx, args[1:], stdout, stderr)
-	case "rotate":
-		return keysRotate(ctx, args[1:], stdout, stderr)
-	}
-	return fmt.Errorf("keys: unknown subcommand %q: want check or rotate", args[0])
+	return dispatch(ctx, "keys", keysUsage, []subcommand{{"check", keysCheck}, {"rotate", keysRotate}}, args, stdout, stderr)
 }
 
 // keyRow is one line of `keys check`.

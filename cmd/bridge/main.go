@@ -26,6 +26,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -46,6 +47,36 @@ func main() {
 		}
 		os.Exit(code)
 	}
+}
+
+// subcommand is one subcommand of a command with several.
+type subcommand struct {
+	name string
+	run  func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+// dispatch runs the subcommand args[0] names, prints usage for a help flag,
+// and says which subcommands there are when none or an unknown one is
+// given.
+func dispatch(ctx context.Context, cmd, usage string, subs []subcommand, args []string, stdout, stderr io.Writer) error {
+	names := make([]string, len(subs))
+	for i, s := range subs {
+		names[i] = s.name
+	}
+	want := strings.Join(names, " or ")
+	if len(args) == 0 {
+		return fmt.Errorf("%s: want a subcommand: %s\n%s", cmd, want, usage)
+	}
+	if isHelp(args[0]) {
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	for _, s := range subs {
+		if s.name == args[0] {
+			return s.run(ctx, args[1:], stdout, stderr)
+		}
+	}
+	return fmt.Errorf("%s: unknown subcommand %q: want %s", cmd, args[0], want)
 }
 
 // run dispatches a command line. Tests call it directly.

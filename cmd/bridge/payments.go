@@ -24,20 +24,7 @@ const paymentsUsage = `usage:
 // cmdPayments is `bridge payments`: the operator's view of payments, read
 // from the database (no queue needed).
 func cmdPayments(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return fmt.Errorf("payments: want `payments list` or `payments show ID`\n%s", paymentsUsage)
-	}
-	if isHelp(args[0]) {
-		fmt.Fprint(stdout, paymentsUsage)
-		return nil
-	}
-	switch args[0] {
-	case "list":
-		return paymentsList(ctx, args[1:], stdout, stderr)
-	case "show":
-		return paymentsShow(ctx, args[1:], stdout, stderr)
-	}
-	return fmt.Errorf("payments: unknown subcommand %q: want list or show", args[0])
+	return dispatch(ctx, "payments", paymentsUsage, []subcommand{{"list", paymentsList}, {"show", paymentsShow}}, args, stdout, stderr)
 }
 
 func paymentsList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -56,11 +43,8 @@ func paymentsList(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if *limit < 1 || *limit > 1000 {
 		return fmt.Errorf("--limit %d: want 1 to 1000", *limit)
 	}
-	a, err := newApp(stderr)
+	a, err := openStore(ctx, stderr)
 	if err != nil {
-		return err
-	}
-	if err := a.openDB(ctx); err != nil {
 		return err
 	}
 	defer a.close()
@@ -127,11 +111,8 @@ func paymentsShow(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return errors.New("payments show: want one payment id")
 	}
 	id := fs.Arg(0)
-	a, err := newApp(stderr)
+	a, err := openStore(ctx, stderr)
 	if err != nil {
-		return err
-	}
-	if err := a.openDB(ctx); err != nil {
 		return err
 	}
 	defer a.close()
