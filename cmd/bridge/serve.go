@@ -105,6 +105,7 @@ func (a *app) webServer() *server.Server {
 		a.log.Error("rate limits off", "err", err)
 	}
 	dest := map[string]shopper.Destination{}
+	gates := map[string]shopper.Gate{}
 	for _, p := range a.platforms {
 		if r, ok := p.(server.Routes); ok {
 			srv.Mount(r)
@@ -112,8 +113,11 @@ func (a *app) webServer() *server.Server {
 		if d, ok := p.(shopper.Destination); ok {
 			dest[p.Name()] = d
 		}
+		if g, ok := p.(shopper.Gate); ok {
+			gates[p.Name()] = g
+		}
 	}
-	srv.Mount(shopper.New(a.svc, shopper.Config{PublicURL: a.cfg.PublicURL, Destinations: dest}))
+	srv.Mount(shopper.New(a.svc, shopper.Config{PublicURL: a.cfg.PublicURL, Destinations: dest, Gates: gates}))
 	if a.cfg.Simulators {
 		for _, g := range a.cfg.gateways {
 			h, attrs := g.Simulator(a.cfg.PublicURL)

@@ -16,6 +16,8 @@
 //   - [Listener]: a listener of its own, next to the public one;
 //   - shopper.Destination (and shopper.PendingDestination): where the
 //     shopper goes once the payment is final;
+//   - shopper.Gate: whether a shopper at the pay URL goes on to the
+//     gateway yet (Shopify's checkout confirmation);
 //   - [Closer]: background work to finish on shutdown, before the
 //     database closes.
 //

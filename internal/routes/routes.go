@@ -136,6 +136,9 @@ const (
 	ShopifyRefundSessions  = "/shopify/payments/refunds"
 	ShopifyCaptureSessions = "/shopify/payments/captures"
 	ShopifyVoidSessions    = "/shopify/payments/voids"
+	// ShopifyConfirmSessions receives Shopify's confirmation results (the
+	// payments extension's confirmation_callback_url).
+	ShopifyConfirmSessions = "/shopify/payments/confirmations"
 )
 
 // ShopifyCallbackURL is the OAuth redirect URI.

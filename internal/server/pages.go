@@ -234,6 +234,9 @@ const (
 	ShopperNotFound
 	// ShopperError: "Something went wrong".
 	ShopperError
+	// ShopperChecking: "Checking your order" (the store confirms the
+	// order can be fulfilled before the shopper pays); refreshes itself.
+	ShopperChecking
 )
 
 // PendingRefreshSeconds is how often the pending page reloads itself.
@@ -266,6 +269,8 @@ var texts = map[string]langTexts{
 				"We could not find this payment. Please check the link or contact the store."},
 			ShopperError: {"Something went wrong", "Something went wrong",
 				"We could not show the status of your payment right now. Please try again in a moment. If an amount was deducted, don't pay again: contact the store."},
+			ShopperChecking: {"Checking your order", "Checking your order",
+				"The store is confirming that everything in your order is still available. Nothing has been charged yet. This page moves on to the payment by itself."},
 		},
 		notFound: pageText{"Page not found", "Page not found", "The page you asked for does not exist."},
 	},
@@ -287,6 +292,8 @@ var texts = map[string]langTexts{
 				"تعذّر العثور على عملية الدفع هذه. يُرجى التحقق من الرابط أو التواصل مع المتجر."},
 			ShopperError: {"حدث خطأ ما", "حدث خطأ ما",
 				"تعذّر علينا عرض حالة عملية الدفع الآن. يُرجى المحاولة مرة أخرى بعد قليل. إذا خُصم مبلغ من حسابك فلا تدفع مرة أخرى، وتواصل مع المتجر."},
+			ShopperChecking: {"جارٍ التحقق من طلبك", "جارٍ التحقق من طلبك",
+				"يتأكد المتجر الآن من توفّر جميع المنتجات في طلبك. لم يُخصم أي مبلغ بعد، وستنتقل هذه الصفحة إلى الدفع تلقائيًا."},
 		},
 		notFound: pageText{"الصفحة غير موجودة", "الصفحة غير موجودة", "الصفحة التي طلبتها غير موجودة."},
 	},
@@ -312,7 +319,7 @@ func ShopperPage(lang string, kind ShopperPageKind, refreshURL, linkURL string) 
 		LinkText: texts[l].back,
 	}
 	switch kind {
-	case ShopperPending:
+	case ShopperPending, ShopperChecking:
 		p.Kind = KindPending
 		p.RefreshURL = refreshURL
 		p.RefreshSeconds = PendingRefreshSeconds

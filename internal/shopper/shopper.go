@@ -40,6 +40,22 @@ type Config struct {
 	// platform without one sends the shopper to the payment's ReturnURL
 	// when paid and CancelURL otherwise.
 	Destinations map[string]Destination
+	// Gates hold, per platform, a shopper at the pay URL until the
+	// platform lets the payment go on to the gateway. A platform without
+	// one lets every shopper through.
+	Gates map[string]Gate
+}
+
+// Gate decides whether a shopper at the pay URL may go on to the
+// gateway's page (Shopify confirms the checkout can still be fulfilled
+// first).
+type Gate interface {
+	// Admit is called for open payments before the shopper is sent to
+	// the gateway. false keeps the shopper on a "checking your order" page
+	// that reloads the pay URL; a gate that ends the payment (the platform
+	// withdrew it) returns false, and the shopper is sent on as for any
+	// final payment.
+	Admit(ctx context.Context, p *checkout.Payment) (bool, error)
 }
 
 // Destination decides where a shopper goes once their payment is final,
@@ -124,8 +140,14 @@ func (rt *Routes) fail(c *gin.Context, p *checkout.Payment, err error) {
 }
 
 func (rt *Routes) pay(c *gin.Context) {
-	if _, ok := rt.load(c); !ok {
+	p, ok := rt.load(c)
+	if !ok {
 		return
+	}
+	if g := rt.cfg.Gates[p.Platform]; g != nil && !p.Status.Final() {
+		if !rt.admit(c, g, p) {
+			return
+		}
 	}
 	to, p, err := rt.svc.Redirect(c.Request.Context(), c.Param("id"))
 	if err != nil {
@@ -137,6 +159,34 @@ func (rt *Routes) pay(c *gin.Context) {
 		return
 	}
 	c.Redirect(http.StatusFound, to)
+}
+
+// admit asks the payment's gate whether the shopper goes on to the
+// gateway; when not, it answers: the payment's result when the gate ended
+// it, else the "checking your order" page.
+func (rt *Routes) admit(c *gin.Context, g Gate, p *checkout.Payment) bool {
+	ctx := c.Request.Context()
+	ok, err := g.Admit(ctx, p)
+	if err != nil {
+		rt.fail(c, p, err)
+		return false
+	}
+	if ok {
+		return true
+	}
+	if p, err = rt.svc.Payment(ctx, p.ID); err != nil {
+		rt.fail(c, nil, err)
+		return false
+	}
+	if p.Status.Final() {
+		rt.leave(c, p)
+		return false
+	}
+	c.Header("Cache-Control", "no-store")
+	page := server.ShopperPage(lang(c, p), server.ShopperChecking, rt.svc.PayURL(p.ID), "")
+	page.RefreshSeconds = rt.cfg.RefreshSeconds
+	server.RenderPage(c, http.StatusOK, page)
+	return false
 }
 
 // back handles the shopper's return from the gateway page.

@@ -82,6 +82,7 @@ type harness struct {
 	redisAddr  string             // "": an embedded queue per process
 	opt        asynq.RedisConnOpt // the running process's queue server
 	stop       func()             // stops the running process; nil once stopped
+	configure  func(*Config)      // changes the platform's Config; nil: none
 }
 
 type syncBuffer struct {
@@ -103,7 +104,14 @@ func (s *syncBuffer) String() string {
 
 func newHarness(t testing.TB, be backend) *harness {
 	t.Helper()
-	h := &harness{t: t, logs: &syncBuffer{}}
+	return newHarnessWith(t, be, nil)
+}
+
+// newHarnessWith is newHarness with the platform's Config changed by
+// configure.
+func newHarnessWith(t testing.TB, be backend, configure func(*Config)) *harness {
+	t.Helper()
+	h := &harness{t: t, logs: &syncBuffer{}, configure: configure}
 	h.log = slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx := context.Background()
 	kr, err := secrets.NewKeyring(bytes.Repeat([]byte{9}, 32))
@@ -189,9 +197,13 @@ func (h *harness) start(pub, sl net.Listener) {
 	h.svc.RegisterGateway(restricted{upay.New(upay.Config{SandboxURL: h.upay.APIBase()}), "upay-fullonly", false, false})
 	h.svc.RegisterGateway(restricted{upay.New(upay.Config{SandboxURL: h.upay.APIBase()}), "upay-onerefund", true, false})
 	var err error
-	h.p, err = New(h.svc, h.db, Config{APIKey: testKey, APISecret: testSecret, PublicURL: h.base,
+	pcfg := Config{APIKey: testKey, APISecret: testSecret, PublicURL: h.base,
 		AdminOrigin: h.sim.AdminOrigin(), SessionClientCAs: h.sim.ClientCAs(), SessionCertificate: h.sim.ServerCertificate(),
-		ExpiringTokens: true, Logger: log})
+		ExpiringTokens: true, Logger: log}
+	if h.configure != nil {
+		h.configure(&pcfg)
+	}
+	h.p, err = New(h.svc, h.db, pcfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +215,8 @@ func (h *harness) start(pub, sl net.Listener) {
 
 	web := server.New(server.Config{Logger: log})
 	web.Mount(shopper.New(h.svc, shopper.Config{PublicURL: h.base, RefreshSeconds: 1,
-		Destinations: map[string]shopper.Destination{checkout.PlatformShopify: h.p}}))
+		Destinations: map[string]shopper.Destination{checkout.PlatformShopify: h.p},
+		Gates:        map[string]shopper.Gate{checkout.PlatformShopify: h.p}}))
 	web.Mount(h.p)
 	webDone := make(chan error, 1)
 	go func() { webDone <- web.Serve(ctx, pub) }()

@@ -36,6 +36,7 @@ func (r sessionRoutes) Register(g gin.IRouter) {
 	g.POST(routes.ShopifyRefundSessions, r.p.refundSession)
 	g.POST(routes.ShopifyCaptureSessions, r.p.captureSession)
 	g.POST(routes.ShopifyVoidSessions, r.p.voidSession)
+	g.POST(routes.ShopifyConfirmSessions, r.p.confirmationResult)
 	g.POST(routes.ShopifyWebhooks, r.p.webhook)
 }
 

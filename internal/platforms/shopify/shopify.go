@@ -109,6 +109,15 @@ const (
 	// DefaultWebhookBudget bounds the work done inline for one webhook;
 	// Shopify gives up on a delivery after 5 s.
 	DefaultWebhookBudget = 4 * time.Second
+	// DefaultConfirmWait, DefaultConfirmRetry and DefaultConfirmTimeout
+	// are Config.ConfirmWait, ConfirmRetry and ConfirmTimeout's defaults.
+	// Shopify's check is an inventory lookup; a shopper is held at most
+	// DefaultConfirmWait per page load, and a session Shopify never answers
+	// is given up after DefaultConfirmTimeout (Shopify keeps an offsite
+	// session open for longer: research/shopify.md §3).
+	DefaultConfirmWait    = 3 * time.Second
+	DefaultConfirmRetry   = 20 * time.Second
+	DefaultConfirmTimeout = 2 * time.Minute
 	// MethodName is how a manual payment recorded by paybridge was named on
 	// the order before shops picked their gateway (UPayments' display
 	// name); such transactions are still recognised as paybridge's.
@@ -242,6 +251,30 @@ type Config struct {
 	SessionClientCAs   *x509.CertPool
 	SessionCertificate *tls.Certificate
 
+	// ConfirmSessions asks Shopify to confirm each payments-app session
+	// (paymentSessionConfirm: Shopify checks the items are still in stock)
+	// before the shopper is sent to the gateway's page
+	// (SHOPIFY_CONFIRM_SESSIONS). Turn it on only with the payments
+	// extension's supports_oversell_protection set and its
+	// confirmation_callback_url pointing at routes.ShopifyConfirmSessions on
+	// the session listener; sessions on API versions older than
+	// ConfirmStatesSince are never confirmed. Default false.
+	ConfirmSessions bool `env:"SHOPIFY_CONFIRM_SESSIONS" envDefault:"false"`
+	// ConfirmWait is how long the pay URL holds the shopper waiting for
+	// Shopify's confirmation before showing the "checking your order"
+	// page, which asks again (SHOPIFY_CONFIRM_WAIT). Default
+	// DefaultConfirmWait.
+	ConfirmWait time.Duration `env:"SHOPIFY_CONFIRM_WAIT"`
+	// ConfirmRetry is how long after asking without an answer the bridge
+	// asks Shopify again (SHOPIFY_CONFIRM_RETRY). Default
+	// DefaultConfirmRetry.
+	ConfirmRetry time.Duration `env:"SHOPIFY_CONFIRM_RETRY"`
+	// ConfirmTimeout is how long after first asking the bridge gives up
+	// on a confirmation that never came: the payment is withdrawn and the
+	// session rejected, so the shopper can check out again
+	// (SHOPIFY_CONFIRM_TIMEOUT). Default DefaultConfirmTimeout.
+	ConfirmTimeout time.Duration `env:"SHOPIFY_CONFIRM_TIMEOUT"`
+
 	// HTTPClient calls Shopify. Default: a client with Timeout.
 	HTTPClient *http.Client
 	// Timeout bounds each call to Shopify. Default DefaultTimeout.
@@ -262,6 +295,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.APIVersion == "" {
 		c.APIVersion = DefaultAPIVersion
+	}
+	if c.ConfirmWait <= 0 {
+		c.ConfirmWait = DefaultConfirmWait
+	}
+	if c.ConfirmRetry <= 0 {
+		c.ConfirmRetry = DefaultConfirmRetry
+	}
+	if c.ConfirmTimeout <= 0 {
+		c.ConfirmTimeout = DefaultConfirmTimeout
 	}
 	if c.SessionAddr == "" {
 		c.SessionAddr = DefaultSessionAddr

@@ -128,10 +128,16 @@ func userErrorsErr(what string, ue UserErrors) error {
 }
 
 // rejectCode is the PaymentSessionStateRejectedReason for a final payment
-// that did not succeed. The gateways do not say why a payment failed in a
-// way that maps to the card-specific codes, so it is PROCESSING_ERROR
-// (valid in every API version).
-func rejectCode(*checkout.Payment) string { return "PROCESSING_ERROR" }
+// that did not succeed: CONFIRMATION_REJECTED for one withdrawn because
+// Shopify refused to confirm the checkout, else PROCESSING_ERROR (valid in
+// every API version): the gateways do not say why a payment failed in a
+// way that maps to the card-specific codes.
+func rejectCode(pay *checkout.Payment) string {
+	if pay.Metadata[MetaConfirmation] == confirmRejected {
+		return "CONFIRMATION_REJECTED"
+	}
+	return "PROCESSING_ERROR"
+}
 
 // SyncPayment tells Shopify a payment's final state. Payments app:
 // paid → paymentSessionResolve, failed or expired → paymentSessionReject
@@ -171,10 +177,12 @@ func (p *Platform) SyncPayment(ctx context.Context, shop *checkout.Shop, pay *ch
 		name := p.gatewayName(pay.Gateway)
 		msg := name + " did not capture the payment"
 		switch reason := pay.Metadata[checkout.MetaDeclineReason]; {
+		case reason != "":
+			// Declined before any gateway call (the gateway's reason), or
+			// withdrawn unpaid (Shopify did not confirm the checkout).
+			msg = reason
 		case pay.Status == checkout.StatusExpired:
 			msg = "the " + name + " payment page expired without a result"
-		case reason != "":
-			msg = reason // declined before any gateway call: the gateway's reason
 		}
 		vars["reason"] = map[string]any{"code": rejectCode(pay), "merchantMessage": msg}
 	default:

@@ -13,7 +13,9 @@
 //     extensions.code (undefinedField, THROTTLED). A version without a
 //     schema here is answered 404.
 //   - Shopify's side of payment sessions: requests sent over mTLS with a
-//     client certificate from the simulator's own CA.
+//     client certificate from the simulator's own CA, and the confirmation
+//     flow (paymentSessionConfirm, then the result POSTed to the app:
+//     SetConfirmation).
 //   - Webhooks signed as Shopify signs them.
 //
 // Give the bridge AdminOrigin = s.AdminOrigin() ("{URL}/shops/{shop}").
@@ -144,6 +146,8 @@ type SessionState struct {
 	RedirectURL string
 	Resolves    int
 	Rejects     int
+	// Confirms counts paymentSessionConfirm calls Shopify took.
+	Confirms int
 }
 
 // Transaction is an order transaction, in the shop's currency and in the
@@ -204,6 +208,12 @@ type Server struct {
 	calls     []Call
 	seq       int
 
+	// The payments extension's confirmation settings (SetConfirmation).
+	confirmURL     string
+	confirmResults map[string]bool // gid → what Shopify answers (default true)
+	confirmDrops   int             // confirmation results not delivered
+	deliveries     sync.WaitGroup
+
 	clientCA   *x509.Certificate
 	clientCert tls.Certificate
 	serverCA   *x509.Certificate
@@ -227,7 +237,8 @@ func New(apiKey, apiSecret string) *Server {
 	s := &Server{APIKey: apiKey, APISecret: apiSecret,
 		codes: map[string]string{}, tokens: map[string]token{}, refreshes: map[string]string{},
 		sessions: map[string]*SessionState{}, refunds: map[string]*SessionState{}, others: map[string]*SessionState{},
-		configs: map[string]map[string]any{}, orders: map[string]*Order{}, transient: map[string]transientState{}}
+		configs: map[string]map[string]any{}, orders: map[string]*Order{}, transient: map[string]transientState{},
+		confirmResults: map[string]bool{}}
 	s.admin, s.legacyAdmin, s.paa = map[string]*ast.Schema{}, map[string]*ast.Schema{}, map[string]*ast.Schema{}
 	for _, v := range AdminVersions {
 		sdl := SDL("admin_" + v + ".graphql")
@@ -256,8 +267,63 @@ func loadSchema(name, sdl string) *ast.Schema {
 	return s
 }
 
-// Close stops the server.
-func (s *Server) Close() { s.srv.Close() }
+// Close stops the server, after the confirmation results on their way.
+func (s *Server) Close() {
+	s.deliveries.Wait()
+	s.srv.Close()
+}
+
+// SetConfirmation sets the payments extension's
+// supports_oversell_protection with its confirmation_callback_url: with an
+// empty url, paymentSessionConfirm answers CONFIRMATION_NOT_SUPPORTED;
+// otherwise Shopify takes it (the session becomes CONFIRMING) and POSTs
+// the result to url over mTLS, with Shopify's headers. Results are true
+// (the checkout can be fulfilled) unless SetConfirmationResult says
+// otherwise.
+func (s *Server) SetConfirmation(url string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.confirmURL = url
+}
+
+// SetConfirmationResult sets what Shopify answers when the payment session
+// gid is confirmed: false as for an item sold out meanwhile.
+func (s *Server) SetConfirmationResult(gid string, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.confirmResults[gid] = ok
+}
+
+// DropConfirmations makes the next n confirmation results go undelivered,
+// as when Shopify's POST is lost.
+func (s *Server) DropConfirmations(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.confirmDrops += n
+}
+
+// deliverConfirmation POSTs a confirmation result to the app, as Shopify
+// does after paymentSessionConfirm: the session's id and gid and
+// confirmation_result, with the session request headers and the client
+// certificate. Its answer is not looked at (the result is recorded on
+// the simulator's side already).
+func (s *Server) deliverConfirmation(target, shop, gid string, ok bool) {
+	defer s.deliveries.Done()
+	id := strings.TrimPrefix(gid, "gid://shopify/PaymentSession/")
+	b, _ := json.Marshal(map[string]any{"id": id, "gid": gid, "confirmation_result": ok})
+	req, err := http.NewRequest(http.MethodPost, target, bytes.NewReader(b))
+	if err != nil {
+		return
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Shopify-Shop-Domain", shop)
+	req.Header.Set("Shopify-Request-Id", random(8))
+	req.Header.Set("Shopify-Api-Version", SessionAPIVersion)
+	if resp, err := s.SessionClient(true).Do(req); err == nil {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+}
 
 // AdminOrigin is the value for the bridge's SHOPIFY_ADMIN_ORIGIN.
 func (s *Server) AdminOrigin() string { return s.URL + "/shops/{shop}" }
@@ -822,6 +888,12 @@ func userErrors(msgs ...string) []map[string]any {
 	return out
 }
 
+// codedUserErrors is one user error with a code (payloads whose errors
+// have one: PaymentSessionConfirmUserError).
+func codedUserErrors(code, msg string) []map[string]any {
+	return []map[string]any{{"field": []string{"id"}, "message": msg, "code": code}}
+}
+
 func str(v any) string {
 	switch x := v.(type) {
 	case string:
@@ -899,6 +971,29 @@ func (s *Server) execute(shop, field string, args map[string]any) any {
 				st.State, st.Reason = "pending", str(args["reason"])
 				st.RedirectURL = s.URL + "/checkouts/" + strings.TrimPrefix(id, "gid://shopify/PaymentSession/") + "/processing"
 			}
+		}
+		return map[string]any{"paymentSession": s.sessionJSON(id, st), "userErrors": []any{}}
+	case "paymentSessionConfirm":
+		st := s.sessions[id]
+		switch {
+		case st == nil:
+			return map[string]any{"paymentSession": nil, "userErrors": codedUserErrors("PAYMENT_SESSION_NOT_FOUND", "Payment session not found.")}
+		case s.confirmURL == "":
+			return map[string]any{"paymentSession": s.sessionJSON(id, st), "userErrors": codedUserErrors("CONFIRMATION_NOT_SUPPORTED", "The payments app does not support confirmation.")}
+		case st.State != "":
+			return map[string]any{"paymentSession": s.sessionJSON(id, st), "userErrors": codedUserErrors("INVALID_STATE_TRANSITION", "The payment session cannot be confirmed from its current state.")}
+		}
+		st.State = "confirming"
+		st.Confirms++
+		ok, set := s.confirmResults[id]
+		if !set {
+			ok = true
+		}
+		if s.confirmDrops > 0 {
+			s.confirmDrops--
+		} else {
+			s.deliveries.Add(1)
+			go s.deliverConfirmation(s.confirmURL, shop, id, ok)
 		}
 		return map[string]any{"paymentSession": s.sessionJSON(id, st), "userErrors": []any{}}
 	case "refundSessionResolve", "refundSessionReject", "captureSessionResolve", "captureSessionReject", "voidSessionResolve", "voidSessionReject":
