@@ -17,6 +17,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"paybridge/internal/platforms/shopify/shopifytest"
+	"paybridge/internal/routes"
 	"paybridge/internal/testenv"
 	"paybridge/internal/upay/upaytest"
 )
@@ -25,7 +26,8 @@ import (
 // does (SHOPIFY_* variables, certificate files) and runs a payments-app
 // payment through the real wiring: OAuth install, the settings API with a
 // session token, a payment session on the mTLS listener, the gateway page,
-// and the resolve that sends the shopper back to Shopify.
+// Shopify's confirmation of the checkout before the shopper pays, and the
+// resolve that sends the shopper back to Shopify.
 func TestShopifyThroughBridge(t *testing.T) {
 	t.Parallel()
 	const apiKey, apiSecret, shop = "app-key", "app-secret", "dates.myshopify.com"
@@ -48,7 +50,9 @@ func TestShopifyThroughBridge(t *testing.T) {
 	b := startBridgeEnv(t, backends[0], &upayDriver{}, map[string]string{"SHOPIFY_API_KEY": apiKey, "SHOPIFY_API_SECRET": apiSecret,
 		"SHOPIFY_ADMIN_ORIGIN": sim.AdminOrigin(), "SHOPIFY_MTLS_ADDR": sessionAddr,
 		"SHOPIFY_MTLS_CA_FILE": filepath.Join(dir, "ca.pem"), "SHOPIFY_MTLS_CERT_FILE": filepath.Join(dir, "cert.pem"),
-		"SHOPIFY_MTLS_KEY_FILE": filepath.Join(dir, "key.pem")})
+		"SHOPIFY_MTLS_KEY_FILE": filepath.Join(dir, "key.pem"), "SHOPIFY_CONFIRM_SESSIONS": "true"})
+	// The payments extension confirms checkouts (oversell protection).
+	sim.SetConfirmation("https://" + sessionAddr + routes.ShopifyConfirmSessions)
 
 	// Install: the merchant's browser goes through OAuth with the simulator.
 	jar, _ := cookiejar.New(nil)
@@ -120,7 +124,7 @@ func TestShopifyThroughBridge(t *testing.T) {
 		u = b.base + "/wait/" + id
 		return fmt.Errorf("shopper: %d → %q, want Shopify's %q", code, loc, want)
 	})
-	if st := sim.Session("gid://shopify/PaymentSession/s1"); st.State != "resolved" || st.Resolves != 1 {
+	if st := sim.Session("gid://shopify/PaymentSession/s1"); st.State != "resolved" || st.Resolves != 1 || st.Confirms != 1 {
 		t.Fatalf("session: %+v", st)
 	}
 }
