@@ -5,7 +5,8 @@
 //	bridge [serve] [--role all|web|worker]   run (default: everything in one process)
 //	bridge migrate                           apply database migrations
 //	bridge shops add --platform api …        connect a shop; prints its credentials
-//	bridge shops list
+//	bridge shops list                        the shops, with their status
+//	bridge shops disable|enable|remove|rotate-key SHOP_ID
 //	bridge jobs archived                     tasks that gave up, with their reasons
 //	bridge jobs replay (--all | QUEUE ID)    run archived tasks again
 //	bridge keys check | rotate               count sealed values per key; re-seal them under the first key
