@@ -65,8 +65,10 @@ func (s *Service) refuseDisabledShop(ctx context.Context, shop *Shop, orderID st
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, ErrNotFound) && shop.Status == ShopRemoved:
+		return fmt.Errorf("shop %s was removed: %w", shop.ID, ErrShopDisabled)
 	case errors.Is(err, ErrNotFound):
-		return fmt.Errorf("shop %s is %s: %w", shop.ID, shop.Status, ErrShopDisabled)
+		return fmt.Errorf("shop %s: %w", shop.ID, ErrShopDisabled)
 	}
 	return err
 }

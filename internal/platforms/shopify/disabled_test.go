@@ -1,6 +1,7 @@
 package shopify
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -47,5 +48,28 @@ func TestDisabledShopRejectsSessions(t *testing.T) {
 	}
 	if p := h.payment(shop, "dis-before"); p.ID != before.ID || p.Status == checkout.StatusFailed {
 		t.Fatalf("the session started before: %s %s", p.ID, p.Status)
+	}
+}
+
+// TestDisabledShopOrderWebhook: in order-webhook mode a disabled shop's new
+// order gets a note saying why, and no payment.
+func TestDisabledShopOrderWebhook(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, sqliteBackend)
+	shop := h.setup("disabled-orders.myshopify.com", ModeOrderWebhook)
+	if _, err := h.db.DisableShop(t.Context(), shop.ID, store.ShopActor{Source: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	gid := h.sim.AddOrder(7101, "#7101", "KWD", "1.000")
+	var o map[string]any
+	_ = json.Unmarshal(orderPayload(t, 7101, shop.Domain, "1.000"), &o)
+	o["test"] = true
+	b, _ := json.Marshal(o)
+	if code, err := h.sim.SendWebhook(nil, h.base+"/shopify/webhooks", "orders/create", shop.Domain, "evt-7101", b, ""); err != nil || code != http.StatusOK {
+		t.Fatalf("webhook: %d %v", code, err)
+	}
+	eventually(t, 15*time.Second, "the order's note", func() bool { return strings.Contains(h.sim.Order(gid).Note, shopDisabledReason) })
+	if _, err := h.db.PaymentByOrder(t.Context(), shop.ID, "7101"); err == nil {
+		t.Fatal("a disabled shop's order got a payment")
 	}
 }
