@@ -3,11 +3,15 @@ package store
 import (
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/pressly/goose/v3"
+
 	"paybridge/internal/checkout"
+	"paybridge/internal/testenv"
 )
 
 // TestShopStatusContract runs the shop lifecycle suite (status, disable,
@@ -427,3 +431,59 @@ func testShopStatusBadInput(t *testing.T, db *DB) {
 }
 
 func second[T any](_ T, err error) error { return err }
+
+// TestShopStatusMigration: shops stored before the status column get the
+// status their settings say (a WooCommerce connection not finished is
+// connecting), on both dialects.
+func TestShopStatusMigration(t *testing.T) {
+	t.Parallel()
+	for _, be := range []struct {
+		name string
+		dsn  func(t *testing.T) string
+	}{{"sqlite", sqliteDSN}, {"postgres", func(t *testing.T) string { return testenv.PostgresURL(t) }}} {
+		t.Run(be.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := ctxT(t)
+			db, err := Open(ctx, be.dsn(t), testKeyring(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			dialect, dir := goose.DialectSQLite3, "migrations/sqlite"
+			if db.Dialect() == DialectPostgres {
+				dialect, dir = goose.DialectPostgres, "migrations/postgres"
+			}
+			sub, _ := fs.Sub(migrationsFS, dir)
+			p, err := goose.NewProvider(dialect, db.w, sub, goose.WithDisableGlobalRegistry(true))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := p.UpTo(ctx, 7); err != nil {
+				t.Fatal(err)
+			}
+			for id, settings := range map[string]map[string]string{
+				"shop_pending": {"status": "pending", "store_url": "https://a.example"}, "shop_conn": {"status": "connecting"},
+				"shop_done": {"status": "connected", "webhook_id": "7"}, "shop_plain": nil, "shop_other": {"webhook_status": "x"},
+			} {
+				r, err := db.encodeShop(&checkout.Shop{ID: id, Platform: checkout.PlatformWooCommerce, Settings: settings})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := db.w.ExecContext(ctx, `INSERT INTO shops (id, name, platform, gateway_credentials, webhook_secret, secrets,
+					settings, created_at, updated_at) VALUES ($1, '', 'woocommerce', $2, $3, $4, $5, 1, 1)`,
+					id, r.credentials, r.webhookSecret, r.secrets, r.settings); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := db.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			for id, want := range map[string]checkout.ShopStatus{"shop_pending": checkout.ShopConnecting, "shop_conn": checkout.ShopConnecting,
+				"shop_done": checkout.ShopConnected, "shop_plain": checkout.ShopConnected, "shop_other": checkout.ShopConnected} {
+				if got := shopStatus(t, db, id); got != want {
+					t.Errorf("%s: %s, want %s", id, got, want)
+				}
+			}
+		})
+	}
+}
