@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -465,9 +466,9 @@ func insertShopEvent(ctx context.Context, tx *sql.Tx, at time.Time, e ShopEvent)
 // eventDetail is the JSON detail of a shop event: the reason, when one
 // was given, and extra fields.
 func eventDetail(by ShopActor, extra map[string]any) json.RawMessage {
-	m := map[string]any{}
-	for k, v := range extra {
-		m[k] = v
+	m := maps.Clone(extra)
+	if m == nil {
+		m = map[string]any{}
 	}
 	if r := strings.TrimSpace(by.Reason); r != "" {
 		m["reason"] = r
