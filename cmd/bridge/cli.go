@@ -37,11 +37,16 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 const shopsUsage = `usage:
   bridge shops add --platform PLATFORM … [--json]   connect a shop; prints its credentials (see bridge shops add --help)
-  bridge shops list [--json]                        list the shops, with the state of their secrets
+  bridge shops list [--json]                        list the shops, with their status and the state of their secrets
+  bridge shops disable SHOP_ID [--reason TEXT]      refuse the shop's new payments (started ones still complete)
+  bridge shops enable SHOP_ID [--reason TEXT]       take its new payments again
+  bridge shops remove SHOP_ID [--force]             erase its secrets, keep its payments' record (see --help)
+  bridge shops rotate-key SHOP_ID [--json]          new API key and webhook secret for an api shop, printed once
 `
 
 func cmdShops(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return dispatch(ctx, "shops", shopsUsage, []subcommand{{"add", shopsAdd}, {"list", shopsList}}, args, stdout, stderr)
+	return dispatch(ctx, "shops", shopsUsage, []subcommand{{"add", shopsAdd}, {"list", shopsList}, {"disable", shopsDisable},
+		{"enable", shopsEnable}, {"remove", shopsRemove}, {"rotate-key", shopsRotateKey}}, args, stdout, stderr)
 }
 
 // credentialFlag is a `shops add` flag carrying one gateway credential:
@@ -216,7 +221,7 @@ func orList(names []string) string {
 }
 
 func shopsList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("shops list", "[--json]", "Lists every shop. A shop whose secrets the configured keys cannot open is\nlisted with that status instead of its secrets' state \"ok\".", stderr)
+	fs := newFlagSet("shops list", "[--json]", "Lists every shop with its status (connecting, connected, disabled or removed).\nA shop whose secrets the configured keys cannot open is listed too, its\nsecrets' state \"secrets unreadable\" instead of \"ok\".", stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
 	if done, err := parseFlags(fs, args, stdout); done || err != nil {
 		return err
@@ -234,17 +239,20 @@ func shopsList(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		ID, Name, Platform, Domain, Gateway string
 		Sandbox                             bool
 		CreatedAt                           time.Time
-		// Status is "ok", or "secrets unreadable" when the configured
+		// Status is the shop's: connecting, connected, disabled or
+		// removed.
+		Status checkout.ShopStatus
+		// Secrets is "ok", or "secrets unreadable" when the configured
 		// keys do not open the shop's secrets (Error says why).
-		Status string
-		Error  string `json:",omitempty"`
+		Secrets string
+		Error   string `json:",omitempty"`
 	}
 	rows := []row{}
 	for _, l := range shops {
 		s := l.Shop
-		r := row{s.ID, s.Name, s.Platform, s.Domain, s.Gateway.Gateway, s.Gateway.Sandbox, s.CreatedAt, "ok", ""}
+		r := row{s.ID, s.Name, s.Platform, s.Domain, s.Gateway.Gateway, s.Gateway.Sandbox, s.CreatedAt, s.Status, "ok", ""}
 		if l.Err != nil {
-			r.Status, r.Error = "secrets unreadable", l.Err.Error()
+			r.Secrets, r.Error = "secrets unreadable", l.Err.Error()
 		}
 		rows = append(rows, r)
 	}
@@ -252,9 +260,9 @@ func shopsList(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return json.NewEncoder(stdout).Encode(rows)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tPLATFORM\tGATEWAY\tSANDBOX\tCREATED\tSTATUS")
+	fmt.Fprintln(tw, "ID\tNAME\tPLATFORM\tGATEWAY\tSANDBOX\tCREATED\tSTATUS\tSECRETS")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\t%s\n", r.ID, r.Name, r.Platform, r.Gateway, r.Sandbox, r.CreatedAt.Format(time.RFC3339), r.Status)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\t%s\t%s\n", r.ID, r.Name, r.Platform, r.Gateway, r.Sandbox, r.CreatedAt.Format(time.RFC3339), r.Status, r.Secrets)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

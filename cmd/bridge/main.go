@@ -5,7 +5,8 @@
 //	bridge [serve] [--role all|web|worker]   run (default: everything in one process)
 //	bridge migrate                           apply database migrations
 //	bridge shops add --platform api …        connect a shop; prints its credentials
-//	bridge shops list
+//	bridge shops list                        the shops, with their status
+//	bridge shops disable|enable|remove|rotate-key SHOP_ID
 //	bridge jobs archived                     tasks that gave up, with their reasons
 //	bridge jobs replay (--all | QUEUE ID)    run archived tasks again
 //	bridge keys check | rotate               count sealed values per key; re-seal them under the first key
@@ -122,6 +123,9 @@ const usage = `usage:
   bridge shops add --platform api --name NAME --gateway cko --cko-secret-key SK --cko-processing-channel PC --cko-webhook-key WK [--sandbox] [--json]
   bridge shops add --platform api --name NAME --gateway kupay --kupay-token TOKEN [--json]
   bridge shops list [--json]
+  bridge shops disable|enable SHOP_ID [--reason TEXT]
+  bridge shops remove SHOP_ID [--force] [--reason TEXT]
+  bridge shops rotate-key SHOP_ID [--json]
   bridge payments list [--shop SHOP_ID] [--status STATUS] [--limit N] [--json]
   bridge payments show PAYMENT_ID [--json]
   bridge jobs archived [--json]

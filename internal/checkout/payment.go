@@ -31,7 +31,11 @@ type Shop struct {
 	// Secrets are platform credentials (access tokens, consumer keys).
 	Secrets map[string]string
 	// Settings are non-secret platform settings.
-	Settings  map[string]string
+	Settings map[string]string
+	// Status is set by the store when it reads the shop. Writes of the
+	// shop leave it alone: operators change it through the store's own
+	// methods (disable, enable, remove).
+	Status    ShopStatus
 	CreatedAt time.Time
 }
 

@@ -364,8 +364,12 @@ func productPrices(ps []Product) []string {
 // returns the existing payment (created=false); with a different request it
 // fails with ErrIdempotencyConflict. A gateway failure leaves the payment in
 // StatusCreated and returns the *GatewayError: the next call, or the
-// shopper's visit to the pay URL, tries the charge again.
+// shopper's visit to the pay URL, tries the charge again. A new order of a
+// shop that does not take payments fails with ErrShopDisabled (wrapped).
 func (s *Service) CreatePayment(ctx context.Context, shop *Shop, platform string, req PaymentRequest, source string) (p *Payment, created bool, err error) {
+	if err := s.refuseDisabledShop(ctx, shop, req.OrderID); err != nil {
+		return nil, false, err
+	}
 	fitted, err := s.Validate(ctx, &req)
 	if err != nil {
 		return nil, false, err

@@ -2,19 +2,22 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"strings"
 	"time"
 
 	"paybridge/internal/checkout"
 )
 
 const shopColumns = `id, name, platform, domain, gateway, gateway_sandbox, gateway_credentials,
-	api_key_hash, webhook_secret, secrets, settings, created_at`
+	api_key_hash, webhook_secret, secrets, settings, created_at, status`
 
 // Sealed shop columns. The AAD binds each ciphertext to its shop and column,
 // so a value copied into another row or column does not open.
@@ -96,13 +99,14 @@ func (db *DB) scanShopRow(sc rowScanner) (*checkout.Shop, error) {
 		s       checkout.Shop
 		r       shopRow
 		created int64
+		status  string
 	)
 	err := sc.Scan(&s.ID, &s.Name, &s.Platform, &s.Domain, &s.Gateway.Gateway, &s.Gateway.Sandbox, &r.credentials,
-		&s.APIKeyHash, &r.webhookSecret, &r.secrets, &r.settings, &created)
+		&s.APIKeyHash, &r.webhookSecret, &r.secrets, &r.settings, &created, &status)
 	if err != nil {
 		return nil, err
 	}
-	s.CreatedAt = fromMicros(created)
+	s.CreatedAt, s.Status = fromMicros(created), checkout.ShopStatus(status)
 	if err := json.Unmarshal([]byte(r.settings), &s.Settings); err != nil {
 		return nil, fmt.Errorf("shop %s: decode settings: %w", s.ID, err)
 	}
@@ -135,9 +139,11 @@ func (db *DB) scanShopRow(sc rowScanner) (*checkout.Shop, error) {
 }
 
 // CreateShop inserts s, sealing its gateway credentials, webhook secret
-// and platform secrets. A zero CreatedAt is set to now. It returns an error
-// wrapping [checkout.ErrDuplicate] when the id, the API key hash or the
-// (platform, domain) pair is taken.
+// and platform secrets. A zero CreatedAt is set to now; s.Status is set to
+// the status its settings give ([checkout.ConnectionStatus]: a shop is
+// created connecting or connected, whatever s.Status said). It returns an
+// error wrapping [checkout.ErrDuplicate] when the id, the API key hash or
+// the (platform, domain) pair is taken.
 func (db *DB) CreateShop(ctx context.Context, s *checkout.Shop) error {
 	r, err := db.encodeShop(s)
 	if err != nil {
@@ -145,22 +151,27 @@ func (db *DB) CreateShop(ctx context.Context, s *checkout.Shop) error {
 	}
 	now := db.now().UTC().Truncate(time.Microsecond)
 	created := orNow(s.CreatedAt, now)
+	status := checkout.ConnectionStatus(s.Settings)
 	_, err = db.w.ExecContext(ctx, `INSERT INTO shops (`+shopColumns+`, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		s.ID, s.Name, s.Platform, s.Domain, s.Gateway.Gateway, s.Gateway.Sandbox, r.credentials,
-		s.APIKeyHash, r.webhookSecret, r.secrets, r.settings, micros(created), micros(now))
+		s.APIKeyHash, r.webhookSecret, r.secrets, r.settings, micros(created), string(status), micros(now))
 	if err != nil {
 		return writeErr("create shop "+s.ID, err)
 	}
-	s.CreatedAt = created
+	s.CreatedAt, s.Status = created, status
 	return nil
 }
 
 // UpdateShop overwrites every field of the stored shop s.ID except its
-// creation time, re-sealing the secrets (with the keyring's primary key, so
-// it also completes a key rotation for that shop). It returns an error
-// wrapping [checkout.ErrNotFound] for an unknown shop and
-// [checkout.ErrDuplicate] when the new API key hash or domain is taken.
+// creation time and status, re-sealing the secrets (with the keyring's
+// primary key, so it also completes a key rotation for that shop). The
+// status follows the new settings ([checkout.ConnectionStatus]) unless an
+// operator disabled the shop, which stays disabled ([DB.EnableShop]). It
+// returns an error wrapping [checkout.ErrNotFound] for an unknown or
+// removed shop (a platform's write must not bring back the secrets
+// [DB.RemoveShop] erased) and [checkout.ErrDuplicate] when the new API key
+// hash or domain is taken.
 func (db *DB) UpdateShop(ctx context.Context, s *checkout.Shop) error {
 	r, err := db.encodeShop(s)
 	if err != nil {
@@ -168,9 +179,11 @@ func (db *DB) UpdateShop(ctx context.Context, s *checkout.Shop) error {
 	}
 	res, err := db.w.ExecContext(ctx, `UPDATE shops SET name = $2, platform = $3, domain = $4, gateway = $5,
 		gateway_sandbox = $6, gateway_credentials = $7, api_key_hash = $8, webhook_secret = $9, secrets = $10,
-		settings = $11, updated_at = $12 WHERE id = $1`,
+		settings = $11, updated_at = $12,
+		status = CASE WHEN status = '`+string(checkout.ShopDisabled)+`' THEN status ELSE $13 END
+		WHERE id = $1 AND status <> '`+string(checkout.ShopRemoved)+`'`,
 		s.ID, s.Name, s.Platform, s.Domain, s.Gateway.Gateway, s.Gateway.Sandbox, r.credentials,
-		s.APIKeyHash, r.webhookSecret, r.secrets, r.settings, micros(db.now()))
+		s.APIKeyHash, r.webhookSecret, r.secrets, r.settings, micros(db.now()), string(checkout.ConnectionStatus(s.Settings)))
 	if err != nil {
 		return writeErr("update shop "+s.ID, err)
 	}
@@ -185,7 +198,9 @@ func (db *DB) UpdateShop(ctx context.Context, s *checkout.Shop) error {
 }
 
 // Shop returns the shop with the given id, secrets opened, or an error
-// wrapping [checkout.ErrNotFound].
+// wrapping [checkout.ErrNotFound]. A removed shop is returned (with its
+// status, its secrets erased), so that the payments it left open can
+// still be confirmed; the lookups by API key and domain never find one.
 func (db *DB) Shop(ctx context.Context, id string) (*checkout.Shop, error) {
 	s, err := db.scanShop(db.r.QueryRowContext(ctx, `SELECT `+shopColumns+` FROM shops WHERE id = $1`, id))
 	return s, notFound(err, "shop "+id)
@@ -213,10 +228,10 @@ func (db *DB) ShopByDomain(ctx context.Context, platform, domain string) (*check
 	return s, notFound(err, fmt.Sprintf("%s shop %s", platform, domain))
 }
 
-// ListShops returns every shop whose secrets open, oldest first, secrets
-// opened. Shops whose secrets no configured key opens are left out, so that
-// one of them does not stop the work on the others; [DB.ShopListing] lists
-// them too.
+// ListShops returns every shop whose secrets open and that was not
+// removed, oldest first, secrets opened. Shops whose secrets no configured
+// key opens are left out, so that one of them does not stop the work on
+// the others; [DB.ShopListing] lists them too, and the removed ones.
 func (db *DB) ListShops(ctx context.Context) ([]*checkout.Shop, error) {
 	all, err := db.ShopListing(ctx)
 	if err != nil {
@@ -224,7 +239,7 @@ func (db *DB) ListShops(ctx context.Context) ([]*checkout.Shop, error) {
 	}
 	shops := make([]*checkout.Shop, 0, len(all))
 	for _, l := range all {
-		if l.Err == nil {
+		if l.Err == nil && l.Shop.Status != checkout.ShopRemoved {
 			shops = append(shops, l.Shop)
 		}
 	}
@@ -241,8 +256,8 @@ type ListedShop struct {
 	Err error
 }
 
-// ShopListing returns every shop, oldest first, with its secrets opened or
-// the reason they do not open.
+// ShopListing returns every shop, removed ones included, oldest first,
+// with its secrets opened or the reason they do not open.
 func (db *DB) ShopListing(ctx context.Context) ([]ListedShop, error) {
 	rows, err := db.r.QueryContext(ctx, `SELECT `+shopColumns+` FROM shops ORDER BY created_at, id`)
 	if err != nil {
@@ -369,4 +384,451 @@ func (db *DB) PruneOAuthStates(ctx context.Context, before time.Time) (int64, er
 		return 0, fmt.Errorf("store: prune oauth states: %w", err)
 	}
 	return n, nil
+}
+
+// Shop audit event kinds ([ShopEvent.Kind]).
+const (
+	ShopEventDisabled   = "shop_disabled"
+	ShopEventEnabled    = "shop_enabled"
+	ShopEventRemoved    = "shop_removed"
+	ShopEventKeyRotated = "shop_key_rotated"
+)
+
+// ShopEvent is one entry of a shop's audit trail: a change of its status
+// or of its credentials, by whom and why. Like the payments' events, they
+// are never updated or deleted, and they outlive a deleted shop.
+type ShopEvent struct {
+	ID     int64
+	ShopID string
+	At     time.Time
+	Kind   string
+	From   checkout.ShopStatus
+	To     checkout.ShopStatus
+	// Source says who asked ("cli", a console user).
+	Source string
+	// Detail is JSON: the reason given, what a removal kept or erased.
+	// It never holds a secret.
+	Detail json.RawMessage
+}
+
+// ShopActor is who asks for a change of a shop, and why, as its audit
+// event records it.
+type ShopActor struct {
+	// Source names them ("cli", "console:ops@example.com"); required.
+	Source string
+	// Reason is optional free text.
+	Reason string
+}
+
+func (a ShopActor) check(what string) error {
+	if strings.TrimSpace(a.Source) == "" {
+		return fmt.Errorf("store: %s: the change needs a source for its audit event", what)
+	}
+	return nil
+}
+
+// ErrShopRemoved marks a change refused because the shop was removed.
+var ErrShopRemoved = errors.New("the shop was removed")
+
+// shopCASAttempts bounds the compare-and-set loops on a shop's status.
+const shopCASAttempts = 8
+
+// inTx runs fn in a write transaction, committing when it returns nil.
+func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if err = fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func insertShopEvent(ctx context.Context, tx *sql.Tx, at time.Time, e ShopEvent) error {
+	d := e.Detail
+	if len(d) == 0 {
+		d = json.RawMessage(`{}`)
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO shop_events (shop_id, at, kind, from_status, to_status, source, detail)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, e.ShopID, micros(at), e.Kind, string(e.From), string(e.To), e.Source, string(d))
+	if err != nil {
+		return fmt.Errorf("record %s of shop %s: %w", e.Kind, e.ShopID, err)
+	}
+	return nil
+}
+
+// eventDetail is the JSON detail of a shop event: the reason, when one
+// was given, and extra fields.
+func eventDetail(by ShopActor, extra map[string]any) json.RawMessage {
+	m := maps.Clone(extra)
+	if m == nil {
+		m = map[string]any{}
+	}
+	if r := strings.TrimSpace(by.Reason); r != "" {
+		m["reason"] = r
+	}
+	b, _ := json.Marshal(m) // strings, numbers and booleans only
+	return b
+}
+
+// setShopStatus moves shop id from a status allowed by from to the status
+// next returns for it (given its settings), with an audit event, in one
+// transaction. The write is a compare-and-set on the status and settings
+// it read, retried when a platform wrote the shop meanwhile. It returns the
+// status before and after; equal when there was nothing to do.
+func (db *DB) setShopStatus(ctx context.Context, id, what, kind string, by ShopActor,
+	next func(cur checkout.ShopStatus, settings string) (checkout.ShopStatus, error)) (from, to checkout.ShopStatus, err error) {
+	if err := by.check(what + " shop " + id); err != nil {
+		return "", "", err
+	}
+	for range shopCASAttempts {
+		var (
+			cur      string
+			settings string
+			won      bool
+		)
+		err = db.inTx(ctx, func(tx *sql.Tx) error {
+			err := tx.QueryRowContext(ctx, `SELECT status, settings FROM shops WHERE id = $1`, id).Scan(&cur, &settings)
+			if errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("shop %s: %w", id, checkout.ErrNotFound)
+			}
+			if err != nil {
+				return err
+			}
+			from = checkout.ShopStatus(cur)
+			if to, err = next(from, settings); err != nil {
+				return err
+			}
+			if to == from {
+				won = true
+				return nil
+			}
+			now := db.now().UTC()
+			res, err := tx.ExecContext(ctx, `UPDATE shops SET status = $2, status_changed_at = $3, updated_at = $3
+				WHERE id = $1 AND status = $4 AND settings = $5`, id, string(to), micros(now), cur, settings)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil || n == 0 {
+				return err // lost to another writer: read again
+			}
+			won = true
+			return insertShopEvent(ctx, tx, now, ShopEvent{ShopID: id, Kind: kind, From: from, To: to,
+				Source: by.Source, Detail: eventDetail(by, nil)})
+		})
+		if err != nil {
+			return "", "", fmt.Errorf("store: %s shop %s: %w", what, id, err)
+		}
+		if won {
+			return from, to, nil
+		}
+	}
+	return "", "", fmt.Errorf("store: %s shop %s: %w", what, id, checkout.ErrConflict)
+}
+
+// DisableShop disables a connecting or connected shop: the core refuses
+// its new payments ([checkout.ErrShopDisabled]) and goes on confirming,
+// syncing and refunding the ones started before. It returns the status
+// the shop had; disabling a disabled shop changes nothing and returns
+// [checkout.ShopDisabled]. A removed shop is an error wrapping
+// [ErrShopRemoved]; an unknown one wraps [checkout.ErrNotFound].
+func (db *DB) DisableShop(ctx context.Context, id string, by ShopActor) (was checkout.ShopStatus, err error) {
+	was, _, err = db.setShopStatus(ctx, id, "disable", ShopEventDisabled, by, func(cur checkout.ShopStatus, _ string) (checkout.ShopStatus, error) {
+		if cur == checkout.ShopRemoved {
+			return "", ErrShopRemoved
+		}
+		return checkout.ShopDisabled, nil
+	})
+	return was, err
+}
+
+// EnableShop enables a disabled shop again: it is connecting or connected
+// as its platform's settings say ([checkout.ConnectionStatus]), and
+// returned. Enabling a shop that is not disabled changes nothing and
+// returns its status. A removed shop is an error wrapping
+// [ErrShopRemoved]; an unknown one wraps [checkout.ErrNotFound].
+func (db *DB) EnableShop(ctx context.Context, id string, by ShopActor) (checkout.ShopStatus, error) {
+	_, to, err := db.setShopStatus(ctx, id, "enable", ShopEventEnabled, by, func(cur checkout.ShopStatus, settings string) (checkout.ShopStatus, error) {
+		switch cur {
+		case checkout.ShopRemoved:
+			return "", ErrShopRemoved
+		case checkout.ShopDisabled:
+			var m map[string]string
+			if err := json.Unmarshal([]byte(settings), &m); err != nil {
+				return "", fmt.Errorf("decode settings: %w", err)
+			}
+			return checkout.ConnectionStatus(m), nil
+		}
+		return cur, nil
+	})
+	return to, err
+}
+
+// ShopEvents returns a shop's audit trail, oldest first.
+func (db *DB) ShopEvents(ctx context.Context, shopID string) ([]ShopEvent, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT id, shop_id, at, kind, from_status, to_status, source, detail
+		FROM shop_events WHERE shop_id = $1 ORDER BY id`, shopID)
+	if err != nil {
+		return nil, fmt.Errorf("store: events of shop %s: %w", shopID, err)
+	}
+	defer rows.Close()
+	var evs []ShopEvent
+	for rows.Next() {
+		var (
+			e           ShopEvent
+			at          int64
+			from, to, d string
+		)
+		if err := rows.Scan(&e.ID, &e.ShopID, &at, &e.Kind, &from, &to, &e.Source, &d); err != nil {
+			return nil, fmt.Errorf("store: events of shop %s: %w", shopID, err)
+		}
+		e.At, e.From, e.To, e.Detail = fromMicros(at), checkout.ShopStatus(from), checkout.ShopStatus(to), json.RawMessage(d)
+		evs = append(evs, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: events of shop %s: %w", shopID, err)
+	}
+	return evs, nil
+}
+
+// RotateShopKey replaces the shop's API key hash and webhook secret (the
+// caller made both and shows them once); the old ones stop working with
+// the commit. The secret is sealed like the shop's others. It records an
+// audit event without either value. A removed shop is an error wrapping
+// [ErrShopRemoved]; an unknown one wraps [checkout.ErrNotFound].
+func (db *DB) RotateShopKey(ctx context.Context, id, apiKeyHash, webhookSecret string, by ShopActor) error {
+	if err := by.check("rotate the key of shop " + id); err != nil {
+		return err
+	}
+	if apiKeyHash == "" || webhookSecret == "" {
+		return fmt.Errorf("store: rotate the key of shop %s: the API key hash and the webhook secret are required", id)
+	}
+	sealed, err := db.kr.Seal([]byte(webhookSecret), shopAAD(id, colWebhookSecret))
+	if err != nil {
+		return fmt.Errorf("store: rotate the key of shop %s: seal %s: %w", id, colWebhookSecret, err)
+	}
+	err = db.inTx(ctx, func(tx *sql.Tx) error {
+		var cur string
+		err := tx.QueryRowContext(ctx, `SELECT status FROM shops WHERE id = $1`, id).Scan(&cur)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("shop %s: %w", id, checkout.ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		if checkout.ShopStatus(cur) == checkout.ShopRemoved {
+			return ErrShopRemoved
+		}
+		now := db.now().UTC()
+		res, err := tx.ExecContext(ctx, `UPDATE shops SET api_key_hash = $2, webhook_secret = $3, updated_at = $4
+			WHERE id = $1 AND status = $5`, id, apiKeyHash, sealed, micros(now), cur)
+		if err != nil {
+			return writeErr("rotate the key of shop "+id, err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			if err == nil {
+				err = checkout.ErrConflict // its status changed meanwhile: run it again
+			}
+			return err
+		}
+		return insertShopEvent(ctx, tx, now, ShopEvent{ShopID: id, Kind: ShopEventKeyRotated, From: checkout.ShopStatus(cur),
+			To: checkout.ShopStatus(cur), Source: by.Source, Detail: eventDetail(by, map[string]any{"rotated": "api_key, webhook_secret"})})
+	})
+	if err != nil {
+		return fmt.Errorf("store: rotate the key of shop %s: %w", id, err)
+	}
+	return nil
+}
+
+// OpenPayment is a payment not final yet, as [DB.RemoveShop] lists it.
+type OpenPayment struct {
+	ID        string
+	OrderID   string
+	Status    checkout.Status
+	Amount    checkout.Money
+	CreatedAt time.Time
+}
+
+// maxOpenListed bounds the open payments a refused removal lists.
+const maxOpenListed = 20
+
+// OpenPaymentsError is [DB.RemoveShop]'s refusal: the shop has payments
+// that are not final. It wraps [ErrOpenPayments].
+type OpenPaymentsError struct {
+	ShopID string
+	// Count is how many are open; Open lists the oldest of them (at most
+	// 20).
+	Count int
+	Open  []OpenPayment
+}
+
+// ErrOpenPayments is wrapped by [OpenPaymentsError].
+var ErrOpenPayments = errors.New("the shop has payments that are not final")
+
+func (e *OpenPaymentsError) Error() string {
+	return fmt.Sprintf("shop %s has %d payment(s) that are not final", e.ShopID, e.Count)
+}
+
+func (e *OpenPaymentsError) Unwrap() error { return ErrOpenPayments }
+
+// ShopRemoval says what [DB.RemoveShop] did.
+type ShopRemoval struct {
+	// Deleted is true when the shop had no payment at all: its row is
+	// gone. Otherwise the row stays, status removed, as the owner of its
+	// Payments, whose refunds and audit trails are kept.
+	Deleted  bool
+	Payments int
+	// Open are the payments that were not final (removed with force).
+	Open []OpenPayment
+	// OpenCount counts them.
+	OpenCount int
+	// GatewayKept is true when open payments remain: the shop's gateway
+	// account is kept, sealed, so that they can still be confirmed (their
+	// result is recorded). Remove the shop again once they are final to
+	// erase it.
+	GatewayKept bool
+	// Unchanged is true when the shop was removed before and there was
+	// nothing more to erase.
+	Unchanged bool
+}
+
+// RemoveShop removes a shop. Without force it refuses, with an
+// [*OpenPaymentsError], while the shop has payments that are not final.
+//
+// A shop without any payment is deleted (row and saved-card tokens). A
+// shop with payments is not: its payments, refunds and their audit trails
+// are the merchant's financial record (disputes and chargebacks arrive
+// months later, accounts must be kept for years) and the payments' audit
+// trail is append-only. Its row stays as their owner, status removed, with
+// every way to act as the shop erased at once: the API key hash, the
+// domain (the store may connect again, as a new shop), the webhook secret
+// (replaced by a random one nobody knows), the platform secrets and
+// settings, the saved-card tokens, and the gateway credentials — kept
+// only while open payments remain (force), so that their results still
+// come in; removing the shop again erases them. The removal is an audit
+// event ([ShopEventRemoved]), kept even when the row goes. Removing a
+// removed shop with nothing left to erase changes nothing. An unknown shop
+// is an error wrapping [checkout.ErrNotFound].
+func (db *DB) RemoveShop(ctx context.Context, id string, force bool, by ShopActor) (*ShopRemoval, error) {
+	if err := by.check("remove shop " + id); err != nil {
+		return nil, err
+	}
+	// Sealed before the transaction: the values of a removed shop.
+	whsec := make([]byte, 32)
+	if _, err := rand.Read(whsec); err != nil {
+		return nil, fmt.Errorf("store: remove shop %s: %w", id, err)
+	}
+	sealedWH, err := db.kr.Seal([]byte(hex.EncodeToString(whsec)), shopAAD(id, colWebhookSecret))
+	if err != nil {
+		return nil, fmt.Errorf("store: remove shop %s: seal: %w", id, err)
+	}
+	sealedSecrets, err := db.kr.Seal([]byte(`{}`), shopAAD(id, colSecrets))
+	if err != nil {
+		return nil, fmt.Errorf("store: remove shop %s: seal: %w", id, err)
+	}
+	sealedCreds, err := db.kr.Seal([]byte(`{}`), shopAAD(id, colCredentials))
+	if err != nil {
+		return nil, fmt.Errorf("store: remove shop %s: seal: %w", id, err)
+	}
+	var out ShopRemoval
+	err = db.inTx(ctx, func(tx *sql.Tx) error {
+		out = ShopRemoval{}
+		var cur, creds string
+		err := tx.QueryRowContext(ctx, `SELECT status, gateway_credentials FROM shops WHERE id = $1`, id).Scan(&cur, &creds)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("shop %s: %w", id, checkout.ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM payments WHERE shop_id = $1`, id).Scan(&out.Payments); err != nil {
+			return err
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM payments WHERE shop_id = $1 AND status NOT IN `+finalStatuses,
+			id).Scan(&out.OpenCount); err != nil {
+			return err
+		}
+		if out.OpenCount > 0 {
+			if out.Open, err = openPayments(ctx, tx, id); err != nil {
+				return err
+			}
+			if !force {
+				return &OpenPaymentsError{ShopID: id, Count: out.OpenCount, Open: out.Open}
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM customer_tokens WHERE shop_id = $1`, id); err != nil {
+			return err
+		}
+		now := db.now().UTC()
+		from := checkout.ShopStatus(cur)
+		detail := map[string]any{"payments": out.Payments, "open_payments": out.OpenCount, "forced": force && out.OpenCount > 0}
+		if out.Payments == 0 {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM shops WHERE id = $1`, id); err != nil {
+				return err
+			}
+			out.Deleted, detail["deleted"] = true, true
+		} else {
+			out.GatewayKept = out.OpenCount > 0
+			if from == checkout.ShopRemoved {
+				if out.GatewayKept {
+					out.Unchanged = true // still needed by the open payments
+					return nil
+				}
+				if b, err := db.kr.Open(creds, shopAAD(id, colCredentials)); err == nil && string(b) == "{}" {
+					out.Unchanged = true // erased already
+					return nil
+				}
+			}
+			newCreds := sealedCreds
+			if out.GatewayKept {
+				newCreds = creds
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE shops SET status = $2, status_changed_at = $3, updated_at = $3,
+				api_key_hash = '', domain = '', webhook_secret = $4, secrets = $5, settings = '{}', gateway_credentials = $6
+				WHERE id = $1`, id, string(checkout.ShopRemoved), micros(now), sealedWH, sealedSecrets, newCreds); err != nil {
+				return err
+			}
+			detail["gateway_account_kept"] = out.GatewayKept
+		}
+		return insertShopEvent(ctx, tx, now, ShopEvent{ShopID: id, Kind: ShopEventRemoved, From: from, To: checkout.ShopRemoved,
+			Source: by.Source, Detail: eventDetail(by, detail)})
+	})
+	var oe *OpenPaymentsError
+	if errors.As(err, &oe) {
+		return nil, oe
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: remove shop %s: %w", id, err)
+	}
+	return &out, nil
+}
+
+// openPayments lists the oldest of a shop's payments that are not final.
+func openPayments(ctx context.Context, tx *sql.Tx, shopID string) ([]OpenPayment, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT id, order_id, status, amount_minor, currency, created_at FROM payments
+		WHERE shop_id = $1 AND status NOT IN `+finalStatuses+` ORDER BY created_at, id LIMIT $2`, shopID, maxOpenListed)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []OpenPayment
+	for rows.Next() {
+		var (
+			p       OpenPayment
+			status  string
+			created int64
+		)
+		if err := rows.Scan(&p.ID, &p.OrderID, &status, &p.Amount.Minor, &p.Amount.Currency, &created); err != nil {
+			return nil, err
+		}
+		p.Status, p.CreatedAt = checkout.Status(status), fromMicros(created)
+		out = append(out, p)
+	}
+	return out, rows.Err()
 }

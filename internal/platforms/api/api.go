@@ -460,6 +460,9 @@ func serviceError(err error) error {
 		return server.Wrap(err, http.StatusUnprocessableEntity, "unsupported_by_gateway", ue.Reason)
 	case errors.As(err, &ve):
 		return server.Wrap(err, http.StatusUnprocessableEntity, "invalid_field", ve.Error())
+	case errors.Is(err, checkout.ErrShopDisabled):
+		return server.Wrap(err, http.StatusForbidden, "shop_disabled",
+			"this shop is disabled: it cannot start new payments (payments already started are still completed and can be refunded)")
 	case errors.Is(err, checkout.ErrIdempotencyConflict):
 		return server.Wrap(err, http.StatusConflict, "order_conflict",
 			"a payment for this order_id exists with different details; use a new order_id for a new payment")

@@ -286,6 +286,9 @@ func (p *Platform) paymentSession(c *gin.Context) {
 	switch {
 	case refused:
 		p.declineSession(c, r, req, reason)
+	case errors.Is(err, checkout.ErrShopDisabled):
+		// Rejected with the reason, through the same durable path.
+		p.declineSession(c, r, req, shopDisabledReason)
 	case err == nil, errors.As(err, &ge) && pay != nil:
 		p.answerSession(c, r, pay, err)
 	case errors.Is(err, checkout.ErrIdempotencyConflict):
@@ -299,6 +302,10 @@ func (p *Platform) paymentSession(c *gin.Context) {
 		server.WriteError(c, err)
 	}
 }
+
+// shopDisabledReason is the rejection of a payment session of a shop an
+// operator disabled (checkout.ErrShopDisabled).
+const shopDisabledReason = "this shop is disabled on paybridge, so it cannot start new payments (payments started before are still completed)"
 
 // answerSession records the request on the payment and answers Shopify
 // with the pay URL. A gateway failure (chargeErr) leaves the payment

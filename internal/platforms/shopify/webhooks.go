@@ -354,6 +354,9 @@ func (p *Platform) orderCreated(ctx context.Context, shop *checkout.Shop, body [
 	if reason, ok := unsupported(err); ok {
 		return p.noteRefusal(ctx, shop, o, reason)
 	}
+	if errors.Is(err, checkout.ErrShopDisabled) {
+		return p.noteRefusal(ctx, shop, o, shopDisabledReason)
+	}
 	if err != nil {
 		return err
 	}

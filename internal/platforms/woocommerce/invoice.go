@@ -257,6 +257,9 @@ func writeInvoiceError(c *gin.Context, err error) {
 			"to send the link by SMS the order needs a billing phone of at most 15 characters"))
 	case errors.As(err, &ve):
 		server.WriteError(c, server.Wrap(err, http.StatusUnprocessableEntity, "invalid_field", ve.Error()))
+	case errors.Is(err, checkout.ErrShopDisabled):
+		server.WriteError(c, server.Wrap(err, http.StatusForbidden, "shop_disabled",
+			"this shop is disabled on paybridge: it cannot make new payment links (payments started before are still completed)"))
 	case errors.Is(err, checkout.ErrIdempotencyConflict):
 		server.WriteError(c, server.Wrap(err, http.StatusConflict, "invoice_conflict",
 			"an earlier payment link request for this order, with other details, has not reached the gateway; try again later"))

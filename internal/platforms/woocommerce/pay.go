@@ -31,6 +31,7 @@ const (
 	refuseStoreDown
 	refuseUnknownShop
 	refuseSplit
+	refuseShopDisabled
 )
 
 type refusalText struct{ heading, message string }
@@ -47,6 +48,7 @@ var refusals = map[string]map[refusal]refusalText{
 		refuseStoreDown:    {"The store is not answering", "We could not reach the store to check your order. No payment was taken. Please try again in a few minutes."},
 		refuseUnknownShop:  {"Store not found", "This store is not connected to the payment service. Please contact the store."},
 		refuseSplit:        {"This order cannot be paid online right now", "The store's payment details for this order are not valid, so no payment was taken. The store has been told. Please contact the store."},
+		refuseShopDisabled: {"This store cannot take payments right now", "Online payment is turned off for this store at the moment, so no payment was taken. Please contact the store."},
 	},
 	"ar": {
 		refuseBadLink:      {"رابط الدفع هذا غير صالح", "تم تغيير الرابط الذي أوصلك إلى هنا أو أنه غير مكتمل، لذلك لا يمكننا قبول الدفع من خلاله. يُرجى العودة إلى المتجر وبدء عملية الدفع من جديد."},
@@ -59,6 +61,7 @@ var refusals = map[string]map[refusal]refusalText{
 		refuseStoreDown:    {"المتجر لا يستجيب", "تعذّر علينا الوصول إلى المتجر للتحقق من طلبك، ولم يُخصم أي مبلغ. يُرجى المحاولة مرة أخرى بعد بضع دقائق."},
 		refuseUnknownShop:  {"لم يتم العثور على المتجر", "هذا المتجر غير مرتبط بخدمة الدفع. يُرجى التواصل مع المتجر."},
 		refuseSplit:        {"لا يمكن دفع هذا الطلب إلكترونيًا الآن", "بيانات الدفع التي أعدّها المتجر لهذا الطلب غير صالحة، لذلك لم يُخصم أي مبلغ. تم إبلاغ المتجر. يُرجى التواصل مع المتجر."},
+		refuseShopDisabled: {"لا يمكن لهذا المتجر قبول المدفوعات الآن", "الدفع الإلكتروني متوقف لهذا المتجر في الوقت الحالي، لذلك لم يُخصم أي مبلغ. يُرجى التواصل مع المتجر."},
 	},
 }
 
@@ -286,6 +289,8 @@ func (p *Platform) pay(c *gin.Context) {
 		var ve *checkout.ValidationError
 		var ue *checkout.UnsupportedError
 		switch {
+		case errors.Is(err, checkout.ErrShopDisabled):
+			p.refuse(c, http.StatusForbidden, lang, refuseShopDisabled, cancelURL, err)
 		case errors.As(err, &ue):
 			p.refuseUnsupported(c, lang, shop, orderID, amount, ue, storeLink)
 		case errors.As(err, &ve) && strings.HasPrefix(ve.Field, "splits"):
