@@ -5,6 +5,7 @@ go 1.26.0
 toolchain go1.26.10
 
 require (
+	github.com/alexedwards/argon2id v1.0.0
 	github.com/alicebob/miniredis/v2 v2.40.0
 	github.com/almerlucke/go-iban v0.0.0-20220324081643-09bcab81b879
 	github.com/caarlos0/env/v11 v11.4.2

@@ -6,6 +6,7 @@
 //	bridge migrate                           apply database migrations
 //	bridge shops add --platform api …        connect a shop; prints its credentials
 //	bridge shops list
+//	bridge users add|list|remove             console users (password on stdin)
 //	bridge jobs archived                     tasks that gave up, with their reasons
 //	bridge jobs replay (--all | QUEUE ID)    run archived tasks again
 //	bridge keys check | rotate               count sealed values per key; re-seal them under the first key
@@ -98,6 +99,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdKeys(ctx, args, stdout, stderr)
 	case "payments":
 		return cmdPayments(ctx, args, stdout, stderr)
+	case "users":
+		return cmdUsers(ctx, args, stdout, stderr)
 	case "healthcheck":
 		return cmdHealthcheck(ctx, args, stdout, stderr)
 	case "version":
@@ -124,6 +127,9 @@ const usage = `usage:
   bridge shops list [--json]
   bridge payments list [--shop SHOP_ID] [--status STATUS] [--limit N] [--json]
   bridge payments show PAYMENT_ID [--json]
+  bridge users add --email EMAIL [--shop SHOP_ID]   (password on standard input)
+  bridge users list [--json]
+  bridge users remove --email EMAIL
   bridge jobs archived [--json]
   bridge jobs replay (--all | QUEUE TASK_ID)
   bridge keys check [--json]
