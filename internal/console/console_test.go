@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Signing in, moving about and signing out, on both stacks.
@@ -49,4 +50,97 @@ func TestLoginFlow(t *testing.T) {
 			t.Fatalf("after logout: %d", r.status)
 		}
 	})
+}
+
+// Forms need the session's token and this site's origin; sessions end.
+func TestFormsAndSessions(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, stacks[0], func(c *Config) { c.IdleTimeout = 10 * time.Minute; c.MaxAge = time.Hour })
+	e.user("ops@example.com", "")
+	b := e.browser()
+	b.login("ops@example.com")
+	if r := b.do(http.MethodPost, "/admin/logout", url.Values{"csrf": {"forged"}}); r.status != http.StatusForbidden || !strings.Contains(r.body, "This form has expired") {
+		t.Fatalf("forged CSRF token: %d\n%s", r.status, r.body)
+	}
+	if r := b.do(http.MethodPost, "/admin/logout", url.Values{}); r.status != http.StatusForbidden {
+		t.Fatalf("no CSRF token: %d", r.status)
+	}
+	page := b.get("/admin/payments")
+	tok := csrfRE.FindStringSubmatch(page.body)[1]
+	r := b.do(http.MethodPost, "/admin/logout", url.Values{"csrf": {tok}}, "Sec-Fetch-Site", "cross-site")
+	if r.status != http.StatusForbidden || !strings.Contains(r.body, "another site") {
+		t.Fatalf("cross-site POST: %d\n%s", r.status, r.body)
+	}
+	r = b.do(http.MethodPost, "/admin/login", url.Values{"email": {"ops@example.com"}, "password": {testPassword}}, "Origin", "https://evil.example")
+	if r.status != http.StatusForbidden {
+		t.Fatalf("cross-origin sign-in: %d", r.status)
+	}
+	// A token of another session does not do.
+	b2 := e.browser()
+	b2.login("ops@example.com")
+	if r := b2.do(http.MethodPost, "/admin/logout", url.Values{"csrf": {tok}}); r.status != http.StatusForbidden {
+		t.Fatalf("another session's token: %d", r.status)
+	}
+
+	// Idle: a request within the limit keeps the session, a gap beyond ends it.
+	start := time.Now()
+	e.clock.set(start.Add(9 * time.Minute))
+	if r := b.get("/admin/payments"); r.status != http.StatusOK {
+		t.Fatalf("after 9 idle minutes: %d", r.status)
+	}
+	e.clock.set(start.Add(18 * time.Minute))
+	if r := b.get("/admin/payments"); r.status != http.StatusOK {
+		t.Fatalf("9 minutes after the last request: %d", r.status)
+	}
+	e.clock.set(start.Add(29 * time.Minute))
+	if r := b.get("/admin/payments"); r.status != http.StatusSeeOther {
+		t.Fatalf("11 idle minutes: %d, want a redirect to sign in", r.status)
+	}
+	// Absolute: however active, a session ends at MaxAge.
+	e.clock.set(time.Time{})
+	b3 := e.browser()
+	b3.login("ops@example.com")
+	now := time.Now()
+	for m := 5; m < 60; m += 5 {
+		e.clock.set(now.Add(time.Duration(m) * time.Minute))
+		if r := b3.get("/admin/payments"); r.status != http.StatusOK {
+			t.Fatalf("active session at %d minutes: %d", m, r.status)
+		}
+	}
+	e.clock.set(now.Add(61 * time.Minute))
+	if r := b3.get("/admin/payments"); r.status != http.StatusSeeOther {
+		t.Fatalf("past MaxAge: %d", r.status)
+	}
+}
+
+// Failed sign-ins are throttled per address, the right password included
+// once over the limit.
+func TestLoginThrottle(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, stacks[0], func(c *Config) { c.LoginFailuresPerAddress = "3-M" })
+	e.user("ops@example.com", "")
+	b := e.browser()
+	for i := range 3 {
+		r := b.do(http.MethodPost, "/admin/login", url.Values{"email": {"ops@example.com"}, "password": {"nope nope nope"}})
+		if r.status != http.StatusUnauthorized {
+			t.Fatalf("failure %d: %d", i+1, r.status)
+		}
+	}
+	r := b.do(http.MethodPost, "/admin/login", url.Values{"email": {"ops@example.com"}, "password": {testPassword}})
+	if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
+		t.Fatalf("over the limit: %d %v", r.status, r.header)
+	}
+}
+
+// A secure public URL makes a Secure, __Host- cookie.
+func TestSecureCookie(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, stacks[0], func(c *Config) { c.PublicURL = "https://pay.example.com" })
+	e.user("ops@example.com", "")
+	b := e.browser()
+	r := b.do(http.MethodPost, "/admin/login", url.Values{"email": {"ops@example.com"}, "password": {testPassword}})
+	ck := r.header.Get("Set-Cookie")
+	if r.status != http.StatusSeeOther || !strings.HasPrefix(ck, "__Host-paybridge_console=") || !strings.Contains(ck, "; Secure") {
+		t.Fatalf("https sign-in: %d, cookie %q", r.status, ck)
+	}
 }

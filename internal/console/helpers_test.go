@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"log/slog"
@@ -194,7 +195,7 @@ func (e *env) shop(id string) *checkout.Shop {
 	e.t.Helper()
 	s := &checkout.Shop{ID: id, Name: "Shop " + strings.ToUpper(id[len(id)-1:]), Platform: checkout.PlatformAPI,
 		Gateway:       checkout.GatewayAccount{Gateway: "upay", Sandbox: true, Credentials: map[string]string{"api_key": upaytest.DefaultKey}},
-		WebhookSecret: "whsec_" + id}
+		WebhookSecret: "whsec_" + base64.StdEncoding.EncodeToString([]byte("webhook secret of "+id))}
 	if err := e.db.CreateShop(e.ctx(), s); err != nil {
 		e.t.Fatal(err)
 	}

@@ -118,9 +118,13 @@ func (c *Console) newPage(g *gin.Context, title, nav string, data any) *page {
 	if l == "ar" {
 		other = "en"
 	}
-	q := g.Request.URL.Query()
-	q.Set("lang", other)
-	p.LangURL = g.Request.URL.Path + "?" + q.Encode()
+	if g.Request.Method == http.MethodGet {
+		q := g.Request.URL.Query()
+		q.Set("lang", other)
+		p.LangURL = g.Request.URL.Path + "?" + q.Encode()
+	} else {
+		p.LangURL = routes.ConsolePayments + "?lang=" + other // an answer to a form: no page to reload
+	}
 	if n := g.Query("notice"); n != "" && strings.HasPrefix(n, "n_") {
 		if _, ok := texts["en"][n]; ok {
 			p.Notice = n
@@ -167,6 +171,7 @@ func (c *Console) renderError(g *gin.Context, status int, key string, err error)
 		}
 	}
 	p := c.newPage(g, tr(lang(g), "err_title"), "", key)
+	p.LangURL = routes.ConsolePayments + "?lang=" + map[string]string{"en": "ar", "ar": "en"}[p.Lang]
 	c.render(g, status, "error.html", p)
 	g.Abort()
 }
