@@ -356,3 +356,39 @@ func (e *env) consoleActions(id string) []string {
 	}
 	return out
 }
+
+// worker runs the job worker on the env's queue and core, quickly: a
+// store sync that fails permanently is archived at once.
+func (e *env) worker() {
+	e.t.Helper()
+	fast := []time.Duration{time.Millisecond}
+	w := jobs.NewWorker(e.queue, e.svc, jobs.Config{ConfirmRetryDelays: fast, SyncRetryDelays: fast, RefundRetryDelays: fast,
+		DelayedTaskCheckInterval: 200 * time.Millisecond, TaskCheckInterval: 100 * time.Millisecond,
+		ShutdownTimeout: 3 * time.Second, NoScheduler: true, Logger: quietLogger()})
+	if err := w.Start(e.ctx()); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(w.Shutdown)
+}
+
+// setCallback sets the status the merchant's callback URL answers.
+func (e *env) setCallback(status int) {
+	e.callbackMu.Lock()
+	e.callbackStatus = status
+	e.callbackMu.Unlock()
+}
+
+// waitArchived waits until the task is archived.
+func (e *env) waitArchived(queue, id string) {
+	e.t.Helper()
+	testenv.Eventually(e.t, 15*time.Second, "task "+id+" archived", func() error {
+		ti, err := e.insp.GetTaskInfo(queue, id)
+		if err != nil {
+			return err
+		}
+		if ti.State != asynq.TaskStateArchived {
+			return fmt.Errorf("task %s is %s", id, ti.State)
+		}
+		return nil
+	})
+}

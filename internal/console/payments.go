@@ -202,7 +202,8 @@ func viewEvent(e checkout.Event) eventView {
 }
 
 // syncKinds are the events that record telling the store (or the API's
-// callback_url) about a payment or refund.
+// callback_url) about a payment or refund; a re-send from the console is
+// one too.
 var syncKinds = []string{checkout.EventSyncSucceeded, checkout.EventSyncFailed}
 
 // paymentData is the payment page's.
@@ -239,7 +240,7 @@ func (c *Console) payment(g *gin.Context) {
 	for _, e := range evs {
 		v := viewEvent(e)
 		d.Events = append(d.Events, v)
-		if slices.Contains(syncKinds, e.Kind) {
+		if slices.Contains(syncKinds, e.Kind) || (e.Kind == EventConsoleAction && strings.Contains(string(e.Detail), `"action":"resync"`)) {
 			d.Syncs = append(d.Syncs, v)
 		}
 	}

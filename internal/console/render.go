@@ -25,6 +25,7 @@ var templateFS embed.FS
 var (
 	tmpl = template.Must(template.New("").Funcs(template.FuncMap{
 		"t":       tr,
+		"ev":      eventLabel,
 		"st":      func(l string, s any) string { return tr(l, statusKey(fmt.Sprint(s))) },
 		"money":   money,
 		"when":    when,
