@@ -87,3 +87,54 @@ func (c *Console) logout(g *gin.Context) {
 	c.setCookie(g, "", -1)
 	g.Redirect(http.StatusSeeOther, routes.ConsoleLogin)
 }
+
+// throttleWriter keeps the sign-in throttle's 429 answer (JSON, as the
+// API's) from being written, so that a person gets a page instead.
+type throttleWriter struct {
+	gin.ResponseWriter
+	refused bool
+}
+
+func (w *throttleWriter) WriteHeader(code int) {
+	if code == http.StatusTooManyRequests {
+		w.refused = true
+		return
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *throttleWriter) WriteHeaderNow() {
+	if !w.refused {
+		w.ResponseWriter.WriteHeaderNow()
+	}
+}
+
+func (w *throttleWriter) Write(b []byte) (int, error) {
+	if w.refused {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *throttleWriter) WriteString(s string) (int, error) {
+	if w.refused {
+		return len(s), nil
+	}
+	return w.ResponseWriter.WriteString(s)
+}
+
+// throttlePage runs before the throttle and turns its refusal into the
+// sign-in page with a message, status 429 and Retry-After kept.
+func (c *Console) throttlePage(g *gin.Context) {
+	w := &throttleWriter{ResponseWriter: g.Writer}
+	g.Writer = w
+	g.Next()
+	g.Writer = w.ResponseWriter
+	if !w.refused {
+		return
+	}
+	g.Writer.Header().Del("Content-Type") // the JSON answer's
+	p := c.newPage(g, tr(lang(g), "login_title"), "", loginData{Email: g.PostForm("email"), Next: safeNext(g.PostForm("next"))})
+	p.Problem = "login_throttled"
+	c.render(g, http.StatusTooManyRequests, "login.html", p)
+}

@@ -209,7 +209,7 @@ func (c *Console) Register(r gin.IRouter) {
 	g := r.Group("", c.common)
 	g.GET(routes.Console, c.requireUser, func(g *gin.Context) { g.Redirect(http.StatusSeeOther, routes.ConsolePayments) })
 	g.GET(routes.ConsoleLogin, c.loginForm)
-	g.POST(routes.ConsoleLogin, c.limiter.Handler, c.login)
+	g.POST(routes.ConsoleLogin, c.throttlePage, c.limiter.Handler, c.login)
 	a := g.Group("", c.requireUser)
 	a.POST(routes.ConsoleLogout, c.logout)
 	a.GET(routes.ConsolePayments, c.payments)

@@ -127,8 +127,9 @@ func TestLoginThrottle(t *testing.T) {
 		}
 	}
 	r := b.do(http.MethodPost, "/admin/login", url.Values{"email": {"ops@example.com"}, "password": {testPassword}})
-	if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
-		t.Fatalf("over the limit: %d %v", r.status, r.header)
+	if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" || !strings.Contains(r.body, "Too many failed sign-ins") ||
+		!strings.HasPrefix(r.header.Get("Content-Type"), "text/html") {
+		t.Fatalf("over the limit: %d %v\n%s", r.status, r.header, r.body)
 	}
 }
 
