@@ -18,9 +18,22 @@ func TestLoginFlow(t *testing.T) {
 			t.Fatalf("signed out: %d %q", r.status, r.header.Get("Location"))
 		}
 		r = b.get("/admin/login")
-		if r.status != http.StatusOK || !strings.Contains(r.body, `name="password"`) {
+		if r.status != http.StatusOK || !strings.Contains(r.body, `name="password"`) || !strings.Contains(r.body, `<html lang="en" dir="ltr">`) {
 			t.Fatalf("login form: %d\n%s", r.status, r.body)
 		}
+		// Arabic from Accept-Language, or chosen with ?lang= and kept.
+		ar := e.browser()
+		ar.lang = "ar-KW,ar;q=0.9,en;q=0.5"
+		if r := ar.get("/admin/login"); !strings.Contains(r.body, `<html lang="ar" dir="rtl">`) || !strings.Contains(r.body, "كلمة المرور") {
+			t.Errorf("Accept-Language ar: %s", r.body[:200])
+		}
+		if r := b.get("/admin/login?lang=ar"); !strings.Contains(r.body, `dir="rtl"`) {
+			t.Error("?lang=ar is not Arabic")
+		}
+		if r := b.get("/admin/login"); !strings.Contains(r.body, `dir="rtl"`) {
+			t.Error("the chosen language is not kept")
+		}
+		b.get("/admin/login?lang=en")
 		r = b.do(http.MethodPost, "/admin/login", url.Values{"email": {"ops@example.com"}, "password": {"wrong password!"}})
 		if r.status != http.StatusUnauthorized || !strings.Contains(r.body, "Wrong e-mail or password") {
 			t.Fatalf("wrong password: %d\n%s", r.status, r.body)
@@ -34,6 +47,12 @@ func TestLoginFlow(t *testing.T) {
 			if !strings.Contains(ck, want) {
 				t.Errorf("cookie %q lacks %s", ck, want)
 			}
+		}
+		if r := b.get("/admin"); r.status != http.StatusSeeOther || r.header.Get("Location") != "/admin/payments" {
+			t.Fatalf("/admin: %d %q", r.status, r.header.Get("Location"))
+		}
+		if r := b.get("/admin/login"); r.status != http.StatusSeeOther {
+			t.Fatalf("sign-in page when signed in: %d", r.status)
 		}
 		r = b.get("/admin/payments")
 		if r.status != http.StatusOK || !strings.Contains(r.body, "ops@example.com") {
