@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gin-gonic/gin"
+
 	"paybridge/internal/checkout"
 	"paybridge/internal/jobs"
 	"paybridge/internal/upay/upaytest"
@@ -293,6 +295,30 @@ func TestMerchantIsolation(t *testing.T) {
 			{"GET", "/admin/queues/api/queues", nil},
 			{"POST", "/admin/queues/api/queues/default/archived_tasks:run_all", nil},
 		}
+		// The table covers every route the console registers that takes a
+		// shop's payment or job (or is for operators only); the others
+		// are lists, checked below, and the session's own.
+		covered := map[string]bool{}
+		for _, tc := range tests {
+			k := routePattern(tc.path, theirs.ID)
+			if k != "monitor" {
+				k = tc.method + " " + k
+			}
+			covered[k] = true
+		}
+		notShopBound := map[string]bool{"GET /admin": true, "GET /admin/login": true, "POST /admin/login": true, "POST /admin/logout": true,
+			"GET /admin/payments": true, "GET /admin/shops": true, "GET /admin/jobs": true}
+		eng := gin.New()
+		e.console.Register(eng)
+		for _, rt := range eng.Routes() {
+			key := rt.Method + " " + rt.Path
+			if strings.HasPrefix(rt.Path, "/admin/queues") {
+				key = "monitor"
+			}
+			if !covered[key] && !notShopBound[key] && !(key == "monitor" && covered["monitor"]) {
+				t.Errorf("route %s is not in the isolation table", key)
+			}
+		}
 		for _, tc := range tests {
 			var r resp
 			if tc.method == "POST" {
@@ -336,4 +362,14 @@ func link(s string) string {
 		return `href="/admin/payments/` + s + `"`
 	}
 	return s
+}
+
+// routePattern turns a tested path back into its route pattern.
+func routePattern(path, paymentID string) string {
+	if strings.HasPrefix(path, "/admin/queues") {
+		return "monitor"
+	}
+	path = strings.Replace(path, "/admin/payments/"+paymentID, "/admin/payments/:id", 1)
+	path = strings.Replace(path, "/admin/jobs/default/sync:"+paymentID, "/admin/jobs/:queue/:task", 1)
+	return path
 }
