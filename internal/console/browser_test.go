@@ -89,6 +89,17 @@ func TestConsoleInBrowser(t *testing.T) {
 		shoot(l + "-replayed")
 		do("sign out", chromedp.Click(chromedp.CSS("form.inline button")), chromedp.WaitVisible(chromedp.CSS("#email")))
 	}
+	// A merchant sees their own shop's payments only, and no queue monitor.
+	other := e.shop("shop_b")
+	e.pay(other, "B-77", "9.000")
+	e.user("merchant@example.com", "shop_b")
+	do("merchant sign-in", chromedp.Navigate(e.srv.URL+"/admin/login?lang=en"), chromedp.SendKeys(chromedp.CSS("#email"), "merchant@example.com"),
+		chromedp.SendKeys(chromedp.CSS("#password"), testPassword), chromedp.Click(chromedp.CSS("form.stack button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("table.list")))
+	if rows := text("main"); !strings.Contains(rows, "B-77") || strings.Contains(rows, "WC-1042") || strings.Contains(text("header"), "Queues") {
+		t.Errorf("merchant's payments page: %s", rows)
+	}
+	shoot("merchant-payments")
 	if acts := strings.Join(e.consoleActions(paid["ar"]), "\n"); !strings.Contains(acts, `"action":"refund"`) || !strings.Contains(acts, `"action":"replay_job"`) {
 		t.Errorf("the browser's actions are not in the audit trail:\n%s", acts)
 	}
