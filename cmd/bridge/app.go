@@ -16,6 +16,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"paybridge/internal/checkout"
+	"paybridge/internal/console"
 	"paybridge/internal/jobs"
 	"paybridge/internal/platforms"
 	"paybridge/internal/secrets"
@@ -31,7 +32,9 @@ type app struct {
 	embedded *jobs.Embedded
 	queue    *jobs.Queue
 	svc      *checkout.Service
-	jobsCfg  jobs.Config
+	// console is the console at /admin, on the web role.
+	console *console.Console
+	jobsCfg jobs.Config
 	// platforms are the opened platforms (those that are on), in the
 	// order of platformModules.
 	platforms []platforms.Platform

@@ -59,6 +59,14 @@ type Config struct {
 	LogFormat string `env:"BRIDGE_LOG_FORMAT" envDefault:"text"`
 	// LogLevel is debug, info, warn or error. BRIDGE_LOG_LEVEL, default info.
 	LogLevel string `env:"BRIDGE_LOG_LEVEL" envDefault:"info"`
+	// MetricsAddr, when set, is where /metrics is served, on a listener of
+	// its own, and the main address serves none. BRIDGE_METRICS_ADDR.
+	MetricsAddr string `env:"BRIDGE_METRICS_ADDR"`
+	// MetricsToken, when set, is required on /metrics as "Authorization:
+	// Bearer <token>" (at least 16 characters). BRIDGE_METRICS_TOKEN.
+	// With neither, /metrics answers only scrapes from this machine that
+	// do not come through a proxy.
+	MetricsToken string `env:"BRIDGE_METRICS_TOKEN"`
 	// RateLimits are the limits on notifications, the connect and install
 	// routes and failed API keys (BRIDGE_RATE_*).
 	RateLimits RateLimits
@@ -130,6 +138,16 @@ func loadConfig() (*Config, error) {
 		if err := ratelimit.CheckRate(r.v); err != nil {
 			badf("%s=%v", r.name, err)
 		}
+	}
+	if c.MetricsAddr != "" {
+		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil || port == "" {
+			badf("BRIDGE_METRICS_ADDR=%q: want host:port or :port", c.MetricsAddr)
+		} else if c.MetricsAddr == c.Addr {
+			badf("BRIDGE_METRICS_ADDR=%q: must differ from BRIDGE_ADDR", c.MetricsAddr)
+		}
+	}
+	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
+		badf("BRIDGE_METRICS_TOKEN: want at least 16 characters (`openssl rand -hex 24`)")
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		badf("BRIDGE_LOG_FORMAT=%q: want text or json", c.LogFormat)

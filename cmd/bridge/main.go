@@ -7,6 +7,7 @@
 //	bridge shops add --platform api …        connect a shop; prints its credentials
 //	bridge shops list                        the shops, with their status
 //	bridge shops disable|enable|remove|rotate-key SHOP_ID
+//	bridge users add|list|remove             console users (password on stdin)
 //	bridge jobs archived                     tasks that gave up, with their reasons
 //	bridge jobs replay (--all | QUEUE ID)    run archived tasks again
 //	bridge keys check | rotate               count sealed values per key; re-seal them under the first key
@@ -99,6 +100,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdKeys(ctx, args, stdout, stderr)
 	case "payments":
 		return cmdPayments(ctx, args, stdout, stderr)
+	case "users":
+		return cmdUsers(ctx, args, stdout, stderr)
 	case "healthcheck":
 		return cmdHealthcheck(ctx, args, stdout, stderr)
 	case "version":
@@ -128,6 +131,9 @@ const usage = `usage:
   bridge shops rotate-key SHOP_ID [--json]
   bridge payments list [--shop SHOP_ID] [--status STATUS] [--limit N] [--json]
   bridge payments show PAYMENT_ID [--json]
+  bridge users add --email EMAIL [--shop SHOP_ID]   (password on standard input)
+  bridge users list [--json]
+  bridge users remove --email EMAIL
   bridge jobs archived [--json]
   bridge jobs replay (--all | QUEUE TASK_ID)
   bridge keys check [--json]

@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
 
+	"paybridge/internal/console"
 	"paybridge/internal/jobs"
 	"paybridge/internal/metrics"
 	"paybridge/internal/platforms"
@@ -46,6 +47,19 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // listening on BRIDGE_ADDR (tests).
 func (a *app) serve(ctx context.Context, role string, ln net.Listener) error {
 	metrics.RegisterPaymentStates(a.db)
+	if a.cfg.MetricsAddr != "" {
+		mctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			ms := server.New(server.Config{Logger: a.log, Production: true, Version: version, MetricsToken: a.cfg.MetricsToken})
+			a.log.Info("metrics listening", "addr", a.cfg.MetricsAddr)
+			if err := ms.Run(mctx, a.cfg.MetricsAddr); err != nil {
+				a.log.Error("metrics listener stopped", "err", err)
+			}
+		}()
+		defer func() { stop(); <-done }()
+	}
 	var worker *jobs.Worker
 	if role == "all" || role == "worker" {
 		worker = jobs.NewWorker(a.redis, newWorkerCore(a), a.jobsCfg)
@@ -72,7 +86,13 @@ func (a *app) serve(ctx context.Context, role string, ln net.Listener) error {
 			}
 		}
 	}
-	srv := a.webServer()
+	srv, err := a.webServer()
+	if err != nil {
+		return err
+	}
+	if a.console != nil {
+		defer a.console.Close()
+	}
 	a.log.Info("bridge listening", "addr", a.cfg.Addr, "public_url", a.cfg.PublicURL, "role", role, "version", version)
 	if ln != nil {
 		return srv.Serve(ctx, ln)
@@ -84,10 +104,16 @@ func (a *app) serve(ctx context.Context, role string, ln net.Listener) error {
 // and /metrics.
 func (a *app) opsServer() *server.Server {
 	rdb := a.redis.MakeRedisClient().(redis.UniversalClient)
+	access := server.MetricsLoopback // never public (see Config.MetricsToken)
+	if a.cfg.MetricsAddr != "" {
+		access = server.MetricsOff
+	}
 	return server.New(server.Config{
-		Logger:     a.log,
-		Production: true, // no gin debug banner: our access log says what matters
-		Version:    version,
+		Logger:        a.log,
+		Production:    true, // no gin debug banner: our access log says what matters
+		Version:       version,
+		MetricsAccess: access,
+		MetricsToken:  a.cfg.MetricsToken,
 		Ready: []server.ReadyCheck{
 			{Name: "database", Check: a.db.Ping},
 			{Name: "redis", Check: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }},
@@ -95,7 +121,7 @@ func (a *app) opsServer() *server.Server {
 	})
 }
 
-func (a *app) webServer() *server.Server {
+func (a *app) webServer() (*server.Server, error) {
 	srv := a.opsServer()
 	// The limits guard the routes mounted below (not the operations ones
 	// above); loadConfig has checked the rates.
@@ -118,6 +144,12 @@ func (a *app) webServer() *server.Server {
 		}
 	}
 	srv.Mount(shopper.New(a.svc, shopper.Config{PublicURL: a.cfg.PublicURL, Destinations: dest, Gates: gates}))
+	cons, err := console.New(console.Config{Store: a.db, Core: a.svc, Queue: a.redis, PublicURL: a.cfg.PublicURL, Logger: a.log})
+	if err != nil {
+		return nil, err
+	}
+	a.console = cons
+	srv.Mount(cons)
 	if a.cfg.Simulators {
 		for _, g := range a.cfg.gateways {
 			h, attrs := g.Simulator(a.cfg.PublicURL)
@@ -127,5 +159,5 @@ func (a *app) webServer() *server.Server {
 			a.log.Warn("BRIDGE_SIMULATORS is on: a fake "+name+" is served at "+path+"; never enable this in production", attrs...)
 		}
 	}
-	return srv
+	return srv, nil
 }

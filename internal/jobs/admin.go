@@ -154,3 +154,23 @@ func (a *Admin) ReplayAll(ctx context.Context) (int, error) {
 	}
 	return total, nil
 }
+
+// Discard deletes one archived task for good: it will not run again. It
+// changes no payment (one whose store sync was given up stays
+// sync_failed). Only archived tasks are deleted; any other id is an error.
+func (a *Admin) Discard(ctx context.Context, queue, id string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("jobs: discard %s: %w", id, err)
+	}
+	ti, err := a.insp.GetTaskInfo(queue, id)
+	if err != nil {
+		return fmt.Errorf("jobs: discard %s in queue %s: %w", id, queue, err)
+	}
+	if ti.State != asynq.TaskStateArchived {
+		return fmt.Errorf("jobs: discard %s in queue %s: the task is %s, not archived", id, queue, ti.State)
+	}
+	if err := a.insp.DeleteTask(queue, id); err != nil {
+		return fmt.Errorf("jobs: discard %s in queue %s: %w", id, queue, err)
+	}
+	return nil
+}

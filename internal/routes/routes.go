@@ -167,3 +167,41 @@ func SimulatorPattern(gateway string) string { return SimulatorPath(gateway) + "
 
 // SimulatorURL is the base URL of gateway's simulator.
 func SimulatorURL(base, gateway string) string { return base + SimulatorPath(gateway) }
+
+// The operator console (internal/console). Every route but the sign-in
+// page needs a signed-in user.
+const (
+	// Console is the console's root; it redirects to [ConsolePayments].
+	Console = "/admin"
+	// ConsoleLogin is the sign-in form (GET) and its submission (POST).
+	ConsoleLogin = "/admin/login"
+	// ConsoleLogout ends the session (POST).
+	ConsoleLogout = "/admin/logout"
+	// ConsolePayments searches and lists payments.
+	ConsolePayments = "/admin/payments"
+	// ConsolePayment is one payment's page.
+	ConsolePayment = "/admin/payments/:id"
+	// ConsolePaymentRecheck asks the gateway again (POST).
+	ConsolePaymentRecheck = "/admin/payments/:id/recheck"
+	// ConsolePaymentResync sends the result to the store again (POST).
+	ConsolePaymentResync = "/admin/payments/:id/resync"
+	// ConsolePaymentRefund refunds the payment (POST).
+	ConsolePaymentRefund = "/admin/payments/:id/refund"
+	// ConsolePaymentExport downloads the payment's story as JSON.
+	ConsolePaymentExport = "/admin/payments/:id/export"
+	// ConsoleShops lists the shops.
+	ConsoleShops = "/admin/shops"
+	// ConsoleJobs lists the dead (archived) jobs.
+	ConsoleJobs = "/admin/jobs"
+	// ConsoleJobReplay and ConsoleJobDiscard act on one dead job (POST).
+	ConsoleJobReplay  = "/admin/jobs/:queue/:task/replay"
+	ConsoleJobDiscard = "/admin/jobs/:queue/:task/discard"
+	// ConsoleQueues is where the asynq monitor is mounted (operators only).
+	ConsoleQueues = "/admin/queues"
+)
+
+// ConsolePaymentPath is the console page of payment id.
+func ConsolePaymentPath(id string) string { return ConsolePayments + "/" + id }
+
+// ConsoleURL is the console's address.
+func ConsoleURL(base string) string { return base + Console }

@@ -42,9 +42,14 @@ func TestBuildersMatchPatterns(t *testing.T) {
 		{ShopifyCallback, ShopifyCallbackURL(base)},
 		{ShopifyApp, strings.Split(ShopifyAppURL(base, "a.myshopify.com"), "?")[0]},
 		{SimulatorPattern("upay"), SimulatorURL(base, "upay") + "/api/v1/charge"},
+		{ConsolePayment, ConsolePaymentPath("pay_1")},
+		{Console, strings.TrimPrefix(ConsoleURL(base), base)},
 	}
 	for _, tt := range tests {
 		path, ok := strings.CutPrefix(tt.url, base)
+		if strings.HasPrefix(tt.url, "/") {
+			path, ok = tt.url, true
+		}
 		if !ok || !matches(tt.pattern, path) {
 			t.Errorf("%s does not serve %s", tt.pattern, tt.url)
 		}

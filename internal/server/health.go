@@ -2,9 +2,13 @@ package server
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -87,6 +91,57 @@ func runChecks(ctx context.Context, checks []ReadyCheck, timeout time.Duration) 
 	}
 	wg.Wait()
 	return out
+}
+
+// MetricsAccess says who may read /metrics ([Config.MetricsAccess]).
+type MetricsAccess int
+
+const (
+	// MetricsOpen serves /metrics to anyone (a listener of its own).
+	MetricsOpen MetricsAccess = iota
+	// MetricsLoopback serves /metrics only to clients on this machine that
+	// connect directly: the remote address is loopback and the request
+	// carries no X-Forwarded-For, X-Real-Ip or Forwarded header (a reverse
+	// proxy on the same machine adds one, and its clients are refused).
+	MetricsLoopback
+	// MetricsOff serves no /metrics (it is served elsewhere).
+	MetricsOff
+)
+
+// metricsGuard refuses /metrics to those Config.MetricsAccess and
+// Config.MetricsToken leave out: 401 without the right token, 404 to a
+// client that is not local (nothing says the endpoint exists).
+func (s *Server) metricsGuard(c *gin.Context) {
+	if tok := s.cfg.MetricsToken; tok != "" {
+		got, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(tok)) != 1 {
+			c.Header("WWW-Authenticate", `Bearer realm="metrics"`)
+			WriteError(c, Error(http.StatusUnauthorized, "unauthorized", "metrics need Authorization: Bearer <BRIDGE_METRICS_TOKEN>"))
+			return
+		}
+	}
+	if s.cfg.MetricsAccess == MetricsLoopback && s.cfg.MetricsToken == "" && !directLoopback(c.Request) {
+		s.notFound(c)
+		c.Abort()
+		return
+	}
+	c.Next()
+}
+
+// directLoopback reports whether r comes straight from this machine, not
+// through a proxy.
+func directLoopback(r *http.Request) bool {
+	for _, h := range []string{"X-Forwarded-For", "X-Real-Ip", "Forwarded"} {
+		if r.Header.Get(h) != "" {
+			return false
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 // metrics serves metrics.Registry in the Prometheus exposition format.

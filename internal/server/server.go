@@ -63,6 +63,12 @@ type Config struct {
 	// Version is shown on the landing page. Empty means "dev".
 	Version string
 
+	// MetricsAccess says who may read /metrics; the zero value,
+	// MetricsOpen, is anyone. MetricsToken, when set, is required on top
+	// of it, as "Authorization: Bearer <token>".
+	MetricsAccess MetricsAccess
+	MetricsToken  string
+
 	// DocsURL is where the landing page links for the README's walkthrough.
 	// Empty means the page names the README section ("A two-minute
 	// walk-through") without a link.
@@ -151,7 +157,9 @@ func New(cfg Config) *Server {
 	e.HEAD(routes.Healthz, s.healthz)
 	e.GET(routes.Readyz, s.readyz)
 	e.HEAD(routes.Readyz, s.readyz)
-	e.GET(routes.Metrics, s.metrics())
+	if cfg.MetricsAccess != MetricsOff {
+		e.GET(routes.Metrics, s.metricsGuard, s.metrics())
+	}
 	return s
 }
 

@@ -1,0 +1,106 @@
+package console
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"paybridge/internal/jobs"
+	"paybridge/internal/testenv"
+)
+
+// An operator signs in, searches, opens a payment, refunds part of it and
+// replays a dead job, in headless Chromium, in English and Arabic; every
+// page is shot at desktop and phone size and checked with axe-core.
+func TestConsoleInBrowser(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, stacks[0], nil)
+	a := e.shop("shop_a")
+	e.user("operations@example.com", "")
+	// The store refuses the results: each sync fails for good and its
+	// job is archived, with the error, by the real worker.
+	e.setCallback(http.StatusBadRequest)
+	e.worker()
+	paid := map[string]string{}
+	for _, l := range []string{"en", "ar"} {
+		p := e.paid(a, "WC-10"+map[string]string{"en": "42", "ar": "43"}[l], "12.500")
+		paid[l] = p.ID
+		e.waitArchived(jobs.QueueDefault, "sync:"+p.ID)
+	}
+	e.pay(a, "WC-1044", "3.000")
+	e.pay(a, "WC-1045-a-very-long-order-reference-from-the-store", "250.000")
+
+	ctx := testenv.Browser(t)
+	do := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := chromedp.Do(actx, actions...); err != nil {
+			loc, _ := chromedp.Run(ctx, chromedp.Location())
+			t.Fatalf("%s (at %s): %v", what, loc, err)
+		}
+	}
+	shoot := func(name string) {
+		t.Helper()
+		for _, vp := range testenv.Viewports {
+			testenv.Shoot(t, ctx, "console-"+name, vp.W, vp.H)
+			testenv.Axe(t, ctx)
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return s
+	}
+	for _, l := range []string{"en", "ar"} {
+		do("open the sign-in page", chromedp.Navigate(e.srv.URL+"/admin/login?lang="+l), chromedp.WaitVisible(chromedp.CSS("#email")))
+		shoot(l + "-login")
+		do("sign in", chromedp.SendKeys(chromedp.CSS("#email"), "operations@example.com"), chromedp.SendKeys(chromedp.CSS("#password"), testPassword),
+			chromedp.Click(chromedp.CSS("form.stack button[type=submit]")), chromedp.WaitVisible(chromedp.CSS("table.list")))
+		shoot(l + "-payments")
+		do("search", chromedp.SendKeys(chromedp.CSS("#q"), "WC-10"+map[string]string{"en": "42", "ar": "43"}[l]), chromedp.Click(chromedp.CSS("form.search button.primary")))
+		testenv.EventuallyTrue(t, 10*time.Second, "the search results", func() bool {
+			ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`location.search.includes("q=") && document.readyState === "complete"`))
+			return err == nil && ok
+		})
+		do("see the result", chromedp.WaitVisible(chromedp.CSS(`a[href="/admin/payments/`+paid[l]+`"]`)))
+		if rows := text("table.list tbody"); strings.Contains(rows, "WC-1044") {
+			t.Errorf("%s: search shows other orders: %s", l, rows)
+		}
+		shoot(l + "-search")
+		do("open the payment", chromedp.Click(chromedp.CSS(`a[href="/admin/payments/`+paid[l]+`"]`)), chromedp.WaitVisible(chromedp.CSS("form.refund")))
+		shoot(l + "-payment")
+		do("refund part", chromedp.SetValue(chromedp.CSS("#amount"), "2.000"), chromedp.SendKeys(chromedp.CSS("#reason"), "damaged"),
+			chromedp.Click(chromedp.CSS("form.refund button.danger")), chromedp.WaitVisible(chromedp.CSS(".msg.ok")))
+		if got := text("section.card:nth-of-type(3)"); !strings.Contains(got, "2.000 KWD") {
+			t.Errorf("%s: refunds after refunding: %s", l, got)
+		}
+		shoot(l + "-refunded")
+		do("open the dead jobs", chromedp.Navigate(e.srv.URL+"/admin/jobs"), chromedp.WaitVisible(chromedp.CSS("ul.jobs")))
+		shoot(l + "-jobs")
+		do("replay", chromedp.Click(chromedp.CSS(`form[action$="sync:`+paid[l]+`/replay"] button`)), chromedp.WaitVisible(chromedp.CSS(".msg.ok")))
+		shoot(l + "-replayed")
+		do("sign out", chromedp.Click(chromedp.CSS("form.inline button")), chromedp.WaitVisible(chromedp.CSS("#email")))
+	}
+	// A merchant sees their own shop's payments only, and no queue monitor.
+	other := e.shop("shop_b")
+	e.pay(other, "B-77", "9.000")
+	e.user("merchant@example.com", "shop_b")
+	do("merchant sign-in", chromedp.Navigate(e.srv.URL+"/admin/login?lang=en"), chromedp.SendKeys(chromedp.CSS("#email"), "merchant@example.com"),
+		chromedp.SendKeys(chromedp.CSS("#password"), testPassword), chromedp.Click(chromedp.CSS("form.stack button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("table.list")))
+	if rows := text("main"); !strings.Contains(rows, "B-77") || strings.Contains(rows, "WC-1042") || strings.Contains(text("header"), "Queues") {
+		t.Errorf("merchant's payments page: %s", rows)
+	}
+	shoot("merchant-payments")
+	if acts := strings.Join(e.consoleActions(paid["ar"]), "\n"); !strings.Contains(acts, `"action":"refund"`) || !strings.Contains(acts, `"action":"replay_job"`) {
+		t.Errorf("the browser's actions are not in the audit trail:\n%s", acts)
+	}
+}
