@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
@@ -88,6 +89,8 @@ func (a *app) opsServer() *server.Server {
 		Logger:     a.log,
 		Production: true, // no gin debug banner: our access log says what matters
 		Version:    version,
+		// The landing page lists the version and routes only off https.
+		ShowInternals: !strings.HasPrefix(a.cfg.PublicURL, "https://"),
 		Ready: []server.ReadyCheck{
 			{Name: "database", Check: a.db.Ping},
 			{Name: "redis", Check: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }},
@@ -113,7 +116,7 @@ func (a *app) webServer() *server.Server {
 			dest[p.Name()] = d
 		}
 	}
-	srv.Mount(shopper.New(a.svc, shopper.Config{PublicURL: a.cfg.PublicURL, Destinations: dest}))
+	srv.Mount(shopper.New(a.svc, shopper.Config{PublicURL: a.cfg.PublicURL, Destinations: dest, Shops: a.db}))
 	if a.cfg.Simulators {
 		for _, g := range a.cfg.gateways {
 			h, attrs := g.Simulator(a.cfg.PublicURL)
