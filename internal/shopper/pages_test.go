@@ -36,7 +36,7 @@ type pagesEnv struct {
 	shop  *checkout.Shop
 	clock *clockwork.FakeClock
 	// pay returns a new payment of the shop in status.
-	pay func(t *testing.T, status checkout.Status, amount checkout.Money, order string) *checkout.Payment
+	pay func(t *testing.T, status checkout.Status, amount checkout.Money, order string, edit ...func(*checkout.Payment)) *checkout.Payment
 }
 
 func newPagesEnv(t *testing.T, cfg shopper.Config) *pagesEnv {
@@ -79,7 +79,7 @@ func newPagesEnv(t *testing.T, cfg shopper.Config) *pagesEnv {
 	if err := db.CreateShop(ctx, e.shop); err != nil {
 		t.Fatal(err)
 	}
-	e.pay = func(t *testing.T, status checkout.Status, amount checkout.Money, order string) *checkout.Payment {
+	e.pay = func(t *testing.T, status checkout.Status, amount checkout.Money, order string, edit ...func(*checkout.Payment)) *checkout.Payment {
 		t.Helper()
 		now := e.clock.Now()
 		p := &checkout.Payment{
@@ -88,6 +88,9 @@ func newPagesEnv(t *testing.T, cfg shopper.Config) *pagesEnv {
 			Status: status, Gateway: "upay", CreatedAt: now, UpdatedAt: now,
 		}
 		p.GatewayOrderID = p.ID
+		for _, f := range edit {
+			f(p)
+		}
 		if err := db.Apply(context.Background(), checkout.Change{NewPayment: p}); err != nil {
 			t.Fatal(err)
 		}
@@ -248,6 +251,40 @@ func TestPageLanguage(t *testing.T) {
 		}
 		if !strings.Contains(body, `lang=`+tc.switchTo+`"`) || !strings.Contains(body, `class="switch"`) {
 			t.Errorf("%s (%q): no switch to %s:\n%s", tc.path, tc.accept, tc.switchTo, body)
+		}
+	}
+}
+
+// TestCancelURLResult: a WooCommerce shopper whose payment did not go
+// through is sent back to the order's pay page with the reason, for the
+// plugin's notice; other platforms' cancel URLs are left as they are.
+func TestCancelURLResult(t *testing.T) {
+	t.Parallel()
+	e := newPagesEnv(t, shopper.Config{})
+	kwd := checkout.Money{Minor: 1000, Currency: "KWD"}
+	const pay = "https://noor.example/checkout/order-pay/7/?pay_for_order=true&key=wc_order_abc"
+	for _, tc := range []struct {
+		platform string
+		status   checkout.Status
+		cancel   string
+		want     string
+	}{
+		{checkout.PlatformWooCommerce, checkout.StatusFailed, pay, pay + "&paybridge_result=failed"},
+		{checkout.PlatformWooCommerce, checkout.StatusCanceled, pay, pay + "&paybridge_result=canceled"},
+		{checkout.PlatformWooCommerce, checkout.StatusExpired, "https://noor.example/checkout/#x", "https://noor.example/checkout/?paybridge_result=expired#x"},
+		{checkout.PlatformAPI, checkout.StatusFailed, "https://merchant.example/cancel?sig=abc", "https://merchant.example/cancel?sig=abc"},
+	} {
+		p := e.pay(t, tc.status, kwd, "c-"+tc.platform+"-"+string(tc.status), func(p *checkout.Payment) {
+			p.Platform, p.CancelURL = tc.platform, tc.cancel
+		})
+		req, _ := http.NewRequest(http.MethodGet, e.url+"/wait/"+p.ID, nil)
+		resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("Location"); resp.StatusCode != http.StatusFound || got != tc.want {
+			t.Errorf("%s %s: %d to %s, want 302 to %s", tc.platform, tc.status, resp.StatusCode, got, tc.want)
 		}
 	}
 }

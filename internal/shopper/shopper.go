@@ -360,7 +360,7 @@ func (rt *Routes) leave(c *gin.Context, p *checkout.Payment) {
 		server.RenderPage(c, http.StatusOK, rt.page(c, p, server.ShopperPaid, "", rt.storeURL(c, p, "")))
 	case checkout.StatusFailed, checkout.StatusCanceled, checkout.StatusExpired:
 		if p.CancelURL != "" {
-			c.Redirect(http.StatusFound, p.CancelURL)
+			c.Redirect(http.StatusFound, cancelURL(p))
 			return
 		}
 		kind := map[checkout.Status]server.ShopperPageKind{checkout.StatusFailed: server.ShopperFailed,
@@ -369,6 +369,34 @@ func (rt *Routes) leave(c *gin.Context, p *checkout.Payment) {
 	default:
 		rt.pending(c, p)
 	}
+}
+
+// ResultParam names the query parameter added to a WooCommerce payment's
+// cancel URL (the order's pay page) when the shopper is sent back: why the
+// payment did not go through ("failed", "canceled" or "expired"). The
+// plugin shows the shopper a notice saying so, in the store's language; it
+// changes nothing else (the order's state comes from the bridge's REST
+// updates). Other platforms' cancel URLs are left as the merchant gave
+// them, since an API merchant's may be signed.
+const ResultParam = "paybridge_result"
+
+// cancelURL is where a shopper whose payment failed, was cancelled or
+// expired goes: the payment's CancelURL, with ResultParam on WooCommerce's.
+func cancelURL(p *checkout.Payment) string {
+	if p.Platform != checkout.PlatformWooCommerce {
+		return p.CancelURL
+	}
+	u, err := url.Parse(p.CancelURL)
+	if err != nil {
+		return p.CancelURL
+	}
+	add := ResultParam + "=" + url.QueryEscape(string(p.Status))
+	if u.RawQuery == "" {
+		u.RawQuery = add
+	} else {
+		u.RawQuery += "&" + add
+	}
+	return u.String()
 }
 
 func (rt *Routes) callbackRequest(c *gin.Context, body []byte) checkout.CallbackRequest {
