@@ -287,8 +287,8 @@ const PendingRefreshSeconds = 5
 type pageText struct{ title, heading, message string }
 
 type langTexts struct {
-	back, again, pay string
-	pages            map[ShopperPageKind]pageText
+	back, again, pay, retry string
+	pages                   map[ShopperPageKind]pageText
 	// notes are the pages' highlighted paragraphs (Page.Note).
 	notes    map[ShopperPageKind]string
 	notFound pageText
@@ -299,6 +299,7 @@ var texts = map[string]langTexts{
 		back:  "Return to the store",
 		again: "Check again now",
 		pay:   "Continue to payment",
+		retry: "Try again",
 		pages: map[ShopperPageKind]pageText{
 			ShopperPending: {"Confirming your payment", "Your payment is being confirmed",
 				"We are checking your payment with the bank. This usually takes a few seconds and this page updates by itself. Please don't close it or pay again."},
@@ -326,6 +327,7 @@ var texts = map[string]langTexts{
 		back:  "العودة إلى المتجر",
 		again: "تحقّق مرة أخرى الآن",
 		pay:   "المتابعة إلى الدفع",
+		retry: "حاول مرة أخرى",
 		pages: map[ShopperPageKind]pageText{
 			ShopperPending: {"جارٍ تأكيد الدفع", "جارٍ تأكيد عملية الدفع",
 				"نتحقق الآن من عملية الدفع لدى البنك. يستغرق ذلك عادةً بضع ثوانٍ، وستُحدَّث هذه الصفحة تلقائيًا. يُرجى عدم إغلاقها أو الدفع مرة أخرى."},
@@ -353,7 +355,8 @@ var texts = map[string]langTexts{
 
 // ShopperPage returns the built-in page of the given kind in lang ("ar",
 // else English). linkURL, if not empty, becomes a "Return to the store"
-// button ("Continue to payment" on ShopperPay). refreshURL is used by
+// button ("Continue to payment" on ShopperPay, "Try again" on
+// ShopperError, whose link is the payment's pay URL). refreshURL is used by
 // ShopperPending only: the page reloads to it every
 // [PendingRefreshSeconds] (empty: reloads itself). Callers fill in the
 // payment's Store, Amount, Order and Reference.
@@ -379,6 +382,9 @@ func ShopperPage(lang string, kind ShopperPageKind, refreshURL, linkURL string) 
 	case ShopperPay:
 		p.Kind = KindPay
 		p.LinkText = texts[l].pay
+	case ShopperError:
+		p.Kind = KindError
+		p.LinkText = texts[l].retry
 	case ShopperPending:
 		p.Kind = KindPending
 		p.RefreshURL = refreshURL

@@ -305,6 +305,8 @@ func TestPagesInBrowser(t *testing.T) {
 	paid := e.pay(t, checkout.StatusPaid, kwd, "1003")
 	failed := e.pay(t, checkout.StatusFailed, kwd, "1004")
 	canceled := e.pay(t, checkout.StatusCanceled, kwd, "1005")
+	expired := e.pay(t, checkout.StatusExpired, kwd, "1006")
+	errored := e.pay(t, checkout.StatusCreated, kwd, "1007")
 	created := e.clock.Now()
 	e.clock.Advance(2 * time.Minute) // past PendingTimeout for a shopper waiting since the payment's creation
 
@@ -331,6 +333,13 @@ func TestPagesInBrowser(t *testing.T) {
 		{"canceled", "/wait/" + canceled.ID + "?", want{
 			[]string{"Payment canceled", "1005"},
 			[]string{"تم إلغاء عملية الدفع"}}},
+		{"expired", "/wait/" + expired.ID + "?", want{
+			[]string{"Payment expired", "1006", "Return to the store"},
+			[]string{"انتهت مهلة الدفع"}}},
+		// No gateway is registered here, so sending the shopper on fails.
+		{"error", "/pay/" + errored.ID + "?", want{
+			[]string{"Something went wrong", "don't pay again", "Try again", "1007"},
+			[]string{"حدث خطأ ما", "حاول مرة أخرى"}}},
 		{"not-found", "/wait/pay_doesnotexist?", want{
 			[]string{"Payment not found"},
 			[]string{"لم يتم العثور على عملية الدفع"}}},
