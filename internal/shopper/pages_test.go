@@ -10,9 +10,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	cdpage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/gin-gonic/gin"
 	"github.com/hibiken/asynq"
@@ -32,6 +34,7 @@ import (
 // a name and an address and payments in every state.
 type pagesEnv struct {
 	url   string
+	waits atomic.Int64 // requests to /wait/
 	db    *store.DB
 	shop  *checkout.Shop
 	clock *clockwork.FakeClock
@@ -66,10 +69,16 @@ func newPagesEnv(t *testing.T, cfg shopper.Config) *pagesEnv {
 	t.Cleanup(func() { q.Close() })
 
 	var h http.Handler
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
+	var e *pagesEnv
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/wait/") {
+			e.waits.Add(1)
+		}
+		h.ServeHTTP(w, r)
+	}))
 	t.Cleanup(ts.Close)
 
-	e := &pagesEnv{url: ts.URL, db: db, clock: clockwork.NewFakeClockAt(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC))}
+	e = &pagesEnv{url: ts.URL, db: db, clock: clockwork.NewFakeClockAt(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC))}
 	svc := checkout.NewService(db, q, checkout.Config{PublicURL: ts.URL, Clock: e.clock})
 	e.shop = &checkout.Shop{
 		ID: checkout.NewID("shop"), Name: "Noor Perfumes", Platform: checkout.PlatformAPI, Domain: "https://noor.example",
@@ -111,8 +120,36 @@ func newPagesEnv(t *testing.T, cfg shopper.Config) *pagesEnv {
 		}
 		server.RenderPage(c, http.StatusOK, rt.Page(c, p, server.ShopperPay, "https://gateway.example/pay/1"))
 	})
+	// A page with a script that lacks the nonce: the CSP must stop it.
+	srv.Engine().GET("/test/injected", func(c *gin.Context) {
+		server.SetPolicy(c, server.StrictPolicy())
+		c.Data(http.StatusOK, "text/html; charset=utf-8", []byte(`<!doctype html><html lang="en"><title>x</title><script>window.ran = true</script>`))
+	})
 	h = srv.Handler()
 	return e
+}
+
+// watchCSP makes the browser record, on every page it loads from now on,
+// the Content-Security-Policy violations (blocked scripts, styles,
+// fetches), for cspViolations.
+func watchCSP(t *testing.T, ctx context.Context) {
+	t.Helper()
+	_, err := chromedp.Call(ctx, cdpage.AddScriptToEvaluateOnNewDocument, cdpage.AddScriptToEvaluateOnNewDocumentParams{
+		Source: `window.cspViolations = []; document.addEventListener("securitypolicyviolation", e => window.cspViolations.push(e.violatedDirective + " " + e.blockedURI));`,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// cspViolations returns the violations recorded on the current page.
+func cspViolations(t *testing.T, ctx context.Context) []string {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`window.cspViolations || ["the CSP watcher did not run"]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
 func (e *pagesEnv) get(t *testing.T, path, acceptLanguage string) (int, string) {
@@ -289,6 +326,38 @@ func TestCancelURLResult(t *testing.T) {
 	}
 }
 
+// TestWaitingPageInBrowser: in a real browser the waiting page asks for
+// itself in the background without reloading (the page stays as it was,
+// so a screen reader keeps its place) and moves on by itself once the
+// payment is final.
+func TestWaitingPageInBrowser(t *testing.T) {
+	t.Parallel()
+	e := newPagesEnv(t, shopper.Config{RefreshSeconds: 1, PendingTimeout: time.Hour})
+	p := e.pay(t, checkout.StatusPending, checkout.Money{Minor: 7500, Currency: "KWD"}, "2001")
+	ctx := testenv.Browser(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate(e.url+"/wait/"+p.ID)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.stillHere = true`)); err != nil {
+		t.Fatal(err)
+	}
+	start := e.waits.Load()
+	testenv.EventuallyTrue(t, 20*time.Second, "two background checks", func() bool { return e.waits.Load() >= start+2 })
+	if here, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.stillHere === true`)); err != nil || !here {
+		t.Fatalf("the waiting page reloaded while the payment was pending (%v)", err)
+	}
+
+	paid := *p
+	paid.Status, paid.Version = checkout.StatusPaid, p.Version
+	if err := e.db.Apply(context.Background(), checkout.Change{Payment: &paid}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.EventuallyTrue(t, 20*time.Second, "the paid page", func() bool {
+		h, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.querySelector("h1") || {}).textContent || ""`))
+		return err == nil && h == "Payment received"
+	})
+}
+
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 // TestPagesInBrowser renders every shopper page in headless Chromium, in
@@ -345,6 +414,14 @@ func TestPagesInBrowser(t *testing.T) {
 			[]string{"لم يتم العثور على عملية الدفع"}}},
 	}
 	ctx := testenv.Browser(t)
+	watchCSP(t, ctx)
+	// The control: the watcher sees a script the policy blocks.
+	if err := chromedp.Do(ctx, chromedp.Navigate(e.url+"/test/injected")); err != nil {
+		t.Fatal(err)
+	}
+	if v := cspViolations(t, ctx); len(v) == 0 {
+		t.Fatalf("a script without the nonce ran or went unseen: %v", v)
+	}
 	for _, pg := range pages {
 		for _, lang := range []string{"en", "ar"} {
 			name := pg.name + "-" + lang
@@ -367,6 +444,9 @@ func TestPagesInBrowser(t *testing.T) {
 				if !strings.Contains(text, w) {
 					t.Errorf("%s: the page does not show %q:\n%s", name, w, text)
 				}
+			}
+			if v := cspViolations(t, ctx); len(v) > 0 {
+				t.Errorf("%s: the page broke its Content-Security-Policy: %v", name, v)
 			}
 			for _, v := range testenv.Viewports {
 				testenv.Shoot(t, ctx, "shopper-"+name, v.W, v.H)
