@@ -139,6 +139,7 @@ func TestSanitizeName(t *testing.T) {
 // TestAxeScript fetches axe-core into its cache (scripts/test's deps step
 // runs it alone) and checks it is the pinned version.
 func TestAxeScript(t *testing.T) {
+	Servers(t) // npm, unless cached
 	js := string(AxeScript(t))
 	if !strings.Contains(js[:min(len(js), 300)], AxeVersion) {
 		t.Fatalf("axe.min.js does not start with its version %s: %.200q", AxeVersion, js)

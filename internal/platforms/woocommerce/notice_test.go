@@ -119,6 +119,7 @@ document.getElementById("out").textContent = JSON.stringify(notices);
 // notice the server passed, once, in the checkout's notice area; without
 // one it shows nothing.
 func TestBlocksResultNotice(t *testing.T) {
+	testenv.Servers(t)
 	js, err := pluginFS.ReadFile("plugin/paybridge-upayments/assets/blocks.js")
 	if err != nil {
 		t.Fatal(err)
@@ -138,8 +139,8 @@ func TestBlocksResultNotice(t *testing.T) {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			_, _ = w.Write([]byte(page))
 		}))
+		t.Cleanup(srv.Close)
 		dom := testenv.DumpDOM(t, srv.URL+"/")
-		srv.Close()
 		_, rest, ok := strings.Cut(dom, `<pre id="out">`)
 		raw, _, ok2 := strings.Cut(rest, "</pre>")
 		if !ok || !ok2 {
