@@ -37,7 +37,9 @@ type Config struct {
 	// ReturnTimeout bounds the gateway check made while the shopper waits on
 	// a return. Default 8 s; past it the shopper sees the waiting page.
 	ReturnTimeout time.Duration
-	// RefreshSeconds is how often the waiting page reloads. Default 3.
+	// RefreshSeconds is how often the waiting page checks the payment again
+	// (in the background, or by reloading in a browser without scripts).
+	// Default 3.
 	RefreshSeconds int
 	// Destinations decide, per platform, where a shopper goes next. A
 	// platform without one sends the shopper to the payment's ReturnURL
@@ -46,9 +48,9 @@ type Config struct {
 	// Shops finds a payment's shop, for the store's name and address on
 	// the shopper's pages. Nil leaves them out.
 	Shops ShopFinder
-	// PendingTimeout is how long the waiting page keeps refreshing itself,
-	// counted from when the shopper first saw it (never from before the
-	// payment was created). Past it the page stops refreshing, says the
+	// PendingTimeout is how long the waiting page keeps checking, counted
+	// from when the shopper first saw it (never from before the payment
+	// was created). Past it the page stops checking and spinning, says the
 	// payment is still being confirmed and not to pay again, and links
 	// back to the store. Default 2 minutes.
 	PendingTimeout time.Duration
