@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
@@ -114,6 +115,8 @@ func (a *app) opsServer() *server.Server {
 		Version:       version,
 		MetricsAccess: access,
 		MetricsToken:  a.cfg.MetricsToken,
+		// The landing page lists the version and routes only off https.
+		ShowInternals: !strings.HasPrefix(a.cfg.PublicURL, "https://"),
 		Ready: []server.ReadyCheck{
 			{Name: "database", Check: a.db.Ping},
 			{Name: "redis", Check: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }},
@@ -143,7 +146,7 @@ func (a *app) webServer() (*server.Server, error) {
 			gates[p.Name()] = g
 		}
 	}
-	srv.Mount(shopper.New(a.svc, shopper.Config{PublicURL: a.cfg.PublicURL, Destinations: dest, Gates: gates}))
+	srv.Mount(shopper.New(a.svc, shopper.Config{PublicURL: a.cfg.PublicURL, Destinations: dest, Gates: gates, Shops: a.db}))
 	cons, err := console.New(console.Config{Store: a.db, Core: a.svc, Queue: a.redis, PublicURL: a.cfg.PublicURL, Logger: a.log})
 	if err != nil {
 		return nil, err

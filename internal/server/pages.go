@@ -39,6 +39,11 @@ const (
 	KindError = "error"
 	// KindInfo shows an amber exclamation mark.
 	KindInfo = "info"
+	// KindDelayed shows an amber clock: the outcome is still not known,
+	// and the page has stopped refreshing.
+	KindDelayed = "delayed"
+	// KindPay shows a card: the shopper is about to pay.
+	KindPay = "pay"
 )
 
 // Page is an HTML page shown to a shopper, rendered by [RenderPage].
@@ -51,9 +56,11 @@ type Page struct {
 	// Heading and Message are the page's text.
 	Heading string
 	Message string
-	// RefreshURL and RefreshSeconds make the page reload itself (a meta
-	// refresh, no script) after RefreshSeconds, to RefreshURL, with a
-	// visible link to RefreshURL for browsers that ignore it.
+	// RefreshURL and RefreshSeconds make the page check itself every
+	// RefreshSeconds: a nonced script fetches RefreshURL in the background
+	// and goes there once the answer is another page (a redirect, or a page
+	// that is not waiting); without scripts, a meta refresh reloads it. A
+	// visible link to RefreshURL is shown too.
 	// RefreshSeconds 0 means no refresh. An empty RefreshURL reloads the
 	// same address. Only http(s) URLs and same-site paths are used; others
 	// are dropped.
@@ -63,21 +70,50 @@ type Page struct {
 	// Empty LinkURL means no button; the same URL rules as RefreshURL apply.
 	LinkURL  string
 	LinkText string
-	// Kind is KindPending, KindSuccess, KindError or KindInfo; anything
-	// else is KindInfo.
+	// Kind is KindPending, KindSuccess, KindError, KindInfo, KindDelayed
+	// or KindPay; anything else is KindInfo.
 	Kind string
+
+	// Note is a highlighted paragraph under Message (what the shopper
+	// should or should not do). Empty means none.
+	Note string
+	// Store, Amount and Order describe the payment to the shopper: the
+	// store's name (at the top of the card), the amount with its currency
+	// as the shopper should read it ("KWD 12.345") and the store's order
+	// reference. Reference is the payment's id, shown in small print for
+	// a support request. Empty ones are left out.
+	Store, Amount, Order, Reference string
+	// SwitchURL, when set, is the address of this page in the other
+	// language (Arabic on an English page, English on an Arabic one),
+	// offered as a link at the top. The same URL rules as RefreshURL apply.
+	SwitchURL string
 }
 
 // pageData is what the templates see.
 type pageData struct {
 	Page
 	Dir         string
-	Icon        string
 	Refresh     string
 	RefreshText string
 	CSS         template.CSS
 	// Nonce is the response's CSP nonce, on the inline <style>.
 	Nonce string
+	// L holds the page's fixed labels in its language; OtherLang is the
+	// language SwitchURL leads to.
+	L         labels
+	OtherLang string
+}
+
+// labels are the fixed words around a page's text.
+type labels struct {
+	Secure, Amount, Order, Reference, Switch, Console string
+}
+
+var pageLabels = map[string]labels{
+	"en": {Secure: "Secure payment", Amount: "Amount", Order: "Order", Reference: "Payment reference",
+		Switch: "العربية", Console: "Sign in to the console"},
+	"ar": {Secure: "دفع آمن", Amount: "المبلغ", Order: "رقم الطلب", Reference: "مرجع الدفع",
+		Switch: "English", Console: "تسجيل الدخول إلى لوحة التحكم"},
 }
 
 // normLang maps a language tag to "ar" or "en".
@@ -145,15 +181,16 @@ func (p Page) data() pageData {
 		d.Title = d.Heading
 	}
 	switch p.Kind {
-	case KindPending:
-		d.Icon = ""
-	case KindSuccess:
-		d.Icon = "✓"
-	case KindError:
-		d.Icon = "✕"
+	case KindPending, KindSuccess, KindError, KindDelayed, KindPay:
 	default:
-		d.Kind, d.Icon = KindInfo, "!"
+		d.Kind = KindInfo
 	}
+	d.L = pageLabels[d.Lang]
+	d.OtherLang = "ar"
+	if d.Lang == "ar" {
+		d.OtherLang = "en"
+	}
+	d.SwitchURL = safeURL(p.SwitchURL)
 	d.LinkURL = safeURL(p.LinkURL)
 	if d.LinkURL != "" && d.LinkText == "" {
 		d.LinkText = texts[d.Lang].back
@@ -172,11 +209,12 @@ func (p Page) data() pageData {
 }
 
 // pagePolicy is the policy of the built-in pages: nothing but their nonced
-// inline stylesheet (they have no scripts and no forms), links and, for
-// the meta refresh, navigation.
+// inline stylesheet and, on the waiting page, the nonced script that asks
+// this origin for the page again (connect-src 'self'); no forms.
 func pagePolicy() Policy {
 	p := StrictPolicy()
 	p["form-action"] = []string{"'none'"}
+	p["connect-src"] = []string{"'self'"}
 	return p
 }
 
@@ -234,6 +272,13 @@ const (
 	ShopperNotFound
 	// ShopperError: "Something went wrong".
 	ShopperError
+	// ShopperDelayed: "Your payment is still being confirmed", shown once
+	// the waiting page has given up refreshing: don't pay again.
+	ShopperDelayed
+	// ShopperPay: "Complete your payment", a button (the link URL) to the
+	// gateway's page, for a route that asks the shopper before sending
+	// them there.
+	ShopperPay
 	// ShopperChecking: "Checking your order" (the store confirms the
 	// order can be fulfilled before the shopper pays); refreshes itself.
 	ShopperChecking
@@ -245,15 +290,19 @@ const PendingRefreshSeconds = 5
 type pageText struct{ title, heading, message string }
 
 type langTexts struct {
-	back, again string
-	pages       map[ShopperPageKind]pageText
-	notFound    pageText
+	back, again, pay, retry string
+	pages                   map[ShopperPageKind]pageText
+	// notes are the pages' highlighted paragraphs (Page.Note).
+	notes    map[ShopperPageKind]string
+	notFound pageText
 }
 
 var texts = map[string]langTexts{
 	"en": {
 		back:  "Return to the store",
 		again: "Check again now",
+		pay:   "Continue to payment",
+		retry: "Try again",
 		pages: map[ShopperPageKind]pageText{
 			ShopperPending: {"Confirming your payment", "Your payment is being confirmed",
 				"We are checking your payment with the bank. This usually takes a few seconds and this page updates by itself. Please don't close it or pay again."},
@@ -269,14 +318,21 @@ var texts = map[string]langTexts{
 				"We could not find this payment. Please check the link or contact the store."},
 			ShopperError: {"Something went wrong", "Something went wrong",
 				"We could not show the status of your payment right now. Please try again in a moment. If an amount was deducted, don't pay again: contact the store."},
+			ShopperDelayed: {"Payment still being confirmed", "Your payment is still being confirmed",
+				"The bank has not sent its answer yet. This sometimes takes longer, and there is nothing more you need to do now."},
+			ShopperPay: {"Complete your payment", "Complete your payment",
+				"You will continue to the bank's secure payment page."},
 			ShopperChecking: {"Checking your order", "Checking your order",
 				"The store is confirming that everything in your order is still available. Nothing has been charged yet. This page moves on to the payment by itself."},
 		},
+		notes:    map[ShopperPageKind]string{ShopperDelayed: "Please don't pay again: this payment can only be charged once, and the store will update your order as soon as the bank confirms it. If the amount was deducted and your order is not confirmed within a day, contact the store with your order number."},
 		notFound: pageText{"Page not found", "Page not found", "The page you asked for does not exist."},
 	},
 	"ar": {
 		back:  "العودة إلى المتجر",
 		again: "تحقّق مرة أخرى الآن",
+		pay:   "المتابعة إلى الدفع",
+		retry: "حاول مرة أخرى",
 		pages: map[ShopperPageKind]pageText{
 			ShopperPending: {"جارٍ تأكيد الدفع", "جارٍ تأكيد عملية الدفع",
 				"نتحقق الآن من عملية الدفع لدى البنك. يستغرق ذلك عادةً بضع ثوانٍ، وستُحدَّث هذه الصفحة تلقائيًا. يُرجى عدم إغلاقها أو الدفع مرة أخرى."},
@@ -292,17 +348,25 @@ var texts = map[string]langTexts{
 				"تعذّر العثور على عملية الدفع هذه. يُرجى التحقق من الرابط أو التواصل مع المتجر."},
 			ShopperError: {"حدث خطأ ما", "حدث خطأ ما",
 				"تعذّر علينا عرض حالة عملية الدفع الآن. يُرجى المحاولة مرة أخرى بعد قليل. إذا خُصم مبلغ من حسابك فلا تدفع مرة أخرى، وتواصل مع المتجر."},
+			ShopperDelayed: {"لا يزال تأكيد الدفع جاريًا", "لا يزال تأكيد عملية الدفع جاريًا",
+				"لم يصلنا رد البنك بعد. قد يستغرق ذلك وقتًا أطول أحيانًا، ولا يلزمك فعل أي شيء الآن."},
+			ShopperPay: {"أكمل عملية الدفع", "أكمل عملية الدفع",
+				"ستنتقل إلى صفحة الدفع الآمنة لدى البنك."},
 			ShopperChecking: {"جارٍ التحقق من طلبك", "جارٍ التحقق من طلبك",
 				"يتأكد المتجر الآن من توفّر جميع المنتجات في طلبك. لم يُخصم أي مبلغ بعد، وستنتقل هذه الصفحة إلى الدفع تلقائيًا."},
 		},
+		notes:    map[ShopperPageKind]string{ShopperDelayed: "يُرجى عدم الدفع مرة أخرى: لا يمكن خصم هذه الدفعة إلا مرة واحدة، وسيُحدِّث المتجر طلبك فور تأكيد البنك لها. إذا خُصم المبلغ ولم يُؤكَّد طلبك خلال يوم، فتواصل مع المتجر واذكر رقم طلبك."},
 		notFound: pageText{"الصفحة غير موجودة", "الصفحة غير موجودة", "الصفحة التي طلبتها غير موجودة."},
 	},
 }
 
 // ShopperPage returns the built-in page of the given kind in lang ("ar",
 // else English). linkURL, if not empty, becomes a "Return to the store"
-// button. refreshURL is used by ShopperPending only: the page reloads to it
-// every [PendingRefreshSeconds] (empty: reloads itself).
+// button ("Continue to payment" on ShopperPay, "Try again" on
+// ShopperError, whose link is the payment's pay URL). refreshURL is used by
+// ShopperPending only: the page reloads to it every
+// [PendingRefreshSeconds] (empty: reloads itself). Callers fill in the
+// payment's Store, Amount, Order and Reference.
 func ShopperPage(lang string, kind ShopperPageKind, refreshURL, linkURL string) Page {
 	l := normLang(lang)
 	t, ok := texts[l].pages[kind]
@@ -315,10 +379,19 @@ func ShopperPage(lang string, kind ShopperPageKind, refreshURL, linkURL string) 
 		Title:    t.title,
 		Heading:  t.heading,
 		Message:  t.message,
+		Note:     texts[l].notes[kind],
 		LinkURL:  linkURL,
 		LinkText: texts[l].back,
 	}
 	switch kind {
+	case ShopperDelayed:
+		p.Kind = KindDelayed
+	case ShopperPay:
+		p.Kind = KindPay
+		p.LinkText = texts[l].pay
+	case ShopperError:
+		p.Kind = KindError
+		p.LinkText = texts[l].retry
 	case ShopperPending, ShopperChecking:
 		p.Kind = KindPending
 		p.RefreshURL = refreshURL
@@ -367,20 +440,55 @@ func (s *Server) notFoundPage(c *gin.Context, status int) {
 	c.Abort()
 }
 
+// ConsoleURL is where the landing page sends operators and merchants:
+// the console's sign-in.
+const ConsoleURL = "/admin"
+
 type landingData struct {
-	Title, Refresh, Version, DocsURL, Nonce string
-	CSS                                     template.CSS
+	Lang, Dir, OtherLang, SwitchURL        string
+	Title, Heading, Message, Note, Refresh string
+	Version, DocsURL, ConsoleURL, Nonce    string
+	Internals                              bool
+	L                                      labels
+	CSS                                    template.CSS
 }
 
-// landing is the operator's landing page at /.
+var landingTexts = map[string]struct{ title, heading, message, note string }{
+	"en": {"Payments for online stores", "Payments for online stores",
+		"This service takes card and KNET payments for the online stores that use it, and tells each store the result.",
+		"Paying for an order? Please go back to the store's website: payments always start from the store's checkout."},
+	"ar": {"مدفوعات المتاجر الإلكترونية", "مدفوعات المتاجر الإلكترونية",
+		"تستقبل هذه الخدمة المدفوعات بالبطاقات وكي نت للمتاجر الإلكترونية التي تستخدمها، وتُبلغ كل متجر بنتيجة الدفع.",
+		"هل تدفع ثمن طلب؟ يُرجى العودة إلى موقع المتجر: تبدأ عمليات الدفع دائمًا من صفحة الدفع في المتجر."},
+}
+
+// landing is the page at /: in production (Config.ShowInternals false) a
+// short, bilingual word on what the service is with a link to the
+// console; for development, the version and the operations routes.
 func (s *Server) landing(c *gin.Context) {
+	l := PreferredLang(c.GetHeader("Accept-Language"))
+	if q := c.Query("lang"); q != "" {
+		l = normLang(q)
+	}
 	renderTemplate(c, http.StatusOK, "landing.html", func(nonce string) any {
-		return landingData{
-			Title:   "paybridge",
-			Version: s.cfg.Version,
-			DocsURL: safeURL(s.cfg.DocsURL),
-			CSS:     template.CSS(styleSheet),
-			Nonce:   nonce,
+		d := landingData{
+			Lang: "en", Dir: "ltr", Title: "paybridge",
+			Version:    s.cfg.Version,
+			DocsURL:    safeURL(s.cfg.DocsURL),
+			ConsoleURL: ConsoleURL,
+			Internals:  s.cfg.ShowInternals,
+			CSS:        template.CSS(styleSheet),
+			Nonce:      nonce,
 		}
+		if !d.Internals {
+			t := landingTexts[l]
+			d.Lang, d.Title, d.Heading, d.Message, d.Note = l, t.title, t.heading, t.message, t.note
+			d.L, d.OtherLang = pageLabels[l], "ar"
+			if l == "ar" {
+				d.Dir, d.OtherLang = "rtl", "en"
+			}
+			d.SwitchURL = "/?lang=" + d.OtherLang
+		}
+		return d
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/chromedp/chromedp"
 	"github.com/gin-gonic/gin"
 
 	"paybridge/internal/testenv"
@@ -34,6 +35,8 @@ func TestShopperPages(t *testing.T) {
 		{ShopperExpired, "Payment expired", "انتهت مهلة الدفع", "info", false},
 		{ShopperNotFound, "Payment not found", "لم يتم العثور على عملية الدفع", "error", false},
 		{ShopperError, "Something went wrong", "حدث خطأ ما", "error", false},
+		{ShopperDelayed, "Your payment is still being confirmed", "لا يزال تأكيد عملية الدفع جاريًا", "delayed", false},
+		{ShopperPay, "Complete your payment", "أكمل عملية الدفع", "pay", false},
 	}
 	for _, k := range kinds {
 		for _, lang := range []string{"en", "ar", "AR-kw", "fr", ""} {
@@ -173,4 +176,34 @@ func TestArabicPendingPageScreenshot(t *testing.T) {
 	}
 	ts := pagesServer(t, 60, false)
 	testenv.Screenshot(t, ts.URL+"/pay/p_1/status", out, 390, 760)
+}
+
+// TestLandingInBrowser renders the production landing page in headless
+// Chromium in English and Arabic at desktop and phone sizes: it fits the
+// screen and axe-core finds no serious accessibility violation.
+func TestLandingInBrowser(t *testing.T) {
+	s, _ := newTest(t, Config{Version: "v9.9.9"}, nil)
+	ts := httptest.NewServer(s.Handler())
+	t.Cleanup(ts.Close)
+	ctx := testenv.Browser(t)
+	for _, lang := range []string{"en", "ar"} {
+		if err := chromedp.Do(ctx, chromedp.Navigate(ts.URL+"/?lang="+lang)); err != nil {
+			t.Fatal(err)
+		}
+		text, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.documentElement.lang + "|" + document.body.innerText`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]string{"en": "en|", "ar": "ar|"}[lang]
+		if !strings.HasPrefix(text, want) || strings.Contains(text, "v9.9.9") {
+			t.Errorf("%s: %q", lang, text)
+		}
+		for _, v := range testenv.Viewports {
+			testenv.Shoot(t, ctx, "landing-"+lang, v.W, v.H)
+			if overflow, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`)); err != nil || overflow {
+				t.Errorf("%s at %s: wider than the screen (%v)", lang, v.Name, err)
+			}
+			testenv.Axe(t, ctx)
+		}
+	}
 }

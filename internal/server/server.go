@@ -60,7 +60,8 @@ type Config struct {
 	// logged and then no proxy is trusted.
 	TrustedProxies []string
 
-	// Version is shown on the landing page. Empty means "dev".
+	// Version is shown on the landing page when ShowInternals is set.
+	// Empty means "dev".
 	Version string
 
 	// MetricsAccess says who may read /metrics; the zero value,
@@ -68,6 +69,13 @@ type Config struct {
 	// of it, as "Authorization: Bearer <token>".
 	MetricsAccess MetricsAccess
 	MetricsToken  string
+
+	// ShowInternals makes the landing page at / list the version and the
+	// operations routes, for development. False, the default, shows the
+	// production page: what the service is and a link to the console,
+	// nothing about its internals. cmd/bridge sets it when
+	// BRIDGE_PUBLIC_URL is not https.
+	ShowInternals bool
 
 	// DocsURL is where the landing page links for the README's walkthrough.
 	// Empty means the page names the README section ("A two-minute

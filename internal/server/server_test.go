@@ -634,17 +634,48 @@ func TestNotFoundAndMethodNotAllowed(t *testing.T) {
 }
 
 func TestLanding(t *testing.T) {
-	s, _ := newTest(t, Config{Version: "v1.2.3", DocsURL: "https://example.com/paybridge#walkthrough"}, nil)
+	s, _ := newTest(t, Config{Version: "v1.2.3", DocsURL: "https://example.com/paybridge#walkthrough", ShowInternals: true}, nil)
 	w := do(s, httptest.NewRequest("GET", "/", nil))
 	body := w.Body.String()
 	for _, want := range []string{"paybridge is running", "v1.2.3", `href="/healthz"`, `href="/readyz"`, `href="/metrics"`,
-		`href="https://example.com/paybridge#walkthrough"`} {
+		`href="https://example.com/paybridge#walkthrough"`, `href="/admin"`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("landing lacks %s", want)
 		}
 	}
 	if w.Code != 200 {
 		t.Errorf("status %d", w.Code)
+	}
+}
+
+// TestLandingProduction: by default the landing page says what the
+// service is, in English or Arabic, and links to the console, and names
+// no route, version or component.
+func TestLandingProduction(t *testing.T) {
+	s, _ := newTest(t, Config{Version: "v1.2.3", DocsURL: "https://example.com/paybridge#walkthrough"}, nil)
+	for _, tc := range []struct{ accept, query, html, heading, link string }{
+		{"", "", `<html lang="en" dir="ltr">`, "Payments for online stores", `<a class="button" href="/admin">Sign in to the console</a>`},
+		{"ar-KW,ar;q=0.9", "", `<html lang="ar" dir="rtl">`, "مدفوعات المتاجر الإلكترونية", `<a class="button" href="/admin">تسجيل الدخول إلى لوحة التحكم</a>`},
+		{"ar", "?lang=en", `<html lang="en" dir="ltr">`, "Payments for online stores", `href="/?lang=ar"`},
+		{"", "?lang=ar", `<html lang="ar" dir="rtl">`, "مدفوعات المتاجر الإلكترونية", `href="/?lang=en"`},
+	} {
+		req := httptest.NewRequest("GET", "/"+tc.query, nil)
+		req.Header.Set("Accept-Language", tc.accept)
+		w := do(s, req)
+		body := w.Body.String()
+		if w.Code != 200 {
+			t.Errorf("%q %q: status %d", tc.accept, tc.query, w.Code)
+		}
+		for _, want := range []string{tc.html, "<h1>" + tc.heading + "</h1>", tc.link} {
+			if !strings.Contains(body, want) {
+				t.Errorf("%q %q: landing lacks %s:\n%s", tc.accept, tc.query, want, body)
+			}
+		}
+		for _, leak := range []string{"v1.2.3", "healthz", "readyz", "metrics", "example.com", "paybridge is running", "README", "Redis", "PostgreSQL"} {
+			if strings.Contains(body, leak) {
+				t.Errorf("%q %q: the production landing page names %q", tc.accept, tc.query, leak)
+			}
+		}
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +22,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	cdpage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
 
@@ -120,6 +123,8 @@ func viewportNamed(width, height int) string {
 	return strconv.Itoa(width) + "x" + strconv.Itoa(height)
 }
 
+func ptrTo[T any](v T) *T { return &v }
+
 var unsafeFileChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
 // sanitizeName makes a test or page name a safe file name: runs of other
@@ -175,14 +180,40 @@ func Shoot(t testing.TB, ctx context.Context, name string, width, height int) {
 	}
 	// Let the relayout at the new size and any web fonts settle before
 	// the picture: wait until fonts are loaded and two frames were drawn.
-	const settled = `document.fonts.ready.then(() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true)))))`
-	if _, err := chromedp.Run(actx, chromedp.Evaluate[bool](settled, chromedp.EvalAwaitPromise)); err != nil {
-		t.Fatalf("testenv: Shoot %s: waiting for the layout: %v", name, err)
+	settle := func() {
+		const settled = `document.fonts.ready.then(() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true)))))`
+		if _, err := chromedp.Run(actx, chromedp.Evaluate[bool](settled, chromedp.EvalAwaitPromise)); err != nil {
+			t.Fatalf("testenv: Shoot %s: waiting for the layout: %v", name, err)
+		}
 	}
-	png, err := chromedp.Run(actx, chromedp.FullScreenshot(100))
+	settle()
+	// The whole page: a page taller than the viewport is shot with the
+	// viewport stretched to its height, then the viewport is put back.
+	// (Chromium's captureBeyondViewport, which chromedp's FullScreenshot
+	// uses, draws a right-to-left page shifted sideways.)
+	lm, err := chromedp.Call(actx, cdpage.GetLayoutMetrics, cdp.Empty{})
+	if err != nil {
+		t.Fatalf("testenv: Shoot %s: layout metrics: %v", name, err)
+	}
+	if lm.CSSContentSize != nil && int(lm.CSSContentSize.Height) > height {
+		tall := int64(math.Ceil(lm.CSSContentSize.Height))
+		if err := chromedp.Do(actx, chromedp.EmulateViewport(int64(width), tall, vopts...)); err != nil {
+			t.Fatalf("testenv: Shoot %s: stretching the viewport: %v", name, err)
+		}
+		settle()
+		defer func() {
+			if err := chromedp.Do(actx, chromedp.EmulateViewport(int64(width), int64(height), vopts...)); err != nil {
+				t.Errorf("testenv: Shoot %s: restoring the viewport: %v", name, err)
+			}
+		}()
+	}
+	shot, err := chromedp.Call(actx, cdpage.CaptureScreenshot, cdpage.CaptureScreenshotParams{
+		Format: cdpage.CaptureScreenshotFormatPng, FromSurface: ptrTo(true),
+	})
 	if err != nil {
 		t.Fatalf("testenv: Shoot %s: screenshot: %v", name, err)
 	}
+	png := shot.Data
 	if !bytes.HasPrefix(png, []byte("\x89PNG\r\n\x1a\n")) {
 		t.Fatalf("testenv: Shoot %s: the screenshot is not a PNG", name)
 	}

@@ -139,8 +139,55 @@ func TestSanitizeName(t *testing.T) {
 // TestAxeScript fetches axe-core into its cache (scripts/test's deps step
 // runs it alone) and checks it is the pinned version.
 func TestAxeScript(t *testing.T) {
+	Servers(t) // npm, unless cached
 	js := string(AxeScript(t))
 	if !strings.Contains(js[:min(len(js), 300)], AxeVersion) {
 		t.Fatalf("axe.min.js does not start with its version %s: %.200q", AxeVersion, js)
+	}
+}
+
+// TestShootRightToLeft: a centred box on a right-to-left page is drawn
+// where the layout puts it (Chromium's beyond-the-viewport capture shifts
+// such a page sideways), at desktop size after a phone-sized shot, and on
+// a page taller than the viewport.
+func TestShootRightToLeft(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("BRIDGE_ARTIFACTS", dir)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `<!doctype html><html lang="ar" dir="rtl"><head><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>x</title></head><body style="margin:0;background:#000"><div style="margin:300px auto 2000px;width:448px;height:200px;background:#fff">مرحبا</div></body></html>`)
+	}))
+	t.Cleanup(srv.Close)
+	ctx := Browser(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL)); err != nil {
+		t.Fatal(err)
+	}
+	Shoot(t, ctx, "rtl", Phone.W, Phone.H)
+	Shoot(t, ctx, "rtl", Desktop.W, Desktop.H)
+	f, err := os.Open(filepath.Join(dir, "rtl-desktop.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := img.Bounds(); b.Dx() != Desktop.W || b.Dy() < 2500 {
+		t.Fatalf("screenshot %v, want %d wide and the whole page (2500 tall)", b, Desktop.W)
+	}
+	left := -1
+	for x := 0; x < Desktop.W; x++ {
+		if r, _, _, _ := img.At(x, 400).RGBA(); r > 0x8000 {
+			left = x
+			break
+		}
+	}
+	if want := (Desktop.W - 448) / 2; left != want {
+		t.Errorf("the box starts at x=%d in the screenshot, want %d (centred)", left, want)
+	}
+	// The viewport is back to the desktop's size after the tall shot.
+	if h, err := chromedp.Run(ctx, chromedp.Evaluate[int](`window.innerHeight`)); err != nil || h != Desktop.H {
+		t.Errorf("viewport height after Shoot %d (%v), want %d", h, err, Desktop.H)
 	}
 }

@@ -588,8 +588,14 @@ func testFailedThenPaid(t *testing.T, e *env) {
 		t.Fatal(err)
 	}
 	code, loc, _ := get(t, noRedirect, ret)
-	if code != http.StatusFound || !strings.Contains(loc, "/checkout/order-pay/"+strconv.FormatInt(id, 10)+"/") {
+	if code != http.StatusFound || !strings.Contains(loc, "/checkout/order-pay/"+strconv.FormatInt(id, 10)+"/") ||
+		!strings.Contains(loc, "paybridge_result=failed") {
 		t.Fatalf("failed return: %d → %q", code, loc)
+	}
+	// The plugin, on the pay page the shopper lands on, says the payment
+	// was declined, in the store's language.
+	if notice, _ := woocommerce.PluginNotice(t, loc, "ar-mo", "pay"); notice != "error: "+woocommerce.ResultNotices["failed"].Ar {
+		t.Errorf("the plugin's notice after the decline: %q", notice)
 	}
 	e.waitOrder(id, "failed", 15*time.Second)
 	waitFor(t, 10*time.Second, "the failure note", func() bool { return e.wc.NotesContaining(id, ourNotes) == 1 })
@@ -618,8 +624,11 @@ func testCanceled(t *testing.T, e *env) {
 		t.Fatal(err)
 	}
 	code, loc, _ := get(t, noRedirect, ret)
-	if code != http.StatusFound || !strings.Contains(loc, "/checkout/order-pay/") {
+	if code != http.StatusFound || !strings.Contains(loc, "/checkout/order-pay/") || !strings.Contains(loc, "paybridge_result=canceled") {
 		t.Fatalf("cancel return: %d → %q", code, loc)
+	}
+	if notice, _ := woocommerce.PluginNotice(t, loc, "en", "pay"); notice != "notice: "+woocommerce.ResultNotices["canceled"].En {
+		t.Errorf("the plugin's notice after the cancel: %q", notice)
 	}
 	waitFor(t, 10*time.Second, "the cancel note", func() bool { return e.wc.NotesContaining(id, "cancelled the payment") == 1 })
 	if s := e.wc.Order(id)["status"]; s != "pending" {

@@ -223,7 +223,8 @@ func TestPluginZip(t *testing.T) {
 	}
 	for _, want := range []string{"paybridge-upayments/paybridge-upayments.php", "paybridge-upayments/includes/class-paybridge-gateway.php",
 		"paybridge-upayments/includes/class-paybridge-blocks.php", "paybridge-upayments/assets/blocks.js",
-		"paybridge-upayments/languages/paybridge-upayments-ar.l10n.php"} {
+		"paybridge-upayments/languages/paybridge-upayments-ar.l10n.php", "paybridge-upayments/languages/paybridge-upayments-ar.mo",
+		"paybridge-upayments/includes/paybridge-notices.php"} {
 		if !names[want] {
 			t.Errorf("zip lacks %s (has %v)", want, names)
 		}

@@ -2,7 +2,7 @@
 /**
  * Plugin Name: paybridge payments (UPayments, Checkout.com KNET, KuPay)
  * Description: Shoppers pay on the hosted page of the gateway connected to the store at paybridge (UPayments, Checkout.com KNET or KuPay); the paybridge service confirms every payment. Holds no gateway credentials and makes no payment decision.
- * Version: 1.1.0
+ * Version: 1.2.0
  * Requires PHP: 7.4
  * WC requires at least: 7.0
  * Text Domain: paybridge-upayments
@@ -16,9 +16,10 @@ if ( ! defined( 'ABSPATH' ) ) {
 }
 
 define( 'PAYBRIDGE_UPAYMENTS_FILE', __FILE__ );
-define( 'PAYBRIDGE_UPAYMENTS_VERSION', '1.1.0' );
+define( 'PAYBRIDGE_UPAYMENTS_VERSION', '1.2.0' );
 
 require_once __DIR__ . '/includes/paybridge-signature.php';
+require_once __DIR__ . '/includes/paybridge-notices.php';
 
 add_action(
 	'plugins_loaded',

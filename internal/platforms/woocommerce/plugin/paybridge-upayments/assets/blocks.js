@@ -16,10 +16,14 @@
 	var decode = window.wp.htmlEntities.decodeEntities;
 	var names = [ 'paybridge_upayments', 'paybridge_upayments_knet', 'paybridge_upayments_cc', 'paybridge_upayments_apple_pay',
 		'paybridge_upayments_google_pay', 'paybridge_upayments_samsung_pay' ];
+	var notice = null;
 	names.forEach( function ( name ) {
 		var data = settings.getSetting( name + '_data', null );
 		if ( ! data ) {
 			return;
+		}
+		if ( data.resultNotice && ! notice ) {
+			notice = data;
 		}
 		var title = decode( data.title || window.wp.i18n.__( 'Pay online', 'paybridge-upayments' ) );
 		var Content = function ( props ) {
@@ -59,4 +63,14 @@
 			supports: { features: data.supports || [ 'products' ] },
 		} );
 	} );
+	// Back from a payment that did not go through (the bridge said why on
+	// the return address): say so above the Checkout block, once.
+	var wpData = window.wp.data;
+	if ( notice && wpData && wpData.dispatch ) {
+		wpData.dispatch( 'core/notices' ).createNotice( notice.resultNoticeKind === 'notice' ? 'info' : 'error', notice.resultNotice, {
+			id: 'paybridge-result',
+			context: 'wc/checkout',
+			isDismissible: true,
+		} );
+	}
 } )();

@@ -79,7 +79,7 @@ final class Paybridge_Blocks extends AbstractPaymentMethodType {
 		wp_register_script(
 			'paybridge-upayments-blocks',
 			plugins_url( 'assets/blocks.js', PAYBRIDGE_UPAYMENTS_FILE ),
-			array( 'wc-blocks-registry', 'wc-settings', 'wp-element', 'wp-html-entities', 'wp-i18n' ),
+			array( 'wc-blocks-registry', 'wc-settings', 'wp-data', 'wp-element', 'wp-html-entities', 'wp-i18n' ),
 			PAYBRIDGE_UPAYMENTS_VERSION,
 			true
 		);
@@ -93,7 +93,12 @@ final class Paybridge_Blocks extends AbstractPaymentMethodType {
 	 * @return array
 	 */
 	public function get_payment_method_data() {
+		// The shopper is back from a payment that did not go through: the
+		// script shows the notice (paybridge-notices.php).
+		list( $notice, $notice_kind ) = function_exists( 'paybridge_requested_result_notice' ) ? paybridge_requested_result_notice() : array( '', '' );
 		return array(
+			'resultNotice'     => $notice,
+			'resultNoticeKind' => $notice_kind,
 			'title'       => $this->gateway ? $this->gateway->get_title() : __( 'Pay online', 'paybridge-upayments' ),
 			'description' => isset( $this->settings['description'] ) ? $this->settings['description'] : '',
 			'supports'    => array( 'products', 'refunds' ),

@@ -1,35 +1,37 @@
 <?php
 /**
- * Arabic translations (WordPress 6.5+ PHP translation file; the .po beside
- * it is the source for older versions).
+ * Translations for ar (WordPress 6.5+ PHP translation file), compiled from
+ * paybridge-upayments-ar.po by ../../i18n: edit the .po, then run
+ * go run ./internal/platforms/woocommerce/plugin/i18n from the module root.
  *
  * @package Paybridge_UPayments
  */
 
 return array(
-	'domain'   => 'paybridge-upayments',
-	'language' => 'ar',
-	'messages' => array(
-		'Online payment (paybridge)'                => 'الدفع الإلكتروني (paybridge)',
-		'Enable'                                    => 'تفعيل',
-		'Enable payments via paybridge'             => 'تفعيل الدفع عبر paybridge',
-		'Title'                                     => 'العنوان',
-		'Description'                               => 'الوصف',
-		'Pay online'                                => 'ادفع إلكترونيًا',
+	'domain'       => 'paybridge-upayments',
+	'language'     => 'ar',
+	'plural-forms' => 'nplurals=6; plural=(n==0 ? 0 : n==1 ? 1 : n==2 ? 2 : n%100>=3 && n%100<=10 ? 3 : n%100>=11 ? 4 : 5);',
+	'messages'     => array(
+		'Online payment (paybridge)' => 'الدفع الإلكتروني (paybridge)',
+		'Enable' => 'تفعيل',
+		'Enable payments via paybridge' => 'تفعيل الدفع عبر paybridge',
+		'Title' => 'العنوان',
+		'Description' => 'الوصف',
+		'Pay online' => 'ادفع إلكترونيًا',
 		'You will be taken to the payment gateway\'s secure page to pay.' => 'سيتم نقلك إلى صفحة بوابة الدفع الآمنة لإتمام الدفع.',
-		'Bridge URL'                                => 'عنوان خدمة الدفع',
-		'Shop ID'                                   => 'معرّف المتجر',
-		'Shared secret'                             => 'المفتاح السري المشترك',
-		'Order not found.'                          => 'لم يتم العثور على الطلب.',
-		'Refund amount missing.'                    => 'مبلغ الاسترداد مفقود.',
+		'Bridge URL' => 'عنوان خدمة الدفع',
+		'Shop ID' => 'معرّف المتجر',
+		'Shared secret' => 'المفتاح السري المشترك',
+		'Order not found.' => 'لم يتم العثور على الطلب.',
+		'Refund amount missing.' => 'مبلغ الاسترداد مفقود.',
 		'Could not reach the payment service. No refund was made.' => 'تعذّر الوصول إلى خدمة الدفع. لم يتم أي استرداد.',
 		'Refund sent to the payment gateway; its result will be added as a note.' => 'أُرسل طلب الاسترداد إلى بوابة الدفع، وستُضاف نتيجته كملاحظة.',
 		'The refund is more than what is left to refund on this payment.' => 'مبلغ الاسترداد أكبر من المبلغ المتبقي القابل للاسترداد لهذه الدفعة.',
-		'Refund refused: %s'                        => 'رُفض الاسترداد: %s',
-		'Paid after cancellation: check stock'      => 'دُفع بعد الإلغاء: تحقّق من المخزون',
-		'Paid amount differs from the order total'  => 'المبلغ المدفوع يختلف عن إجمالي الطلب',
-		'Possibly paid twice'                       => 'ربما دُفع مرتين',
-		'Payment needs attention'                   => 'الدفعة تحتاج إلى مراجعة',
+		'Refund refused: %s' => 'رُفض الاسترداد: %s',
+		'Paid after cancellation: check stock' => 'دُفع بعد الإلغاء: تحقّق من المخزون',
+		'Paid amount differs from the order total' => 'المبلغ المدفوع يختلف عن إجمالي الطلب',
+		'Possibly paid twice' => 'ربما دُفع مرتين',
+		'Payment needs attention' => 'الدفعة تحتاج إلى مراجعة',
 		'KNET' => 'كي نت',
 		'Credit or debit card' => 'بطاقة ائتمان أو خصم',
 		'Apple Pay' => 'Apple Pay',
@@ -55,5 +57,8 @@ return array(
 		'Shoppers pay on the hosted page of the gateway connected to this store at paybridge (UPayments, Checkout.com KNET or KuPay). The paybridge service confirms every payment with the gateway and updates the order.' => 'يدفع المتسوّقون على صفحة بوابة الدفع المرتبطة بهذا المتجر في paybridge (UPayments أو Checkout.com KNET أو KuPay). تتحقق خدمة paybridge من كل دفعة مع البوابة وتحدّث الطلب.',
 		'The address of the paybridge service, e.g. https://pay.example.com' => 'عنوان خدمة paybridge، مثل https://pay.example.com',
 		'Shown once by paybridge when you connected the store.' => 'عرضته paybridge مرة واحدة عند ربط المتجر.',
+		'Your payment was declined or could not be completed, and you have not been charged. You can try again or choose another payment method.' => 'رُفضت عملية الدفع أو تعذّر إتمامها، ولم يُخصم منك أي مبلغ. يمكنك المحاولة مرة أخرى أو اختيار طريقة دفع أخرى.',
+		'You cancelled the payment, and you have not been charged. You can try again or choose another payment method.' => 'لقد ألغيت عملية الدفع، ولم يُخصم منك أي مبلغ. يمكنك المحاولة مرة أخرى أو اختيار طريقة دفع أخرى.',
+		'The time to complete the payment ran out, and you have not been charged. Please try again.' => 'انتهت المهلة المتاحة لإتمام عملية الدفع، ولم يُخصم منك أي مبلغ. يُرجى المحاولة مرة أخرى.',
 	),
 );
