@@ -120,6 +120,15 @@ func newPagesEnv(t *testing.T, cfg shopper.Config) *pagesEnv {
 		}
 		server.RenderPage(c, http.StatusOK, rt.Page(c, p, server.ShopperPay, "https://gateway.example/pay/1"))
 	})
+	// The page a gate (Shopify's checkout confirmation) holds the shopper on.
+	srv.Engine().GET("/test/checking/:id", func(c *gin.Context) {
+		p, err := svc.Payment(c.Request.Context(), c.Param("id"))
+		if err != nil {
+			c.AbortWithStatus(http.StatusNotFound)
+			return
+		}
+		server.RenderPage(c, http.StatusOK, rt.Page(c, p, server.ShopperChecking, ""))
+	})
 	// A page with a script that lacks the nonce: the CSP must stop it.
 	srv.Engine().GET("/test/injected", func(c *gin.Context) {
 		server.SetPolicy(c, server.StrictPolicy())
@@ -387,6 +396,9 @@ func TestPagesInBrowser(t *testing.T) {
 		{"pay", "/test/pay/" + pending.ID + "?", want{
 			[]string{"Complete your payment", "Noor Perfumes", "KWD 1,234.500", "1001", "Continue to payment"},
 			[]string{"أكمل عملية الدفع", "1,234.500 د.ك.", "المتابعة إلى الدفع"}}},
+		{"checking", "/test/checking/" + pending.ID + "?", want{
+			[]string{"Checking your order", "Nothing has been charged yet", "Noor Perfumes", "KWD 1,234.500", "1001"},
+			[]string{"جارٍ التحقق من طلبك", "لم يُخصم أي مبلغ بعد", "1,234.500 د.ك."}}},
 		{"wait", "/wait/" + pending.ID + "?", want{
 			[]string{"Your payment is being confirmed", "Noor Perfumes", "KWD 1,234.500", "1001"},
 			[]string{"جارٍ تأكيد عملية الدفع", "1,234.500 د.ك.", "رقم الطلب"}}},
