@@ -105,6 +105,9 @@ func TestConfirmation(t *testing.T) {
 		if code != http.StatusOK || !strings.Contains(body, "Checking your order") {
 			t.Fatalf("pay URL while confirming: %d %s", code, body)
 		}
+		if strings.Contains(body, "<bdi>"+id+"</bdi>") {
+			t.Fatal("the page shows Shopify's session id as the shopper's order")
+		}
 		if loc := h.waitRedirect(payURL, 15*time.Second); loc != h.sim.URL+"/checkouts/"+id+"/payment_failed" {
 			t.Fatalf("shopper sent to %q", loc)
 		}

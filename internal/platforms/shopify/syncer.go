@@ -368,3 +368,14 @@ func (p *Platform) Next(ctx context.Context, pay *checkout.Payment) (string, err
 	}
 	return "", nil
 }
+
+// OrderReference implements shopper.OrderReferencer: a payments-app
+// payment's OrderID is Shopify's payment session id, which no shopper has
+// seen (the order is numbered only once the session is resolved), so the
+// shopper's pages show none; an order-webhook payment's is the order's.
+func (p *Platform) OrderReference(pay *checkout.Payment) string {
+	if pay.Metadata[MetaMode] == ModePaymentsApp {
+		return ""
+	}
+	return pay.OrderID
+}
