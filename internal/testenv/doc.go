@@ -49,4 +49,22 @@
 //
 // DumpDOM and Screenshot run a fresh headless Chromium per call with its own
 // empty profile directory.
+//
+// # Browser tests
+//
+// Browser (browser.go) starts one headless Chromium per call, driven with
+// github.com/chromedp/chromedp, and closes it in t.Cleanup. Shoot writes a
+// full-page PNG at a viewport (Desktop, Phone) to ArtifactsDir
+// ($BRIDGE_ARTIFACTS, else testdata/artifacts/screenshots/); Axe runs
+// axe-core (npm, pinned, fetched once into testdata/.cache/) on the page and
+// fails the test on every serious or critical violation:
+//
+//	ctx := testenv.Browser(t)
+//	for _, v := range testenv.Viewports {
+//		if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
+//			t.Fatal(err)
+//		}
+//		testenv.Shoot(t, ctx, "pay-ar", v.W, v.H)
+//		testenv.Axe(t, ctx)
+//	}
 package testenv
