@@ -450,6 +450,9 @@ func (p *Platform) advance(ctx context.Context, shop *checkout.Shop) error {
 		}
 		shop = target
 	}
+	if shop.Settings[SettingStatus] == "disabled" {
+		return nil
+	}
 	return p.ensureShop(ctx, shop)
 }
 
@@ -490,7 +493,9 @@ func (p *Platform) claim(ctx context.Context, pending *checkout.Shop) (*checkout
 			existing.Settings = map[string]string{}
 		}
 		existing.Secrets[SecretConsumerKey], existing.Secrets[SecretConsumerSecret] = key, secret
-		existing.Settings[SettingStatus] = "connecting"
+		if existing.Settings[SettingStatus] != "disabled" { // an operator's decision stays
+			existing.Settings[SettingStatus] = "connecting"
+		}
 		if err := p.store.UpdateShop(ctx, existing); err != nil {
 			return nil, err
 		}
@@ -876,7 +881,7 @@ var connectTexts = map[string]map[string]string{
 		"again_h":           "هل متجرك مربوط بالفعل؟",
 		"again_p":           "اعرض إعدادات الإضافة مرة أخرى من أي جهاز: سيطلب منك متجرك الموافقة على paybridge مرة أخرى، ثم تُعرض القيم الثلاث في هذا المتصفح. يبقى حساب الدفع كما هو.",
 		"again_btn":         "اعرض إعدادات الإضافة",
-		"err_store_url":     "تحقّق من عنوان المتجر: يجب أن يكون عنوان موقعك الذي يبدأ بـ ‎https://‎.",
+		"err_store_url":     "تحقّق من عنوان المتجر: يجب أن يكون عنوان موقعك الذي يبدأ بـ https://.",
 		"err_gateway":       "اختر بوابة الدفع.",
 		"err_credentials":   "بيانات حساب بوابة الدفع ناقصة: يُرجى تعبئة الحقول المعلَّمة بـ *.",
 		"err_not_connected": "هذا المتجر غير مربوط بـ paybridge بعد: اربطه بالنموذج أعلاه.",
