@@ -138,3 +138,25 @@ func testShowAgain(t *testing.T, e *env) {
 		t.Fatalf("show again for an unknown store: %d", resp.StatusCode)
 	}
 }
+
+// testReturnPages: the page wc-auth returns to says plainly what happened,
+// in the merchant's language: an unknown connection, a refusal on the
+// store, and a connected store seen from another browser (no values).
+func testReturnPages(t *testing.T, e *env) {
+	for _, c := range []struct {
+		name, path string
+		code       int
+		want, not  string
+	}{
+		{"unknown", "/woocommerce/auth/return/shop_unknown", http.StatusNotFound, "Connection not found", ""},
+		{"unknown, Arabic", "/woocommerce/auth/return/shop_unknown?lang=ar", http.StatusNotFound, "لم يتم العثور على الربط", ""},
+		{"denied", "/woocommerce/auth/return/" + e.shop.ID + "?success=0", http.StatusOK, "Access was not granted", e.shop.Secrets[woocommerce.SecretPlugin]},
+		{"another browser", "/woocommerce/auth/return/" + e.shop.ID, http.StatusOK, "shown only in the browser that started", e.shop.Secrets[woocommerce.SecretPlugin]},
+		{"another browser, Arabic", "/woocommerce/auth/return/" + e.shop.ID + "?lang=ar", http.StatusOK, `dir="rtl"`, e.shop.Secrets[woocommerce.SecretPlugin]},
+	} {
+		code, _, body := get(t, noRedirect, e.base+c.path)
+		if code != c.code || !strings.Contains(body, c.want) || (c.not != "" && strings.Contains(body, c.not)) {
+			t.Errorf("%s: %d, want %d with %q", c.name, code, c.code, c.want)
+		}
+	}
+}

@@ -327,6 +327,7 @@ func TestWooCommerce(t *testing.T) {
 	t.Run("Reconnect", func(t *testing.T) { testReconnect(t, e) })
 	t.Run("ForgedCallback", func(t *testing.T) { testForgedCallback(t, e) })
 	t.Run("ShowAgain", func(t *testing.T) { testShowAgain(t, e) })
+	t.Run("ReturnPages", func(t *testing.T) { testReturnPages(t, e) })
 }
 
 // TestWooCommercePostgresRedis runs the happy path on the production parts.
