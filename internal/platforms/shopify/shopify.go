@@ -23,6 +23,8 @@
 //	GET  /shopify/app             merchant settings page (embedded, App Bridge)
 //	GET  /shopify/api/settings    its API, Authorization: Bearer <session token>
 //	PUT  /shopify/api/settings
+//	POST /shopify/api/settings/check          "check connection": the gateway and Shopify asked
+//	POST /shopify/api/settings/test-payment   a sandbox test payment for the merchant to open
 //
 // Routes on the mTLS listener ([Platform.SessionRoutes], [Platform.SessionTLSConfig]):
 //
@@ -385,6 +387,7 @@ func (p *Platform) Register(r gin.IRouter) {
 	r.GET(routes.ShopifyApp, p.settingsPage)
 	r.GET(routes.ShopifySettings, p.authSession, p.getSettings)
 	r.PUT(routes.ShopifySettings, p.authSession, p.putSettings)
+	p.registerSettings(r)
 }
 
 // shopRe is Shopify's documented shop-domain pattern; only permanent

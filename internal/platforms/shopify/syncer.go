@@ -153,6 +153,8 @@ func (p *Platform) SyncPayment(ctx context.Context, shop *checkout.Shop, pay *ch
 		return p.syncOrder(ctx, shop, pay)
 	case ModeSessionReject:
 		return p.syncRejection(ctx, shop, pay)
+	case ModeTestPayment:
+		return nil // the settings page's test payment: no session or order to tell
 	}
 	gid := pay.Metadata[MetaGID]
 	if gid == "" {

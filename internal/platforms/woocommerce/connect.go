@@ -4,7 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
+	"embed"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -34,60 +34,76 @@ const WebhookTopic = "order.updated"
 // WebhookName names our webhook in the store's list.
 const WebhookName = "paybridge: order updates"
 
-var connectPage = template.Must(template.New("connect").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>Connect WooCommerce · paybridge</title>
-<style nonce="{{.Nonce}}">body{font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem;line-height:1.5}
-label{display:block;margin-top:1rem;font-weight:600}input,select{width:100%;padding:.5rem;font-size:1rem;box-sizing:border-box}
-button{margin-top:1.5rem;padding:.6rem 1.2rem;font-size:1rem}.err{color:#b00020}.ar{direction:rtl;color:#555}
-fieldset{margin-top:1rem;border:1px solid #ccc;padding:.5rem 1rem 1rem}legend{font-weight:600}
-.gw{margin-top:.75rem}.gw>input[type=radio]{width:auto}.gw>label{display:inline;margin:0}
-.gw small{font-weight:400;color:#555}.creds{margin-left:1.5rem}
-.gw>input[type=radio]:not(:checked)~.creds{display:none}</style></head>
-<body><h1>Connect your WooCommerce store</h1>
-<p class="ar">اربط متجر WooCommerce الخاص بك</p>
-{{if .Error}}<p class="err" role="alert">{{.Error}}</p>{{if .ErrorAR}}<p class="err ar">{{.ErrorAR}}</p>{{end}}{{end}}
-<form method="post" action="{{.Action}}">
-<label for="store_url">Store address · عنوان المتجر</label>
-<input id="store_url" name="store_url" type="url" required placeholder="https://store.example" value="{{.StoreURL}}">
-<fieldset><legend>Payment gateway · بوابة الدفع</legend>
-{{range .Gateways}}<div class="gw">
-<input type="radio" name="gateway" id="gw-{{.Name}}" value="{{.Name}}"{{if .Checked}} checked{{end}}>
-<label for="gw-{{.Name}}">{{.Title}}{{if .Currencies}} <small>· {{.Currencies}}</small>{{end}}</label>
-<div class="creds">{{range .Fields}}
-<label for="{{.Input}}">{{.Label}}{{if .Required}} *{{end}}{{if .LabelAR}} · <span lang="ar" dir="rtl">{{.LabelAR}}</span>{{end}}</label>
-<input id="{{.Input}}" name="{{.Input}}" type="{{if .Secret}}password{{else}}text{{end}}" autocomplete="off">{{end}}
-</div></div>
-{{else}}<p class="err">No payment gateway is configured on this bridge.</p>{{end}}
-</fieldset>
-<label><input type="checkbox" name="sandbox" value="1" style="width:auto"{{if .Sandbox}} checked{{end}}> Sandbox (test) account · حساب تجريبي</label>
-<p><small>* required · مطلوب</small></p>
-<button type="submit">Connect · ربط</button>
-</form>
-<p>You will be asked by your store to approve read/write access for paybridge. Then install the
-<a href="{{.PluginURL}}">paybridge gateway plugin</a> and paste the settings shown.</p>
-</body></html>`))
+// The connect and result pages. Their texts are in connectTexts, in
+// English and Arabic; the page's language is ?lang= (or the form's lang
+// field), else the browser's Accept-Language.
 
-var resultPage = template.Must(template.New("result").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-{{if .Refresh}}<meta http-equiv="refresh" content="3">{{end}}
-<title>{{.Heading}} · paybridge</title>
-<style nonce="{{.Nonce}}">body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;line-height:1.5}
-code{background:#f3f3f3;padding:.15rem .35rem;word-break:break-all}.ar{direction:rtl;color:#555}</style></head>
-<body><h1>{{.Heading}}</h1><p class="ar">{{.HeadingAR}}</p><p>{{.Message}}</p>
-{{if .ShopID}}<ol>
-<li>Download the <a href="{{.PluginURL}}">paybridge gateway plugin</a> and upload it under Plugins › Add New › Upload.</li>
-<li>Under WooCommerce › Settings › Payments › Online payment (paybridge), enter:
-<ul><li>Bridge URL: <code>{{.BridgeURL}}</code></li><li>Shop ID: <code>{{.ShopID}}</code></li>
-<li>Shared secret: <code>{{.Secret}}</code></li></ul></li></ol>
-<p>Keep the shared secret private: it is shown only to the browser that started this connection.</p>{{end}}
-</body></html>`))
+//go:embed templates/*.html
+var templateFS embed.FS
 
-type connectData struct {
-	Action, StoreURL, Error, ErrorAR, PluginURL string
-	Gateways                                    []connectGateway
-	Sandbox                                     bool
-	Nonce                                       string // the CSP nonce, set by renderHTML
+var pages = template.Must(template.New("pages").ParseFS(templateFS, "templates/*.html"))
+
+// pageData is what the connect and result templates read.
+type pageData struct {
+	Lang, Dir, Title         string
+	ConnectURL, OtherLangURL string
+	PluginURL                string
+	Refresh                  bool
+	Nonce                    string // the CSP nonce, set by renderPage
+
+	// The connect form.
+	Action, StoreURL, AgainURL string
+	Error, ErrorDetail         string
+	Gateways                   []connectGateway
+	Sandbox                    bool
+
+	// The result page: State is "connected", "waiting" or "problem".
+	State, Message, Detail, Store string
+	ShopID, Secret, BridgeURL     string
+}
+
+// T returns the page's text for key in its language.
+func (d pageData) T(key string) string { return connectText(d.Lang, key) }
+
+func connectText(lang, key string) string {
+	if s, ok := connectTexts[lang][key]; ok {
+		return s
+	}
+	return connectTexts["en"][key]
+}
+
+// pageLang is the language asked for (?lang= or the form's lang), else
+// the browser's.
+func pageLang(c *gin.Context, fallback string) string {
+	switch l := c.Query("lang") + c.PostForm("lang"); l {
+	case "ar", "en":
+		return l
+	}
+	if fallback == "ar" || fallback == "en" {
+		return fallback
+	}
+	return server.PreferredLang(c.GetHeader("Accept-Language"))
+}
+
+func (p *Platform) newPage(c *gin.Context, lang, titleKey string) pageData {
+	other := "ar"
+	if lang == "ar" {
+		other = "en"
+	}
+	u := *c.Request.URL
+	q := url.Values{}
+	if c.Request.Method == http.MethodGet {
+		q = u.Query()
+	}
+	q.Set("lang", other)
+	d := pageData{Lang: lang, Dir: "ltr", ConnectURL: routes.WooCommerceConnectURL(p.cfg.PublicURL) + "?lang=" + lang,
+		OtherLangURL: u.Path + "?" + q.Encode(), PluginURL: routes.WooCommercePluginURL(p.cfg.PublicURL),
+		Action: routes.WooCommerceConnectURL(p.cfg.PublicURL), BridgeURL: p.cfg.PublicURL}
+	if lang == "ar" {
+		d.Dir = "rtl"
+	}
+	d.Title = d.T(titleKey)
+	return d
 }
 
 // connectGateway is one gateway offered on the connect form, with the
@@ -99,8 +115,8 @@ type connectGateway struct {
 }
 
 type connectField struct {
-	Input, Label, LabelAR string
-	Required, Secret      bool
+	Input, Label     string
+	Required, Secret bool
 }
 
 // credentialFields are the fields a gateway's account needs: those it
@@ -121,9 +137,11 @@ func isSecretField(name string) bool {
 	return strings.Contains(n, "key") || strings.Contains(n, "secret") || strings.Contains(n, "token") || strings.Contains(n, "password")
 }
 
-// connectGateways lists every registered gateway for the form, selected
-// checked (the first one when selected is not registered).
-func (p *Platform) connectGateways(selected string) []connectGateway {
+// connectGateways lists every registered gateway for the form, in
+// registration order (the bridge's default, UPayments, first), selected
+// checked (the first one when selected is not registered), with the
+// credential labels in lang.
+func (p *Platform) connectGateways(selected, lang string) []connectGateway {
 	names := p.svc.GatewayNames()
 	if !slices.Contains(names, selected) && len(names) > 0 {
 		selected = names[0]
@@ -136,8 +154,12 @@ func (p *Platform) connectGateways(selected string) []connectGateway {
 			g.Currencies = strings.Join(caps.Currencies, ", ")
 		}
 		for _, f := range credentialFields(caps) {
-			g.Fields = append(g.Fields, connectField{Input: credentialInput(name, f.Name), Label: f.Label,
-				LabelAR: f.LabelAR, Required: f.Required, Secret: isSecretField(f.Name)})
+			label := f.Label
+			if lang == "ar" && f.LabelAR != "" {
+				label = f.LabelAR
+			}
+			g.Fields = append(g.Fields, connectField{Input: credentialInput(name, f.Name), Label: label,
+				Required: f.Required, Secret: isSecretField(f.Name)})
 		}
 		out = append(out, g)
 	}
@@ -150,11 +172,11 @@ func (p *Platform) connectGateways(selected string) []connectGateway {
 func (p *Platform) connectAccount(c *gin.Context) (checkout.GatewayAccount, error) {
 	gw := c.PostForm("gateway")
 	if gw == "" {
-		return checkout.GatewayAccount{}, errors.New("choose a payment gateway")
+		return checkout.GatewayAccount{}, &formError{"err_gateway", errors.New("choose a payment gateway")}
 	}
 	caps, ok := p.svc.Capabilities(gw)
 	if !ok {
-		return checkout.GatewayAccount{}, fmt.Errorf("gateway %q is not available", gw)
+		return checkout.GatewayAccount{}, &formError{"err_gateway", fmt.Errorf("gateway %q is not available", gw)}
 	}
 	fields := credentialFields(caps)
 	creds := map[string]string{}
@@ -169,60 +191,48 @@ func (p *Platform) connectAccount(c *gin.Context) (checkout.GatewayAccount, erro
 	check := caps
 	check.Credentials = fields
 	if err := check.CheckCredentials(creds); err != nil {
-		return checkout.GatewayAccount{}, &credentialsError{err}
+		return checkout.GatewayAccount{}, &formError{"err_credentials", err}
 	}
 	return checkout.GatewayAccount{Gateway: gw, Sandbox: c.PostForm("sandbox") != "", Credentials: creds}, nil
 }
 
-// credentialsError is a connect form whose gateway credentials are missing.
-type credentialsError struct{ err error }
-
-func (e *credentialsError) Error() string { return e.err.Error() }
-func (e *credentialsError) Unwrap() error { return e.err }
-
-type resultData struct {
-	Heading, HeadingAR, Message string
-	Refresh                     bool
-	ShopID, Secret, BridgeURL   string
-	PluginURL                   string
-	Nonce                       string // the CSP nonce, set by renderHTML
+// formError is a connect form the bridge refuses: key names the
+// merchant's explanation in connectTexts; err is the detail.
+type formError struct {
+	key string
+	err error
 }
 
+func (e *formError) Error() string { return e.err.Error() }
+func (e *formError) Unwrap() error { return e.err }
+
 // pagePolicy is the pages' Content-Security-Policy: their nonced inline
-// stylesheet, the one style attribute the form has, and no scripts.
+// stylesheet and script (the copy buttons), nothing from elsewhere.
 // form-action is left open: the form's answer redirects to the store's
 // wc-auth page, which form-action would also govern.
 var pagePolicy = func() server.Policy {
 	p := server.StrictPolicy()
 	delete(p, "form-action")
-	sum := sha256.Sum256([]byte("width:auto"))
-	p["style-src-attr"] = []string{"'unsafe-hashes'", "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"}
 	return p
 }()
 
-func renderHTML(c *gin.Context, status int, t *template.Template, data any) {
-	nonce := server.SetPolicy(c, pagePolicy)
-	switch d := data.(type) {
-	case connectData:
-		d.Nonce = nonce
-		data = d
-	case resultData:
-		d.Nonce = nonce
-		data = d
-	}
+func renderPage(c *gin.Context, status int, name string, d pageData) {
+	d.Nonce = server.SetPolicy(c, pagePolicy)
 	c.Header("Cache-Control", "no-store")
 	c.Header("X-Frame-Options", "DENY")
 	c.Status(status)
 	c.Header("Content-Type", "text/html; charset=utf-8")
-	if err := t.Execute(c.Writer, data); err != nil {
+	if err := pages.ExecuteTemplate(c.Writer, name, d); err != nil {
 		_ = c.Error(err)
 	}
 }
 
 func (p *Platform) connectForm(c *gin.Context) {
-	renderHTML(c, http.StatusOK, connectPage, connectData{Action: routes.WooCommerceConnectURL(p.cfg.PublicURL),
-		StoreURL: c.Query("store_url"), PluginURL: routes.WooCommercePluginURL(p.cfg.PublicURL),
-		Gateways: p.connectGateways(c.Query("gateway")), Sandbox: c.Query("sandbox") != ""})
+	lang := pageLang(c, "")
+	d := p.newPage(c, lang, "connect_title")
+	d.StoreURL, d.AgainURL = c.Query("store_url"), c.Query("store_url")
+	d.Gateways, d.Sandbox = p.connectGateways(c.Query("gateway"), lang), c.Query("sandbox") != ""
+	renderPage(c, http.StatusOK, "connect", d)
 }
 
 func hashHex(s string) string {
@@ -230,28 +240,71 @@ func hashHex(s string) string {
 	return hex.EncodeToString(h[:])
 }
 
-// connectStart records a pending shop (gateway account, fresh secrets, no
-// store keys yet), issues a one-time state and sends the merchant to the
-// store's wc-auth grant screen.
+// Settings of the shops the connect form creates (besides SettingStatus
+// and SettingStoreURL).
+const (
+	// settingIntent is "show" on a connection made only to show the plugin
+	// settings of the store's existing shop again: it carries no gateway
+	// account, and its keys go to that shop.
+	settingIntent = "connect_intent"
+	// settingLang is the connect page's language, for the result page.
+	settingLang = "connect_lang"
+	// settingProblem is why a connection stopped ("refused": the store
+	// did not take the keys it sent; a reveal for a store with no shop).
+	settingProblem = "connect_problem"
+)
+
+// connectStart records a pending shop (fresh secrets, no store keys yet;
+// a gateway account, or none for intent=show), issues a one-time state and
+// sends the merchant to the store's wc-auth grant screen.
+//
+// intent=show is how a merchant sees the plugin settings again, on any
+// device: the store's own approval screen (its administrator logs in and
+// approves) is the proof, and the settings are shown once the keys the
+// store then sends have been checked with the store. Knowing the store's
+// address is not enough: the values are never shown to a browser whose
+// connection the store has not approved.
 func (p *Platform) connectStart(c *gin.Context) {
 	ctx := c.Request.Context()
+	lang := pageLang(c, "")
+	show := c.PostForm("intent") == "show"
 	// The form comes back with the store, gateway and sandbox choice kept;
 	// credentials are never echoed into the page.
-	form := connectData{Action: routes.WooCommerceConnectURL(p.cfg.PublicURL), StoreURL: c.PostForm("store_url"),
-		PluginURL: routes.WooCommercePluginURL(p.cfg.PublicURL),
-		Gateways:  p.connectGateways(c.PostForm("gateway")), Sandbox: c.PostForm("sandbox") != ""}
+	form := p.newPage(c, lang, "connect_title")
+	if show {
+		form.AgainURL = c.PostForm("store_url")
+	} else {
+		form.StoreURL = c.PostForm("store_url")
+	}
+	form.Gateways, form.Sandbox = p.connectGateways(c.PostForm("gateway"), lang), c.PostForm("sandbox") != ""
 	storeURL, err := NormalizeStoreURL(c.PostForm("store_url"), p.cfg.AllowInsecureURLs)
+	if err != nil {
+		err = &formError{"err_store_url", err}
+	}
 	var acct checkout.GatewayAccount
-	if err == nil {
+	switch {
+	case err != nil:
+	case show:
+		existing, lookup := p.store.ShopByDomain(ctx, checkout.PlatformWooCommerce, storeURL)
+		if errors.Is(lookup, checkout.ErrNotFound) {
+			err = &formError{"err_not_connected", fmt.Errorf("%s is not connected to this bridge", storeURL)}
+		} else if lookup != nil {
+			p.fail(c, lang, lookup)
+			return
+		} else if existing.Secrets[SecretPlugin] == "" {
+			err = &formError{"err_not_connected", fmt.Errorf("%s has no plugin settings on this bridge", storeURL)}
+		}
+	default:
 		acct, err = p.connectAccount(c)
 	}
 	if err != nil {
-		form.Error = err.Error()
-		var ce *credentialsError
-		if errors.As(err, &ce) {
-			form.ErrorAR = "بيانات حساب بوابة الدفع ناقصة: يُرجى تعبئة الحقول المطلوبة."
+		var fe *formError
+		if errors.As(err, &fe) {
+			form.Error, form.ErrorDetail = form.T(fe.key), fe.err.Error()
+		} else {
+			form.Error = err.Error()
 		}
-		renderHTML(c, http.StatusUnprocessableEntity, connectPage, form)
+		renderPage(c, http.StatusUnprocessableEntity, "connect", form)
 		return
 	}
 	u, _ := url.Parse(storeURL)
@@ -261,15 +314,19 @@ func (p *Platform) connectStart(c *gin.Context) {
 		Gateway:       acct,
 		WebhookSecret: NewSecret(48),
 		Secrets:       map[string]string{SecretPlugin: NewSecret(48)},
-		Settings:      map[string]string{SettingStatus: "pending", SettingStoreURL: storeURL, settingBrowser: hashHex(token)},
-		CreatedAt:     p.cfg.Now().UTC(),
+		Settings: map[string]string{SettingStatus: "pending", SettingStoreURL: storeURL, settingBrowser: hashHex(token),
+			settingLang: lang},
+		CreatedAt: p.cfg.Now().UTC(),
+	}
+	if show {
+		shop.Settings[settingIntent] = "show"
 	}
 	if err := p.store.CreateShop(ctx, shop); err != nil {
-		p.fail(c, "en", err)
+		p.fail(c, lang, err)
 		return
 	}
 	if err := p.store.PutOAuthState(ctx, state, checkout.PlatformWooCommerce, storeURL, "connect:"+shop.ID, p.cfg.Now().Add(connectStateTTL)); err != nil {
-		p.fail(c, "en", err)
+		p.fail(c, lang, err)
 		return
 	}
 	http.SetCookie(c.Writer, &http.Cookie{Name: browserCookie, Value: token, Path: routes.WooCommerceAuthReturnPath,
@@ -303,9 +360,17 @@ func (k authKeys) state() string {
 	return strings.TrimSpace(string(k.UserID))
 }
 
-// authCallback takes the keys wc-auth POSTs (unsigned) — only for a state
-// we issued and that was never used — stores them sealed, answers exactly
-// 200, and then registers our webhook in the background.
+// authCallback takes the keys wc-auth POSTs — only for a state we issued
+// and that was never used — stores them sealed on the connection's own
+// (pending) shop, answers exactly 200, and then checks them and registers
+// our webhook in the background.
+//
+// The callback is unsigned, and the state is no secret from whoever
+// started the connection (it is in the grant URL they were sent to), so
+// its keys are taken on trust only as far as the pending shop: they reach
+// the store's shop (its domain claimed, or an existing shop's keys and
+// gateway account replaced) and the plugin settings are shown only after
+// the store itself accepted them (see claim).
 func (p *Platform) authCallback(c *gin.Context) {
 	ctx := c.Request.Context()
 	var k authKeys
@@ -341,45 +406,25 @@ func (p *Platform) authCallback(c *gin.Context) {
 		server.WriteError(c, err)
 		return
 	}
-	target := pending
-	existing, err := p.store.ShopByDomain(ctx, checkout.PlatformWooCommerce, st.ShopDomain)
-	switch {
-	case err == nil && existing.ID != pending.ID:
-		// A reconnect: the store's shop keeps its id, secrets and payments,
-		// and gets the new keys and gateway account.
-		existing.Gateway = pending.Gateway
-		target = existing
-		pending.Settings[SettingStatus], pending.Settings[SettingMergedInto] = "merged", existing.ID
-		if err := p.store.UpdateShop(ctx, pending); err != nil {
-			server.WriteError(c, err)
-			return
-		}
-	case err != nil && !errors.Is(err, checkout.ErrNotFound):
-		server.WriteError(c, err)
-		return
-	default:
-		target.Domain = st.ShopDomain
+	if pending.Secrets == nil {
+		pending.Secrets = map[string]string{}
 	}
-	if target.Secrets == nil {
-		target.Secrets = map[string]string{}
+	if pending.Settings == nil {
+		pending.Settings = map[string]string{}
 	}
-	if target.Settings == nil {
-		target.Settings = map[string]string{}
-	}
-	target.Secrets[SecretConsumerKey], target.Secrets[SecretConsumerSecret] = k.ConsumerKey, k.ConsumerSecret
-	target.Settings[SettingStatus] = "connecting"
-	delete(target.Settings, SettingStoreURL)
-	if err := p.store.UpdateShop(ctx, target); err != nil {
+	pending.Secrets[SecretConsumerKey], pending.Secrets[SecretConsumerSecret] = k.ConsumerKey, k.ConsumerSecret
+	pending.Settings[SettingStatus], pending.Settings[SettingStoreURL] = "verifying", st.ShopDomain
+	if err := p.store.UpdateShop(ctx, pending); err != nil {
 		server.WriteError(c, err)
 		return
 	}
-	p.log.InfoContext(ctx, "woocommerce: keys received", "shop", target.ID, "store", target.Domain, "key_id", k.KeyID.String())
+	p.log.InfoContext(ctx, "woocommerce: keys received", "shop", pending.ID, "store", st.ShopDomain, "key_id", k.KeyID.String())
 	c.Status(http.StatusOK)
 	p.bg.Add(1)
-	go p.finishConnect(target.ID)
+	go p.finishConnect(pending.ID)
 }
 
-// finishConnect registers the webhook and checks the keys, after the
+// finishConnect checks the keys and registers the webhook, after the
 // callback has been answered (the store waits for our 200 before the keys
 // are final). The reconciler's CheckWebhooks does it again if this fails.
 func (p *Platform) finishConnect(shopID string) {
@@ -388,11 +433,103 @@ func (p *Platform) finishConnect(shopID string) {
 	defer cancel()
 	shop, err := p.store.Shop(ctx, shopID)
 	if err == nil {
-		err = p.ensureShop(ctx, shop)
+		err = p.advance(ctx, shop)
 	}
 	if err != nil {
 		p.log.Warn("woocommerce: finish connection (the reconciler will retry)", "shop", shopID, "err", err)
 	}
+}
+
+// advance moves a connection on: keys not yet checked are checked and
+// claimed, then the shop they went to gets its webhook.
+func (p *Platform) advance(ctx context.Context, shop *checkout.Shop) error {
+	if shop.Settings[SettingStatus] == "verifying" {
+		target, err := p.claim(ctx, shop)
+		if err != nil {
+			return err
+		}
+		shop = target
+	}
+	if shop.Settings[SettingStatus] == "disabled" {
+		return nil
+	}
+	return p.ensureShop(ctx, shop)
+}
+
+// errRefused marks a connection whose store did not take the keys sent for
+// it; retrying cannot help.
+var errRefused = errors.New("the store did not accept the keys sent for it")
+
+// claim checks a pending shop's keys with a read from its store. Only keys
+// the store accepts are the store's: the pending shop then becomes the
+// store's shop, or, when the store has one already (a reconnect, or a
+// merchant asking to see the plugin settings again), that shop gets the
+// keys (and, on a reconnect, the new gateway account) and the pending shop
+// is marked merged into it. Keys the store refuses (401, 403) end the
+// connection ("refused"); any other failure leaves it to be retried.
+func (p *Platform) claim(ctx context.Context, pending *checkout.Shop) (*checkout.Shop, error) {
+	storeURL := pending.Settings[SettingStoreURL]
+	key, secret := pending.Secrets[SecretConsumerKey], pending.Secrets[SecretConsumerSecret]
+	if storeURL == "" || key == "" || secret == "" {
+		return nil, fmt.Errorf("connection %s: %w", pending.ID, errNotConnected)
+	}
+	if err := NewClient(storeURL, key, secret, p.cfg.Timeout).Ping(ctx); err != nil {
+		var ae *APIError
+		if !errors.As(err, &ae) || (ae.HTTPStatus != http.StatusUnauthorized && ae.HTTPStatus != http.StatusForbidden) {
+			return nil, fmt.Errorf("check the store's keys: %w", err)
+		}
+		return nil, p.stop(ctx, pending, "refused", fmt.Errorf("%w: %w", errRefused, err))
+	}
+	existing, err := p.store.ShopByDomain(ctx, checkout.PlatformWooCommerce, storeURL)
+	switch {
+	case err == nil && existing.ID != pending.ID:
+		if pending.Settings[settingIntent] != "show" {
+			existing.Gateway = pending.Gateway
+		}
+		if existing.Secrets == nil {
+			existing.Secrets = map[string]string{}
+		}
+		if existing.Settings == nil {
+			existing.Settings = map[string]string{}
+		}
+		existing.Secrets[SecretConsumerKey], existing.Secrets[SecretConsumerSecret] = key, secret
+		if existing.Settings[SettingStatus] != "disabled" { // an operator's decision stays
+			existing.Settings[SettingStatus] = "connecting"
+		}
+		if err := p.store.UpdateShop(ctx, existing); err != nil {
+			return nil, err
+		}
+		delete(pending.Secrets, SecretConsumerKey)
+		delete(pending.Secrets, SecretConsumerSecret)
+		pending.Settings[SettingStatus], pending.Settings[SettingMergedInto] = "merged", existing.ID
+		if err := p.store.UpdateShop(ctx, pending); err != nil {
+			return nil, err
+		}
+		return existing, nil
+	case err != nil && !errors.Is(err, checkout.ErrNotFound):
+		return nil, err
+	case pending.Settings[settingIntent] == "show":
+		return nil, p.stop(ctx, pending, "gone", fmt.Errorf("%s has no shop on this bridge any more", storeURL))
+	}
+	pending.Domain = storeURL
+	pending.Settings[SettingStatus] = "connecting"
+	delete(pending.Settings, SettingStoreURL)
+	if err := p.store.UpdateShop(ctx, pending); err != nil {
+		return nil, err
+	}
+	return pending, nil
+}
+
+// stop ends a connection that cannot go on, recording why (problem) for
+// its result page, and returns err.
+func (p *Platform) stop(ctx context.Context, pending *checkout.Shop, problem string, err error) error {
+	delete(pending.Secrets, SecretConsumerKey)
+	delete(pending.Secrets, SecretConsumerSecret)
+	pending.Settings[SettingStatus], pending.Settings[settingProblem] = "refused", problem
+	if uerr := p.store.UpdateShop(ctx, pending); uerr != nil {
+		return errors.Join(err, uerr)
+	}
+	return err
 }
 
 // ensureShop checks the keys with a read and makes sure our webhook exists
@@ -458,7 +595,8 @@ func ensureWebhook(ctx context.Context, cl *Client, publicURL string, shop *chec
 	return w, nil
 }
 
-// CheckWebhooks is for the periodic reconciler: on every connected (or
+// CheckWebhooks is for the periodic reconciler: it finishes connections
+// whose keys were received but not yet checked, and on every connected (or
 // half-connected) WooCommerce shop it makes sure our webhook exists and is
 // active, re-enabling it when WooCommerce disabled it. Errors of single
 // shops are joined; one failing store does not stop the others.
@@ -469,10 +607,19 @@ func (p *Platform) CheckWebhooks(ctx context.Context) error {
 	}
 	var errs []error
 	for _, s := range shops {
-		if s.Platform != checkout.PlatformWooCommerce || s.Domain == "" || s.Secrets[SecretConsumerKey] == "" {
+		if s.Platform != checkout.PlatformWooCommerce {
 			continue
 		}
-		if st := s.Settings[SettingStatus]; st == "pending" || st == "merged" {
+		if s.Settings[SettingStatus] == "verifying" {
+			if err := p.advance(ctx, s); err != nil && !errors.Is(err, errRefused) {
+				errs = append(errs, fmt.Errorf("woocommerce connection %s (%s): %w", s.ID, s.Settings[SettingStoreURL], err))
+			}
+			continue
+		}
+		if s.Domain == "" || s.Secrets[SecretConsumerKey] == "" {
+			continue
+		}
+		if st := s.Settings[SettingStatus]; st == "pending" || st == "merged" || st == "refused" {
 			continue
 		}
 		if err := p.ensureShop(ctx, s); err != nil {
@@ -483,46 +630,73 @@ func (p *Platform) CheckWebhooks(ctx context.Context) error {
 }
 
 // authReturn is where wc-auth sends the merchant back. It is
-// unauthenticated: it only shows the plugin settings to the browser that
-// started the connection (its cookie).
+// unauthenticated: it says how the connection stands, and shows the
+// plugin settings only to the browser that started the connection (its
+// cookie), and only once the store accepted the keys it sent.
 func (p *Platform) authReturn(c *gin.Context) {
 	ctx := c.Request.Context()
-	d := resultData{BridgeURL: p.cfg.PublicURL, PluginURL: routes.WooCommercePluginURL(p.cfg.PublicURL)}
 	var shop *checkout.Shop
 	err := checkout.ErrNotFound
 	if checkout.ValidID("shop", c.Param("shop")) {
 		shop, err = p.store.Shop(ctx, c.Param("shop"))
 	}
-	if err != nil || shop.Platform != checkout.PlatformWooCommerce {
-		d.Heading, d.HeadingAR, d.Message = "Connection not found", "لم يتم العثور على الربط", "Start again from the connect page."
-		renderHTML(c, http.StatusNotFound, resultPage, d)
+	if err == nil && shop.Platform != checkout.PlatformWooCommerce {
+		err = checkout.ErrNotFound
+	}
+	if err != nil && !errors.Is(err, checkout.ErrNotFound) {
+		p.fail(c, pageLang(c, ""), err)
 		return
 	}
+	if err != nil {
+		d := p.newPage(c, pageLang(c, ""), "notfound_h")
+		d.State, d.Message = "problem", d.T("notfound_p")
+		renderPage(c, http.StatusNotFound, "result", d)
+		return
+	}
+	lang := pageLang(c, shop.Settings[settingLang])
 	if c.Query("success") == "0" {
-		d.Heading, d.HeadingAR, d.Message = "Access was not granted", "لم يتم منح الإذن", "The store did not approve the connection. You can start again from the connect page."
-		renderHTML(c, http.StatusOK, resultPage, d)
+		d := p.newPage(c, lang, "denied_h")
+		d.State, d.Message = "problem", d.T("denied_p")
+		renderPage(c, http.StatusOK, "result", d)
 		return
 	}
 	cookie, _ := c.Cookie(browserCookie)
 	mine := cookie != "" && subtle.ConstantTimeCompare([]byte(hashHex(cookie)), []byte(shop.Settings[settingBrowser])) == 1
 	if into := shop.Settings[SettingMergedInto]; into != "" {
 		if shop, err = p.store.Shop(ctx, into); err != nil {
-			p.fail(c, "en", err)
+			p.fail(c, lang, err)
 			return
 		}
 	}
-	switch shop.Settings[SettingStatus] {
+	var d pageData
+	switch st := shop.Settings[SettingStatus]; st {
 	case "connected":
-		d.Heading, d.HeadingAR, d.Message = "Your store is connected", "تم ربط متجرك", "paybridge can now read and update your orders."
+		d = p.newPage(c, lang, "connected_h1")
+		d.State = "connected"
+	case "connecting":
+		d = p.newPage(c, lang, "finishing_h")
+		d.State, d.Message, d.Refresh = "waiting", d.T("finishing_p"), true
+	case "refused":
+		key := "refused"
+		if shop.Settings[settingProblem] == "gone" {
+			key = "gone"
+		}
+		d = p.newPage(c, lang, key+"_h")
+		d.State, d.Message = "problem", d.T(key+"_p")
 	case "pending":
-		d.Heading, d.HeadingAR, d.Message, d.Refresh = "Waiting for your store", "في انتظار متجرك", "Your store has not sent the keys yet. This page refreshes by itself.", true
-	default:
-		d.Heading, d.HeadingAR, d.Message, d.Refresh = "Finishing the connection", "جارٍ إكمال الربط", "Registering paybridge's webhook in your store. This page refreshes by itself.", true
+		d = p.newPage(c, lang, "waiting_h")
+		d.State, d.Message, d.Refresh = "waiting", d.T("waiting_p"), true
+	default: // verifying
+		d = p.newPage(c, lang, "checking_h")
+		d.State, d.Message, d.Refresh = "waiting", d.T("checking_p"), true
 	}
-	if mine {
-		d.ShopID, d.Secret = shop.ID, shop.Secrets[SecretPlugin]
+	if st := shop.Settings[SettingStatus]; st == "connected" || st == "connecting" {
+		d.Store = shop.Domain
+		if mine {
+			d.ShopID, d.Secret = shop.ID, shop.Secrets[SecretPlugin]
+		}
 	}
-	renderHTML(c, http.StatusOK, resultPage, d)
+	renderPage(c, http.StatusOK, "result", d)
 }
 
 // AddShopParams are the inputs of [AddShop] (`bridge shops add --platform
@@ -606,4 +780,148 @@ type PluginSettings struct {
 // PluginSettingsFor returns the plugin settings of a WooCommerce shop.
 func PluginSettingsFor(publicURL string, shop *checkout.Shop) PluginSettings {
 	return PluginSettings{BridgeURL: strings.TrimRight(publicURL, "/"), ShopID: shop.ID, SharedSecret: shop.Secrets[SecretPlugin]}
+}
+
+// connectTexts are the connect and result pages' texts, by language. The
+// plugin's own field names (Bridge URL, Shop ID, Shared secret) stay in
+// English on both: the plugin shows them so.
+var connectTexts = map[string]map[string]string{
+	"en": {
+		"lang_nav":          "Language",
+		"connect_title":     "Connect your WooCommerce store",
+		"connect_h1":        "Connect your WooCommerce store",
+		"connect_lead":      "Four steps, a few minutes: your store, your payment account, the plugin, and three values to paste.",
+		"error_title":       "The store could not be connected",
+		"steps_h":           "Steps",
+		"step1_h":           "Your store and payment account",
+		"store_url":         "Store address",
+		"store_url_hint":    "The address of your WordPress site, as shoppers see it.",
+		"gateway":           "Payment gateway",
+		"no_gateway":        "No payment gateway is set up on this bridge.",
+		"sandbox":           "Sandbox (test) account",
+		"sandbox_hint":      "Tick this with your gateway's test credentials; untick it with your live ones.",
+		"required":          "required",
+		"connect_btn":       "Connect store",
+		"step2_h":           "Approve paybridge in your store",
+		"step2_p":           "Your store asks you to log in to WordPress and approve read and write access for paybridge. You then come back here.",
+		"step3_h":           "Install the plugin",
+		"step3_p":           "In WordPress: Plugins › Add New Plugin › Upload Plugin, choose the file, Install Now, then Activate.",
+		"download":          "Download the plugin",
+		"step4_h":           "Paste three values",
+		"step4_p":           "Once your store approves, this page shows the Bridge URL, Shop ID and Shared secret, each with a copy button.",
+		"again_h":           "Already connected?",
+		"again_p":           "See your plugin settings again, on any device: your store asks you to approve paybridge once more, then the three values are shown in this browser. Your payment account stays as it is.",
+		"again_btn":         "Show my plugin settings",
+		"err_store_url":     "Check the store address: it must be your site's https:// address.",
+		"err_gateway":       "Choose a payment gateway.",
+		"err_credentials":   "Some of your payment account's details are missing: fill in the fields marked *.",
+		"err_not_connected": "This store is not connected to paybridge yet: connect it with the form above.",
+		"connected_h1":      "Your store is connected",
+		"connected_p":       "paybridge can now read your orders and mark them paid once your gateway confirms each payment.",
+		"finishing_h":       "Finishing the connection",
+		"finishing_p":       "Your store accepted paybridge; its order updates are being set up. This page refreshes by itself.",
+		"checking_h":        "Checking the keys your store sent",
+		"checking_p":        "Your store approved paybridge. This page refreshes by itself in a moment.",
+		"waiting_h":         "Waiting for your store",
+		"waiting_p":         "Your store has not sent paybridge its keys yet. This page refreshes by itself.",
+		"refused_h":         "Your store did not accept the connection",
+		"refused_p":         "The keys sent in your store's name did not work with your store. Start again from the connect page.",
+		"gone_h":            "This store is not connected any more",
+		"gone_p":            "paybridge has no shop for this store now. Connect it again from the connect page.",
+		"denied_h":          "Access was not granted",
+		"denied_p":          "Your store did not approve the connection. You can start again from the connect page.",
+		"notfound_h":        "Connection not found",
+		"notfound_p":        "This link is not (or no longer) a connection. Start again from the connect page.",
+		"start_again":       "Back to the connect page",
+		"next_h":            "Now set up the plugin",
+		"r_step1_h":         "Install the plugin",
+		"r_step1_p":         "In WordPress: Plugins › Add New Plugin › Upload Plugin, choose the file, Install Now, then Activate.",
+		"r_step2_h":         "Paste these three values",
+		"r_step2_p":         "WooCommerce › Settings › Payments ›",
+		"bridge_url":        "Bridge URL",
+		"shop_id":           "Shop ID",
+		"shared_secret":     "Shared secret",
+		"copy":              "Copy",
+		"copied":            "Copied",
+		"copied_live":       "Copied to the clipboard.",
+		"copy_failed":       "Could not copy: select the value and copy it by hand.",
+		"r_step3_h":         "Turn it on",
+		"r_step3_a":         "Tick “",
+		"r_step3_b":         "” and save. Your shoppers now see it at checkout.",
+		"keep_h":            "Keep the shared secret private.",
+		"keep_p":            "It lets the plugin ask for payments and refunds in your shop's name.",
+		"again_later":       "Need these values again later?",
+		"again_link":        "Show my plugin settings",
+		"not_here_h":        "The plugin settings are not shown in this browser",
+		"not_here_p":        "They are shown only in the browser that started the connection. To see them here, ask for them again: your store will ask you to approve.",
+	},
+	"ar": {
+		"lang_nav":          "اللغة",
+		"connect_title":     "اربط متجر WooCommerce",
+		"connect_h1":        "اربط متجر WooCommerce الخاص بك",
+		"connect_lead":      "أربع خطوات تستغرق بضع دقائق: متجرك، وحساب الدفع، والإضافة، وثلاث قيم تلصقها.",
+		"error_title":       "تعذّر ربط المتجر",
+		"steps_h":           "الخطوات",
+		"step1_h":           "متجرك وحساب الدفع",
+		"store_url":         "عنوان المتجر",
+		"store_url_hint":    "عنوان موقع ووردبريس الخاص بك كما يراه المتسوقون.",
+		"gateway":           "بوابة الدفع",
+		"no_gateway":        "لم تُضبط أي بوابة دفع على هذا الجسر.",
+		"sandbox":           "حساب تجريبي (Sandbox)",
+		"sandbox_hint":      "حدّد هذا الخيار مع بيانات الاختبار لبوابتك، وألغِ تحديده مع بياناتك الفعلية.",
+		"required":          "مطلوب",
+		"connect_btn":       "اربط المتجر",
+		"step2_h":           "وافق على paybridge في متجرك",
+		"step2_p":           "سيطلب منك متجرك تسجيل الدخول إلى ووردبريس والموافقة على منح paybridge صلاحية القراءة والكتابة، ثم تعود إلى هنا.",
+		"step3_h":           "ثبّت الإضافة",
+		"step3_p":           "في ووردبريس: الإضافات › أضف إضافة جديدة › رفع إضافة، اختر الملف، ثم التثبيت الآن، ثم التفعيل.",
+		"download":          "نزّل الإضافة",
+		"step4_h":           "الصق ثلاث قيم",
+		"step4_p":           "بعد موافقة متجرك تعرض هذه الصفحة Bridge URL وShop ID وShared secret، ولكل منها زر نسخ.",
+		"again_h":           "هل متجرك مربوط بالفعل؟",
+		"again_p":           "اعرض إعدادات الإضافة مرة أخرى من أي جهاز: سيطلب منك متجرك الموافقة على paybridge مرة أخرى، ثم تُعرض القيم الثلاث في هذا المتصفح. يبقى حساب الدفع كما هو.",
+		"again_btn":         "اعرض إعدادات الإضافة",
+		"err_store_url":     "تحقّق من عنوان المتجر: يجب أن يكون عنوان موقعك الذي يبدأ بـ https://.",
+		"err_gateway":       "اختر بوابة الدفع.",
+		"err_credentials":   "بيانات حساب بوابة الدفع ناقصة: يُرجى تعبئة الحقول المعلَّمة بـ *.",
+		"err_not_connected": "هذا المتجر غير مربوط بـ paybridge بعد: اربطه بالنموذج أعلاه.",
+		"connected_h1":      "تم ربط متجرك",
+		"connected_p":       "يستطيع paybridge الآن قراءة طلباتك وتعليمها مدفوعة بعد أن تؤكد البوابة كل دفعة.",
+		"finishing_h":       "جارٍ إكمال الربط",
+		"finishing_p":       "قبل متجرك paybridge، ويجري الآن إعداد تحديثات الطلبات. تتحدّث هذه الصفحة تلقائيًا.",
+		"checking_h":        "جارٍ التحقق من المفاتيح التي أرسلها متجرك",
+		"checking_p":        "وافق متجرك على paybridge. تتحدّث هذه الصفحة تلقائيًا بعد لحظات.",
+		"waiting_h":         "في انتظار متجرك",
+		"waiting_p":         "لم يرسل متجرك المفاتيح إلى paybridge بعد. تتحدّث هذه الصفحة تلقائيًا.",
+		"refused_h":         "لم يقبل متجرك الربط",
+		"refused_p":         "المفاتيح التي أُرسلت باسم متجرك لا تعمل مع متجرك. ابدأ من جديد من صفحة الربط.",
+		"gone_h":            "هذا المتجر لم يعد مربوطًا",
+		"gone_p":            "لا يوجد لدى paybridge متجر بهذا العنوان الآن. اربطه مرة أخرى من صفحة الربط.",
+		"denied_h":          "لم يتم منح الإذن",
+		"denied_p":          "لم يوافق متجرك على الربط. يمكنك البدء من جديد من صفحة الربط.",
+		"notfound_h":        "لم يتم العثور على الربط",
+		"notfound_p":        "هذا الرابط ليس (أو لم يعد) عملية ربط. ابدأ من جديد من صفحة الربط.",
+		"start_again":       "العودة إلى صفحة الربط",
+		"next_h":            "الآن اضبط الإضافة",
+		"r_step1_h":         "ثبّت الإضافة",
+		"r_step1_p":         "في ووردبريس: الإضافات › أضف إضافة جديدة › رفع إضافة، اختر الملف، ثم التثبيت الآن، ثم التفعيل.",
+		"r_step2_h":         "الصق هذه القيم الثلاث",
+		"r_step2_p":         "ووكومرس › الإعدادات › المدفوعات ›",
+		"bridge_url":        "عنوان الجسر",
+		"shop_id":           "معرّف المتجر",
+		"shared_secret":     "السر المشترك",
+		"copy":              "نسخ",
+		"copied":            "تم النسخ",
+		"copied_live":       "تم النسخ إلى الحافظة.",
+		"copy_failed":       "تعذّر النسخ: حدّد القيمة وانسخها يدويًا.",
+		"r_step3_h":         "فعّلها",
+		"r_step3_a":         "حدّد «",
+		"r_step3_b":         "» واحفظ. سيرى المتسوقون طريقة الدفع عند إتمام الطلب.",
+		"keep_h":            "احتفظ بالسر المشترك لنفسك.",
+		"keep_p":            "فهو يتيح للإضافة طلب المدفوعات والمبالغ المستردة باسم متجرك.",
+		"again_later":       "هل تحتاج إلى هذه القيم لاحقًا؟",
+		"again_link":        "اعرض إعدادات الإضافة",
+		"not_here_h":        "لا تُعرض إعدادات الإضافة في هذا المتصفح",
+		"not_here_p":        "تُعرض فقط في المتصفح الذي بدأ الربط. لعرضها هنا اطلبها مرة أخرى، وسيطلب منك متجرك الموافقة.",
+	},
 }

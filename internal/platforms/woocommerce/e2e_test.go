@@ -238,15 +238,18 @@ func (e *env) connectWith(gateway string, creds map[string]string) {
 	if replay.StatusCode == 200 {
 		t.Fatal("a used state was accepted again")
 	}
-	var shop *checkout.Shop
-	waitFor(t, 10*time.Second, "the shop to be connected", func() bool {
-		s, err := e.db.ShopByDomain(context.Background(), checkout.PlatformWooCommerce, e.wc.Base())
-		if err == nil && s.Settings[woocommerce.SettingStatus] == "connected" {
-			shop = s
-			return true
-		}
-		return false
+	// The merchant's page says connected once the store accepted the keys
+	// and the webhook is registered (on a reconnect, once they went to the
+	// store's shop).
+	var page string
+	waitFor(t, 10*time.Second, "the return page to say connected", func() bool {
+		_, _, page = get(t, br, ret)
+		return strings.Contains(page, "Your store is connected")
 	})
+	shop, err := e.db.ShopByDomain(context.Background(), checkout.PlatformWooCommerce, e.wc.Base())
+	if err != nil || shop.Settings[woocommerce.SettingStatus] != "connected" {
+		t.Fatalf("shop: %v %v", err, shop)
+	}
 	e.shop = shop
 	if shop.Secrets[woocommerce.SecretConsumerKey] == "" || shop.Secrets[woocommerce.SecretPlugin] == "" {
 		t.Fatal("keys or plugin secret missing")
@@ -260,7 +263,6 @@ func (e *env) connectWith(gateway string, creds map[string]string) {
 		}
 	}
 	// The merchant's browser sees the plugin settings; another does not.
-	_, _, page := get(t, br, ret)
 	if !strings.Contains(page, shop.ID) || !strings.Contains(page, shop.Secrets[woocommerce.SecretPlugin]) {
 		t.Fatalf("return page lacks the plugin settings: %s", page)
 	}
@@ -323,6 +325,9 @@ func TestWooCommerce(t *testing.T) {
 	t.Run("SendLink", func(t *testing.T) { testSendLink(t, e) })
 	t.Run("Gateways", func(t *testing.T) { testGateways(t, e) })
 	t.Run("Reconnect", func(t *testing.T) { testReconnect(t, e) })
+	t.Run("ForgedCallback", func(t *testing.T) { testForgedCallback(t, e) })
+	t.Run("ShowAgain", func(t *testing.T) { testShowAgain(t, e) })
+	t.Run("ReturnPages", func(t *testing.T) { testReturnPages(t, e) })
 }
 
 // TestWooCommercePostgresRedis runs the happy path on the production parts.

@@ -69,10 +69,15 @@ func testConnectForm(t *testing.T, e *env) {
 	}
 	for _, want := range []string{`value="upay"`, `value="cko"`, `value="kupay"`, "UPayments API key", "Checkout.com secret key",
 		"Checkout.com processing channel id", "Checkout.com webhook signing key", "KuPay API token", `name="cred.cko.webhook_key"`,
-		"رمز واجهة KuPay", `name="sandbox"`} {
+		`name="sandbox"`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the connect form lacks %q", want)
 		}
+	}
+	// In Arabic, right to left, with the gateways' Arabic labels.
+	code, _, page = get(t, noRedirect, e.base+"/woocommerce/connect?lang=ar")
+	if code != http.StatusOK || !strings.Contains(page, `dir="rtl"`) || !strings.Contains(page, "رمز واجهة KuPay") || !strings.Contains(page, `value="upay" checked`) {
+		t.Errorf("the Arabic connect form: %d %s", code, page)
 	}
 	store := woocommercetest.NewServer()
 	defer store.Close()

@@ -47,9 +47,11 @@ const (
 	// and refund requests).
 	SecretPlugin = "plugin_secret"
 
-	// SettingStatus is "pending" (wc-auth not finished), "connecting" (keys
-	// stored, webhooks not yet registered), "connected", or "merged" (a
-	// reconnect whose keys went to the store's existing shop).
+	// SettingStatus is "pending" (wc-auth not finished), "verifying"
+	// (keys received, not yet accepted by the store), "refused" (the store
+	// did not accept them), "connecting" (keys checked, webhooks not yet
+	// registered), "connected", or "merged" (a reconnect whose keys went to
+	// the store's existing shop).
 	SettingStatus = "status"
 	// SettingStoreURL is the store URL a pending connection is for.
 	SettingStoreURL = "store_url"

@@ -3,6 +3,7 @@ package woocommerce
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"paybridge/internal/checkout"
@@ -15,9 +16,10 @@ import (
 const PendingTTL = 24 * time.Hour
 
 // PruneAbandoned deletes the shops that connect-form posts created and that
-// never connected: still "pending" (wc-auth never answered) or "merged"
-// (the keys went to the store's existing shop) PendingTTL after they were
-// made, and without payments. It returns how many went.
+// never connected: still "pending" (wc-auth never answered), "verifying"
+// (keys never checked), "refused" (the store did not take them) or
+// "merged" (the keys went to the store's existing shop) PendingTTL after
+// they were made, and without payments. It returns how many went.
 func (p *Platform) PruneAbandoned(ctx context.Context) (int, error) {
 	shops, err := p.store.ListShops(ctx)
 	if err != nil {
@@ -28,7 +30,7 @@ func (p *Platform) PruneAbandoned(ctx context.Context) (int, error) {
 	var errs []error
 	for _, s := range shops {
 		st := s.Settings[SettingStatus]
-		if s.Platform != checkout.PlatformWooCommerce || (st != "pending" && st != "merged") || !s.CreatedAt.Before(cutoff) {
+		if s.Platform != checkout.PlatformWooCommerce || !slices.Contains([]string{"pending", "verifying", "refused", "merged"}, st) || !s.CreatedAt.Before(cutoff) {
 			continue
 		}
 		gone, err := p.store.DeleteUnusedShop(ctx, s.ID)
