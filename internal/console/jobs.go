@@ -7,7 +7,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"paybridge/internal/checkout"
 	"paybridge/internal/routes"
 )
 
@@ -121,45 +120,4 @@ func (c *Console) jobAction(g *gin.Context, what, notice string, do func(ctx con
 		return
 	}
 	redirect(g, back, notice)
-}
-
-// shopRow is one shop on the shops page.
-type shopRow struct {
-	*checkout.Shop
-	// Status is connected, connecting, or "secrets unreadable".
-	Status string
-}
-
-func (c *Console) shops(g *gin.Context) {
-	u := currentUser(g)
-	ls, err := c.cfg.Store.ShopListing(g)
-	if err != nil {
-		c.renderError(g, http.StatusInternalServerError, "err_internal", err)
-		return
-	}
-	var rows []shopRow
-	for _, l := range ls {
-		if !canSee(u, l.Shop.ID) {
-			continue
-		}
-		rows = append(rows, shopRow{Shop: l.Shop, Status: shopStatus(l.Shop, l.Err)})
-	}
-	c.render(g, http.StatusOK, "shops.html", c.newPage(g, tr(lang(g), "shops_title"), "shops", rows))
-}
-
-// shopStatus is what the shops page says of a shop: its secrets first
-// (unreadable ones stop every payment), then the platform's own status
-// setting where it keeps one (WooCommerce: pending, connecting,
-// connected), else connected.
-func shopStatus(s *checkout.Shop, err error) string {
-	if err != nil {
-		return "secrets unreadable"
-	}
-	switch st := s.Settings["status"]; st {
-	case "pending", "connecting":
-		return "connecting"
-	case "disabled":
-		return "disabled"
-	}
-	return "connected"
 }
