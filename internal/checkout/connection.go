@@ -75,8 +75,8 @@ const probeRef = "paybridge-connection-check"
 // bridge. It changes nothing on either side and records nothing; the
 // caller records who asked and what was found.
 //
-// The gateway is asked the cheapest authenticated question it has: the
-// account's methods when it lists them ([MethodLister]), else the status
+// The gateway is asked the cheapest authenticated questions it has: the
+// account's methods when it lists them ([MethodLister]), then the status
 // of a reference no gateway issued, where "not found" (404) proves the
 // credentials were accepted and 401/403 that they were not.
 func (s *Service) CheckConnection(ctx context.Context, shop *Shop) ConnectionCheck {
@@ -94,22 +94,35 @@ func (s *Service) checkGateway(ctx context.Context, shop *Shop) (r CheckResult) 
 	if err := caps.CheckCredentials(shop.Gateway.Credentials); err != nil {
 		return CheckResult{Outcome: CheckIncomplete, Detail: err.Error()}
 	}
-	var err error
+	// An adapter may cache what the account lists (UPayments does, for
+	// minutes): the status probe that follows always reaches the gateway,
+	// so a key revoked since is seen.
+	listed := false
 	if ml, ok := g.(MethodLister); ok {
-		_, err = ml.AccountMethods(ctx, shop.Gateway)
-	} else {
-		probe := &Payment{ID: probeRef, ShopID: shop.ID, Gateway: g.Name(), GatewayRef: probeRef}
-		_, err = g.Status(ctx, shop.Gateway, probe, probeRef)
-		var ge *GatewayError
-		if errors.As(err, &ge) && ge.HTTPStatus == http.StatusNotFound {
-			return CheckResult{Outcome: CheckOK, HTTPStatus: ge.HTTPStatus,
-				Detail: caps.DisplayName + " accepted the credentials (it knows no payment by the test reference, as expected)"}
+		if _, err := ml.AccountMethods(ctx, shop.Gateway); err != nil {
+			return gatewayCheckError(caps.DisplayName, err)
 		}
+		listed = true
 	}
-	if err == nil {
+	probe := &Payment{ID: probeRef, ShopID: shop.ID, Gateway: g.Name(), GatewayRef: probeRef}
+	_, err := g.Status(ctx, shop.Gateway, probe, probeRef)
+	var ge *GatewayError
+	switch {
+	case err == nil:
 		return CheckResult{Outcome: CheckOK, Detail: caps.DisplayName + " accepted the credentials"}
+	case errors.As(err, &ge) && ge.HTTPStatus == http.StatusNotFound:
+		return CheckResult{Outcome: CheckOK, HTTPStatus: ge.HTTPStatus,
+			Detail: caps.DisplayName + " accepted the credentials (it knows no payment by the test reference, as expected)"}
 	}
-	return gatewayCheckError(caps.DisplayName, err)
+	r = gatewayCheckError(caps.DisplayName, err)
+	if listed && r.Outcome == CheckFailed {
+		// The account's methods were read with these credentials; the
+		// gateway answers an unknown reference its own way (UPayments'
+		// answer is UNCONFIRMED): say what it said.
+		return CheckResult{Outcome: CheckOK, HTTPStatus: r.HTTPStatus,
+			Detail: caps.DisplayName + " accepted the credentials; asked about a test payment, it answered: " + r.Detail}
+	}
+	return r
 }
 
 // gatewayCheckError classifies a gateway's refusal of a connection check.

@@ -69,6 +69,21 @@ func TestConnectionCheck(t *testing.T) {
 			t.Errorf("%s: a secret in the detail: %+v", tc.name, got)
 		}
 	}
+	// UPayments caches what an account lists: a key revoked since the
+	// last check is still seen, by the status probe.
+	good := with("upay", map[string]string{"api_key": upaytest.DefaultKey})
+	e.upay.FailNext("get-payment-status", http.StatusUnauthorized, `{"message":"Unauthorized"}`)
+	if r := e.svc.CheckConnection(ctx, good); r.Gateway.Outcome != checkout.CheckRefused {
+		t.Errorf("key revoked since the last check: %+v", r.Gateway)
+	}
+	e.upay.FailNext("check-payment-button-status", http.StatusServiceUnavailable, `{"message":"down"}`)
+	if r := e.svc.CheckConnection(ctx, with("upay", map[string]string{"api_key": upaytest.DefaultKey + "-other"})); r.Gateway.Outcome != checkout.CheckUnreachable {
+		t.Errorf("UPayments down: %+v", r.Gateway)
+	}
+	e.upay.FailNext("get-payment-status", http.StatusOK, `<html>whitelist your IP</html>`)
+	if r := e.svc.CheckConnection(ctx, good); r.Gateway.Outcome != checkout.CheckOK || !strings.Contains(r.Gateway.Detail, "whitelist") {
+		t.Errorf("an unreadable probe answer after the methods were read: %+v", r.Gateway)
+	}
 	if r := e.plat.CheckStore(ctx, withSecret("cs_wrong")); r.HTTPStatus != http.StatusUnauthorized || !strings.Contains(r.Detail, "connect the store again") {
 		t.Errorf("refused store: %+v", r)
 	}
