@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -79,8 +80,16 @@ const probeRef = "paybridge-connection-check"
 // account's methods when it lists them ([MethodLister]), then the status
 // of a reference no gateway issued, where "not found" (404) proves the
 // credentials were accepted and 401/403 that they were not.
+// Both are asked at once, so the check takes as long as the slower.
 func (s *Service) CheckConnection(ctx context.Context, shop *Shop) ConnectionCheck {
-	return ConnectionCheck{Gateway: s.checkGateway(ctx, shop), Store: s.checkStore(ctx, shop)}
+	var (
+		out ConnectionCheck
+		wg  sync.WaitGroup
+	)
+	wg.Go(func() { out.Store = s.checkStore(ctx, shop) })
+	out.Gateway = s.checkGateway(ctx, shop)
+	wg.Wait()
+	return out
 }
 
 func (s *Service) checkGateway(ctx context.Context, shop *Shop) (r CheckResult) {
