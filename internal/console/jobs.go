@@ -18,7 +18,7 @@ const queueTimeout = 10 * time.Second
 // only.
 func (c *Console) deadJobsFor(g *gin.Context) ([]deadJob, error) {
 	u := currentUser(g)
-	ctx, cancel := context.WithTimeout(g, queueTimeout)
+	ctx, cancel := context.WithTimeout(g.Request.Context(), queueTimeout)
 	defer cancel()
 	tasks, err := c.jobs.Archived(ctx)
 	if err != nil {
@@ -33,14 +33,14 @@ func (c *Console) deadJobsFor(g *gin.Context) ([]deadJob, error) {
 	for _, t := range tasks {
 		j := deadJob{ArchivedTask: t}
 		if j.PaymentID == "" && j.RefundID != "" {
-			if r, err := c.cfg.Store.Refund(g, j.RefundID); err == nil {
+			if r, err := c.cfg.Store.Refund(g.Request.Context(), j.RefundID); err == nil {
 				j.PaymentID = r.PaymentID
 			}
 		}
 		if j.PaymentID != "" {
 			shop, ok := shopOf[j.PaymentID]
 			if !ok {
-				if p, err := c.cfg.Store.Payment(g, j.PaymentID); err == nil {
+				if p, err := c.cfg.Store.Payment(g.Request.Context(), j.PaymentID); err == nil {
 					shop = p.ShopID
 				}
 				shopOf[j.PaymentID] = shop
@@ -64,7 +64,7 @@ func (c *Console) deadJobs(g *gin.Context) {
 	js, err := c.deadJobsFor(g)
 	d := jobsData{Jobs: js}
 	if err != nil {
-		c.log.WarnContext(g, "console: list dead jobs", "err", err)
+		c.log.WarnContext(g.Request.Context(), "console: list dead jobs", "err", err)
 		d.Unavailable = true
 	}
 	c.render(g, http.StatusOK, "jobs.html", c.newPage(g, tr(lang(g), "jobs_title"), "jobs", d))

@@ -33,7 +33,7 @@ type listedShop struct {
 
 func (c *Console) shops(g *gin.Context) {
 	u := currentUser(g)
-	ls, err := c.cfg.Store.ShopListing(g)
+	ls, err := c.cfg.Store.ShopListing(g.Request.Context())
 	if err != nil {
 		c.renderError(g, http.StatusInternalServerError, "err_internal", err)
 		return
@@ -53,7 +53,7 @@ func (c *Console) shops(g *gin.Context) {
 // its secrets do not open (the shop comes without them).
 func (c *Console) visibleShop(g *gin.Context) (s *checkout.Shop, unreadable, ok bool) {
 	id := g.Param("id")
-	s, err := c.cfg.Store.Shop(g, id)
+	s, err := c.cfg.Store.Shop(g.Request.Context(), id)
 	switch {
 	case errors.Is(err, checkout.ErrNotFound):
 		c.renderError(g, http.StatusNotFound, "err_not_found", nil)
@@ -165,7 +165,7 @@ func (c *Console) shop(g *gin.Context) {
 				Set: strings.TrimSpace(s.Gateway.Credentials[f.Name]) != ""})
 		}
 	}
-	evs, err := c.cfg.Store.ShopEvents(g, s.ID)
+	evs, err := c.cfg.Store.ShopEvents(g.Request.Context(), s.ID)
 	if err != nil {
 		c.renderError(g, http.StatusInternalServerError, "err_internal", err)
 		return
