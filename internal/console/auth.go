@@ -49,37 +49,37 @@ func (c *Console) login(g *gin.Context) {
 		fail(http.StatusUnauthorized, "login_missing")
 		return
 	}
-	u, err := c.cfg.Store.UserByEmail(g, email)
+	u, err := c.cfg.Store.UserByEmail(g.Request.Context(), email)
 	if err != nil && !errors.Is(err, checkout.ErrNotFound) {
 		c.renderError(g, http.StatusInternalServerError, "err_internal", err)
 		return
 	}
 	if u == nil {
 		VerifyPassword(pw, dummyHash())
-		c.log.InfoContext(g, "console: sign-in failed", "reason", "unknown e-mail", "client_ip", g.ClientIP())
+		c.log.InfoContext(g.Request.Context(), "console: sign-in failed", "reason", "unknown e-mail", "client_ip", g.ClientIP())
 		fail(http.StatusUnauthorized, "login_failed")
 		return
 	}
 	if !VerifyPassword(pw, u.PasswordHash) {
-		c.log.InfoContext(g, "console: sign-in failed", "reason", "wrong password", "user", u.Email, "client_ip", g.ClientIP())
+		c.log.InfoContext(g.Request.Context(), "console: sign-in failed", "reason", "wrong password", "user", u.Email, "client_ip", g.ClientIP())
 		fail(http.StatusUnauthorized, "login_failed")
 		return
 	}
 	now := c.cfg.Now().UTC()
-	if _, err := c.cfg.Store.PruneSessions(g, now, now.Add(-c.cfg.IdleTimeout)); err != nil {
-		c.log.WarnContext(g, "console: prune sessions", "err", err)
+	if _, err := c.cfg.Store.PruneSessions(g.Request.Context(), now, now.Add(-c.cfg.IdleTimeout)); err != nil {
+		c.log.WarnContext(g.Request.Context(), "console: prune sessions", "err", err)
 	}
 	if err := c.startSession(g, u); err != nil {
 		c.renderError(g, http.StatusInternalServerError, "err_internal", err)
 		return
 	}
-	c.log.InfoContext(g, "console: signed in", "user", u.Email, "operator", u.Operator(), "client_ip", g.ClientIP())
+	c.log.InfoContext(g.Request.Context(), "console: signed in", "user", u.Email, "operator", u.Operator(), "client_ip", g.ClientIP())
 	g.Redirect(http.StatusSeeOther, next)
 }
 
 func (c *Console) logout(g *gin.Context) {
 	if tok := g.GetString(tokenKey); tok != "" {
-		if err := c.cfg.Store.DeleteSession(g, tokenHash(tok)); err != nil {
+		if err := c.cfg.Store.DeleteSession(g.Request.Context(), tokenHash(tok)); err != nil {
 			c.renderError(g, http.StatusInternalServerError, "err_internal", err)
 			return
 		}

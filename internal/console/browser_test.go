@@ -9,6 +9,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"paybridge/internal/checkout"
 	"paybridge/internal/jobs"
 	"paybridge/internal/testenv"
 )
@@ -102,5 +103,97 @@ func TestConsoleInBrowser(t *testing.T) {
 	shoot("merchant-payments")
 	if acts := strings.Join(e.consoleActions(paid["ar"]), "\n"); !strings.Contains(acts, `"action":"refund"`) || !strings.Contains(acts, `"action":"replay_job"`) {
 		t.Errorf("the browser's actions are not in the audit trail:\n%s", acts)
+	}
+}
+
+// An operator checks a shop's connection, rotates its key (the new key
+// works against the API, the old one gets 401) and disables and enables
+// it, in headless Chromium, in English and Arabic, each page shot at
+// desktop and phone size and checked with axe-core.
+func TestShopsInBrowser(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, stacks[0], nil)
+	s, key := e.apiShop("shop_a")
+	e.user("operations@example.com", "")
+	ctx := testenv.Browser(t)
+	do := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := chromedp.Do(actx, actions...); err != nil {
+			loc, _ := chromedp.Run(ctx, chromedp.Location())
+			t.Fatalf("%s (at %s): %v", what, loc, err)
+		}
+	}
+	shoot := func(name string) {
+		t.Helper()
+		for _, vp := range testenv.Viewports {
+			testenv.Shoot(t, ctx, "console-shop-"+name, vp.W, vp.H)
+			testenv.Axe(t, ctx)
+		}
+	}
+	status := func() checkout.ShopStatus {
+		t.Helper()
+		got, err := e.db.Shop(e.ctx(), s.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.Status
+	}
+	for _, l := range []string{"en", "ar"} {
+		do("sign in", chromedp.Navigate(e.srv.URL+"/admin/login?lang="+l), chromedp.SendKeys(chromedp.CSS("#email"), "operations@example.com"),
+			chromedp.SendKeys(chromedp.CSS("#password"), testPassword), chromedp.Click(chromedp.CSS("form.stack button[type=submit]")),
+			chromedp.WaitVisible(chromedp.CSS("form.inline button")))
+		do("open the shops", chromedp.Navigate(e.srv.URL+"/admin/shops"), chromedp.WaitVisible(chromedp.CSS(`a[href="/admin/shops/shop_a"]`)))
+		shoot(l + "-list")
+		do("open the shop", chromedp.Click(chromedp.CSS(`a[href="/admin/shops/shop_a"]`)), chromedp.WaitVisible(chromedp.CSS("#connection")))
+		shoot(l + "-page")
+		do("check the connection", chromedp.Click(chromedp.CSS("#connection button")), chromedp.WaitVisible(chromedp.CSS(".msg.ok")),
+			chromedp.WaitVisible(chromedp.CSS("ul.checks")))
+		shoot(l + "-checked")
+
+		do("rotate the key", chromedp.Click(chromedp.CSS("#key summary")), chromedp.SendKeys(chromedp.CSS("#rotate_reason"), "yearly rotation"),
+			chromedp.Click(chromedp.CSS("#key button.danger")), chromedp.WaitVisible(chromedp.CSS("#api_key")))
+		fresh, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#api_key")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fresh = strings.TrimSpace(fresh)
+		shoot(l + "-rotated")
+		if got := e.apiStatus(fresh); got != http.StatusNotFound {
+			t.Errorf("%s: the new key: HTTP %d, want 404 (known key, no such payment)", l, got)
+		}
+		if got := e.apiStatus(key); got != http.StatusUnauthorized {
+			t.Errorf("%s: the old key: HTTP %d, want 401", l, got)
+		}
+		key = fresh
+
+		do("back to the shop", chromedp.Click(chromedp.CSS(`main a.button[href="/admin/shops/shop_a"]`)), chromedp.WaitVisible(chromedp.CSS("#status")))
+		do("disable", chromedp.SendKeys(chromedp.CSS("#disable_reason"), "chargeback review"),
+			chromedp.Click(chromedp.CSS(`#status form[action$="/disable"] button`)), chromedp.WaitVisible(chromedp.CSS(".msg.ok")),
+			chromedp.WaitVisible(chromedp.CSS(`#status form[action$="/enable"]`)))
+		if got := status(); got != checkout.ShopDisabled {
+			t.Errorf("%s: after disable: %s", l, got)
+		}
+		shoot(l + "-disabled")
+		do("enable", chromedp.SendKeys(chromedp.CSS("#enable_reason"), "review done"),
+			chromedp.Click(chromedp.CSS(`#status form[action$="/enable"] button`)), chromedp.WaitVisible(chromedp.CSS(".msg.ok")),
+			chromedp.WaitVisible(chromedp.CSS(`#status form[action$="/disable"]`)))
+		if got := status(); got != checkout.ShopConnected {
+			t.Errorf("%s: after enable: %s", l, got)
+		}
+		shoot(l + "-enabled")
+		do("sign out", chromedp.Click(chromedp.CSS("form.inline button")), chromedp.WaitVisible(chromedp.CSS("#email")))
+	}
+	evs, err := e.db.ShopEvents(e.ctx(), s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, ev := range evs {
+		kinds = append(kinds, ev.Kind)
+	}
+	if got := strings.Join(kinds, " "); strings.Count(got, "shop_key_rotated") != 2 || strings.Count(got, "shop_disabled") != 2 || strings.Count(got, "shop_enabled") != 2 {
+		t.Errorf("the browser's actions in the shop's audit trail: %s", got)
 	}
 }

@@ -2,7 +2,9 @@
 // (Go templates embedded here, English and Arabic, usable on a phone) where
 // operators and merchants find payments and read their story, re-check a
 // payment with its gateway, send its result to the store again, refund it,
-// look at the shops, and replay or discard dead jobs. The asynq monitor
+// look at the shops and act on them (disable, enable, remove, rotate an api
+// shop's key, edit its gateway credentials, check its connection), and
+// replay or discard dead jobs. The asynq monitor
 // (github.com/hibiken/asynqmon) is mounted at /admin/queues for operators.
 //
 // # Who sees what
@@ -28,7 +30,19 @@
 // browser's Sec-Fetch-Site or Origin must be this site), and, once signed
 // in, a token tied to the session (an HMAC of the session's token) in a
 // hidden field. Every action on a payment is recorded in its audit trail
-// as a [EventConsoleAction] naming the user.
+// as a [EventConsoleAction] naming the user; every action on a shop in
+// the shop's audit trail (store.ShopEvent) with the source
+// "console:<e-mail>".
+//
+// # Shops
+//
+// Operators act on every shop, merchants on their own: they may edit its
+// gateway credentials, check its connection and rotate its API key (they
+// hold that key and must act at once when it leaks); disabling, enabling
+// and removing a shop are operators' (404 for a merchant). A rotated key
+// and webhook secret are shown once, in the answer to the form (no-store),
+// and never again. Credentials are never shown: the form says which are
+// set, and an empty field keeps the stored value.
 package console
 
 import (
@@ -88,6 +102,13 @@ type Store interface {
 	Refund(ctx context.Context, id string) (*checkout.Refund, error)
 	Shop(ctx context.Context, id string) (*checkout.Shop, error)
 	ShopListing(ctx context.Context) ([]store.ListedShop, error)
+	ShopEvents(ctx context.Context, shopID string) ([]store.ShopEvent, error)
+	DisableShop(ctx context.Context, id string, by store.ShopActor) (checkout.ShopStatus, error)
+	EnableShop(ctx context.Context, id string, by store.ShopActor) (checkout.ShopStatus, error)
+	RemoveShop(ctx context.Context, id string, force bool, by store.ShopActor) (*store.ShopRemoval, error)
+	RotateShopKey(ctx context.Context, id, apiKeyHash, webhookSecret string, by store.ShopActor) error
+	SetShopCredentials(ctx context.Context, id string, creds map[string]string, by store.ShopActor) (bool, error)
+	RecordShopEvent(ctx context.Context, e store.ShopEvent) error
 }
 
 // Core is the part of the core the console's buttons call, the way the
@@ -98,6 +119,8 @@ type Core interface {
 	CreateRefund(ctx context.Context, paymentID string, req checkout.RefundRequest) (*checkout.Refund, bool, error)
 	RecordEvents(ctx context.Context, evs ...checkout.Event) error
 	Supports(gateway string, f checkout.Feature) error
+	Capabilities(gateway string) (checkout.Capabilities, bool)
+	CheckConnection(ctx context.Context, shop *checkout.Shop) checkout.ConnectionCheck
 }
 
 // Config configures a [Console].
@@ -219,6 +242,13 @@ func (c *Console) Register(r gin.IRouter) {
 	a.POST(routes.ConsolePaymentRefund, c.refund)
 	a.GET(routes.ConsolePaymentExport, c.export)
 	a.GET(routes.ConsoleShops, c.shops)
+	a.GET(routes.ConsoleShop, c.shop)
+	a.POST(routes.ConsoleShopCredentials, c.saveCredentials)
+	a.POST(routes.ConsoleShopCheck, c.checkConnection)
+	a.POST(routes.ConsoleShopRotateKey, c.rotateKey)
+	a.POST(routes.ConsoleShopDisable, c.requireOperator, c.disableShop)
+	a.POST(routes.ConsoleShopEnable, c.requireOperator, c.enableShop)
+	a.POST(routes.ConsoleShopRemove, c.requireOperator, c.removeShop)
 	a.GET(routes.ConsoleJobs, c.deadJobs)
 	a.POST(routes.ConsoleJobReplay, c.replayJob)
 	a.POST(routes.ConsoleJobDiscard, c.discardJob)

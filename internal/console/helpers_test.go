@@ -182,6 +182,7 @@ func newEnv(t *testing.T, s stack, tweak func(*Config)) *env {
 	e.console = c
 	srv := server.New(server.Config{Logger: quietLogger(), Production: true})
 	srv.Mount(c)
+	srv.Mount(api.New(e.svc, db)) // the merchant API, for keys rotated in the console
 	e.srv.Config.Handler = srv.Handler()
 	e.srv.Start()
 	t.Cleanup(e.srv.Close)
@@ -200,6 +201,37 @@ func (e *env) shop(id string) *checkout.Shop {
 		e.t.Fatal(err)
 	}
 	return s
+}
+
+// apiShop is shop with an API key, which it returns.
+func (e *env) apiShop(id string) (*checkout.Shop, string) {
+	e.t.Helper()
+	key, whsec := api.NewCredentials()
+	s := &checkout.Shop{ID: id, Name: "Shop " + strings.ToUpper(id[len(id)-1:]), Platform: checkout.PlatformAPI, APIKeyHash: api.HashAPIKey(key),
+		Gateway:       checkout.GatewayAccount{Gateway: "upay", Sandbox: true, Credentials: map[string]string{"api_key": upaytest.DefaultKey}},
+		WebhookSecret: whsec}
+	if err := e.db.CreateShop(e.ctx(), s); err != nil {
+		e.t.Fatal(err)
+	}
+	return s, key
+}
+
+// apiStatus is the status the merchant API answers key for a payment
+// lookup: 401 for a key it does not know, 404 (no such payment) for one
+// it does.
+func (e *env) apiStatus(key string) int {
+	e.t.Helper()
+	req, err := http.NewRequestWithContext(e.ctx(), http.MethodGet, e.srv.URL+"/api/v1/payments/pay_none", nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
 }
 
 // user adds a console user with password "correct horse battery".

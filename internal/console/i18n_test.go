@@ -8,6 +8,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"paybridge/internal/checkout"
+	"paybridge/internal/store"
 )
 
 // Every text the templates and handlers use exists in English and Arabic,
@@ -28,8 +31,8 @@ func TestTexts(t *testing.T) {
 		}
 	}
 	// Keys handlers pass as messages (n_…, e_…, err_…, and the reasons).
-	goKey := regexp.MustCompile(`"((?:n|e|err|refund|resync|login|jobs)_[a-z_]+)"`)
-	for _, f := range []string{"console.go", "auth.go", "payments.go", "jobs.go", "session.go", "render.go"} {
+	goKey := regexp.MustCompile(`"((?:n|e|err|refund|resync|login|jobs|shop|rotated)_[a-z_]+)"`)
+	for _, f := range []string{"console.go", "auth.go", "payments.go", "jobs.go", "session.go", "render.go", "shops.go"} {
 		b, err := fsRead(f)
 		if err != nil {
 			t.Fatal(err)
@@ -41,6 +44,17 @@ func TestTexts(t *testing.T) {
 	for _, s := range []string{"created", "redirected", "pending", "paid", "failed", "canceled", "expired", "", "unsynced", "synced", "sync_failed", "succeeded", "connected", "connecting", "disabled", "secrets unreadable"} {
 		used[statusKey(s)] = true
 	}
+	// A connection check's outcomes, their badges and their plain words
+	// on each side (the templates build these keys).
+	for _, o := range []checkout.CheckOutcome{checkout.CheckOK, checkout.CheckIncomplete, checkout.CheckRefused,
+		checkout.CheckUnreachable, checkout.CheckFailed, checkout.CheckNotOffered} {
+		used["chk_"+string(o)], used["chk_gateway_"+string(o)], used["chk_store_"+string(o)] = true, true, true
+	}
+	for _, k := range []string{store.ShopEventDisabled, store.ShopEventEnabled, store.ShopEventRemoved, store.ShopEventKeyRotated,
+		store.ShopEventCredentialsChanged, store.ShopEventConnectionChecked} {
+		used["ev_"+k] = true
+	}
+	used[statusKey(string(checkout.ShopRemoved))] = true
 	for k := range used {
 		if _, ok := texts["en"][k]; !ok {
 			t.Errorf("text %q is used but not written", k)

@@ -7,7 +7,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"paybridge/internal/checkout"
 	"paybridge/internal/routes"
 )
 
@@ -19,7 +18,7 @@ const queueTimeout = 10 * time.Second
 // only.
 func (c *Console) deadJobsFor(g *gin.Context) ([]deadJob, error) {
 	u := currentUser(g)
-	ctx, cancel := context.WithTimeout(g, queueTimeout)
+	ctx, cancel := context.WithTimeout(g.Request.Context(), queueTimeout)
 	defer cancel()
 	tasks, err := c.jobs.Archived(ctx)
 	if err != nil {
@@ -34,14 +33,14 @@ func (c *Console) deadJobsFor(g *gin.Context) ([]deadJob, error) {
 	for _, t := range tasks {
 		j := deadJob{ArchivedTask: t}
 		if j.PaymentID == "" && j.RefundID != "" {
-			if r, err := c.cfg.Store.Refund(g, j.RefundID); err == nil {
+			if r, err := c.cfg.Store.Refund(g.Request.Context(), j.RefundID); err == nil {
 				j.PaymentID = r.PaymentID
 			}
 		}
 		if j.PaymentID != "" {
 			shop, ok := shopOf[j.PaymentID]
 			if !ok {
-				if p, err := c.cfg.Store.Payment(g, j.PaymentID); err == nil {
+				if p, err := c.cfg.Store.Payment(g.Request.Context(), j.PaymentID); err == nil {
 					shop = p.ShopID
 				}
 				shopOf[j.PaymentID] = shop
@@ -65,7 +64,7 @@ func (c *Console) deadJobs(g *gin.Context) {
 	js, err := c.deadJobsFor(g)
 	d := jobsData{Jobs: js}
 	if err != nil {
-		c.log.WarnContext(g, "console: list dead jobs", "err", err)
+		c.log.WarnContext(g.Request.Context(), "console: list dead jobs", "err", err)
 		d.Unavailable = true
 	}
 	c.render(g, http.StatusOK, "jobs.html", c.newPage(g, tr(lang(g), "jobs_title"), "jobs", d))
@@ -121,45 +120,4 @@ func (c *Console) jobAction(g *gin.Context, what, notice string, do func(ctx con
 		return
 	}
 	redirect(g, back, notice)
-}
-
-// shopRow is one shop on the shops page.
-type shopRow struct {
-	*checkout.Shop
-	// Status is connected, connecting, or "secrets unreadable".
-	Status string
-}
-
-func (c *Console) shops(g *gin.Context) {
-	u := currentUser(g)
-	ls, err := c.cfg.Store.ShopListing(g)
-	if err != nil {
-		c.renderError(g, http.StatusInternalServerError, "err_internal", err)
-		return
-	}
-	var rows []shopRow
-	for _, l := range ls {
-		if !canSee(u, l.Shop.ID) {
-			continue
-		}
-		rows = append(rows, shopRow{Shop: l.Shop, Status: shopStatus(l.Shop, l.Err)})
-	}
-	c.render(g, http.StatusOK, "shops.html", c.newPage(g, tr(lang(g), "shops_title"), "shops", rows))
-}
-
-// shopStatus is what the shops page says of a shop: its secrets first
-// (unreadable ones stop every payment), then the platform's own status
-// setting where it keeps one (WooCommerce: pending, connecting,
-// connected), else connected.
-func shopStatus(s *checkout.Shop, err error) string {
-	if err != nil {
-		return "secrets unreadable"
-	}
-	switch st := s.Settings["status"]; st {
-	case "pending", "connecting":
-		return "connecting"
-	case "disabled":
-		return "disabled"
-	}
-	return "connected"
 }

@@ -49,7 +49,7 @@ type listRow struct {
 
 // shopNames maps shop ids to names (every shop's, names only).
 func (c *Console) shopNames(g *gin.Context) (map[string]string, []shopOption, error) {
-	ls, err := c.cfg.Store.ShopListing(g)
+	ls, err := c.cfg.Store.ShopListing(g.Request.Context())
 	if err != nil {
 		return nil, nil, err
 	}
@@ -124,7 +124,7 @@ func (c *Console) payments(g *gin.Context) {
 	if at, id, ok := parseCursor(g.Query("after")); ok {
 		q.AfterCreated, q.AfterID = at, id
 	}
-	ps, err := c.cfg.Store.SearchPayments(g, q)
+	ps, err := c.cfg.Store.SearchPayments(g.Request.Context(), q)
 	if err != nil {
 		c.renderError(g, http.StatusInternalServerError, "err_internal", err)
 		return
@@ -163,7 +163,7 @@ func (c *Console) payments(g *gin.Context) {
 // visiblePayment loads the :id payment if the user may see it, and
 // answers 404 otherwise (unknown and another shop's alike).
 func (c *Console) visiblePayment(g *gin.Context) (*checkout.Payment, bool) {
-	p, err := c.cfg.Store.Payment(g, g.Param("id"))
+	p, err := c.cfg.Store.Payment(g.Request.Context(), g.Param("id"))
 	switch {
 	case errors.Is(err, checkout.ErrNotFound):
 		c.renderError(g, http.StatusNotFound, "err_not_found", nil)
@@ -232,7 +232,7 @@ func (c *Console) payment(g *gin.Context) {
 		return
 	}
 	d := paymentData{P: p, Final: p.Status.Final()}
-	evs, err := c.cfg.Store.Events(g, p.ID)
+	evs, err := c.cfg.Store.Events(g.Request.Context(), p.ID)
 	if err != nil {
 		c.renderError(g, http.StatusInternalServerError, "err_internal", err)
 		return
@@ -244,7 +244,7 @@ func (c *Console) payment(g *gin.Context) {
 			d.Syncs = append(d.Syncs, v)
 		}
 	}
-	if d.Refunds, err = c.cfg.Store.Refunds(g, p.ID); err != nil {
+	if d.Refunds, err = c.cfg.Store.Refunds(g.Request.Context(), p.ID); err != nil {
 		c.renderError(g, http.StatusInternalServerError, "err_internal", err)
 		return
 	}
@@ -257,7 +257,7 @@ func (c *Console) payment(g *gin.Context) {
 	dead, err := c.deadOf(g, p, d.Refunds)
 	d.Dead, d.DeadErr = dead, err != nil
 	if err != nil {
-		c.log.WarnContext(g, "console: list dead jobs", "err", err)
+		c.log.WarnContext(g.Request.Context(), "console: list dead jobs", "err", err)
 	}
 	d.Available = checkout.RefundAvailable(p, d.Refunds)
 	switch {
@@ -411,12 +411,12 @@ func (c *Console) export(g *gin.Context) {
 	if !ok {
 		return
 	}
-	evs, err := c.cfg.Store.Events(g, p.ID)
+	evs, err := c.cfg.Store.Events(g.Request.Context(), p.ID)
 	if err != nil {
 		c.renderError(g, http.StatusInternalServerError, "err_internal", err)
 		return
 	}
-	refunds, err := c.cfg.Store.Refunds(g, p.ID)
+	refunds, err := c.cfg.Store.Refunds(g.Request.Context(), p.ID)
 	if err != nil {
 		c.renderError(g, http.StatusInternalServerError, "err_internal", err)
 		return
@@ -430,7 +430,7 @@ func (c *Console) export(g *gin.Context) {
 	for _, r := range refunds {
 		out.Refunds = append(out.Refunds, api.NewRefundJSON(r))
 	}
-	if ls, err := c.cfg.Store.ShopListing(g); err == nil {
+	if ls, err := c.cfg.Store.ShopListing(g.Request.Context()); err == nil {
 		for _, l := range ls {
 			if l.Shop.ID == p.ShopID {
 				s := l.Shop

@@ -291,6 +291,14 @@ func TestMerchantIsolation(t *testing.T) {
 			{"POST", "/admin/payments/" + theirs.ID + "/refund", url.Values{"amount": {"1.000"}}},
 			{"POST", theirJob + "/replay", nil},
 			{"POST", theirJob + "/discard", nil},
+			{"GET", "/admin/shops/shop_b", nil},
+			{"POST", "/admin/shops/shop_b/check", nil},
+			{"POST", "/admin/shops/shop_b/credentials", url.Values{"cred_api_key": {"stolen"}}},
+			{"POST", "/admin/shops/shop_b/rotate-key", nil},
+			{"POST", "/admin/shops/shop_b/disable", nil},
+			{"POST", "/admin/shops/shop_b/enable", nil},
+			{"POST", "/admin/shops/shop_b/remove", url.Values{"confirm": {"shop_b"}}},
+			{"GET", "/admin/shops/no_such_shop", nil},
 			{"GET", "/admin/queues", nil},
 			{"GET", "/admin/queues/api/queues", nil},
 			{"POST", "/admin/queues/api/queues/default/archived_tasks:run_all", nil},
@@ -351,6 +359,17 @@ func TestMerchantIsolation(t *testing.T) {
 		if r := m.post("/admin/payments/"+mine.ID, "/admin/payments/"+mine.ID+"/recheck", nil); r.status != http.StatusSeeOther {
 			t.Errorf("recheck own payment: %d", r.status)
 		}
+		// Shop B is untouched: no event, its key and credentials as they were.
+		if evs, err := e.db.ShopEvents(e.ctx(), "shop_b"); err != nil || len(evs) != 0 {
+			t.Errorf("shop B's audit trail: %v %v", evs, err)
+		}
+		if got, err := e.db.Shop(e.ctx(), "shop_b"); err != nil || got.Status != checkout.ShopConnected ||
+			got.APIKeyHash != bShop.APIKeyHash || got.Gateway.Credentials["api_key"] != bShop.Gateway.Credentials["api_key"] {
+			t.Errorf("shop B changed: %+v %v", got, err)
+		}
+		if r := m.get("/admin/shops/shop_a"); r.status != http.StatusOK {
+			t.Errorf("own shop: %d", r.status)
+		}
 	})
 }
 
@@ -371,5 +390,8 @@ func routePattern(path, paymentID string) string {
 	}
 	path = strings.Replace(path, "/admin/payments/"+paymentID, "/admin/payments/:id", 1)
 	path = strings.Replace(path, "/admin/jobs/default/sync:"+paymentID, "/admin/jobs/:queue/:task", 1)
+	for _, shop := range []string{"shop_b", "no_such_shop"} {
+		path = strings.Replace(path, "/admin/shops/"+shop, "/admin/shops/:id", 1)
+	}
 	return path
 }

@@ -39,6 +39,10 @@ var (
 			return map[string]any{"L": l, "CSRF": csrf, "Jobs": js, "Back": back}
 		},
 		"moneyOnly": func(m checkout.Money) string { return m.String() },
+		"shopPath":  routes.ConsoleShopPath,
+		// chk is the plain words of a connection check's outcome on a
+		// side ("gateway", "store").
+		"chk": func(l, side, outcome string) string { return tr(l, "chk_"+side+"_"+outcome) },
 	}).ParseFS(templateFS, "templates/*.html"))
 	styleSheet = func() template.CSS {
 		b, err := templateFS.ReadFile("templates/style.css")
@@ -83,7 +87,7 @@ func tone(s string) string {
 		return "good"
 	case string(checkout.StatusFailed), string(checkout.SyncFailed), "secrets unreadable", "disabled":
 		return "bad"
-	case string(checkout.StatusCanceled), string(checkout.StatusExpired), "":
+	case string(checkout.StatusCanceled), string(checkout.StatusExpired), string(checkout.ShopRemoved), "":
 		return "none"
 	}
 	return "wait"

@@ -75,7 +75,7 @@ func (c *Console) startSession(g *gin.Context, u *store.User) error {
 	now := c.cfg.Now().UTC()
 	token := newToken()
 	s := &store.Session{TokenHash: tokenHash(token), UserID: u.ID, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(c.cfg.MaxAge)}
-	if err := c.cfg.Store.CreateSession(g, s); err != nil {
+	if err := c.cfg.Store.CreateSession(g.Request.Context(), s); err != nil {
 		return err
 	}
 	c.setCookie(g, token, int(c.cfg.MaxAge/time.Second))
@@ -90,7 +90,7 @@ func (c *Console) session(g *gin.Context) (*store.Session, *store.User, string, 
 		return nil, nil, "", nil
 	}
 	h := tokenHash(ck.Value)
-	s, u, err := c.cfg.Store.SessionUser(g, h)
+	s, u, err := c.cfg.Store.SessionUser(g.Request.Context(), h)
 	if errors.Is(err, checkout.ErrNotFound) {
 		return nil, nil, "", nil
 	}
@@ -99,14 +99,14 @@ func (c *Console) session(g *gin.Context) (*store.Session, *store.User, string, 
 	}
 	now := c.cfg.Now().UTC()
 	if !now.Before(s.ExpiresAt) || now.Sub(s.LastSeenAt) >= c.cfg.IdleTimeout {
-		if err := c.cfg.Store.DeleteSession(g, h); err != nil {
-			c.log.WarnContext(g, "console: delete expired session", "err", err)
+		if err := c.cfg.Store.DeleteSession(g.Request.Context(), h); err != nil {
+			c.log.WarnContext(g.Request.Context(), "console: delete expired session", "err", err)
 		}
 		return nil, nil, "", nil
 	}
 	if now.Sub(s.LastSeenAt) >= touchEvery {
-		if err := c.cfg.Store.TouchSession(g, h, now); err != nil {
-			c.log.WarnContext(g, "console: touch session", "err", err)
+		if err := c.cfg.Store.TouchSession(g.Request.Context(), h, now); err != nil {
+			c.log.WarnContext(g.Request.Context(), "console: touch session", "err", err)
 		}
 	}
 	return s, u, ck.Value, nil

@@ -191,6 +191,21 @@ const (
 	ConsolePaymentExport = "/admin/payments/:id/export"
 	// ConsoleShops lists the shops.
 	ConsoleShops = "/admin/shops"
+	// ConsoleShop is one shop's page: its details and its audit trail.
+	ConsoleShop = "/admin/shops/:id"
+	// ConsoleShopDisable and ConsoleShopEnable change its status, and
+	// ConsoleShopRemove removes it (POST, operators only).
+	ConsoleShopDisable = "/admin/shops/:id/disable"
+	ConsoleShopEnable  = "/admin/shops/:id/enable"
+	ConsoleShopRemove  = "/admin/shops/:id/remove"
+	// ConsoleShopRotateKey gives an api shop a new API key and webhook
+	// secret, shown once in the answer (POST).
+	ConsoleShopRotateKey = "/admin/shops/:id/rotate-key"
+	// ConsoleShopCredentials saves its gateway credentials (POST).
+	ConsoleShopCredentials = "/admin/shops/:id/credentials"
+	// ConsoleShopCheck asks its gateway and its store whether they accept
+	// the bridge (POST).
+	ConsoleShopCheck = "/admin/shops/:id/check"
 	// ConsoleJobs lists the dead (archived) jobs.
 	ConsoleJobs = "/admin/jobs"
 	// ConsoleJobReplay and ConsoleJobDiscard act on one dead job (POST).
@@ -202,6 +217,9 @@ const (
 
 // ConsolePaymentPath is the console page of payment id.
 func ConsolePaymentPath(id string) string { return ConsolePayments + "/" + id }
+
+// ConsoleShopPath is the console page of shop id.
+func ConsoleShopPath(id string) string { return ConsoleShops + "/" + id }
 
 // ConsoleURL is the console's address.
 func ConsoleURL(base string) string { return base + Console }

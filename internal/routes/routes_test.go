@@ -43,6 +43,7 @@ func TestBuildersMatchPatterns(t *testing.T) {
 		{ShopifyApp, strings.Split(ShopifyAppURL(base, "a.myshopify.com"), "?")[0]},
 		{SimulatorPattern("upay"), SimulatorURL(base, "upay") + "/api/v1/charge"},
 		{ConsolePayment, ConsolePaymentPath("pay_1")},
+		{ConsoleShop, ConsoleShopPath("shop_1")},
 		{Console, strings.TrimPrefix(ConsoleURL(base), base)},
 	}
 	for _, tt := range tests {
