@@ -92,6 +92,13 @@ func (s *Service) CheckConnection(ctx context.Context, shop *Shop) ConnectionChe
 	return out
 }
 
+// CheckGateway is the gateway half of CheckConnection, for a page that
+// asks the store its own way (Shopify's settings page tells Shopify the
+// account's readiness at the same time).
+func (s *Service) CheckGateway(ctx context.Context, shop *Shop) CheckResult {
+	return s.checkGateway(ctx, shop)
+}
+
 func (s *Service) checkGateway(ctx context.Context, shop *Shop) (r CheckResult) {
 	start := time.Now()
 	defer func() { r.Took = time.Since(start) }()

@@ -455,7 +455,6 @@ type CheckJSON struct {
 // Check codes.
 const (
 	checkOK          = "ok"           // the gateway or Shopify answered and took the credentials
-	checkNotAsked    = "not_asked"    // the gateway has no call that checks credentials without a payment
 	checkMissing     = "missing"      // required credentials are not entered
 	checkUnknown     = "unknown"      // the shop's gateway is not on this bridge
 	checkRefused     = "refused"      // the gateway refused the credentials (401, 403)
@@ -468,40 +467,31 @@ const (
 )
 
 // gatewayCheck asks the shop's gateway with the stored credentials
-// (checkout.Service.AccountMethods: UPayments answers from the account's
-// own set-up, which it refuses for wrong keys) and words the answer.
+// (checkout.Service.CheckGateway, the console's check too: the account's
+// methods where the gateway lists them, and a status question no cache
+// answers) and words the answer.
 func (p *Platform) gatewayCheck(ctx context.Context, shop *checkout.Shop) CheckJSON {
 	out := CheckJSON{Part: "gateway"}
-	caps, ok := p.svc.Capabilities(shop.Gateway.Gateway)
-	switch {
-	case !ok:
+	if _, ok := p.svc.Capabilities(shop.Gateway.Gateway); !ok {
 		out.Code, out.Detail = checkUnknown, shop.Gateway.Gateway
-		return out
-	case caps.CheckCredentials(shop.Gateway.Credentials) != nil:
-		out.Code, out.Detail = checkMissing, caps.CheckCredentials(shop.Gateway.Credentials).Error()
-		return out
-	}
-	if g, _ := p.svc.Gateway(shop.Gateway.Gateway); !isMethodLister(g) {
-		out.OK, out.Code = true, checkNotAsked
 		return out
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 	defer cancel()
-	if _, err := p.svc.AccountMethods(ctx, shop); err != nil {
-		out.Code, out.Detail = gatewayCode(err), gatewayMessage(err)
-		return out
+	r := p.svc.CheckGateway(ctx, shop)
+	out.OK = r.OK()
+	out.Code = map[checkout.CheckOutcome]string{checkout.CheckOK: checkOK, checkout.CheckIncomplete: checkMissing,
+		checkout.CheckRefused: checkRefused, checkout.CheckUnreachable: checkUnreachable}[r.Outcome]
+	if out.Code == "" {
+		out.Code = checkError
 	}
-	out.OK, out.Code = true, checkOK
+	if !out.OK {
+		out.Detail = r.Detail
+	}
 	return out
 }
 
-// isMethodLister reports whether the gateway can be asked about an
-// account without a payment (checkout.MethodLister).
-func isMethodLister(g checkout.Gateway) bool {
-	_, ok := g.(checkout.MethodLister)
-	return ok
-}
-
+// gatewayCode classes a gateway error of a test payment.
 func gatewayCode(err error) string {
 	var ge *checkout.GatewayError
 	switch {
@@ -545,9 +535,6 @@ func shopifyCheck(err error, ready bool) CheckJSON {
 	}
 	return out
 }
-
-// shopQuery is the cheapest Admin API read: it checks the access token.
-const shopQuery = `query { shop { name } }`
 
 // checkConnection answers POST /shopify/api/settings/check: the gateway
 // asked with the stored credentials, and Shopify asked with the shop's
@@ -826,7 +813,6 @@ var settingsTexts = map[string]map[string]string{
 		"sr_ok":               "Works: ",
 		"sr_problem":          "Problem: ",
 		"gateway_ok":          "{0} accepted the stored credentials.",
-		"gateway_not_asked":   "The credentials are entered. {0} is first asked with them at a payment: make a test payment to try them.",
 		"gateway_missing":     "Some of {0}'s credentials are missing: enter them above and save.",
 		"gateway_unknown":     "The shop's gateway is not available on this bridge: choose another one above.",
 		"gateway_refused":     "{0} refused the stored credentials: check them (and Sandbox) and save them again.",
@@ -921,7 +907,6 @@ var settingsTexts = map[string]map[string]string{
 		"sr_ok":               "يعمل: ",
 		"sr_problem":          "مشكلة: ",
 		"gateway_ok":          "قبلت {0} بيانات الاعتماد المحفوظة.",
-		"gateway_not_asked":   "بيانات الاعتماد مُدخلة. تُستخدم لدى {0} لأول مرة عند الدفع: أنشئ دفعة تجريبية لتجربتها.",
 		"gateway_missing":     "بعض بيانات اعتماد {0} ناقصة: أدخلها أعلاه واحفظ.",
 		"gateway_unknown":     "بوابة المتجر غير متاحة على هذا الجسر: اختر بوابة أخرى أعلاه.",
 		"gateway_refused":     "رفضت {0} بيانات الاعتماد المحفوظة: تحقّق منها (ومن خيار الحساب التجريبي) واحفظها مرة أخرى.",

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"paybridge/internal/checkout"
+	"paybridge/internal/cko"
 	"paybridge/internal/platforms/shopify/shopifytest"
 	"paybridge/internal/upay/upaytest"
 )
@@ -85,9 +87,14 @@ func TestSettingsConnection(t *testing.T) {
 		{"Shopify refuses the configuration", func() {
 			h.sim.Fail("paymentsAppConfigure", 1, shopifytest.Failure{UserError: "Payments app is not approved"})
 		}, []string{"gateway:ok", "shopify:error"}, false},
-		{"Checkout.com: not asked without a payment", func() {
+		{"Checkout.com: asked about a payment it never made", func() {
 			h.settings(shop, SettingsJSON{Mode: ModePaymentsApp, Sandbox: true, Gateway: "cko", Credentials: gatewayCreds["cko"]})
-		}, []string{"gateway:not_asked", "shopify:ok"}, true},
+		}, []string{"gateway:ok", "shopify:ok"}, true},
+		{"Checkout.com: a key it refuses", func() {
+			creds := maps.Clone(gatewayCreds["cko"])
+			creds[cko.CredSecretKey] = "sk_sbox_not-a-real-key"
+			h.settings(shop, SettingsJSON{Mode: ModePaymentsApp, Sandbox: true, Gateway: "cko", Credentials: creds})
+		}, []string{"gateway:refused", "shopify:ok"}, false},
 		{"order webhook: the token is checked with a read", func() {
 			h.settings(shop, SettingsJSON{Mode: ModeOrderWebhook, Sandbox: true, Gateway: "upay", Credentials: map[string]string{"api_key": upaytest.DefaultKey}})
 		}, []string{"gateway:ok", "shopify:ok"}, true},
