@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,6 +38,60 @@ const paymentColumns = `id, shop_id, platform, order_id, amount_minor, currency,
 
 const refundColumns = `id, payment_id, amount_minor, currency, reason, status, sync_state,
 	gateway_ref, attempts, source, created_at, updated_at, version, reference, splits`
+
+// The statements of [DB.Apply], prepared once (see stmtCache).
+const (
+	insertPaymentSQL = `INSERT INTO payments (` + paymentColumns + `) VALUES
+	($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
+	 $21, $22, $23, $24, $25, $26, $27, $28, 1, $29, $30)`
+	updatePaymentSQL = `UPDATE payments SET
+	shop_id = $2, platform = $3, order_id = $4, amount_minor = $5, currency = $6, refunded_minor = $7,
+	description = $8, language = $9, payment_method = $10, customer = $11, products = $12,
+	return_url = $13, cancel_url = $14, callback_url = $15, metadata = $16, status = $17,
+	sync_state = $18, gateway = $19, gateway_order_id = $20, gateway_ref = $21, gateway_url = $22,
+	transaction_id = $23, gateway_data = $24, request_hash = $25, expires_at = $26,
+	updated_at = $27, options = $29, version = version + 1
+	WHERE id = $1 AND version = $28`
+	insertRefundSQL = `INSERT INTO refunds (` + refundColumns + `) VALUES
+	($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, $13, $14)`
+	updateRefundSQL = `UPDATE refunds SET
+	payment_id = $2, amount_minor = $3, currency = $4, reason = $5, status = $6, sync_state = $7,
+	gateway_ref = $8, attempts = $9, source = $10, updated_at = $11, version = version + 1
+	WHERE id = $1 AND version = $12`
+)
+
+// maxPreparedEvents is the most events one [DB.Apply] inserts with a
+// prepared statement (one statement text per count of rows); more, which
+// no write of the core makes, go unprepared.
+const maxPreparedEvents = 4
+
+// insertEventsSQL inserts n events in one statement, returning their ids.
+func insertEventsSQL(n int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO payment_events (payment_id, refund_id, at, kind, from_state, to_state, source, detail) VALUES `)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", 8*i+1, 8*i+2, 8*i+3, 8*i+4, 8*i+5, 8*i+6, 8*i+7, 8*i+8)
+	}
+	b.WriteString(" RETURNING id")
+	return b.String()
+}
+
+// scanIDs reads and closes rows of one BIGINT column.
+func scanIDs(rows *sql.Rows) ([]int64, error) {
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
 
 // productJSON is how a Product is kept in payments.products: Product's
 // Price has no JSON form, so it is spelled out in minor units.
@@ -249,6 +303,35 @@ func (db *DB) Apply(ctx context.Context, c checkout.Change) (err error) {
 		}
 	}
 
+	// The statements are prepared before the transaction begins (see
+	// stmtCache.stmt) and bound to it below.
+	var queries []string
+	if c.NewPayment != nil {
+		queries = append(queries, insertPaymentSQL)
+	}
+	if c.Payment != nil {
+		queries = append(queries, updatePaymentSQL)
+	}
+	if c.NewRefund != nil {
+		queries = append(queries, insertRefundSQL)
+	}
+	if c.Refund != nil {
+		queries = append(queries, updateRefundSQL)
+	}
+	var evSQL string
+	if len(evs) > 0 {
+		evSQL = insertEventsSQL(len(evs))
+	}
+	if len(evs) > 0 && len(evs) <= maxPreparedEvents {
+		queries = append(queries, evSQL)
+	}
+	stmts := make(map[string]*sql.Stmt, len(queries))
+	for _, q := range queries {
+		if stmts[q], err = db.ws.stmt(ctx, q); err != nil {
+			return fmt.Errorf("store: apply: %w", err)
+		}
+	}
+
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: apply: begin: %w", err)
@@ -258,14 +341,17 @@ func (db *DB) Apply(ctx context.Context, c checkout.Change) (err error) {
 			_ = tx.Rollback()
 		}
 	}()
+	exec := func(q string, args ...any) (sql.Result, error) {
+		return tx.StmtContext(ctx, stmts[q]).ExecContext(ctx, args...)
+	}
 
+	// The counts of payments by status (payment_status_counts) follow
+	// the inserts and the status updates by trigger (migration 10).
 	var newPayCreated, newPayUpdated, upPayUpdated, newRefCreated, newRefUpdated, upRefUpdated time.Time
 	if p := c.NewPayment; p != nil {
 		newPayCreated = orNow(p.CreatedAt, now)
 		newPayUpdated = orNow(p.UpdatedAt, newPayCreated)
-		_, err = tx.ExecContext(ctx, `INSERT INTO payments (`+paymentColumns+`) VALUES
-			($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-			 $21, $22, $23, $24, $25, $26, $27, $28, 1, $29, $30)`,
+		_, err = exec(insertPaymentSQL,
 			p.ID, p.ShopID, p.Platform, p.OrderID, p.Amount.Minor, p.Amount.Currency, newPay.refunded,
 			p.Description, p.Language, p.PaymentMethod, newPay.customer, newPay.products, p.ReturnURL, p.CancelURL,
 			p.CallbackURL, newPay.metadata, string(p.Status), string(p.SyncState), p.Gateway, p.GatewayOrderID, p.GatewayRef,
@@ -274,27 +360,11 @@ func (db *DB) Apply(ctx context.Context, c checkout.Change) (err error) {
 		if err != nil {
 			return writeErr(fmt.Sprintf("insert payment %s (shop %s, order %s)", p.ID, p.ShopID, p.OrderID), err)
 		}
-		if err = countStatus(ctx, tx, string(p.Status), 1); err != nil {
-			return err
-		}
 	}
 	if p := c.Payment; p != nil {
 		upPayUpdated = orNow(p.UpdatedAt, now)
-		// The status it had, for the counts (a read by key in the write's
-		// own transaction; a row that is gone fails the compare-and-set).
-		var was string
-		if err = tx.QueryRowContext(ctx, `SELECT status FROM payments WHERE id = $1`, p.ID).Scan(&was); err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return writeErr("read payment "+p.ID, err)
-		}
 		var res sql.Result
-		res, err = tx.ExecContext(ctx, `UPDATE payments SET
-			shop_id = $2, platform = $3, order_id = $4, amount_minor = $5, currency = $6, refunded_minor = $7,
-			description = $8, language = $9, payment_method = $10, customer = $11, products = $12,
-			return_url = $13, cancel_url = $14, callback_url = $15, metadata = $16, status = $17,
-			sync_state = $18, gateway = $19, gateway_order_id = $20, gateway_ref = $21, gateway_url = $22,
-			transaction_id = $23, gateway_data = $24, request_hash = $25, expires_at = $26,
-			updated_at = $27, options = $29, version = version + 1
-			WHERE id = $1 AND version = $28`,
+		res, err = exec(updatePaymentSQL,
 			p.ID, p.ShopID, p.Platform, p.OrderID, p.Amount.Minor, p.Amount.Currency, upPay.refunded,
 			p.Description, p.Language, p.PaymentMethod, upPay.customer, upPay.products,
 			p.ReturnURL, p.CancelURL, p.CallbackURL, upPay.metadata, string(p.Status),
@@ -307,14 +377,6 @@ func (db *DB) Apply(ctx context.Context, c checkout.Change) (err error) {
 		if err = db.checkCAS(ctx, tx, res, "payments", p.ID, p.Version); err != nil {
 			return err
 		}
-		if was != string(p.Status) {
-			if err = countStatus(ctx, tx, was, -1); err != nil {
-				return err
-			}
-			if err = countStatus(ctx, tx, string(p.Status), 1); err != nil {
-				return err
-			}
-		}
 	}
 	if r := c.NewRefund; r != nil {
 		newRefCreated = orNow(r.CreatedAt, now)
@@ -323,8 +385,7 @@ func (db *DB) Apply(ctx context.Context, c checkout.Change) (err error) {
 		if splits, err = json.Marshal(r.Splits); err != nil {
 			return fmt.Errorf("store: refund %s: encode splits: %w", r.ID, err)
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO refunds (`+refundColumns+`) VALUES
-			($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, $13, $14)`,
+		_, err = exec(insertRefundSQL,
 			r.ID, r.PaymentID, r.Amount.Minor, r.Amount.Currency, r.Reason, string(r.Status), string(r.SyncState),
 			r.GatewayRef, r.Attempts, r.Source, micros(newRefCreated), micros(newRefUpdated), r.Reference, string(splits))
 		if err != nil {
@@ -334,10 +395,7 @@ func (db *DB) Apply(ctx context.Context, c checkout.Change) (err error) {
 	if r := c.Refund; r != nil {
 		upRefUpdated = orNow(r.UpdatedAt, now)
 		var res sql.Result
-		res, err = tx.ExecContext(ctx, `UPDATE refunds SET
-			payment_id = $2, amount_minor = $3, currency = $4, reason = $5, status = $6, sync_state = $7,
-			gateway_ref = $8, attempts = $9, source = $10, updated_at = $11, version = version + 1
-			WHERE id = $1 AND version = $12`,
+		res, err = exec(updateRefundSQL,
 			r.ID, r.PaymentID, r.Amount.Minor, r.Amount.Currency, r.Reason, string(r.Status), string(r.SyncState),
 			r.GatewayRef, r.Attempts, r.Source, micros(upRefUpdated), r.Version)
 		if err != nil {
@@ -347,15 +405,30 @@ func (db *DB) Apply(ctx context.Context, c checkout.Change) (err error) {
 			return err
 		}
 	}
-	ids := make([]int64, len(evs))
-	for i, e := range c.Events {
-		err = tx.QueryRowContext(ctx, `INSERT INTO payment_events
-			(payment_id, refund_id, at, kind, from_state, to_state, source, detail)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-			evs[i].paymentID, e.RefundID, micros(evs[i].at), e.Kind, e.From, e.To, e.Source, evs[i].detail).Scan(&ids[i])
-		if err != nil {
-			return writeErr(fmt.Sprintf("append event %d (%s) to payment %s", i, e.Kind, evs[i].paymentID), err)
+	var ids []int64
+	if len(evs) > 0 {
+		args := make([]any, 0, 8*len(evs))
+		for i, e := range c.Events {
+			args = append(args, evs[i].paymentID, e.RefundID, micros(evs[i].at), e.Kind, e.From, e.To, e.Source, evs[i].detail)
 		}
+		var rows *sql.Rows
+		if st, ok := stmts[evSQL]; ok {
+			rows, err = tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+		} else {
+			rows, err = tx.QueryContext(ctx, evSQL, args...)
+		}
+		if err == nil {
+			ids, err = scanIDs(rows)
+		}
+		if err == nil && len(ids) != len(evs) {
+			err = fmt.Errorf("%d ids for %d events", len(ids), len(evs))
+		}
+		if err != nil {
+			return writeErr(fmt.Sprintf("append %d events (%s…) to payment %s", len(evs), c.Events[0].Kind, evs[0].paymentID), err)
+		}
+		// The ids grow in the order the rows were inserted, which is the
+		// VALUES order; RETURNING may list them in any order.
+		slices.Sort(ids)
 	}
 	if err = tx.Commit(); err != nil {
 		return fmt.Errorf("store: apply: commit: %w", err)
@@ -419,14 +492,14 @@ func (db *DB) checkCAS(ctx context.Context, tx *sql.Tx, res sql.Result, table, i
 // Payment returns the payment with the given id, or an error wrapping
 // [checkout.ErrNotFound].
 func (db *DB) Payment(ctx context.Context, id string) (*checkout.Payment, error) {
-	p, err := scanPayment(db.r.QueryRowContext(ctx, `SELECT `+paymentColumns+` FROM payments WHERE id = $1`, id))
+	p, err := scanPayment(db.queryRow(ctx, `SELECT `+paymentColumns+` FROM payments WHERE id = $1`, id))
 	return p, notFound(err, "payment "+id)
 }
 
 // PaymentByOrder returns the shop's payment for the platform order id, or
 // an error wrapping [checkout.ErrNotFound].
 func (db *DB) PaymentByOrder(ctx context.Context, shopID, orderID string) (*checkout.Payment, error) {
-	p, err := scanPayment(db.r.QueryRowContext(ctx,
+	p, err := scanPayment(db.queryRow(ctx,
 		`SELECT `+paymentColumns+` FROM payments WHERE shop_id = $1 AND order_id = $2`, shopID, orderID))
 	return p, notFound(err, fmt.Sprintf("payment for shop %s order %s", shopID, orderID))
 }
@@ -464,7 +537,7 @@ func notFound(err error, what string) error {
 // Events returns the payment's audit trail in the order it was written
 // (oldest first). An unknown payment has no events.
 func (db *DB) Events(ctx context.Context, paymentID string) ([]checkout.Event, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT id, payment_id, refund_id, at, kind, from_state, to_state, source, detail
+	rows, err := db.query(ctx, `SELECT id, payment_id, refund_id, at, kind, from_state, to_state, source, detail
 		FROM payment_events WHERE payment_id = $1 ORDER BY id`, paymentID)
 	if err != nil {
 		return nil, fmt.Errorf("store: events of payment %s: %w", paymentID, err)
@@ -491,7 +564,7 @@ func (db *DB) Events(ctx context.Context, paymentID string) ([]checkout.Event, e
 }
 
 func (db *DB) listPayments(ctx context.Context, where string, args ...any) ([]*checkout.Payment, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+paymentColumns+` FROM payments `+where, args...)
+	rows, err := db.query(ctx, `SELECT `+paymentColumns+` FROM payments `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: list payments: %w", err)
 	}
@@ -521,7 +594,7 @@ func (db *DB) OpenPayments(ctx context.Context, before time.Time, limit int) ([]
 // is bookkeeping for the reconciler's spacing, not a state change: no
 // version bump, no event.
 func (db *DB) MarkChecked(ctx context.Context, id string, at time.Time) error {
-	if _, err := db.w.ExecContext(ctx, `UPDATE payments SET checked_at = $2 WHERE id = $1`, id, micros(at)); err != nil {
+	if _, err := db.exec(ctx, `UPDATE payments SET checked_at = $2 WHERE id = $1`, id, micros(at)); err != nil {
 		return fmt.Errorf("store: mark %s checked: %w", id, err)
 	}
 	return nil
@@ -546,7 +619,7 @@ func (db *DB) ListPayments(ctx context.Context, shopID string, before time.Time,
 }
 
 func (db *DB) listRefunds(ctx context.Context, where string, args ...any) ([]*checkout.Refund, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+refundColumns+` FROM refunds `+where, args...)
+	rows, err := db.query(ctx, `SELECT `+refundColumns+` FROM refunds `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: list refunds: %w", err)
 	}
@@ -568,7 +641,7 @@ func (db *DB) listRefunds(ctx context.Context, where string, args ...any) ([]*ch
 // Refund returns the refund with the given id, or an error wrapping
 // [checkout.ErrNotFound].
 func (db *DB) Refund(ctx context.Context, id string) (*checkout.Refund, error) {
-	r, err := scanRefund(db.r.QueryRowContext(ctx, `SELECT `+refundColumns+` FROM refunds WHERE id = $1`, id))
+	r, err := scanRefund(db.queryRow(ctx, `SELECT `+refundColumns+` FROM refunds WHERE id = $1`, id))
 	return r, notFound(err, "refund "+id)
 }
 
@@ -594,7 +667,7 @@ func (db *DB) CountPaymentsByStatus(ctx context.Context) (map[string]int64, erro
 		checkout.StatusPaid, checkout.StatusFailed, checkout.StatusCanceled, checkout.StatusExpired} {
 		counts[string(s)] = 0
 	}
-	rows, err := db.r.QueryContext(ctx, `SELECT status, SUM(n) FROM payment_status_counts GROUP BY status`)
+	rows, err := db.query(ctx, `SELECT status, SUM(n) FROM payment_status_counts GROUP BY status`)
 	if err != nil {
 		return nil, fmt.Errorf("store: count payments: %w", err)
 	}
@@ -613,19 +686,4 @@ func (db *DB) CountPaymentsByStatus(ctx context.Context) (map[string]int64, erro
 		return nil, fmt.Errorf("store: count payments: %w", err)
 	}
 	return counts, nil
-}
-
-// statusShards spreads each status's count over this many rows, so that
-// concurrent writers seldom wait on the same one.
-const statusShards = 16
-
-// countStatus adds delta to the count of payments in status, in the
-// write's transaction.
-func countStatus(ctx context.Context, tx *sql.Tx, status string, delta int64) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO payment_status_counts (status, shard, n) VALUES ($1, $2, $3)
-		ON CONFLICT (status, shard) DO UPDATE SET n = payment_status_counts.n + excluded.n`, status, rand.IntN(statusShards), delta)
-	if err != nil {
-		return writeErr("count payments in "+status, err)
-	}
-	return nil
 }
