@@ -245,66 +245,120 @@ func validateRefund(r *checkout.Refund) error {
 // their IDs; an event without PaymentID gets the change's payment id.
 // Otherwise the caller's timestamps are stored as given (to the
 // microsecond): the caller stamps UpdatedAt.
-func (db *DB) Apply(ctx context.Context, c checkout.Change) (err error) {
-	now := db.now().UTC().Truncate(time.Microsecond)
-	var newPay, upPay paymentRow
+func (db *DB) Apply(ctx context.Context, c checkout.Change) error {
+	w, err := db.prepareChange(ctx, c)
+	if err != nil {
+		return err
+	}
+	if db.group != nil {
+		return db.group.apply(ctx, w)
+	}
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: apply: begin: %w", err)
+	}
+	if err := w.run(ctx, tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: apply: commit: %w", err)
+	}
+	w.reflect()
+	return nil
+}
+
+// change is one [checkout.Change] checked, encoded and with its
+// statements prepared, ready to run in a transaction.
+type change struct {
+	c              checkout.Change
+	now            time.Time
+	newPay, upPay  paymentRow
+	evs            []evRow
+	evSQL          string
+	stmts          map[string]*sql.Stmt
+	newPayCreated  time.Time
+	newPayUpdated  time.Time
+	upPayUpdated   time.Time
+	newRefCreated  time.Time
+	newRefUpdated  time.Time
+	upRefUpdated   time.Time
+	ids            []int64
+	newRefSplits   string
+	defaultPayment string
+}
+
+// evRow is an event's columns that Apply fills in.
+type evRow struct {
+	paymentID string
+	at        time.Time
+	detail    string
+}
+
+// prepareChange checks and encodes c and prepares its statements; nothing
+// of c is changed.
+func (db *DB) prepareChange(ctx context.Context, c checkout.Change) (*change, error) {
+	w := &change{c: c, now: db.now().UTC().Truncate(time.Microsecond)}
+	var err error
 	if c.NewPayment != nil {
-		if newPay, err = encodePayment(c.NewPayment); err != nil {
-			return fmt.Errorf("store: apply: %w", err)
+		if w.newPay, err = encodePayment(c.NewPayment); err != nil {
+			return nil, fmt.Errorf("store: apply: %w", err)
 		}
 	}
 	if c.Payment != nil {
-		if upPay, err = encodePayment(c.Payment); err != nil {
-			return fmt.Errorf("store: apply: %w", err)
+		if w.upPay, err = encodePayment(c.Payment); err != nil {
+			return nil, fmt.Errorf("store: apply: %w", err)
 		}
 	}
 	for _, r := range []*checkout.Refund{c.NewRefund, c.Refund} {
 		if r != nil {
 			if err := validateRefund(r); err != nil {
-				return fmt.Errorf("store: apply: %w", err)
+				return nil, fmt.Errorf("store: apply: %w", err)
 			}
 		}
 	}
-	defaultPaymentID := ""
+	if r := c.NewRefund; r != nil {
+		b, err := json.Marshal(r.Splits)
+		if err != nil {
+			return nil, fmt.Errorf("store: refund %s: encode splits: %w", r.ID, err)
+		}
+		w.newRefSplits = string(b)
+	}
 	switch {
 	case c.Payment != nil:
-		defaultPaymentID = c.Payment.ID
+		w.defaultPayment = c.Payment.ID
 	case c.NewPayment != nil:
-		defaultPaymentID = c.NewPayment.ID
+		w.defaultPayment = c.NewPayment.ID
 	case c.Refund != nil:
-		defaultPaymentID = c.Refund.PaymentID
+		w.defaultPayment = c.Refund.PaymentID
 	case c.NewRefund != nil:
-		defaultPaymentID = c.NewRefund.PaymentID
+		w.defaultPayment = c.NewRefund.PaymentID
 	}
-	type evRow struct {
-		paymentID string
-		at        time.Time
-		detail    string
-	}
-	evs := make([]evRow, len(c.Events))
+	w.evs = make([]evRow, len(c.Events))
 	for i, e := range c.Events {
-		evs[i] = evRow{paymentID: e.PaymentID, at: e.At, detail: string(e.Detail)}
-		if evs[i].paymentID == "" {
-			evs[i].paymentID = defaultPaymentID
+		ev := evRow{paymentID: e.PaymentID, at: e.At, detail: string(e.Detail)}
+		if ev.paymentID == "" {
+			ev.paymentID = w.defaultPayment
 		}
-		if evs[i].paymentID == "" {
-			return fmt.Errorf("store: apply: event %d (%s) has no payment id", i, e.Kind)
+		if ev.paymentID == "" {
+			return nil, fmt.Errorf("store: apply: event %d (%s) has no payment id", i, e.Kind)
 		}
 		if e.Kind == "" {
-			return fmt.Errorf("store: apply: event %d has no kind", i)
+			return nil, fmt.Errorf("store: apply: event %d has no kind", i)
 		}
-		if evs[i].at.IsZero() {
-			evs[i].at = now
+		if ev.at.IsZero() {
+			ev.at = w.now
 		}
-		if len(strings.TrimSpace(evs[i].detail)) == 0 {
-			evs[i].detail = "{}"
+		if len(strings.TrimSpace(ev.detail)) == 0 {
+			ev.detail = "{}"
 		} else if !json.Valid(e.Detail) {
-			return fmt.Errorf("store: apply: event %d (%s): detail is not valid JSON", i, e.Kind)
+			return nil, fmt.Errorf("store: apply: event %d (%s): detail is not valid JSON", i, e.Kind)
 		}
+		w.evs[i] = ev
 	}
 
-	// The statements are prepared before the transaction begins (see
-	// stmtCache.stmt) and bound to it below.
+	// The statements are prepared before any transaction begins (see
+	// stmtCache.stmt) and bound to it in run.
 	var queries []string
 	if c.NewPayment != nil {
 		queries = append(queries, insertPaymentSQL)
@@ -318,146 +372,141 @@ func (db *DB) Apply(ctx context.Context, c checkout.Change) (err error) {
 	if c.Refund != nil {
 		queries = append(queries, updateRefundSQL)
 	}
-	var evSQL string
-	if len(evs) > 0 {
-		evSQL = insertEventsSQL(len(evs))
+	if len(w.evs) > 0 {
+		w.evSQL = insertEventsSQL(len(w.evs))
+		if len(w.evs) <= maxPreparedEvents {
+			queries = append(queries, w.evSQL)
+		}
 	}
-	if len(evs) > 0 && len(evs) <= maxPreparedEvents {
-		queries = append(queries, evSQL)
-	}
-	stmts := make(map[string]*sql.Stmt, len(queries))
+	w.stmts = make(map[string]*sql.Stmt, len(queries))
 	for _, q := range queries {
-		if stmts[q], err = db.ws.stmt(ctx, q); err != nil {
-			return fmt.Errorf("store: apply: %w", err)
+		if w.stmts[q], err = db.ws.stmt(ctx, q); err != nil {
+			return nil, fmt.Errorf("store: apply: %w", err)
 		}
 	}
+	return w, nil
+}
 
-	tx, err := db.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("store: apply: begin: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			_ = tx.Rollback()
-		}
-	}()
+// run writes the change in tx. It keeps what the caller's values get in
+// w, for reflect once the transaction commits; on error the caller rolls
+// the change back.
+func (w *change) run(ctx context.Context, tx *sql.Tx) error {
+	c, now := w.c, w.now
 	exec := func(q string, args ...any) (sql.Result, error) {
-		return tx.StmtContext(ctx, stmts[q]).ExecContext(ctx, args...)
+		return tx.StmtContext(ctx, w.stmts[q]).ExecContext(ctx, args...)
 	}
-
 	// The counts of payments by status (payment_status_counts) follow
 	// the inserts and the status updates by trigger (migration 10).
-	var newPayCreated, newPayUpdated, upPayUpdated, newRefCreated, newRefUpdated, upRefUpdated time.Time
 	if p := c.NewPayment; p != nil {
-		newPayCreated = orNow(p.CreatedAt, now)
-		newPayUpdated = orNow(p.UpdatedAt, newPayCreated)
-		_, err = exec(insertPaymentSQL,
-			p.ID, p.ShopID, p.Platform, p.OrderID, p.Amount.Minor, p.Amount.Currency, newPay.refunded,
-			p.Description, p.Language, p.PaymentMethod, newPay.customer, newPay.products, p.ReturnURL, p.CancelURL,
-			p.CallbackURL, newPay.metadata, string(p.Status), string(p.SyncState), p.Gateway, p.GatewayOrderID, p.GatewayRef,
-			p.GatewayURL, p.TransactionID, newPay.gatewayData, p.RequestHash, nullMicros(p.ExpiresAt), micros(newPayCreated),
-			micros(newPayUpdated), nullMicros(p.CheckedAt), newPay.options)
+		w.newPayCreated = orNow(p.CreatedAt, now)
+		w.newPayUpdated = orNow(p.UpdatedAt, w.newPayCreated)
+		_, err := exec(insertPaymentSQL,
+			p.ID, p.ShopID, p.Platform, p.OrderID, p.Amount.Minor, p.Amount.Currency, w.newPay.refunded,
+			p.Description, p.Language, p.PaymentMethod, w.newPay.customer, w.newPay.products, p.ReturnURL, p.CancelURL,
+			p.CallbackURL, w.newPay.metadata, string(p.Status), string(p.SyncState), p.Gateway, p.GatewayOrderID, p.GatewayRef,
+			p.GatewayURL, p.TransactionID, w.newPay.gatewayData, p.RequestHash, nullMicros(p.ExpiresAt), micros(w.newPayCreated),
+			micros(w.newPayUpdated), nullMicros(p.CheckedAt), w.newPay.options)
 		if err != nil {
 			return writeErr(fmt.Sprintf("insert payment %s (shop %s, order %s)", p.ID, p.ShopID, p.OrderID), err)
 		}
 	}
 	if p := c.Payment; p != nil {
-		upPayUpdated = orNow(p.UpdatedAt, now)
-		var res sql.Result
-		res, err = exec(updatePaymentSQL,
-			p.ID, p.ShopID, p.Platform, p.OrderID, p.Amount.Minor, p.Amount.Currency, upPay.refunded,
-			p.Description, p.Language, p.PaymentMethod, upPay.customer, upPay.products,
-			p.ReturnURL, p.CancelURL, p.CallbackURL, upPay.metadata, string(p.Status),
+		w.upPayUpdated = orNow(p.UpdatedAt, now)
+		res, err := exec(updatePaymentSQL,
+			p.ID, p.ShopID, p.Platform, p.OrderID, p.Amount.Minor, p.Amount.Currency, w.upPay.refunded,
+			p.Description, p.Language, p.PaymentMethod, w.upPay.customer, w.upPay.products,
+			p.ReturnURL, p.CancelURL, p.CallbackURL, w.upPay.metadata, string(p.Status),
 			string(p.SyncState), p.Gateway, p.GatewayOrderID, p.GatewayRef, p.GatewayURL,
-			p.TransactionID, upPay.gatewayData, p.RequestHash, nullMicros(p.ExpiresAt),
-			micros(upPayUpdated), p.Version, upPay.options)
+			p.TransactionID, w.upPay.gatewayData, p.RequestHash, nullMicros(p.ExpiresAt),
+			micros(w.upPayUpdated), p.Version, w.upPay.options)
 		if err != nil {
 			return writeErr("update payment "+p.ID, err)
 		}
-		if err = db.checkCAS(ctx, tx, res, "payments", p.ID, p.Version); err != nil {
+		if err := checkCAS(ctx, tx, res, "payments", p.ID, p.Version); err != nil {
 			return err
 		}
 	}
 	if r := c.NewRefund; r != nil {
-		newRefCreated = orNow(r.CreatedAt, now)
-		newRefUpdated = orNow(r.UpdatedAt, newRefCreated)
-		var splits []byte
-		if splits, err = json.Marshal(r.Splits); err != nil {
-			return fmt.Errorf("store: refund %s: encode splits: %w", r.ID, err)
-		}
-		_, err = exec(insertRefundSQL,
+		w.newRefCreated = orNow(r.CreatedAt, now)
+		w.newRefUpdated = orNow(r.UpdatedAt, w.newRefCreated)
+		_, err := exec(insertRefundSQL,
 			r.ID, r.PaymentID, r.Amount.Minor, r.Amount.Currency, r.Reason, string(r.Status), string(r.SyncState),
-			r.GatewayRef, r.Attempts, r.Source, micros(newRefCreated), micros(newRefUpdated), r.Reference, string(splits))
+			r.GatewayRef, r.Attempts, r.Source, micros(w.newRefCreated), micros(w.newRefUpdated), r.Reference, w.newRefSplits)
 		if err != nil {
 			return writeErr(fmt.Sprintf("insert refund %s (payment %s)", r.ID, r.PaymentID), err)
 		}
 	}
 	if r := c.Refund; r != nil {
-		upRefUpdated = orNow(r.UpdatedAt, now)
-		var res sql.Result
-		res, err = exec(updateRefundSQL,
+		w.upRefUpdated = orNow(r.UpdatedAt, now)
+		res, err := exec(updateRefundSQL,
 			r.ID, r.PaymentID, r.Amount.Minor, r.Amount.Currency, r.Reason, string(r.Status), string(r.SyncState),
-			r.GatewayRef, r.Attempts, r.Source, micros(upRefUpdated), r.Version)
+			r.GatewayRef, r.Attempts, r.Source, micros(w.upRefUpdated), r.Version)
 		if err != nil {
 			return writeErr("update refund "+r.ID, err)
 		}
-		if err = db.checkCAS(ctx, tx, res, "refunds", r.ID, r.Version); err != nil {
+		if err := checkCAS(ctx, tx, res, "refunds", r.ID, r.Version); err != nil {
 			return err
 		}
 	}
-	var ids []int64
-	if len(evs) > 0 {
-		args := make([]any, 0, 8*len(evs))
+	w.ids = nil
+	if len(w.evs) > 0 {
+		args := make([]any, 0, 8*len(w.evs))
 		for i, e := range c.Events {
-			args = append(args, evs[i].paymentID, e.RefundID, micros(evs[i].at), e.Kind, e.From, e.To, e.Source, evs[i].detail)
+			ev := w.evs[i]
+			args = append(args, ev.paymentID, e.RefundID, micros(ev.at), e.Kind, e.From, e.To, e.Source, ev.detail)
 		}
-		var rows *sql.Rows
-		if st, ok := stmts[evSQL]; ok {
+		var (
+			rows *sql.Rows
+			err  error
+		)
+		if st, ok := w.stmts[w.evSQL]; ok {
 			rows, err = tx.StmtContext(ctx, st).QueryContext(ctx, args...)
 		} else {
-			rows, err = tx.QueryContext(ctx, evSQL, args...)
+			rows, err = tx.QueryContext(ctx, w.evSQL, args...)
 		}
+		var ids []int64
 		if err == nil {
 			ids, err = scanIDs(rows)
 		}
-		if err == nil && len(ids) != len(evs) {
-			err = fmt.Errorf("%d ids for %d events", len(ids), len(evs))
+		if err == nil && len(ids) != len(w.evs) {
+			err = fmt.Errorf("%d ids for %d events", len(ids), len(w.evs))
 		}
 		if err != nil {
-			return writeErr(fmt.Sprintf("append %d events (%s…) to payment %s", len(evs), c.Events[0].Kind, evs[0].paymentID), err)
+			return writeErr(fmt.Sprintf("append %d events (%s…) to payment %s", len(w.evs), c.Events[0].Kind, w.evs[0].paymentID), err)
 		}
 		// The ids grow in the order the rows were inserted, which is the
 		// VALUES order; RETURNING may list them in any order.
 		slices.Sort(ids)
+		w.ids = ids
 	}
-	if err = tx.Commit(); err != nil {
-		return fmt.Errorf("store: apply: commit: %w", err)
-	}
+	return nil
+}
 
-	// Committed: reflect the write in the caller's values.
+// reflect sets the committed write on the caller's values.
+func (w *change) reflect() {
+	c := w.c
 	if p := c.NewPayment; p != nil {
-		p.Version, p.CreatedAt, p.UpdatedAt = 1, newPayCreated, newPayUpdated
+		p.Version, p.CreatedAt, p.UpdatedAt = 1, w.newPayCreated, w.newPayUpdated
 	}
 	if p := c.Payment; p != nil {
 		p.Version++
-		p.UpdatedAt = upPayUpdated
+		p.UpdatedAt = w.upPayUpdated
 	}
 	if r := c.NewRefund; r != nil {
-		r.Version, r.CreatedAt, r.UpdatedAt = 1, newRefCreated, newRefUpdated
+		r.Version, r.CreatedAt, r.UpdatedAt = 1, w.newRefCreated, w.newRefUpdated
 	}
 	if r := c.Refund; r != nil {
 		r.Version++
-		r.UpdatedAt = upRefUpdated
+		r.UpdatedAt = w.upRefUpdated
 	}
 	for i := range c.Events {
-		c.Events[i].ID = ids[i]
-		c.Events[i].PaymentID = evs[i].paymentID
-		c.Events[i].At = evs[i].at
+		c.Events[i].ID = w.ids[i]
+		c.Events[i].PaymentID = w.evs[i].paymentID
+		c.Events[i].At = w.evs[i].at
 		if len(c.Events[i].Detail) == 0 {
-			c.Events[i].Detail = json.RawMessage(evs[i].detail)
+			c.Events[i].Detail = json.RawMessage(w.evs[i].detail)
 		}
 	}
-	return nil
 }
 
 // orNow returns t, or def when t is zero.
@@ -470,7 +519,7 @@ func orNow(t, def time.Time) time.Time {
 
 // checkCAS turns a compare-and-set that matched no row into ErrConflict, or
 // ErrNotFound when the row does not exist at all.
-func (db *DB) checkCAS(ctx context.Context, tx *sql.Tx, res sql.Result, table, id string, version int64) error {
+func checkCAS(ctx context.Context, tx *sql.Tx, res sql.Result, table, id string, version int64) error {
 	n, err := res.RowsAffected()
 	if err != nil {
 		return fmt.Errorf("store: update %s %s: %w", table, id, err)

@@ -84,7 +84,7 @@ func TestSQLiteSettings(t *testing.T) {
 	}{
 		{"journal_mode", "wal"},
 		{"foreign_keys", "1"},
-		{"synchronous", "1"}, // NORMAL
+		{"synchronous", "2"}, // FULL
 		{"busy_timeout", fmt.Sprint(sqliteBusyTimeout.Milliseconds())},
 	} {
 		for _, h := range []struct {
