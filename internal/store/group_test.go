@@ -146,3 +146,45 @@ func TestGroupCommit(t *testing.T) {
 		t.Errorf("after the writes: writing %v, %d queued", db.group.writing, len(db.group.queue))
 	}
 }
+
+// A new payment with its events, and events alone, are one statement on
+// PostgreSQL (no transaction) and a transaction on SQLite: either way
+// they are written whole, with the events' ids in order, or not at all.
+func TestOneStatementChanges(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			db := b.open(t)
+			ctx := ctxT(t)
+			shop := mustShop(t, db, "shop_o")
+			p := basicPayment(shop.ID, "pay_o1", "oo1")
+			evs := []checkout.Event{{Kind: checkout.EventCreated}, {Kind: checkout.EventChargeCreated}, {Kind: checkout.EventNotification}}
+			mustApply(t, db, checkout.Change{NewPayment: p, Events: evs})
+			stored, err := db.Events(ctx, p.ID)
+			if err != nil || len(stored) != 3 {
+				t.Fatalf("events %+v, %v", stored, err)
+			}
+			for i, e := range stored {
+				if e.ID != evs[i].ID || e.Kind != evs[i].Kind || e.PaymentID != p.ID {
+					t.Errorf("event %d: stored %+v, caller has %+v", i, e, evs[i])
+				}
+			}
+			if counts, err := db.CountPaymentsByStatus(ctx); err != nil || counts[string(checkout.StatusCreated)] != 1 {
+				t.Errorf("counts %v, %v", counts, err)
+			}
+			err = db.Apply(ctx, checkout.Change{Events: []checkout.Event{{PaymentID: "pay_missing", Kind: checkout.EventNotification}}})
+			if !errors.Is(err, checkout.ErrNotFound) {
+				t.Errorf("event of an unknown payment: %v, want ErrNotFound", err)
+			}
+			// A duplicate order with its events writes nothing, the
+			// events included.
+			dup := basicPayment(shop.ID, "pay_o2", "oo1")
+			err = db.Apply(ctx, checkout.Change{NewPayment: dup, Events: []checkout.Event{{Kind: checkout.EventCreated}}})
+			if !errors.Is(err, checkout.ErrDuplicate) {
+				t.Fatalf("duplicate order: %v", err)
+			}
+			if n := countEvents(t, db, "pay_o2"); n != 0 {
+				t.Errorf("%d events of the refused payment written", n)
+			}
+		})
+	}
+}

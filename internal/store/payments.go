@@ -66,17 +66,29 @@ const (
 const maxPreparedEvents = 4
 
 // insertEventsSQL inserts n events in one statement, returning their ids.
-func insertEventsSQL(n int) string {
+func insertEventsSQL(n int) string { return eventsSQL(n, 1) }
+
+// eventsSQL inserts n events with placeholders from $first on.
+func eventsSQL(n, first int) string {
 	var b strings.Builder
 	b.WriteString(`INSERT INTO payment_events (payment_id, refund_id, at, kind, from_state, to_state, source, detail) VALUES `)
 	for i := range n {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		fmt.Fprintf(&b, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", 8*i+1, 8*i+2, 8*i+3, 8*i+4, 8*i+5, 8*i+6, 8*i+7, 8*i+8)
+		k := first + 8*i
+		fmt.Fprintf(&b, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", k, k+1, k+2, k+3, k+4, k+5, k+6, k+7)
 	}
 	b.WriteString(" RETURNING id")
 	return b.String()
+}
+
+// createSQL inserts, on PostgreSQL, a payment ($1–$30) and n events of it
+// ($31 on) in one statement: atomic on its own, so a create needs no
+// BEGIN and COMMIT round trips. (The events' foreign key is checked at
+// the statement's end, when the payment is there.)
+func createSQL(n int) string {
+	return `WITH pay AS (` + insertPaymentSQL + ` RETURNING id) ` + eventsSQL(n, 31)
 }
 
 // scanIDs reads and closes rows of one BIGINT column.
@@ -250,6 +262,13 @@ func (db *DB) Apply(ctx context.Context, c checkout.Change) error {
 	if err != nil {
 		return err
 	}
+	if w.alone {
+		if err := w.runAlone(ctx); err != nil {
+			return err
+		}
+		w.reflect()
+		return nil
+	}
 	if db.group != nil {
 		return db.group.apply(ctx, w)
 	}
@@ -276,6 +295,7 @@ type change struct {
 	newPay, upPay  paymentRow
 	evs            []evRow
 	evSQL          string
+	alone          bool // one statement, run without a transaction (PostgreSQL)
 	stmts          map[string]*sql.Stmt
 	newPayCreated  time.Time
 	newPayUpdated  time.Time
@@ -360,7 +380,19 @@ func (db *DB) prepareChange(ctx context.Context, c checkout.Change) (*change, er
 	// The statements are prepared before any transaction begins (see
 	// stmtCache.stmt) and bound to it in run.
 	var queries []string
-	if c.NewPayment != nil {
+	// On PostgreSQL a change that is events, or a new payment and its
+	// events, is one statement, with no transaction around it. (SQLite
+	// cannot insert in a WITH clause, and its commits are grouped.)
+	w.alone = db.dialect == DialectPostgres && c.Payment == nil && c.Refund == nil && c.NewRefund == nil &&
+		len(w.evs) > 0 && len(w.evs) <= maxPreparedEvents
+	if w.alone {
+		w.evSQL = insertEventsSQL(len(w.evs))
+		if c.NewPayment != nil {
+			w.evSQL = createSQL(len(w.evs))
+		}
+		queries = append(queries, w.evSQL)
+	}
+	if c.NewPayment != nil && !w.alone {
 		queries = append(queries, insertPaymentSQL)
 	}
 	if c.Payment != nil {
@@ -372,7 +404,7 @@ func (db *DB) prepareChange(ctx context.Context, c checkout.Change) (*change, er
 	if c.Refund != nil {
 		queries = append(queries, updateRefundSQL)
 	}
-	if len(w.evs) > 0 {
+	if len(w.evs) > 0 && !w.alone {
 		w.evSQL = insertEventsSQL(len(w.evs))
 		if len(w.evs) <= maxPreparedEvents {
 			queries = append(queries, w.evSQL)
@@ -398,15 +430,7 @@ func (w *change) run(ctx context.Context, tx *sql.Tx) error {
 	// The counts of payments by status (payment_status_counts) follow
 	// the inserts and the status updates by trigger (migration 10).
 	if p := c.NewPayment; p != nil {
-		w.newPayCreated = orNow(p.CreatedAt, now)
-		w.newPayUpdated = orNow(p.UpdatedAt, w.newPayCreated)
-		_, err := exec(insertPaymentSQL,
-			p.ID, p.ShopID, p.Platform, p.OrderID, p.Amount.Minor, p.Amount.Currency, w.newPay.refunded,
-			p.Description, p.Language, p.PaymentMethod, w.newPay.customer, w.newPay.products, p.ReturnURL, p.CancelURL,
-			p.CallbackURL, w.newPay.metadata, string(p.Status), string(p.SyncState), p.Gateway, p.GatewayOrderID, p.GatewayRef,
-			p.GatewayURL, p.TransactionID, w.newPay.gatewayData, p.RequestHash, nullMicros(p.ExpiresAt), micros(w.newPayCreated),
-			micros(w.newPayUpdated), nullMicros(p.CheckedAt), w.newPay.options)
-		if err != nil {
+		if _, err := exec(insertPaymentSQL, w.newPaymentArgs(nil)...); err != nil {
 			return writeErr(fmt.Sprintf("insert payment %s (shop %s, order %s)", p.ID, p.ShopID, p.OrderID), err)
 		}
 	}
@@ -450,35 +474,83 @@ func (w *change) run(ctx context.Context, tx *sql.Tx) error {
 	}
 	w.ids = nil
 	if len(w.evs) > 0 {
-		args := make([]any, 0, 8*len(w.evs))
-		for i, e := range c.Events {
-			ev := w.evs[i]
-			args = append(args, ev.paymentID, e.RefundID, micros(ev.at), e.Kind, e.From, e.To, e.Source, ev.detail)
-		}
 		var (
 			rows *sql.Rows
 			err  error
 		)
 		if st, ok := w.stmts[w.evSQL]; ok {
-			rows, err = tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+			rows, err = tx.StmtContext(ctx, st).QueryContext(ctx, w.eventArgs(nil)...)
 		} else {
-			rows, err = tx.QueryContext(ctx, w.evSQL, args...)
+			rows, err = tx.QueryContext(ctx, w.evSQL, w.eventArgs(nil)...)
 		}
-		var ids []int64
 		if err == nil {
-			ids, err = scanIDs(rows)
-		}
-		if err == nil && len(ids) != len(w.evs) {
-			err = fmt.Errorf("%d ids for %d events", len(ids), len(w.evs))
+			err = w.scanEventIDs(rows)
 		}
 		if err != nil {
 			return writeErr(fmt.Sprintf("append %d events (%s…) to payment %s", len(w.evs), c.Events[0].Kind, w.evs[0].paymentID), err)
 		}
-		// The ids grow in the order the rows were inserted, which is the
-		// VALUES order; RETURNING may list them in any order.
-		slices.Sort(ids)
-		w.ids = ids
 	}
+	return nil
+}
+
+// runAlone writes a change that is one statement (w.alone), without a
+// transaction.
+func (w *change) runAlone(ctx context.Context) error {
+	var args []any
+	what := fmt.Sprintf("append %d events (%s…) to payment %s", len(w.evs), w.c.Events[0].Kind, w.evs[0].paymentID)
+	if p := w.c.NewPayment; p != nil {
+		args = w.newPaymentArgs(make([]any, 0, 30+8*len(w.evs)))
+		what = fmt.Sprintf("insert payment %s (shop %s, order %s) with %d events", p.ID, p.ShopID, p.OrderID, len(w.evs))
+	}
+	rows, err := w.stmts[w.evSQL].QueryContext(ctx, w.eventArgs(args)...)
+	if err == nil {
+		err = w.scanEventIDs(rows)
+	}
+	if err != nil {
+		return writeErr(what, err)
+	}
+	return nil
+}
+
+// newPaymentArgs appends the insert's arguments for the new payment to
+// args, setting its timestamps in w.
+func (w *change) newPaymentArgs(args []any) []any {
+	p := w.c.NewPayment
+	w.newPayCreated = orNow(p.CreatedAt, w.now)
+	w.newPayUpdated = orNow(p.UpdatedAt, w.newPayCreated)
+	return append(args,
+		p.ID, p.ShopID, p.Platform, p.OrderID, p.Amount.Minor, p.Amount.Currency, w.newPay.refunded,
+		p.Description, p.Language, p.PaymentMethod, w.newPay.customer, w.newPay.products, p.ReturnURL, p.CancelURL,
+		p.CallbackURL, w.newPay.metadata, string(p.Status), string(p.SyncState), p.Gateway, p.GatewayOrderID, p.GatewayRef,
+		p.GatewayURL, p.TransactionID, w.newPay.gatewayData, p.RequestHash, nullMicros(p.ExpiresAt), micros(w.newPayCreated),
+		micros(w.newPayUpdated), nullMicros(p.CheckedAt), w.newPay.options)
+}
+
+// eventArgs appends the events' insert arguments to args.
+func (w *change) eventArgs(args []any) []any {
+	if args == nil {
+		args = make([]any, 0, 8*len(w.evs))
+	}
+	for i, e := range w.c.Events {
+		ev := w.evs[i]
+		args = append(args, ev.paymentID, e.RefundID, micros(ev.at), e.Kind, e.From, e.To, e.Source, ev.detail)
+	}
+	return args
+}
+
+// scanEventIDs reads the ids the events' insert returned into w.ids.
+func (w *change) scanEventIDs(rows *sql.Rows) error {
+	ids, err := scanIDs(rows)
+	if err == nil && len(ids) != len(w.evs) {
+		err = fmt.Errorf("%d ids for %d events", len(ids), len(w.evs))
+	}
+	if err != nil {
+		return err
+	}
+	// The ids grow in the order the rows were inserted, which is the
+	// VALUES order; RETURNING may list them in any order.
+	slices.Sort(ids)
+	w.ids = ids
 	return nil
 }
 
