@@ -723,7 +723,7 @@ func detail(m map[string]any) json.RawMessage {
 // returns an error wrapping ErrBadSignature for a signed notification whose
 // signature fails (recorded), ErrNotFound for an unknown payment.
 func (s *Service) Notify(ctx context.Context, gateway, id string, req CallbackRequest) error {
-	p, err := s.recordTrigger(ctx, gateway, id, EventNotification, "notification", req)
+	p, shop, err := s.recordTrigger(ctx, gateway, id, EventNotification, "notification", req)
 	if err != nil {
 		return err
 	}
@@ -740,7 +740,7 @@ func (s *Service) Notify(ctx context.Context, gateway, id string, req CallbackRe
 		s.log.WarnContext(ctx, "enqueue confirm", "payment", p.ID, "err", err)
 	}
 	if hot {
-		go s.hotConfirm(context.WithoutCancel(ctx), p.ID)
+		go s.hotConfirm(context.WithoutCancel(ctx), &loaded{payment: p, shop: shop})
 	}
 	return nil
 }
@@ -757,36 +757,45 @@ func (s *Service) takeHot() bool {
 }
 
 // hotConfirm confirms a notified payment at once (a final payment's store
-// sync is then enqueued, as always); it holds a token takeHot gave.
-func (s *Service) hotConfirm(ctx context.Context, id string) {
+// sync is then enqueued, as always), starting from the payment and shop
+// the notification read; it holds a token takeHot gave.
+func (s *Service) hotConfirm(ctx context.Context, from *loaded) {
 	defer s.hotWG.Done()
 	defer func() { <-s.hot }()
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.HotTimeout)
 	defer cancel()
-	if _, err := s.confirm(ctx, id, "notification"); err != nil && !errors.Is(err, ErrNotSettled) {
-		s.log.WarnContext(ctx, "hot confirm", "payment", id, "err", err)
+	if _, err := s.confirmFrom(ctx, from.payment.ID, "notification", from); err != nil && !errors.Is(err, ErrNotSettled) {
+		s.log.WarnContext(ctx, "hot confirm", "payment", from.payment.ID, "err", err)
 	}
+}
+
+// loaded is a payment and its shop as a caller just read them: a
+// confirmation's first attempt starts from them instead of reading them
+// again (a later attempt, after a lost compare-and-set, reads afresh).
+type loaded struct {
+	payment *Payment
+	shop    *Shop
 }
 
 // Wait waits for the hot confirmations under way (on shutdown, before the
 // store closes).
 func (s *Service) Wait() { s.hotWG.Wait() }
 
-func (s *Service) recordTrigger(ctx context.Context, gateway, id, kind, source string, req CallbackRequest) (*Payment, error) {
+func (s *Service) recordTrigger(ctx context.Context, gateway, id, kind, source string, req CallbackRequest) (*Payment, *Shop, error) {
 	p, err := s.store.Payment(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if gateway != "" && gateway != p.Gateway {
-		return nil, fmt.Errorf("payment %s is not a %s payment: %w", id, gateway, ErrNotFound)
+		return nil, nil, fmt.Errorf("payment %s is not a %s payment: %w", id, gateway, ErrNotFound)
 	}
 	g, ok := s.gateways[p.Gateway]
 	if !ok {
-		return nil, fmt.Errorf("%w %q", ErrUnknownGateway, p.Gateway)
+		return nil, nil, fmt.Errorf("%w %q", ErrUnknownGateway, p.Gateway)
 	}
 	shop, err := s.store.Shop(ctx, p.ShopID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cb, err := g.ParseCallback(ctx, shop.Gateway, req)
 	if err != nil {
@@ -796,13 +805,13 @@ func (s *Service) recordTrigger(ctx context.Context, gateway, id, kind, source s
 		}
 		if aerr := s.store.Apply(ctx, Change{Events: []Event{{PaymentID: p.ID, Kind: kind, Source: source,
 			Detail: detail(map[string]any{"error": err.Error()})}}}); aerr != nil {
-			return nil, aerr
+			return nil, nil, aerr
 		}
-		return nil, err
+		return nil, nil, err
 	}
 	err = s.store.Apply(ctx, Change{Events: []Event{{PaymentID: p.ID, Kind: kind, Source: source,
 		Detail: detail(map[string]any{"claim": claim{Result: cb.Result, Outcome: cb.Outcome, Ref: cb.Ref, Signed: cb.Signed}, "fields": cb.Fields})}}})
-	return p, err
+	return p, shop, err
 }
 
 // claim is how a trigger event records what a callback said.
@@ -819,7 +828,7 @@ type claim struct {
 // if that does not settle it, a confirmation is enqueued. The payment
 // returned is the best known state, to pick where the shopper goes next.
 func (s *Service) Return(ctx context.Context, id string, req CallbackRequest) (*Payment, error) {
-	p, err := s.recordTrigger(ctx, "", id, EventReturn, "shopper", req)
+	p, _, err := s.recordTrigger(ctx, "", id, EventReturn, "shopper", req)
 	if err != nil {
 		if errors.Is(err, ErrBadSignature) || errors.Is(err, ErrNotFound) {
 			return nil, err
@@ -858,12 +867,20 @@ func (s *Service) Confirm(ctx context.Context, id, source string) (*Payment, err
 }
 
 func (s *Service) confirm(ctx context.Context, id, source string) (*Payment, error) {
+	return s.confirmFrom(ctx, id, source, nil)
+}
+
+// confirmFrom is confirm whose first attempt starts from what the caller
+// loaded (nil: it reads the payment and the shop itself).
+func (s *Service) confirmFrom(ctx context.Context, id, source string, from *loaded) (*Payment, error) {
 	began := time.Now()
 	var p *Payment
 	var d decision
-	err := s.retryCAS(ctx, "confirm "+id, func(int) error {
+	err := s.retryCAS(ctx, "confirm "+id, func(attempt int) error {
 		var err error
-		if p, err = s.store.Payment(ctx, id); err != nil {
+		if attempt == 0 && from != nil {
+			p = from.payment
+		} else if p, err = s.store.Payment(ctx, id); err != nil {
 			return err
 		}
 		if p.Status.Final() {
@@ -876,8 +893,10 @@ func (s *Service) confirm(ctx context.Context, id, source string) (*Payment, err
 		if !ok {
 			return Permanent("confirm", fmt.Errorf("%w %q", ErrUnknownGateway, p.Gateway))
 		}
-		shop, err := s.store.Shop(ctx, p.ShopID)
-		if err != nil {
+		var shop *Shop
+		if attempt == 0 && from != nil {
+			shop = from.shop
+		} else if shop, err = s.store.Shop(ctx, p.ShopID); err != nil {
 			return err
 		}
 		events, err := s.store.Events(ctx, p.ID)
