@@ -188,3 +188,51 @@ func TestOneStatementChanges(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkApplyClaims measures notification claims (one event each)
+// written by 32 writers at once, as the notify path writes them. Run:
+//
+//	go test ./internal/store -run '^$' -bench ApplyClaims -benchtime 20000x
+func BenchmarkApplyClaims(b *testing.B) {
+	for _, be := range []struct {
+		name string
+		dsn  func(b *testing.B) string
+	}{
+		{"sqlite", func(b *testing.B) string { return "sqlite:" + b.TempDir() + "/bridge.db" }},
+		{"postgres", func(b *testing.B) string { return testenv.PostgresURL(b) }},
+	} {
+		b.Run(be.name, func(b *testing.B) {
+			ctx := context.Background()
+			db, err := Open(ctx, be.dsn(b), testKeyring(b))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { db.Close() })
+			if err := db.Migrate(ctx); err != nil {
+				b.Fatal(err)
+			}
+			shop := &checkout.Shop{ID: "shop_b", Name: "Bench", Platform: checkout.PlatformAPI,
+				Gateway:    checkout.GatewayAccount{Gateway: "upay", Credentials: map[string]string{"api_key": "sk_b"}},
+				APIKeyHash: "hash-b", WebhookSecret: "whsec_b", CreatedAt: t0}
+			if err := db.CreateShop(ctx, shop); err != nil {
+				b.Fatal(err)
+			}
+			p := basicPayment(shop.ID, "pay_b", "ob")
+			if err := db.Apply(ctx, checkout.Change{NewPayment: p}); err != nil {
+				b.Fatal(err)
+			}
+			b.SetParallelism(16) // 32 writers on 2 cores
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					err := db.Apply(ctx, checkout.Change{Events: []checkout.Event{{PaymentID: p.ID, Kind: checkout.EventNotification,
+						Source: "notification", Detail: []byte(`{"claim":{"result":"CAPTURED","signed":true}}`)}}})
+					if err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
