@@ -197,17 +197,26 @@ const maxGroup = 64
 // its change runs).
 const groupTimeout = 30 * time.Second
 
+// txWrite is a write a groupCommit can make: a change of [DB.Apply], or
+// a bookkeeping update.
+type txWrite interface {
+	// run makes the write in tx; on error the caller undoes it.
+	run(ctx context.Context, tx *sql.Tx) error
+	// reflect tells the caller's values, once committed.
+	reflect()
+}
+
 // pendingChange is one caller waiting in a groupCommit.
 type pendingChange struct {
 	ctx  context.Context
-	w    *change
+	w    txWrite
 	err  error
 	done chan struct{} // closed when err is final
 	turn chan struct{} // closed when it is this caller's turn to write
 }
 
 // apply writes w with the next batch and returns its outcome.
-func (g *groupCommit) apply(ctx context.Context, w *change) error {
+func (g *groupCommit) apply(ctx context.Context, w txWrite) error {
 	p := &pendingChange{ctx: ctx, w: w, done: make(chan struct{}), turn: make(chan struct{})}
 	g.mu.Lock()
 	g.queue = append(g.queue, p)
