@@ -207,7 +207,13 @@ func (r *runner) measureStack(ctx context.Context, kind string) (*results, error
 	// idle), so that what it measures is the reconciler's timing and not
 	// the other figures' queue backlog.
 	p4 := make(chan struct{})
+	if !cfg.figures["P4"] {
+		close(p4)
+	}
 	go func() {
+		if !cfg.figures["P4"] {
+			return
+		}
 		defer close(p4)
 		d4, err := r.deploy(ctx, kind, 0, 0)
 		if err != nil {
@@ -218,21 +224,23 @@ func (r *runner) measureStack(ctx context.Context, kind string) (*results, error
 		r.p4(ctx, d4, res)
 	}()
 
-	r.log("%s: P5", kind)
-	r.p5(ctx, d, res)
-	r.log("%s: P1", kind)
-	r.p1(ctx, d, base, res, d.gw)
-	r.log("%s: P2", kind)
-	if err := r.p2(ctx, d, res); err != nil {
-		res.note("P2: %v", err)
-	}
-	r.log("%s: P3", kind)
-	if err := r.p3(ctx, d, res); err != nil {
-		res.note("P3: %v", err)
-	}
-	r.log("%s: P6", kind)
-	if err := r.p6(ctx, d, res); err != nil {
-		res.note("P6: %v", err)
+	for _, f := range []struct {
+		name string
+		run  func() error
+	}{
+		{"P5", func() error { r.p5(ctx, d, res); return nil }},
+		{"P1", func() error { r.p1(ctx, d, base, res, d.gw); return nil }},
+		{"P2", func() error { return r.p2(ctx, d, res) }},
+		{"P3", func() error { return r.p3(ctx, d, res) }},
+		{"P6", func() error { return r.p6(ctx, d, res) }},
+	} {
+		if !cfg.figures[f.name] {
+			continue
+		}
+		r.log("%s: %s", kind, f.name)
+		if err := f.run(); err != nil {
+			res.note("%s: %v", f.name, err)
+		}
 	}
 	r.log("%s: waiting for P4 (up to %v from its start)", kind, cfg.p4Timeout)
 	<-p4

@@ -60,6 +60,7 @@ type config struct {
 	p6Payments    int
 	p6Scrapes     int
 	scaleout      bool
+	figures       map[string]bool
 	notifyLimit   string
 	maxRequests   int
 	timeout       time.Duration
@@ -122,6 +123,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&c.p5Latency, "p5-latency", 2*time.Second, "P5: the gateway's answer time")
 	fs.IntVar(&c.p6Payments, "p6-payments", 20000, "P6: final payments seeded in the database (the issue's figure is 1000000)")
 	fs.IntVar(&c.p6Scrapes, "p6-scrapes", 10, "P6: /metrics scrapes timed, before and after seeding")
+	figs := fs.String("figures", "P1,P2,P3,P4,P5,P6", "comma-separated figures to measure on each stack (the others print as not measured), e.g. P5 alone while profiling")
 	fs.BoolVar(&c.scaleout, "scaleout", false, "also run P1 (gateway at once), P2 and P3 on PostgreSQL + Redis with 1 web + 1 worker and with 2 web + 2 worker processes")
 	fs.StringVar(&c.notifyLimit, "notify-limit", "10000000-M", "BRIDGE_RATE_NOTIFY_PER_ADDRESS for the bridge (see above)")
 	fs.IntVar(&c.maxRequests, "max-requests", 1000000, "upper bound on the requests of any one run, whatever its duration")
@@ -149,6 +151,16 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		c.slowClients = append(c.slowClients, n)
 	}
 	var bad []string
+	c.figures = map[string]bool{}
+	for _, f := range strings.Split(*figs, ",") {
+		f = strings.ToUpper(strings.TrimSpace(f))
+		switch f {
+		case "P1", "P2", "P3", "P4", "P5", "P6":
+			c.figures[f] = true
+		default:
+			bad = append(bad, fmt.Sprintf("-figures: unknown figure %q (want P1 … P6)", f))
+		}
+	}
 	positive := map[string]int{"-reps": c.reps, "-clients": c.clients, "-steady-rate": c.steadyRate,
 		"-notify-clients": c.notifyClients, "-notify-payments": c.notifyPays, "-p3-rate": c.p3Rate,
 		"-p5-checkouts": c.p5Checkouts, "-p6-scrapes": c.p6Scrapes, "-max-requests": c.maxRequests}

@@ -71,6 +71,7 @@ func TestFlags(t *testing.T) {
 		{[]string{"-duration", "0s"}, "-duration must be positive"},
 		{[]string{"-p6-payments", "-1"}, "-p6-payments must not be negative"},
 		{[]string{"extra"}, "unexpected arguments"},
+		{[]string{"-figures", "P1,P7"}, `-figures: unknown figure "P7"`},
 	}
 	for _, tc := range tests {
 		var errb bytes.Buffer
@@ -85,7 +86,7 @@ func TestFlags(t *testing.T) {
 	}
 	for _, flag := range []string{"-stack", "-bridge", "-reps", "-duration", "-clients", "-slow-latency", "-slow-clients",
 		"-steady-rate", "-notify-clients", "-notify-payments", "-p3-rate", "-p3-duration", "-p3-drain", "-p4-timeout",
-		"-p5-checkouts", "-p5-latency", "-p6-payments", "-p6-scrapes", "-scaleout", "-notify-limit", "-max-requests", "-timeout", "-v"} {
+		"-p5-checkouts", "-p5-latency", "-p6-payments", "-p6-scrapes", "-figures", "-scaleout", "-notify-limit", "-max-requests", "-timeout", "-v"} {
 		if !strings.Contains(errb.String(), "  "+flag+" ") && !strings.Contains(errb.String(), "  "+flag+"\t") && !strings.Contains(errb.String(), "  "+flag+"\n") {
 			t.Errorf("-h does not document %s", flag)
 		}

@@ -105,7 +105,7 @@ func (res *results) cells(c *config, kind string) []string {
 	if kind == "postgres" {
 		p5 += " + " + mib(res.p5Redis) + " (Redis)"
 	}
-	return []string{
+	out := []string{
 		fmt.Sprintf("%.2f (%s / %s req/s)", res.p1Fast.ratio(), f0(res.p1Fast.bridge), f0(res.p1Fast.base)),
 		fmt.Sprintf("%s (%s req/s)", strings.Join(slow, " / "), strings.Join(slowRates, ", ")),
 		fmt.Sprintf("%+.1f ms (p99 %.1f vs %.1f ms)", res.p1P99.bridge-res.p1P99.base, res.p1P99.bridge, res.p1P99.base),
@@ -115,6 +115,13 @@ func (res *results) cells(c *config, kind string) []string {
 		p5,
 		fmt.Sprintf("%s at %s payments (%s at %s)", secs(res.p6After), commas(int64(res.p6AfterN)), secs(res.p6Before), commas(int64(res.p6BeforeN))),
 	}
+	// The rows' figures: P1 has three.
+	for i, f := range []string{"P1", "P1", "P1", "P2", "P3", "P4", "P5", "P6"} {
+		if res.scaleTitle == "" && !c.figures[f] {
+			out[i] = "not measured"
+		}
+	}
+	return out
 }
 
 func (rep *report) write(w io.Writer, c *config) {

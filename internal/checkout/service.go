@@ -390,50 +390,81 @@ func (s *Service) CreatePayment(ctx context.Context, shop *Shop, platform string
 		return nil, false, err
 	}
 	hash := fingerprint(&req)
-	err = s.retryCAS(ctx, fmt.Sprintf("create payment for order %q", req.OrderID), func(int) error {
-		existing, err := s.store.PaymentByOrder(ctx, shop.ID, req.OrderID)
-		if err == nil {
-			p, created = existing, false
-			if existing.RequestHash != hash {
-				return fmt.Errorf("%w (payment %s)", ErrIdempotencyConflict, existing.ID)
-			}
-			return nil
+	existing, err := s.store.PaymentByOrder(ctx, shop.ID, req.OrderID)
+	switch {
+	case err == nil:
+		return s.existingPayment(ctx, shop, existing, hash)
+	case !errors.Is(err, ErrNotFound):
+		return nil, false, err
+	}
+	g := s.gateways[shop.Gateway.Gateway]
+	now := s.now()
+	p = &Payment{
+		ID: NewID("pay"), ShopID: shop.ID, Platform: platform, OrderID: req.OrderID,
+		Amount: req.Amount, Refunded: Money{Currency: req.Amount.Currency},
+		Description: req.Description, Language: req.Language, PaymentMethod: req.PaymentMethod,
+		Customer: req.Customer, Products: req.Products,
+		ReturnURL: req.ReturnURL, CancelURL: req.CancelURL, CallbackURL: req.CallbackURL,
+		Metadata: req.Metadata, Options: req.Options, Status: StatusCreated, Gateway: shop.Gateway.Gateway,
+		GatewayData: map[string]string{}, RequestHash: hash,
+		ExpiresAt: now.Add(lifetime), CreatedAt: now, UpdatedAt: now,
+	}
+	p.GatewayOrderID = p.ID
+	// The charge is made first and the payment stored with it, in one
+	// write: no transaction is open across the gateway call, and a
+	// payment nobody has seen yet needs no compare-and-set. A process that
+	// dies in between leaves a charge at the gateway whose page no shopper
+	// was ever sent to (as when two requests race for one order); the
+	// merchant's retry creates the payment afresh.
+	evs := []Event{{PaymentID: p.ID, At: now, Kind: EventCreated, To: string(StatusCreated), Source: source,
+		Detail: createdDetail(p, fitted)}}
+	evs = append(evs, s.attachCustomerToken(ctx, shop, g, p)...)
+	charge, chargeErr := g.CreatePayment(ctx, shop.Gateway, p, s.URLs(p))
+	p.CustomerToken = ""
+	if chargeErr != nil {
+		evs = append(evs, chargeFailed(p, chargeErr))
+	} else {
+		evs = append(evs, storeCharge(p, charge))
+	}
+	// Once the gateway has a charge it is recorded even if the caller
+	// has gone: the merchant's retry then finds it instead of charging
+	// again.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+	defer cancel()
+	err = s.store.Apply(wctx, Change{NewPayment: p, Events: evs})
+	if errors.Is(err, ErrDuplicate) {
+		// Lost a race with a request for the same order: its payment is
+		// the one, ours is never shown.
+		winner, rerr := s.store.PaymentByOrder(ctx, shop.ID, req.OrderID)
+		if rerr != nil {
+			return nil, false, fmt.Errorf("create payment for order %q: %w (and reading the one stored: %w)", req.OrderID, err, rerr)
 		}
-		if !errors.Is(err, ErrNotFound) {
-			return err
-		}
-		now := s.now()
-		p = &Payment{
-			ID: NewID("pay"), ShopID: shop.ID, Platform: platform, OrderID: req.OrderID,
-			Amount: req.Amount, Refunded: Money{Currency: req.Amount.Currency},
-			Description: req.Description, Language: req.Language, PaymentMethod: req.PaymentMethod,
-			Customer: req.Customer, Products: req.Products,
-			ReturnURL: req.ReturnURL, CancelURL: req.CancelURL, CallbackURL: req.CallbackURL,
-			Metadata: req.Metadata, Options: req.Options, Status: StatusCreated, Gateway: shop.Gateway.Gateway,
-			GatewayData: map[string]string{}, RequestHash: hash,
-			ExpiresAt: now.Add(lifetime), CreatedAt: now, UpdatedAt: now,
-		}
-		p.GatewayOrderID = p.ID
-		created = true
-		err = s.store.Apply(ctx, Change{NewPayment: p, Events: []Event{{
-			PaymentID: p.ID, At: now, Kind: EventCreated, To: string(StatusCreated), Source: source,
-			Detail: createdDetail(p, fitted),
-		}}})
-		if errors.Is(err, ErrDuplicate) {
-			return ErrConflict // lost a race with an identical request: read the winner
-		}
-		return err
-	})
-	if errors.Is(err, ErrIdempotencyConflict) {
-		return p, false, err
+		return s.existingPayment(ctx, shop, winner, hash)
 	}
 	if err != nil {
 		return nil, false, err
 	}
-	if !p.Charged() && !p.Status.Final() {
-		p, err = s.ensureCharge(ctx, shop, p)
+	if chargeErr != nil {
+		return p, true, fmt.Errorf("create %s charge for %s: %w", p.Gateway, p.ID, chargeErr)
 	}
-	return p, created, err
+	return p, true, nil
+}
+
+// storeTimeout bounds the write that records a charge the gateway made.
+const storeTimeout = 10 * time.Second
+
+// existingPayment answers a create for an order that has a payment: the
+// payment when the request is the same (charged now if an earlier charge
+// failed), ErrIdempotencyConflict when it differs.
+func (s *Service) existingPayment(ctx context.Context, shop *Shop, p *Payment, hash string) (*Payment, bool, error) {
+	if p.RequestHash != hash {
+		return p, false, fmt.Errorf("%w (payment %s)", ErrIdempotencyConflict, p.ID)
+	}
+	if p.Charged() || p.Status.Final() {
+		return p, false, nil
+	}
+	p, err := s.ensureCharge(ctx, shop, p)
+	return p, false, err
 }
 
 func (s *Service) lifetime(gateway string) time.Duration {
@@ -452,40 +483,50 @@ func (s *Service) ensureCharge(ctx context.Context, shop *Shop, p *Payment) (*Pa
 	if !ok {
 		return p, fmt.Errorf("%w %q", ErrUnknownGateway, p.Gateway)
 	}
-	s.attachCustomerToken(ctx, shop, g, p)
+	s.applyEvents(ctx, s.attachCustomerToken(ctx, shop, g, p))
 	charge, err := g.CreatePayment(ctx, shop.Gateway, p, s.URLs(p))
 	p.CustomerToken = ""
 	if err != nil {
-		d := map[string]any{"error": err.Error()}
-		var ge *GatewayError
-		if errors.As(err, &ge) {
-			d = map[string]any{"message": ge.Message, "http_status": ge.HTTPStatus, "temporary": ge.Temporary}
-		}
-		if aerr := s.store.Apply(ctx, Change{Events: []Event{{PaymentID: p.ID, Kind: EventChargeFailed, Source: "gateway", Detail: detail(d)}}}); aerr != nil {
-			s.log.ErrorContext(ctx, "record charge failure", "payment", p.ID, "err", aerr)
-		}
+		s.applyEvents(ctx, []Event{chargeFailed(p, err)})
 		return p, fmt.Errorf("create %s charge for %s: %w", p.Gateway, p.ID, err)
 	}
 	return s.updatePayment(ctx, p.ID, p, "store charge for", func(p *Payment) ([]Event, error) {
 		if p.Charged() {
 			return nil, nil // another request stored a charge first; ours is never shown
 		}
-		p.GatewayURL = charge.URL
-		if p.GatewayURL == "" {
-			// An invoice the gateway only sends (e-mail, SMS) has no page:
-			// remember that it exists, so that it is never sent twice.
-			mergeData(p, map[string]string{DataCharged: "true"})
-		}
-		if p.GatewayRef == "" {
-			p.GatewayRef = charge.Ref
-		}
-		mergeData(p, charge.Data)
-		d := map[string]any{"ref": charge.Ref, "answer": charge.Raw}
-		if len(charge.Notes) > 0 {
-			d["notes"] = charge.Notes
-		}
-		return []Event{{PaymentID: p.ID, Kind: EventChargeCreated, Source: "gateway", Detail: detail(d)}}, nil
+		return []Event{storeCharge(p, charge)}, nil
 	})
+}
+
+// chargeFailed is the audit event of a gateway refusing or failing a
+// charge.
+func chargeFailed(p *Payment, err error) Event {
+	d := map[string]any{"error": err.Error()}
+	var ge *GatewayError
+	if errors.As(err, &ge) {
+		d = map[string]any{"message": ge.Message, "http_status": ge.HTTPStatus, "temporary": ge.Temporary}
+	}
+	return Event{PaymentID: p.ID, Kind: EventChargeFailed, Source: "gateway", Detail: detail(d)}
+}
+
+// storeCharge sets the gateway's new charge on p, which has none, and
+// returns the audit event that goes with it.
+func storeCharge(p *Payment, charge Charge) Event {
+	p.GatewayURL = charge.URL
+	if p.GatewayURL == "" {
+		// An invoice the gateway only sends (e-mail, SMS) has no page:
+		// remember that it exists, so that it is never sent twice.
+		mergeData(p, map[string]string{DataCharged: "true"})
+	}
+	if p.GatewayRef == "" {
+		p.GatewayRef = charge.Ref
+	}
+	mergeData(p, charge.Data)
+	d := map[string]any{"ref": charge.Ref, "answer": charge.Raw}
+	if len(charge.Notes) > 0 {
+		d["notes"] = charge.Notes
+	}
+	return Event{PaymentID: p.ID, Kind: EventChargeCreated, Source: "gateway", Detail: detail(d)}
 }
 
 // EventCustomerTokenFailed records that a saved-card token could not be
@@ -496,22 +537,23 @@ const EventCustomerTokenFailed = "customer_token_failed"
 // identifies, on a gateway that keeps saved cards: the customer's token if
 // they have one (so the page shows their cards), or a new one when they
 // asked to save their card. Without a token a request to save is dropped,
-// and the audit trail says why; the payment itself goes ahead.
-func (s *Service) attachCustomerToken(ctx context.Context, shop *Shop, g Gateway, p *Payment) {
+// and the audit event it returns says why (the caller writes it); the
+// payment itself goes ahead.
+func (s *Service) attachCustomerToken(ctx context.Context, shop *Shop, g Gateway, p *Payment) []Event {
 	tg, ok := g.(CustomerTokener)
 	if !ok || p.Customer.UniqueID == "" || !declared(g).SavedCards {
-		return
+		return nil
 	}
 	tok, err := s.store.CustomerToken(ctx, shop.ID, p.Gateway, p.Customer.UniqueID)
 	if err == nil {
 		p.CustomerToken = tok
-		return
+		return nil
 	}
 	if !errors.Is(err, ErrNotFound) || !p.Options.SaveCard {
 		if !errors.Is(err, ErrNotFound) {
 			s.log.WarnContext(ctx, "customer token", "payment", p.ID, "err", err)
 		}
-		return
+		return nil
 	}
 	tok, err = tg.NewCustomerToken(ctx, shop.Gateway)
 	if err == nil {
@@ -519,11 +561,11 @@ func (s *Service) attachCustomerToken(ctx context.Context, shop *Shop, g Gateway
 	}
 	if err != nil {
 		p.Options.SaveCard = false
-		s.applyEvents(ctx, []Event{{PaymentID: p.ID, Kind: EventCustomerTokenFailed, Source: "gateway",
-			Detail: detail(map[string]any{"error": err.Error(), "save_card": "dropped"})}})
-		return
+		return []Event{{PaymentID: p.ID, Kind: EventCustomerTokenFailed, Source: "gateway",
+			Detail: detail(map[string]any{"error": err.Error(), "save_card": "dropped"})}}
 	}
 	p.CustomerToken = tok
+	return nil
 }
 
 // ForgetCustomer deletes the saved-card tokens the bridge keeps for a
@@ -685,7 +727,7 @@ func detail(m map[string]any) json.RawMessage {
 // returns an error wrapping ErrBadSignature for a signed notification whose
 // signature fails (recorded), ErrNotFound for an unknown payment.
 func (s *Service) Notify(ctx context.Context, gateway, id string, req CallbackRequest) error {
-	p, err := s.recordTrigger(ctx, gateway, id, EventNotification, "notification", req)
+	p, shop, err := s.recordTrigger(ctx, gateway, id, EventNotification, "notification", req)
 	if err != nil {
 		return err
 	}
@@ -702,7 +744,7 @@ func (s *Service) Notify(ctx context.Context, gateway, id string, req CallbackRe
 		s.log.WarnContext(ctx, "enqueue confirm", "payment", p.ID, "err", err)
 	}
 	if hot {
-		go s.hotConfirm(context.WithoutCancel(ctx), p.ID)
+		go s.hotConfirm(context.WithoutCancel(ctx), &loaded{payment: p, shop: shop})
 	}
 	return nil
 }
@@ -719,36 +761,45 @@ func (s *Service) takeHot() bool {
 }
 
 // hotConfirm confirms a notified payment at once (a final payment's store
-// sync is then enqueued, as always); it holds a token takeHot gave.
-func (s *Service) hotConfirm(ctx context.Context, id string) {
+// sync is then enqueued, as always), starting from the payment and shop
+// the notification read; it holds a token takeHot gave.
+func (s *Service) hotConfirm(ctx context.Context, from *loaded) {
 	defer s.hotWG.Done()
 	defer func() { <-s.hot }()
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.HotTimeout)
 	defer cancel()
-	if _, err := s.confirm(ctx, id, "notification"); err != nil && !errors.Is(err, ErrNotSettled) {
-		s.log.WarnContext(ctx, "hot confirm", "payment", id, "err", err)
+	if _, err := s.confirmFrom(ctx, from.payment.ID, "notification", from); err != nil && !errors.Is(err, ErrNotSettled) {
+		s.log.WarnContext(ctx, "hot confirm", "payment", from.payment.ID, "err", err)
 	}
+}
+
+// loaded is a payment and its shop as a caller just read them: a
+// confirmation's first attempt starts from them instead of reading them
+// again (a later attempt, after a lost compare-and-set, reads afresh).
+type loaded struct {
+	payment *Payment
+	shop    *Shop
 }
 
 // Wait waits for the hot confirmations under way (on shutdown, before the
 // store closes).
 func (s *Service) Wait() { s.hotWG.Wait() }
 
-func (s *Service) recordTrigger(ctx context.Context, gateway, id, kind, source string, req CallbackRequest) (*Payment, error) {
+func (s *Service) recordTrigger(ctx context.Context, gateway, id, kind, source string, req CallbackRequest) (*Payment, *Shop, error) {
 	p, err := s.store.Payment(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if gateway != "" && gateway != p.Gateway {
-		return nil, fmt.Errorf("payment %s is not a %s payment: %w", id, gateway, ErrNotFound)
+		return nil, nil, fmt.Errorf("payment %s is not a %s payment: %w", id, gateway, ErrNotFound)
 	}
 	g, ok := s.gateways[p.Gateway]
 	if !ok {
-		return nil, fmt.Errorf("%w %q", ErrUnknownGateway, p.Gateway)
+		return nil, nil, fmt.Errorf("%w %q", ErrUnknownGateway, p.Gateway)
 	}
 	shop, err := s.store.Shop(ctx, p.ShopID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cb, err := g.ParseCallback(ctx, shop.Gateway, req)
 	if err != nil {
@@ -758,13 +809,13 @@ func (s *Service) recordTrigger(ctx context.Context, gateway, id, kind, source s
 		}
 		if aerr := s.store.Apply(ctx, Change{Events: []Event{{PaymentID: p.ID, Kind: kind, Source: source,
 			Detail: detail(map[string]any{"error": err.Error()})}}}); aerr != nil {
-			return nil, aerr
+			return nil, nil, aerr
 		}
-		return nil, err
+		return nil, nil, err
 	}
 	err = s.store.Apply(ctx, Change{Events: []Event{{PaymentID: p.ID, Kind: kind, Source: source,
 		Detail: detail(map[string]any{"claim": claim{Result: cb.Result, Outcome: cb.Outcome, Ref: cb.Ref, Signed: cb.Signed}, "fields": cb.Fields})}}})
-	return p, err
+	return p, shop, err
 }
 
 // claim is how a trigger event records what a callback said.
@@ -781,7 +832,7 @@ type claim struct {
 // if that does not settle it, a confirmation is enqueued. The payment
 // returned is the best known state, to pick where the shopper goes next.
 func (s *Service) Return(ctx context.Context, id string, req CallbackRequest) (*Payment, error) {
-	p, err := s.recordTrigger(ctx, "", id, EventReturn, "shopper", req)
+	p, _, err := s.recordTrigger(ctx, "", id, EventReturn, "shopper", req)
 	if err != nil {
 		if errors.Is(err, ErrBadSignature) || errors.Is(err, ErrNotFound) {
 			return nil, err
@@ -820,12 +871,20 @@ func (s *Service) Confirm(ctx context.Context, id, source string) (*Payment, err
 }
 
 func (s *Service) confirm(ctx context.Context, id, source string) (*Payment, error) {
+	return s.confirmFrom(ctx, id, source, nil)
+}
+
+// confirmFrom is confirm whose first attempt starts from what the caller
+// loaded (nil: it reads the payment and the shop itself).
+func (s *Service) confirmFrom(ctx context.Context, id, source string, from *loaded) (*Payment, error) {
 	began := time.Now()
 	var p *Payment
 	var d decision
-	err := s.retryCAS(ctx, "confirm "+id, func(int) error {
+	err := s.retryCAS(ctx, "confirm "+id, func(attempt int) error {
 		var err error
-		if p, err = s.store.Payment(ctx, id); err != nil {
+		if attempt == 0 && from != nil {
+			p = from.payment
+		} else if p, err = s.store.Payment(ctx, id); err != nil {
 			return err
 		}
 		if p.Status.Final() {
@@ -838,8 +897,10 @@ func (s *Service) confirm(ctx context.Context, id, source string) (*Payment, err
 		if !ok {
 			return Permanent("confirm", fmt.Errorf("%w %q", ErrUnknownGateway, p.Gateway))
 		}
-		shop, err := s.store.Shop(ctx, p.ShopID)
-		if err != nil {
+		var shop *Shop
+		if attempt == 0 && from != nil {
+			shop = from.shop
+		} else if shop, err = s.store.Shop(ctx, p.ShopID); err != nil {
 			return err
 		}
 		events, err := s.store.Events(ctx, p.ID)

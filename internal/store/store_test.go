@@ -84,7 +84,7 @@ func TestSQLiteSettings(t *testing.T) {
 	}{
 		{"journal_mode", "wal"},
 		{"foreign_keys", "1"},
-		{"synchronous", "1"}, // NORMAL
+		{"synchronous", "2"}, // FULL
 		{"busy_timeout", fmt.Sprint(sqliteBusyTimeout.Milliseconds())},
 	} {
 		for _, h := range []struct {
@@ -194,6 +194,9 @@ func TestMigrationsInSync(t *testing.T) {
 		"    id          INTEGER PRIMARY KEY AUTOINCREMENT,":                        "    id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,",
 		"-- Schema v1. Kept identical to ../postgres/00001_init.sql except for the": "-- Schema v1. Kept identical to ../sqlite/00001_init.sql except for the",
 	}
+	// Triggers cannot be written alike in both dialects: these files only
+	// have to exist in both.
+	dialectSpecific := map[string]bool{"00010_payment_status_triggers.sql": true}
 	sqliteFiles, _ := fs.Glob(migrationsFS, "migrations/sqlite/*.sql")
 	pgFiles, _ := fs.Glob(migrationsFS, "migrations/postgres/*.sql")
 	if len(sqliteFiles) == 0 || len(sqliteFiles) != len(pgFiles) {
@@ -202,6 +205,9 @@ func TestMigrationsInSync(t *testing.T) {
 	for i := range sqliteFiles {
 		if filepath.Base(sqliteFiles[i]) != filepath.Base(pgFiles[i]) {
 			t.Fatalf("migration %d: %s vs %s", i, sqliteFiles[i], pgFiles[i])
+		}
+		if dialectSpecific[filepath.Base(sqliteFiles[i])] {
+			continue
 		}
 		a, _ := fs.ReadFile(migrationsFS, sqliteFiles[i])
 		b, _ := fs.ReadFile(migrationsFS, pgFiles[i])
