@@ -366,6 +366,12 @@ func (c *Client) CreateWebhook(ctx context.Context, name, topic, deliveryURL, se
 	return &w, nil
 }
 
+// DeleteWebhook deletes a webhook for good (WooCommerce cannot trash
+// them: force=true).
+func (c *Client) DeleteWebhook(ctx context.Context, id int64) error {
+	return c.do(ctx, http.MethodDelete, "/webhooks/"+strconv.FormatInt(id, 10), url.Values{"force": {"true"}}, nil, nil)
+}
+
 // UpdateWebhook changes a webhook (status, secret …).
 func (c *Client) UpdateWebhook(ctx context.Context, id int64, body map[string]any) (*Webhook, error) {
 	var w Webhook

@@ -1,6 +1,7 @@
 package woocommerce
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -569,30 +570,56 @@ func webhookURL(publicURL, shopID string) string {
 // ensureWebhook finds our webhook (by delivery URL and topic), creates it
 // with the shop's alphanumeric secret when missing, and re-activates it
 // when WooCommerce disabled it after delivery failures (it never retries).
+// Two callers at once (`bridge shops add` and a running bridge's
+// reconciler) may both create one: each then keeps the oldest (lowest id)
+// and deletes the others, so the store ends with one and every order
+// change is delivered once.
 func ensureWebhook(ctx context.Context, cl *Client, publicURL string, shop *checkout.Shop) (*Webhook, error) {
 	target := webhookURL(publicURL, shop.ID)
-	list, err := cl.Webhooks(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("list webhooks: %w", err)
-	}
-	for _, w := range list {
-		if w.DeliveryURL != target || w.Topic != WebhookTopic {
-			continue
-		}
-		if w.Status == "active" {
-			return &w, nil
-		}
-		got, err := cl.UpdateWebhook(ctx, w.ID, map[string]any{"status": "active"})
+	ours := func() ([]Webhook, error) {
+		list, err := cl.Webhooks(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("re-activate webhook %d: %w", w.ID, err)
+			return nil, fmt.Errorf("list webhooks: %w", err)
 		}
-		return got, nil
+		var out []Webhook
+		for _, w := range list {
+			if w.DeliveryURL == target && w.Topic == WebhookTopic {
+				out = append(out, w)
+			}
+		}
+		slices.SortFunc(out, func(a, b Webhook) int { return cmp.Compare(a.ID, b.ID) })
+		return out, nil
 	}
-	w, err := cl.CreateWebhook(ctx, WebhookName, WebhookTopic, target, shop.WebhookSecret)
+	list, err := ours()
 	if err != nil {
-		return nil, fmt.Errorf("create webhook: %w", err)
+		return nil, err
 	}
-	return w, nil
+	if len(list) == 0 {
+		if _, err := cl.CreateWebhook(ctx, WebhookName, WebhookTopic, target, shop.WebhookSecret); err != nil {
+			return nil, fmt.Errorf("create webhook: %w", err)
+		}
+		if list, err = ours(); err != nil {
+			return nil, err
+		}
+		if len(list) == 0 {
+			return nil, errors.New("create webhook: the store does not list the webhook it created")
+		}
+	}
+	keep := list[0]
+	for _, extra := range list[1:] {
+		var ae *APIError
+		if err := cl.DeleteWebhook(ctx, extra.ID); err != nil && !(errors.As(err, &ae) && ae.HTTPStatus == http.StatusNotFound) {
+			return nil, fmt.Errorf("delete duplicate webhook %d: %w", extra.ID, err)
+		}
+	}
+	if keep.Status == "active" {
+		return &keep, nil
+	}
+	got, err := cl.UpdateWebhook(ctx, keep.ID, map[string]any{"status": "active"})
+	if err != nil {
+		return nil, fmt.Errorf("re-activate webhook %d: %w", keep.ID, err)
+	}
+	return got, nil
 }
 
 // CheckWebhooks is for the periodic reconciler: it finishes connections

@@ -741,6 +741,17 @@ func (s *Sim) serveREST(w http.ResponseWriter, r *http.Request) {
 				wcError(w, 404, "woocommerce_rest_shop_webhook_invalid_id", "Invalid ID.")
 				return
 			}
+			if r.Method == http.MethodDelete {
+				// Webhooks cannot be trashed: WooCommerce deletes them only
+				// with force=true.
+				if r.URL.Query().Get("force") != "true" {
+					wcError(w, 501, "woocommerce_rest_trash_not_supported", "Webhooks do not support trashing.")
+					return
+				}
+				delete(s.webhooks, id)
+				writeJSON(w, 200, wh)
+				return
+			}
 			if r.Method == http.MethodPut || r.Method == http.MethodPost {
 				var in map[string]any
 				_ = json.Unmarshal(body, &in)
