@@ -285,9 +285,14 @@ const (
 	EventGatewayError    = "gateway_error"
 	EventSyncSucceeded   = "sync_succeeded"
 	EventSyncFailed      = "sync_failed"
-	EventRefundRequested = "refund_requested"
-	EventRefundSubmitted = "refund_submitted"
-	EventRefundSucceeded = "refund_succeeded"
-	EventRefundFailed    = "refund_failed"
-	EventRefundUnknown   = "refund_outcome_unknown"
+	// EventSyncAttemptFailed records one attempt to tell the store (or the
+	// API's callback_url) that failed and will be retried, with the error:
+	// the store's or the callback's HTTP answer, for the console's list of
+	// attempts.
+	EventSyncAttemptFailed = "sync_attempt_failed"
+	EventRefundRequested   = "refund_requested"
+	EventRefundSubmitted   = "refund_submitted"
+	EventRefundSucceeded   = "refund_succeeded"
+	EventRefundFailed      = "refund_failed"
+	EventRefundUnknown     = "refund_outcome_unknown"
 )

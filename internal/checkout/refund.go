@@ -276,6 +276,7 @@ func (s *Service) SyncRefund(ctx context.Context, id string) error {
 		return err
 	}
 	if err := sy.SyncRefund(ctx, shop, p, r); err != nil {
+		s.recordSyncAttempt(ctx, p.ID, r.ID, err)
 		return fmt.Errorf("sync refund %s to %s: %w", r.ID, p.Platform, err)
 	}
 	_, err = s.updateRefund(ctx, id, r, "record refund sync", func(r *Refund) ([]Event, error) {

@@ -990,6 +990,7 @@ func (s *Service) SyncPayment(ctx context.Context, id string) error {
 		"took_ms", time.Since(start).Milliseconds()}
 	if err != nil {
 		s.log.WarnContext(ctx, "store sync failed", append(attrs, "err", err)...)
+		s.recordSyncAttempt(ctx, p.ID, "", err)
 		return fmt.Errorf("sync %s to %s: %w", p.ID, p.Platform, err)
 	}
 	s.log.InfoContext(ctx, "store synced", attrs...)
@@ -1002,6 +1003,15 @@ func (s *Service) SyncPayment(ctx context.Context, id string) error {
 			Detail: detail(map[string]any{"status": p.Status, "platform": p.Platform})}}, nil
 	})
 	return err
+}
+
+// recordSyncAttempt puts a failed store sync on the payment's audit trail
+// (EventSyncAttemptFailed), so that every attempt and what the store
+// answered can be read later, not only the last one. Best effort: the sync
+// is retried whether or not this is recorded.
+func (s *Service) recordSyncAttempt(ctx context.Context, paymentID, refundID string, err error) {
+	d := map[string]any{"error": err.Error(), "permanent": IsPermanent(err)}
+	s.applyEvents(ctx, []Event{{PaymentID: paymentID, RefundID: refundID, Kind: EventSyncAttemptFailed, Source: "worker", Detail: detail(d)}})
 }
 
 // syncTarget returns the syncer and shop a payment's states go to.

@@ -761,3 +761,55 @@ func (f syncerFunc) SyncPayment(context.Context, *checkout.Shop, *checkout.Payme
 func (f syncerFunc) SyncRefund(context.Context, *checkout.Shop, *checkout.Payment, *checkout.Refund) error {
 	return f()
 }
+
+// TestSyncAttemptsRecorded: every failed attempt to tell the store is on
+// the payment's audit trail with what the store answered, and the success
+// after them; a refund's attempts are recorded with the refund.
+func TestSyncAttemptsRecorded(t *testing.T) {
+	b := setup(t)
+	ctx := t.Context()
+	answers := []error{errors.New("callback_url answered HTTP 503: \"down\""), errors.New("callback_url answered HTTP 502: \"\""), nil}
+	svc := checkout.NewService(b.db, &queue{}, checkout.Config{PublicURL: "https://bridge.example", AllowInsecureURLs: true})
+	svc.RegisterGateway(upay.New(upay.Config{SandboxURL: b.sim.APIBase()}))
+	next := 0
+	svc.RegisterSyncer(checkout.PlatformAPI, syncerFunc(func() error {
+		err := answers[next%len(answers)]
+		next++
+		return err
+	}))
+	m, _ := checkout.ParseMoney("2.000", "KWD")
+	p, _, err := svc.CreatePayment(ctx, b.shop, checkout.PlatformAPI, checkout.PaymentRequest{OrderID: "attempts-1", Amount: m}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.sim.Complete(p.GatewayRef, upaytest.Captured)
+	if _, err := svc.Confirm(ctx, p.ID, "test"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := svc.SyncPayment(ctx, p.ID); (err != nil) != (i < 2) {
+			t.Fatalf("attempt %d: %v", i, err)
+		}
+	}
+	evs, err := svc.Events(ctx, p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range evs {
+		switch e.Kind {
+		case checkout.EventSyncAttemptFailed:
+			var d map[string]any
+			if err := json.Unmarshal(e.Detail, &d); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, fmt.Sprint(d["error"]))
+		case checkout.EventSyncSucceeded:
+			got = append(got, "synced")
+		}
+	}
+	want := []string{`callback_url answered HTTP 503: "down"`, `callback_url answered HTTP 502: ""`, "synced"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("attempts %q, want %q", got, want)
+	}
+}

@@ -204,7 +204,7 @@ func viewEvent(e checkout.Event) eventView {
 // syncKinds are the events that record telling the store (or the API's
 // callback_url) about a payment or refund; a re-send from the console is
 // one too.
-var syncKinds = []string{checkout.EventSyncSucceeded, checkout.EventSyncFailed}
+var syncKinds = []string{checkout.EventSyncSucceeded, checkout.EventSyncAttemptFailed, checkout.EventSyncFailed}
 
 // paymentData is the payment page's.
 type paymentData struct {
