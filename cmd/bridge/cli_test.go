@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,7 +19,7 @@ func setEnv(t *testing.T, kv ...string) string {
 	db := "sqlite:" + filepath.Join(t.TempDir(), "b.db")
 	for _, k := range []string{"BRIDGE_ADDR", "BRIDGE_PUBLIC_URL", "BRIDGE_REDIS_URL", "BRIDGE_MASTER_KEY",
 		"UPAY_SANDBOX_URL", "UPAY_LIVE_URL", "CKO_SANDBOX_URL", "CKO_LIVE_URL", "KUPAY_URL", "BRIDGE_RECONCILE_INTERVAL", "BRIDGE_RECONCILE_AFTER",
-		"BRIDGE_SYNC_RETRY_DELAYS", "BRIDGE_WEBHOOK_CHECK_INTERVAL", "BRIDGE_ALLOW_INSECURE_URLS", "BRIDGE_SIMULATORS", "BRIDGE_LOG_FORMAT", "BRIDGE_LOG_LEVEL"} {
+		"BRIDGE_SYNC_RETRY_DELAYS", "BRIDGE_WEBHOOK_CHECK_INTERVAL", "BRIDGE_ALLOW_INSECURE_URLS", "BRIDGE_SIMULATORS", "BRIDGE_LOG_FORMAT", "BRIDGE_LOG_LEVEL", "BRIDGE_MEMORY_LIMIT"} {
 		t.Setenv(k, "")
 	}
 	t.Setenv("BRIDGE_DATABASE_URL", db)
@@ -54,6 +55,8 @@ func TestConfigErrors(t *testing.T) {
 		{[]string{"SHOPIFY_MTLS_CA_FILE", "/tmp/ca.pem"}, "SHOPIFY_MTLS_CA_FILE"},
 		{[]string{"BRIDGE_LOG_LEVEL", "loud"}, "BRIDGE_LOG_LEVEL"},
 		{[]string{"BRIDGE_MASTER_KEY", "c2hvcnQ="}, "BRIDGE_MASTER_KEY"},
+		{[]string{"BRIDGE_MEMORY_LIMIT", "lots"}, "BRIDGE_MEMORY_LIMIT"},
+		{[]string{"BRIDGE_MEMORY_LIMIT", "1MiB"}, "BRIDGE_MEMORY_LIMIT"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.env, "="), func(t *testing.T) {
@@ -67,6 +70,26 @@ func TestConfigErrors(t *testing.T) {
 				t.Fatalf("error prints the master key: %v", err)
 			}
 		})
+	}
+}
+
+// TestMemoryLimit: the soft memory limit defaults to 64 MiB and can be
+// set in any unit or turned off.
+func TestMemoryLimit(t *testing.T) {
+	for _, c := range []struct {
+		v    string
+		want int64
+	}{{"", 64 << 20}, {"128MiB", 128 << 20}, {"1GiB", 1 << 30}, {"off", 0}, {"0", 0}} {
+		setEnv(t)
+		if c.v != "" {
+			t.Setenv("BRIDGE_MEMORY_LIMIT", c.v)
+		} else {
+			os.Unsetenv("BRIDGE_MEMORY_LIMIT")
+		}
+		cfg, err := loadConfig()
+		if err != nil || cfg.memoryLimit != c.want {
+			t.Errorf("BRIDGE_MEMORY_LIMIT=%q: %d %v, want %d", c.v, cfg.memoryLimit, err, c.want)
+		}
 	}
 }
 

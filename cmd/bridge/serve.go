@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -47,6 +49,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // serve runs the roles until ctx ends. ln, when set, is used instead of
 // listening on BRIDGE_ADDR (tests).
 func (a *app) serve(ctx context.Context, role string, ln net.Listener) error {
+	if a.cfg.memoryLimit > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(a.cfg.memoryLimit)
+	}
 	metrics.RegisterPaymentStates(a.db)
 	if a.cfg.MetricsAddr != "" {
 		mctx, stop := context.WithCancel(ctx)
