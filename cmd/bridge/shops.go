@@ -46,6 +46,21 @@ func parseShopArgs(fs *flag.FlagSet, args []string, stdout io.Writer) (id string
 	return id, false, nil
 }
 
+// onShop runs a `bridge shops NAME SHOP` command: it parses args (see
+// parseShopArgs), opens the store and calls run with the shop's id.
+func onShop(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr io.Writer, run func(a *app, id string) error) error {
+	id, done, err := parseShopArgs(fs, args, stdout)
+	if done || err != nil {
+		return err
+	}
+	a, err := openStore(ctx, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	return run(a, id)
+}
+
 // shopErr words the store's refusals for the command line.
 func shopErr(cmd, id string, err error) error {
 	switch {
@@ -63,53 +78,39 @@ func shopsDisable(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		"before are still confirmed, synced to the store and refunded on request.\n"+
 		"`bridge shops enable` undoes it. The change is recorded in the shop's audit trail.", stderr)
 	reason := fs.String("reason", "", "why, for the audit trail")
-	id, done, err := parseShopArgs(fs, args, stdout)
-	if done || err != nil {
-		return err
-	}
-	a, err := openStore(ctx, stderr)
-	if err != nil {
-		return err
-	}
-	defer a.close()
-	was, err := a.db.DisableShop(ctx, id, store.ShopActor{Source: cliSource, Reason: *reason})
-	if err != nil {
-		return shopErr("shops disable", id, err)
-	}
-	if was == checkout.ShopDisabled {
-		fmt.Fprintf(stdout, "shop %s is disabled already\n", id)
+	return onShop(ctx, fs, args, stdout, stderr, func(a *app, id string) error {
+		was, err := a.db.DisableShop(ctx, id, store.ShopActor{Source: cliSource, Reason: *reason})
+		if err != nil {
+			return shopErr("shops disable", id, err)
+		}
+		if was == checkout.ShopDisabled {
+			fmt.Fprintf(stdout, "shop %s is disabled already\n", id)
+			return nil
+		}
+		fmt.Fprintf(stdout, "shop %s disabled (was %s): it refuses new payments; the payments it started are still completed\n", id, was)
 		return nil
-	}
-	fmt.Fprintf(stdout, "shop %s disabled (was %s): it refuses new payments; the payments it started are still completed\n", id, was)
-	return nil
+	})
 }
 
 func shopsEnable(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := shopFlagSet("enable", "[--reason TEXT]", "Enables a disabled shop again: it takes new payments. The change is recorded\nin the shop's audit trail.", stderr)
 	reason := fs.String("reason", "", "why, for the audit trail")
-	id, done, err := parseShopArgs(fs, args, stdout)
-	if done || err != nil {
-		return err
-	}
-	a, err := openStore(ctx, stderr)
-	if err != nil {
-		return err
-	}
-	defer a.close()
-	before, err := a.db.Shop(ctx, id)
-	if err != nil && !errors.Is(err, store.ErrUnreadableSecrets) {
-		return shopErr("shops enable", id, err)
-	}
-	to, err := a.db.EnableShop(ctx, id, store.ShopActor{Source: cliSource, Reason: *reason})
-	if err != nil {
-		return shopErr("shops enable", id, err)
-	}
-	if before.Status != checkout.ShopDisabled {
-		fmt.Fprintf(stdout, "shop %s is not disabled (it is %s)\n", id, to)
+	return onShop(ctx, fs, args, stdout, stderr, func(a *app, id string) error {
+		before, err := a.db.Shop(ctx, id)
+		if err != nil && !errors.Is(err, store.ErrUnreadableSecrets) {
+			return shopErr("shops enable", id, err)
+		}
+		to, err := a.db.EnableShop(ctx, id, store.ShopActor{Source: cliSource, Reason: *reason})
+		if err != nil {
+			return shopErr("shops enable", id, err)
+		}
+		if before.Status != checkout.ShopDisabled {
+			fmt.Fprintf(stdout, "shop %s is not disabled (it is %s)\n", id, to)
+			return nil
+		}
+		fmt.Fprintf(stdout, "shop %s enabled: it is %s and takes new payments\n", id, to)
 		return nil
-	}
-	fmt.Fprintf(stdout, "shop %s enabled: it is %s and takes new payments\n", id, to)
-	return nil
+	})
 }
 
 func shopsRemove(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -128,49 +129,42 @@ that those payments' results are still recorded; run remove again once they
 are final to erase them.`, stderr)
 	force := fs.Bool("force", false, "remove even though some payments are not final")
 	reason := fs.String("reason", "", "why, for the audit trail")
-	id, done, err := parseShopArgs(fs, args, stdout)
-	if done || err != nil {
-		return err
-	}
-	a, err := openStore(ctx, stderr)
-	if err != nil {
-		return err
-	}
-	defer a.close()
-	r, err := a.db.RemoveShop(ctx, id, *force, store.ShopActor{Source: cliSource, Reason: *reason})
-	var oe *store.OpenPaymentsError
-	if errors.As(err, &oe) {
-		var b strings.Builder
-		fmt.Fprintf(&b, "shops remove: shop %s has %d payment(s) that are not final:\n", id, oe.Count)
-		writeOpen(&b, oe.Open, oe.Count)
-		fmt.Fprintf(&b, "Disable the shop (bridge shops disable %s) so that it starts no new payment, wait until these are\n"+
-			"final (paid, failed, canceled or expired: bridge payments list --shop %s), then remove it; or remove it\n"+
-			"now with --force (the gateway account is kept until they are final).", id, id)
-		return errors.New(b.String())
-	}
-	if err != nil {
-		return shopErr("shops remove", id, err)
-	}
-	switch {
-	case r.Deleted:
-		fmt.Fprintf(stdout, "shop %s deleted: it had no payments\n", id)
-	case r.Unchanged && r.GatewayKept:
-		fmt.Fprintf(stdout, "shop %s was removed already; %d payment(s) are still open, so its gateway account is kept:\n", id, r.OpenCount)
-		writeOpen(stdout, r.Open, r.OpenCount)
-	case r.Unchanged:
-		fmt.Fprintf(stdout, "shop %s was removed already; nothing is left to erase\n", id)
-	default:
-		fmt.Fprintf(stdout, "shop %s removed: its API key, webhook secret, platform keys, saved-card tokens and domain are erased;\n"+
-			"its %d payment(s), their refunds and audit trails are kept\n", id, r.Payments)
-		if r.GatewayKept {
-			fmt.Fprintf(stdout, "%d payment(s) are still open: its gateway account is kept (sealed) so that their results are\n"+
-				"still recorded; run `bridge shops remove %s` again once they are final to erase it:\n", r.OpenCount, id)
-			writeOpen(stdout, r.Open, r.OpenCount)
-		} else {
-			fmt.Fprintln(stdout, "its gateway credentials are erased")
+	return onShop(ctx, fs, args, stdout, stderr, func(a *app, id string) error {
+		r, err := a.db.RemoveShop(ctx, id, *force, store.ShopActor{Source: cliSource, Reason: *reason})
+		var oe *store.OpenPaymentsError
+		if errors.As(err, &oe) {
+			var b strings.Builder
+			fmt.Fprintf(&b, "shops remove: shop %s has %d payment(s) that are not final:\n", id, oe.Count)
+			writeOpen(&b, oe.Open, oe.Count)
+			fmt.Fprintf(&b, "Disable the shop (bridge shops disable %s) so that it starts no new payment, wait until these are\n"+
+				"final (paid, failed, canceled or expired: bridge payments list --shop %s), then remove it; or remove it\n"+
+				"now with --force (the gateway account is kept until they are final).", id, id)
+			return errors.New(b.String())
 		}
-	}
-	return nil
+		if err != nil {
+			return shopErr("shops remove", id, err)
+		}
+		switch {
+		case r.Deleted:
+			fmt.Fprintf(stdout, "shop %s deleted: it had no payments\n", id)
+		case r.Unchanged && r.GatewayKept:
+			fmt.Fprintf(stdout, "shop %s was removed already; %d payment(s) are still open, so its gateway account is kept:\n", id, r.OpenCount)
+			writeOpen(stdout, r.Open, r.OpenCount)
+		case r.Unchanged:
+			fmt.Fprintf(stdout, "shop %s was removed already; nothing is left to erase\n", id)
+		default:
+			fmt.Fprintf(stdout, "shop %s removed: its API key, webhook secret, platform keys, saved-card tokens and domain are erased;\n"+
+				"its %d payment(s), their refunds and audit trails are kept\n", id, r.Payments)
+			if r.GatewayKept {
+				fmt.Fprintf(stdout, "%d payment(s) are still open: its gateway account is kept (sealed) so that their results are\n"+
+					"still recorded; run `bridge shops remove %s` again once they are final to erase it:\n", r.OpenCount, id)
+				writeOpen(stdout, r.Open, r.OpenCount)
+			} else {
+				fmt.Fprintln(stdout, "its gateway credentials are erased")
+			}
+		}
+		return nil
+	})
 }
 
 // writeOpen lists open payments, one a line, and how many more there are.
@@ -189,31 +183,24 @@ func shopsRotateKey(ctx context.Context, args []string, stdout, stderr io.Writer
 		"stop working at once: update the merchant's integration with both. The change\nis recorded in the shop's audit trail (without the values).", stderr)
 	reason := fs.String("reason", "", "why, for the audit trail")
 	asJSON := fs.Bool("json", false, `print {"id","api_key","webhook_secret"} as JSON`)
-	id, done, err := parseShopArgs(fs, args, stdout)
-	if done || err != nil {
+	return onShop(ctx, fs, args, stdout, stderr, func(a *app, id string) error {
+		shop, err := a.db.Shop(ctx, id)
+		if err != nil && !errors.Is(err, store.ErrUnreadableSecrets) {
+			return shopErr("shops rotate-key", id, err)
+		}
+		if shop.Platform != checkout.PlatformAPI {
+			return fmt.Errorf("shops rotate-key: shop %s is a %s shop, which has no API key: its secrets are exchanged with the store when it connects (connect it again to renew them)",
+				id, shop.Platform)
+		}
+		key, whsec := api.NewCredentials()
+		if err := a.db.RotateShopKey(ctx, id, api.HashAPIKey(key), whsec, store.ShopActor{Source: cliSource, Reason: *reason}); err != nil {
+			return shopErr("shops rotate-key", id, err)
+		}
+		if *asJSON {
+			return json.NewEncoder(stdout).Encode(map[string]string{"id": id, "api_key": key, "webhook_secret": whsec})
+		}
+		_, err = fmt.Fprintf(stdout, "shop %s has new credentials; the old API key and webhook secret no longer work\n"+
+			"api key:        %s\nwebhook secret: %s\nStore both now: they are not shown again.\n", id, key, whsec)
 		return err
-	}
-	a, err := openStore(ctx, stderr)
-	if err != nil {
-		return err
-	}
-	defer a.close()
-	shop, err := a.db.Shop(ctx, id)
-	if err != nil && !errors.Is(err, store.ErrUnreadableSecrets) {
-		return shopErr("shops rotate-key", id, err)
-	}
-	if shop.Platform != checkout.PlatformAPI {
-		return fmt.Errorf("shops rotate-key: shop %s is a %s shop, which has no API key: its secrets are exchanged with the store when it connects (connect it again to renew them)",
-			id, shop.Platform)
-	}
-	key, whsec := api.NewCredentials()
-	if err := a.db.RotateShopKey(ctx, id, api.HashAPIKey(key), whsec, store.ShopActor{Source: cliSource, Reason: *reason}); err != nil {
-		return shopErr("shops rotate-key", id, err)
-	}
-	if *asJSON {
-		return json.NewEncoder(stdout).Encode(map[string]string{"id": id, "api_key": key, "webhook_secret": whsec})
-	}
-	_, err = fmt.Fprintf(stdout, "shop %s has new credentials; the old API key and webhook secret no longer work\n"+
-		"api key:        %s\nwebhook secret: %s\nStore both now: they are not shown again.\n", id, key, whsec)
-	return err
+	})
 }
