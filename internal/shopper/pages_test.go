@@ -2,11 +2,9 @@ package shopper_test
 
 import (
 	"context"
-	"crypto/rand"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -17,12 +15,9 @@ import (
 	cdpage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/gin-gonic/gin"
-	"github.com/hibiken/asynq"
 	"github.com/jonboulle/clockwork"
 
 	"paybridge/internal/checkout"
-	"paybridge/internal/jobs"
-	"paybridge/internal/secrets"
 	"paybridge/internal/server"
 	"paybridge/internal/shopper"
 	"paybridge/internal/store"
@@ -44,29 +39,7 @@ type pagesEnv struct {
 
 func newPagesEnv(t *testing.T, cfg shopper.Config) *pagesEnv {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	key := make([]byte, 32)
-	rand.Read(key)
-	kr, err := secrets.NewKeyring(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "bridge.db"), kr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	emb, err := jobs.StartEmbedded()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(emb.Close)
-	q := jobs.NewQueue(asynq.RedisClientOpt{Addr: emb.Addr()}, jobs.Config{})
-	t.Cleanup(func() { q.Close() })
+	db, q := storeAndQueue(t)
 
 	var h http.Handler
 	var e *pagesEnv
@@ -85,7 +58,7 @@ func newPagesEnv(t *testing.T, cfg shopper.Config) *pagesEnv {
 		Gateway:    checkout.GatewayAccount{Gateway: "upay", Sandbox: true, Credentials: map[string]string{"api_key": "sk_test"}},
 		APIKeyHash: "hash-pages", WebhookSecret: "whsec_test", CreatedAt: e.clock.Now(),
 	}
-	if err := db.CreateShop(ctx, e.shop); err != nil {
+	if err := db.CreateShop(t.Context(), e.shop); err != nil {
 		t.Fatal(err)
 	}
 	e.pay = func(t *testing.T, status checkout.Status, amount checkout.Money, order string, edit ...func(*checkout.Payment)) *checkout.Payment {

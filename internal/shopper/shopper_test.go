@@ -40,7 +40,9 @@ type env struct {
 	payments map[string]string // gateway name → a payment of that gateway
 }
 
-func newEnv(t *testing.T) *env {
+// storeAndQueue opens a migrated SQLite store and an embedded queue, closed
+// at the test's end.
+func storeAndQueue(t *testing.T) (*store.DB, *jobs.Queue) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -65,6 +67,12 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(emb.Close)
 	q := jobs.NewQueue(asynq.RedisClientOpt{Addr: emb.Addr()}, jobs.Config{})
 	t.Cleanup(func() { q.Close() })
+	return db, q
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	db, q := storeAndQueue(t)
 
 	const public = "https://bridge.example"
 	svc := checkout.NewService(db, q, checkout.Config{PublicURL: public})
@@ -80,7 +88,7 @@ func newEnv(t *testing.T) *env {
 			Gateway:    checkout.GatewayAccount{Gateway: gw, Sandbox: true, Credentials: map[string]string{"api_key": "sk_test"}},
 			APIKeyHash: "hash-" + gw, WebhookSecret: "whsec_test", CreatedAt: now,
 		}
-		if err := db.CreateShop(ctx, shop); err != nil {
+		if err := db.CreateShop(t.Context(), shop); err != nil {
 			t.Fatal(err)
 		}
 		p := &checkout.Payment{
@@ -89,7 +97,7 @@ func newEnv(t *testing.T) *env {
 			Status: checkout.StatusPending, Gateway: gw, CreatedAt: now, UpdatedAt: now,
 		}
 		p.GatewayOrderID = p.ID
-		if err := db.Apply(ctx, checkout.Change{NewPayment: p}); err != nil {
+		if err := db.Apply(t.Context(), checkout.Change{NewPayment: p}); err != nil {
 			t.Fatal(err)
 		}
 		e.payments[gw] = p.ID
