@@ -149,6 +149,9 @@ func TestPaymentPageAndActions(t *testing.T) {
 		if r = b.get(page); !strings.Contains(r.body, "answered HTTP 500") {
 			t.Errorf("the failed store answer is not shown")
 		}
+		if !strings.Contains(r.body, "Store update attempt failed") || !strings.Contains(r.body, checkout.EventSyncAttemptFailed) {
+			t.Errorf("the failed attempt is not among the store updates")
+		}
 		e.callbackMu.Lock()
 		e.callbackStatus = http.StatusOK
 		e.callbackMu.Unlock()
