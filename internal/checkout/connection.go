@@ -116,7 +116,7 @@ func (s *Service) checkGateway(ctx context.Context, shop *Shop) (r CheckResult) 
 	listed := false
 	if ml, ok := g.(MethodLister); ok {
 		if _, err := ml.AccountMethods(ctx, shop.Gateway); err != nil {
-			return gatewayCheckError(caps.DisplayName, err)
+			return ClassifyGatewayError(caps.DisplayName, err)
 		}
 		listed = true
 	}
@@ -130,7 +130,7 @@ func (s *Service) checkGateway(ctx context.Context, shop *Shop) (r CheckResult) 
 		return CheckResult{Outcome: CheckOK, HTTPStatus: ge.HTTPStatus,
 			Detail: caps.DisplayName + " accepted the credentials (it knows no payment by the test reference, as expected)"}
 	}
-	r = gatewayCheckError(caps.DisplayName, err)
+	r = ClassifyGatewayError(caps.DisplayName, err)
 	if listed && r.Outcome == CheckFailed {
 		// The account's methods were read with these credentials; the
 		// gateway answers an unknown reference its own way (UPayments'
@@ -141,8 +141,12 @@ func (s *Service) checkGateway(ctx context.Context, shop *Shop) (r CheckResult) 
 	return r
 }
 
-// gatewayCheckError classifies a gateway's refusal of a connection check.
-func gatewayCheckError(display string, err error) CheckResult {
+// ClassifyGatewayError says what a gateway's error means for the
+// credentials it was called with (refused, unreachable, or failed), with a
+// detail safe to show a merchant; display is the gateway's display name.
+// Connection checks use it, and so does any page that reports a gateway
+// call to a merchant.
+func ClassifyGatewayError(display string, err error) CheckResult {
 	var ge *GatewayError
 	if !errors.As(err, &ge) {
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {

@@ -479,38 +479,26 @@ func (p *Platform) gatewayCheck(ctx context.Context, shop *checkout.Shop) CheckJ
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 	defer cancel()
 	r := p.svc.CheckGateway(ctx, shop)
-	out.OK = r.OK()
-	out.Code = map[checkout.CheckOutcome]string{checkout.CheckOK: checkOK, checkout.CheckIncomplete: checkMissing,
-		checkout.CheckRefused: checkRefused, checkout.CheckUnreachable: checkUnreachable}[r.Outcome]
-	if out.Code == "" {
-		out.Code = checkError
-	}
+	out.OK, out.Code = r.OK(), checkCode(r.Outcome)
 	if !out.OK {
 		out.Detail = r.Detail
 	}
 	return out
 }
 
-// gatewayCode classes a gateway error of a test payment.
-func gatewayCode(err error) string {
-	var ge *checkout.GatewayError
-	switch {
-	case errors.As(err, &ge) && (ge.HTTPStatus == http.StatusUnauthorized || ge.HTTPStatus == http.StatusForbidden):
+// checkCode is the page's code for a check outcome of the core's.
+func checkCode(o checkout.CheckOutcome) string {
+	switch o {
+	case checkout.CheckOK:
+		return checkOK
+	case checkout.CheckIncomplete:
+		return checkMissing
+	case checkout.CheckRefused:
 		return checkRefused
-	case errors.As(err, &ge) && ge.Temporary, errors.Is(err, context.DeadlineExceeded):
+	case checkout.CheckUnreachable:
 		return checkUnreachable
 	}
 	return checkError
-}
-
-// gatewayMessage is the merchant-safe part of a gateway error: its
-// Message, never the underlying cause (which may quote a request).
-func gatewayMessage(err error) string {
-	var ge *checkout.GatewayError
-	if errors.As(err, &ge) {
-		return ge.Message
-	}
-	return "the gateway could not be asked"
 }
 
 // shopifyCheck words a call to Shopify's API: configured tells a
@@ -613,7 +601,8 @@ func (p *Platform) testPayment(c *gin.Context) {
 		}
 		var ge *checkout.GatewayError
 		if errors.As(err, &ge) {
-			server.WriteError(c, server.Wrap(err, http.StatusBadGateway, gatewayCode(err), gatewayMessage(err)))
+			r := checkout.ClassifyGatewayError(p.gatewayName(shop.Gateway.Gateway), err)
+			server.WriteError(c, server.Wrap(err, http.StatusBadGateway, checkCode(r.Outcome), r.Detail))
 			return
 		}
 		server.WriteError(c, err)
