@@ -51,7 +51,8 @@ func (r RateLimits) rules() []ratelimit.Rule {
 	}
 }
 
-// limiter returns the rate limiter over the queue's Redis.
+// limiter returns the rate limiter over the queue's Redis, or in memory
+// when the queue is the embedded one: then this is the only process.
 func (a *app) limiter(rdb redis.UniversalClient) (*ratelimit.Limiter, error) {
-	return ratelimit.New(rdb, ratelimit.Config{Rules: a.cfg.RateLimits.rules(), Logger: a.log})
+	return ratelimit.New(rdb, ratelimit.Config{Rules: a.cfg.RateLimits.rules(), Logger: a.log, Local: a.embedded != nil})
 }

@@ -367,15 +367,24 @@ func productPrices(ps []Product) []string {
 // shopper's visit to the pay URL, tries the charge again. A new order of a
 // shop that does not take payments fails with ErrShopDisabled (wrapped).
 func (s *Service) CreatePayment(ctx context.Context, shop *Shop, platform string, req PaymentRequest, source string) (p *Payment, created bool, err error) {
+	p, _, created, err = s.CreatePaymentEvents(ctx, shop, platform, req, source)
+	return p, created, err
+}
+
+// CreatePaymentEvents is [Service.CreatePayment] that also returns, when
+// it created the payment, the audit events it wrote with it (as stored,
+// IDs set), so that an answer showing them need not read them back; for
+// a payment that existed, events is nil.
+func (s *Service) CreatePaymentEvents(ctx context.Context, shop *Shop, platform string, req PaymentRequest, source string) (p *Payment, events []Event, created bool, err error) {
 	if err := s.refuseDisabledShop(ctx, shop, req.OrderID); err != nil {
-		return nil, false, err
+		return nil, nil, false, err
 	}
 	fitted, err := s.Validate(ctx, &req)
 	if err != nil {
-		return nil, false, err
+		return nil, nil, false, err
 	}
 	if _, ok := s.gateways[shop.Gateway.Gateway]; !ok {
-		return nil, false, fmt.Errorf("%w %q for shop %s", ErrUnknownGateway, shop.Gateway.Gateway, shop.ID)
+		return nil, nil, false, fmt.Errorf("%w %q for shop %s", ErrUnknownGateway, shop.Gateway.Gateway, shop.ID)
 	}
 	lifetime := s.lifetime(shop.Gateway.Gateway)
 	if req.Options.Invoice != nil {
@@ -384,18 +393,19 @@ func (s *Service) CreatePayment(ctx context.Context, shop *Shop, platform string
 	// Refused before anything is stored or sent: a currency or an amount
 	// the gateway cannot charge exactly.
 	if err := s.CheckPayment(shop.Gateway.Gateway, req.Amount); err != nil {
-		return nil, false, err
+		return nil, nil, false, err
 	}
 	if err := s.checkOptions(shop.Gateway.Gateway, &req); err != nil {
-		return nil, false, err
+		return nil, nil, false, err
 	}
 	hash := fingerprint(&req)
 	existing, err := s.store.PaymentByOrder(ctx, shop.ID, req.OrderID)
 	switch {
 	case err == nil:
-		return s.existingPayment(ctx, shop, existing, hash)
+		p, created, err := s.existingPayment(ctx, shop, existing, hash)
+		return p, nil, created, err
 	case !errors.Is(err, ErrNotFound):
-		return nil, false, err
+		return nil, nil, false, err
 	}
 	g := s.gateways[shop.Gateway.Gateway]
 	now := s.now()
@@ -437,17 +447,18 @@ func (s *Service) CreatePayment(ctx context.Context, shop *Shop, platform string
 		// the one, ours is never shown.
 		winner, rerr := s.store.PaymentByOrder(ctx, shop.ID, req.OrderID)
 		if rerr != nil {
-			return nil, false, fmt.Errorf("create payment for order %q: %w (and reading the one stored: %w)", req.OrderID, err, rerr)
+			return nil, nil, false, fmt.Errorf("create payment for order %q: %w (and reading the one stored: %w)", req.OrderID, err, rerr)
 		}
-		return s.existingPayment(ctx, shop, winner, hash)
+		p, created, err := s.existingPayment(ctx, shop, winner, hash)
+		return p, nil, created, err
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, nil, false, err
 	}
 	if chargeErr != nil {
-		return p, true, fmt.Errorf("create %s charge for %s: %w", p.Gateway, p.ID, chargeErr)
+		return p, evs, true, fmt.Errorf("create %s charge for %s: %w", p.Gateway, p.ID, chargeErr)
 	}
-	return p, true, nil
+	return p, evs, true, nil
 }
 
 // storeTimeout bounds the write that records a charge the gateway made.

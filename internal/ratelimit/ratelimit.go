@@ -1,9 +1,10 @@
 // Package ratelimit throttles the bridge's public routes that an attacker
 // can hammer: gateway notifications, the WooCommerce connect form, the
 // Shopify install route and failed API-key authentication. Counters live in
-// Redis (the queue's: a real Redis shared by every replica, or the embedded
-// in-process one), through github.com/ulule/limiter's Redis store, so a
-// limit holds across replicas. A request over a limit is answered 429 with
+// the queue's Redis, shared by every replica, through
+// github.com/ulule/limiter's Redis store, so a limit holds across
+// replicas; a single process (the embedded queue) keeps them in memory
+// with the same library's memory store instead (Config.Local). A request over a limit is answered 429 with
 // Retry-After and nothing behind it runs.
 //
 // The limiter fails open: when Redis cannot be reached the request goes
@@ -26,6 +27,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
 	"github.com/ulule/limiter/v3"
+	memorystore "github.com/ulule/limiter/v3/drivers/store/memory"
 	redisstore "github.com/ulule/limiter/v3/drivers/store/redis"
 
 	"paybridge/internal/server"
@@ -75,6 +77,11 @@ type Config struct {
 	Prefix string
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+	// Local keeps the counters in this process's memory instead of Redis:
+	// for a bridge that is the only process (the embedded queue), where
+	// nothing needs sharing and a Redis script per request would cost a
+	// tenth of a payment's CPU. Default false: Redis.
+	Local bool
 }
 
 type rule struct {
@@ -109,8 +116,9 @@ func CheckRate(rate string) error {
 	return nil
 }
 
-// New checks every rule's rate and returns the limiter over rdb. It does
-// not need Redis yet: the store is made on first use.
+// New checks every rule's rate and returns the limiter over rdb (unused,
+// and may be nil, with cfg.Local). It does not need Redis yet: the store
+// is made on first use.
 func New(rdb redis.UniversalClient, cfg Config) (*Limiter, error) {
 	if cfg.Prefix == "" {
 		cfg.Prefix = "paybridge:rate:"
@@ -144,6 +152,10 @@ func (l *Limiter) storeFor(ctx context.Context) (limiter.Store, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.store != nil {
+		return l.store, nil
+	}
+	if l.cfg.Local {
+		l.store = memorystore.NewStoreWithOptions(limiter.StoreOptions{Prefix: l.cfg.Prefix, CleanUpInterval: limiter.DefaultCleanUpInterval})
 		return l.store, nil
 	}
 	if time.Since(l.failedAt) < retryStoreAfter {

@@ -17,7 +17,7 @@ func customerTokenAAD(shopID, gateway, customerID string) []byte {
 // gateway, or checkout.ErrNotFound.
 func (db *DB) CustomerToken(ctx context.Context, shopID, gateway, customerID string) (string, error) {
 	var sealed string
-	err := db.r.QueryRowContext(ctx, `SELECT token FROM customer_tokens WHERE shop_id = $1 AND gateway = $2 AND customer_id = $3`,
+	err := db.queryRow(ctx, `SELECT token FROM customer_tokens WHERE shop_id = $1 AND gateway = $2 AND customer_id = $3`,
 		shopID, gateway, customerID).Scan(&sealed)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", fmt.Errorf("store: customer token of %s at %s: %w", shopID, gateway, checkout.ErrNotFound)

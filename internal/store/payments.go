@@ -574,7 +574,7 @@ func (w *change) reflect() {
 	for i := range c.Events {
 		c.Events[i].ID = w.ids[i]
 		c.Events[i].PaymentID = w.evs[i].paymentID
-		c.Events[i].At = w.evs[i].at
+		c.Events[i].At = w.evs[i].at.UTC().Truncate(time.Microsecond) // as stored
 		if len(c.Events[i].Detail) == 0 {
 			c.Events[i].Detail = json.RawMessage(w.evs[i].detail)
 		}

@@ -202,7 +202,7 @@ func (db *DB) UpdateShop(ctx context.Context, s *checkout.Shop) error {
 // status, its secrets erased), so that the payments it left open can
 // still be confirmed; the lookups by API key and domain never find one.
 func (db *DB) Shop(ctx context.Context, id string) (*checkout.Shop, error) {
-	s, err := db.scanShop(db.r.QueryRowContext(ctx, `SELECT `+shopColumns+` FROM shops WHERE id = $1`, id))
+	s, err := db.scanShop(db.queryRow(ctx, `SELECT `+shopColumns+` FROM shops WHERE id = $1`, id))
 	return s, notFound(err, "shop "+id)
 }
 
@@ -213,7 +213,7 @@ func (db *DB) ShopByAPIKeyHash(ctx context.Context, hash string) (*checkout.Shop
 	if hash == "" {
 		return nil, fmt.Errorf("store: shop by API key: empty hash: %w", checkout.ErrNotFound)
 	}
-	s, err := db.scanShop(db.r.QueryRowContext(ctx, `SELECT `+shopColumns+` FROM shops WHERE api_key_hash = $1`, hash))
+	s, err := db.scanShop(db.queryRow(ctx, `SELECT `+shopColumns+` FROM shops WHERE api_key_hash = $1`, hash))
 	return s, notFound(err, "shop by API key")
 }
 
@@ -223,7 +223,7 @@ func (db *DB) ShopByDomain(ctx context.Context, platform, domain string) (*check
 	if domain == "" {
 		return nil, fmt.Errorf("store: shop by domain: empty domain: %w", checkout.ErrNotFound)
 	}
-	s, err := db.scanShop(db.r.QueryRowContext(ctx,
+	s, err := db.scanShop(db.queryRow(ctx,
 		`SELECT `+shopColumns+` FROM shops WHERE platform = $1 AND domain = $2`, platform, domain))
 	return s, notFound(err, fmt.Sprintf("%s shop %s", platform, domain))
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime"
 	"regexp"
 	"strings"
 	"sync"
@@ -104,6 +105,11 @@ func Main(m *testing.M, opts ...goleak.Option) {
 		if tr, ok := http.DefaultTransport.(*http.Transport); ok {
 			tr.CloseIdleConnections()
 		}
+		// Goroutines that a library stops from a finalizer once their
+		// owner is garbage (ulule/limiter's memory store cleaner) stop
+		// on a collection.
+		runtime.GC()
+		runtime.GC()
 		// goleak retries for a while, so goroutines that are just
 		// finishing (a closed server's connection handlers) are not
 		// reported.

@@ -299,16 +299,17 @@ func (a *API) createPayment(c *gin.Context) {
 		}
 		req.Products = append(req.Products, checkout.Product{Name: p.Name, Description: p.Description, Price: price, Quantity: p.Quantity})
 	}
-	p, created, err := a.svc.CreatePayment(c.Request.Context(), shop, checkout.PlatformAPI, req, "api")
+	p, events, created, err := a.svc.CreatePaymentEvents(c.Request.Context(), shop, checkout.PlatformAPI, req, "api")
 	if err != nil {
 		server.WriteError(c, serviceError(err))
 		return
 	}
-	status := http.StatusOK
 	if created {
-		status = http.StatusCreated
+		// A new payment's events are the ones just written.
+		c.JSON(http.StatusCreated, NewPaymentJSON(p, a.svc.PayURL(p.ID), events))
+		return
 	}
-	a.writePayment(c, status, p)
+	a.writePayment(c, http.StatusOK, p)
 }
 
 // parseSplit reads one vendor share; its amount and fixed charges are
