@@ -202,6 +202,7 @@ func (a *app) openDBChecked(ctx context.Context, check bool) error {
 	if err != nil {
 		return err
 	}
+	db.SetShopRefresh(a.cfg.ShopRefresh)
 	if err := db.Migrate(ctx); err != nil {
 		db.Close()
 		return fmt.Errorf("migrate: %w", err)

@@ -54,3 +54,19 @@ func BenchmarkPayToPaid(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCreatePaymentSerial is BenchmarkCreatePayment one request at a
+// time: its ns/op is a create's latency on an idle bridge. Run:
+//
+//	go test ./cmd/bridge -run '^$' -bench CreatePaymentSerial -benchtime 2000x
+func BenchmarkCreatePaymentSerial(b *testing.B) {
+	for _, be := range backends {
+		b.Run(be.name, func(b *testing.B) {
+			br := startBridge(b, be)
+			b.ResetTimer()
+			for i := range b.N {
+				br.create(fmt.Sprintf("serial-%d", i), "12.345", "KWD")
+			}
+		})
+	}
+}

@@ -75,6 +75,14 @@ type Config struct {
 	// GOMEMLIMIT, when set, wins. BRIDGE_MEMORY_LIMIT, default 64MiB.
 	MemoryLimit string `env:"BRIDGE_MEMORY_LIMIT" envDefault:"64MiB"`
 	memoryLimit int64
+	// ShopRefresh is how soon, on PostgreSQL, this process sees a shop
+	// changed by another (a disable or key rotation from the CLI or
+	// another replica's console): shops are kept in memory and the
+	// database's count of shop changes is read at most this often. 0 reads
+	// it on every request (a round trip each). Changes made by this process
+	// are seen at once, and on SQLite every change is. BRIDGE_SHOP_REFRESH,
+	// default 100ms.
+	ShopRefresh time.Duration `env:"BRIDGE_SHOP_REFRESH" envDefault:"100ms"`
 	// RateLimits are the limits on notifications, the connect and install
 	// routes and failed API keys (BRIDGE_RATE_*).
 	RateLimits RateLimits
@@ -124,6 +132,9 @@ func loadConfig() (*Config, error) {
 	}
 	if c.RedisURL != "" && !strings.Contains(c.RedisURL, "://") {
 		badf("BRIDGE_REDIS_URL: want redis://[user:password@]host:port[/db], rediss://… or redis-sentinel://…")
+	}
+	if c.ShopRefresh < 0 || c.ShopRefresh > time.Minute {
+		badf("BRIDGE_SHOP_REFRESH=%v: want a duration from 0 to 1m", c.ShopRefresh)
 	}
 	switch strings.ToLower(strings.TrimSpace(c.MemoryLimit)) {
 	case "0", "off", "":

@@ -167,6 +167,10 @@ func startBridgeEnv(t testing.TB, be backend, gw gatewayDriver, extra map[string
 	}
 	gw.start(t, b)
 	b.env["BRIDGE_ALLOW_INSECURE_URLS"] = "true"
+	// The tests check that a change made by the CLI (another store handle)
+	// takes effect at once; its bounded delay with the default is the store
+	// tests' (TestShopCache).
+	b.env["BRIDGE_SHOP_REFRESH"] = "0"
 	b.env["BRIDGE_RECONCILE_INTERVAL"] = "1s"
 	b.env["BRIDGE_RECONCILE_AFTER"] = "2s"
 	// Retries come at the worker's next due-task check: asynq keeps due

@@ -374,11 +374,25 @@ func TestOneConfirmPerPayment(t *testing.T) {
 			_, r := count()
 			return r == 1 && core.nCalls("confirm:p1") == 1
 		})
+		// The retry, once the first pass brings it forward, is held until
+		// the other passes are in: on a loaded machine it could otherwise
+		// finish between two of them, and a pass after it rightly starts
+		// a new confirm.
+		release := make(chan struct{})
+		core.setHook(func(ctx context.Context, key string) {
+			if key == "confirm:p1" && core.nCalls(key) == 2 {
+				select {
+				case <-release:
+				case <-ctx.Done():
+				}
+			}
+		})
 		for range 3 { // three reconcile passes while it waits an hour
 			if err := q.EnqueueConfirm(t.Context(), "p1", 0); err != nil {
 				t.Fatal(err)
 			}
 		}
+		close(release)
 		testenv.EventuallyTrue(t, 5*time.Second, "the retry to run at once", func() bool { return core.nDelivered("confirm:p1") == 1 })
 		waitIdle(t, opt)
 		if n := core.nCalls("confirm:p1"); n != 2 {

@@ -921,8 +921,9 @@ func testShopKeyRotation(t *testing.T, db *DB) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		d := *db // same connections, another keyring
+		d := *db // same connections, another keyring (and so a shop cache of its own)
 		d.kr = kr
+		d.shops = newShopCache(db.shops.trust, time.Now)
 		return &d
 	}
 	dbOld, dbRotated, dbNew := ring(oldKey), ring(newKey+","+oldKey), ring(newKey)

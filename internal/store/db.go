@@ -68,6 +68,8 @@ type DB struct {
 	// ws and rs cache the prepared statements of the hot queries on w and
 	// on r (the same cache when r is w).
 	ws, rs *stmtCache
+	// shops keeps the shops the hot lookups read (see shopCache).
+	shops *shopCache
 	// group commits concurrent [DB.Apply] calls together on SQLite; nil
 	// on PostgreSQL.
 	group *groupCommit
@@ -113,6 +115,11 @@ func Open(ctx context.Context, dsn string, kr *secrets.Keyring) (*DB, error) {
 	}
 	db.kr = kr
 	db.now = time.Now
+	trust := time.Duration(0) // SQLite: shop_version is read on every lookup
+	if db.dialect == DialectPostgres {
+		trust = versionTrust
+	}
+	db.shops = newShopCache(trust, time.Now)
 	db.ws = &stmtCache{pool: db.w}
 	db.rs = db.ws
 	if db.r != db.w {

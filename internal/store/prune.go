@@ -10,6 +10,7 @@ import (
 // finished (a WooCommerce connect form whose wc-auth never came back),
 // never for a shop with a financial record.
 func (db *DB) DeleteUnusedShop(ctx context.Context, id string) (bool, error) {
+	defer db.shopsChanged()
 	res, err := db.w.ExecContext(ctx, `DELETE FROM shops WHERE id = $1
 		AND NOT EXISTS (SELECT 1 FROM payments WHERE shop_id = $1)`, id)
 	if err != nil {

@@ -32,6 +32,7 @@ const (
 // open wraps [ErrUnreadableSecrets] (the fields that changed cannot be
 // told).
 func (db *DB) SetShopCredentials(ctx context.Context, id string, creds map[string]string, by ShopActor) (changed bool, err error) {
+	defer db.shopsChanged()
 	if err := by.check("set the credentials of shop " + id); err != nil {
 		return false, err
 	}

@@ -145,6 +145,7 @@ func (db *DB) scanShopRow(sc rowScanner) (*checkout.Shop, error) {
 // error wrapping [checkout.ErrDuplicate] when the id, the API key hash or
 // the (platform, domain) pair is taken.
 func (db *DB) CreateShop(ctx context.Context, s *checkout.Shop) error {
+	defer db.shopsChanged()
 	r, err := db.encodeShop(s)
 	if err != nil {
 		return fmt.Errorf("store: create shop: %w", err)
@@ -173,6 +174,7 @@ func (db *DB) CreateShop(ctx context.Context, s *checkout.Shop) error {
 // [DB.RemoveShop] erased) and [checkout.ErrDuplicate] when the new API key
 // hash or domain is taken.
 func (db *DB) UpdateShop(ctx context.Context, s *checkout.Shop) error {
+	defer db.shopsChanged()
 	r, err := db.encodeShop(s)
 	if err != nil {
 		return fmt.Errorf("store: update shop: %w", err)
@@ -202,7 +204,9 @@ func (db *DB) UpdateShop(ctx context.Context, s *checkout.Shop) error {
 // status, its secrets erased), so that the payments it left open can
 // still be confirmed; the lookups by API key and domain never find one.
 func (db *DB) Shop(ctx context.Context, id string) (*checkout.Shop, error) {
-	s, err := db.scanShop(db.queryRow(ctx, `SELECT `+shopColumns+` FROM shops WHERE id = $1`, id))
+	s, err := db.cachedShop(ctx, "id\x00"+id, func() (*checkout.Shop, error) {
+		return db.scanShop(db.queryRow(ctx, `SELECT `+shopColumns+` FROM shops WHERE id = $1`, id))
+	})
 	return s, notFound(err, "shop "+id)
 }
 
@@ -213,7 +217,9 @@ func (db *DB) ShopByAPIKeyHash(ctx context.Context, hash string) (*checkout.Shop
 	if hash == "" {
 		return nil, fmt.Errorf("store: shop by API key: empty hash: %w", checkout.ErrNotFound)
 	}
-	s, err := db.scanShop(db.queryRow(ctx, `SELECT `+shopColumns+` FROM shops WHERE api_key_hash = $1`, hash))
+	s, err := db.cachedShop(ctx, "key\x00"+hash, func() (*checkout.Shop, error) {
+		return db.scanShop(db.queryRow(ctx, `SELECT `+shopColumns+` FROM shops WHERE api_key_hash = $1`, hash))
+	})
 	return s, notFound(err, "shop by API key")
 }
 
@@ -223,8 +229,10 @@ func (db *DB) ShopByDomain(ctx context.Context, platform, domain string) (*check
 	if domain == "" {
 		return nil, fmt.Errorf("store: shop by domain: empty domain: %w", checkout.ErrNotFound)
 	}
-	s, err := db.scanShop(db.queryRow(ctx,
-		`SELECT `+shopColumns+` FROM shops WHERE platform = $1 AND domain = $2`, platform, domain))
+	s, err := db.cachedShop(ctx, "domain\x00"+platform+"\x00"+domain, func() (*checkout.Shop, error) {
+		return db.scanShop(db.queryRow(ctx,
+			`SELECT `+shopColumns+` FROM shops WHERE platform = $1 AND domain = $2`, platform, domain))
+	})
 	return s, notFound(err, fmt.Sprintf("%s shop %s", platform, domain))
 }
 
@@ -484,6 +492,7 @@ func eventDetail(by ShopActor, extra map[string]any) json.RawMessage {
 // status before and after; equal when there was nothing to do.
 func (db *DB) setShopStatus(ctx context.Context, id, what, kind string, by ShopActor,
 	next func(cur checkout.ShopStatus, settings string) (checkout.ShopStatus, error)) (from, to checkout.ShopStatus, err error) {
+	defer db.shopsChanged()
 	if err := by.check(what + " shop " + id); err != nil {
 		return "", "", err
 	}
@@ -603,6 +612,7 @@ func (db *DB) ShopEvents(ctx context.Context, shopID string) ([]ShopEvent, error
 // audit event without either value. A removed shop is an error wrapping
 // [ErrShopRemoved]; an unknown one wraps [checkout.ErrNotFound].
 func (db *DB) RotateShopKey(ctx context.Context, id, apiKeyHash, webhookSecret string, by ShopActor) error {
+	defer db.shopsChanged()
 	if err := by.check("rotate the key of shop " + id); err != nil {
 		return err
 	}
@@ -716,6 +726,7 @@ type ShopRemoval struct {
 // removed shop with nothing left to erase changes nothing. An unknown shop
 // is an error wrapping [checkout.ErrNotFound].
 func (db *DB) RemoveShop(ctx context.Context, id string, force bool, by ShopActor) (*ShopRemoval, error) {
+	defer db.shopsChanged()
 	if err := by.check("remove shop " + id); err != nil {
 		return nil, err
 	}
