@@ -79,9 +79,11 @@ func testShopCache(t *testing.T, kind string, elsewhere bool, a, writer *DB) {
 		t.Fatal(err)
 	}
 	lookups := map[string]func() (*checkout.Shop, error){
-		"id":     func() (*checkout.Shop, error) { return a.Shop(ctx, "shop_c") },
-		"key":    func() (*checkout.Shop, error) { return a.ShopByAPIKeyHash(ctx, "hash-c") },
-		"domain": func() (*checkout.Shop, error) { return a.ShopByDomain(ctx, checkout.PlatformShopify, "c.myshopify.com") },
+		"id":  func() (*checkout.Shop, error) { return a.Shop(ctx, "shop_c") },
+		"key": func() (*checkout.Shop, error) { return a.ShopByAPIKeyHash(ctx, "hash-c") },
+		"domain": func() (*checkout.Shop, error) {
+			return a.ShopByDomain(ctx, checkout.PlatformShopify, "c.myshopify.com")
+		},
 	}
 	// see checks every lookup finds what want says, after letting the
 	// change reach a (at once, but for another process on PostgreSQL).
