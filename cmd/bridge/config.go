@@ -75,12 +75,11 @@ type Config struct {
 	// GOMEMLIMIT, when set, wins. BRIDGE_MEMORY_LIMIT, default 64MiB.
 	MemoryLimit string `env:"BRIDGE_MEMORY_LIMIT" envDefault:"64MiB"`
 	memoryLimit int64
-	// ShopRefresh is how soon, on PostgreSQL, this process sees a shop
-	// changed by another (a disable or key rotation from the CLI or
-	// another replica's console): shops are kept in memory and the
-	// database's count of shop changes is read at most this often. 0 reads
-	// it on every request (a round trip each). Changes made by this process
-	// are seen at once, and on SQLite every change is. BRIDGE_SHOP_REFRESH,
+	// ShopRefresh is how soon this process sees a shop changed by another
+	// (a disable or key rotation from the CLI or another replica's
+	// console): shops are kept in memory and the database's count of shop
+	// changes is read at most this often. 0 reads it on every request.
+	// Changes made by this process are seen at once. BRIDGE_SHOP_REFRESH,
 	// default 100ms.
 	ShopRefresh time.Duration `env:"BRIDGE_SHOP_REFRESH" envDefault:"100ms"`
 	// RateLimits are the limits on notifications, the connect and install

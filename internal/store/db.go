@@ -115,11 +115,7 @@ func Open(ctx context.Context, dsn string, kr *secrets.Keyring) (*DB, error) {
 	}
 	db.kr = kr
 	db.now = time.Now
-	trust := time.Duration(0) // SQLite: shop_version is read on every lookup
-	if db.dialect == DialectPostgres {
-		trust = versionTrust
-	}
-	db.shops = newShopCache(trust, time.Now)
+	db.shops = newShopCache(versionTrust, time.Now)
 	db.ws = &stmtCache{pool: db.w}
 	db.rs = db.ws
 	if db.r != db.w {

@@ -20,14 +20,13 @@ import (
 //
 // It is right because the database says when shops changed: a trigger on
 // shops counts every change in shop_version (migration 11). A lookup reads
-// that count, and when it moved, forgets every shop it keeps. On SQLite
-// the count is read on every lookup: it is one row, read from this
-// process's own file, and a change made by any process (the CLI, a
-// console of another bridge) is seen at once. On PostgreSQL that read is
-// a round trip, the very cost the cache saves, so a count read less than
-// [versionTrust] ago is trusted: a change made by another process is seen
-// within that time, one made by this process at once (its writes forget
-// the shops themselves, [DB.shopsChanged]).
+// that count, and when it moved, forgets every shop it keeps. Reading it
+// is a query (a round trip on PostgreSQL; on SQLite through database/sql
+// it costs about what the shop's own row did), so a read less than
+// SetShopRefresh ago (default [versionTrust]) is trusted: a change made by
+// another process (the CLI, another replica) is seen within that time, one
+// made by this process at once (its writes forget the shops themselves,
+// [DB.shopsChanged]).
 //
 // The bounded LRU is hashicorp/golang-lru's; its expirable variant starts
 // a goroutine per cache that never stops, so an entry's age is checked
@@ -55,7 +54,8 @@ const (
 	// shopCacheSize bounds the shops kept (each up to three times: by id,
 	// by API key or domain).
 	shopCacheSize = 4096
-	// versionTrust is how long PostgreSQL's shop_version read is trusted.
+	// versionTrust is how long a read of shop_version is trusted by
+	// default.
 	versionTrust = 100 * time.Millisecond
 	// maxShopAge is the longest a shop is kept whatever the count says.
 	maxShopAge = time.Minute
@@ -115,16 +115,11 @@ func (db *DB) cachedShop(ctx context.Context, key string, load func() (*checkout
 	return s, nil
 }
 
-// SetShopRefresh sets how long, on PostgreSQL, a read of the shops'
-// change count is trusted: a shop changed by another process (the CLI,
-// another replica) is seen by this one within d; 0 reads the count on
-// every lookup, a round trip each. Default 100 ms. SQLite reads it on
-// every lookup whatever d is (a read of its own file). Call it before the
-// store is used.
+// SetShopRefresh sets how long a read of the shops' change count is
+// trusted: a shop changed by another process (the CLI, another replica)
+// is seen by this one within d; 0 reads the count on every lookup.
+// Default 100 ms.
 func (db *DB) SetShopRefresh(d time.Duration) {
-	if db.dialect != DialectPostgres {
-		return
-	}
 	c := db.shops
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -26,16 +26,19 @@ func (c *fakeClock) Add(d time.Duration) {
 
 // TestShopCache checks that the shops kept in memory never hide a change:
 // one made through the same handle is seen at once; one made by another
-// process (a second handle on the same database) at once on SQLite and
-// once the PostgreSQL count read is no longer trusted.
+// process (a second handle on the same database) once the count read is no
+// longer trusted.
 func TestShopCache(t *testing.T) {
 	t.Parallel()
 	for _, kind := range []string{"sqlite", "postgres"} {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
-			for _, elsewhere := range []bool{false, true} {
-				name := map[bool]string{false: "here", true: "elsewhere"}[elsewhere]
-				t.Run(name, func(t *testing.T) {
+			for _, mode := range []struct {
+				name      string
+				elsewhere bool          // the changes come through another handle
+				refresh   time.Duration // SetShopRefresh; -1 leaves the default
+			}{{"here", false, -1}, {"elsewhere", true, -1}, {"elsewhere, refresh 0", true, 0}} {
+				t.Run(mode.name, func(t *testing.T) {
 					t.Parallel()
 					dsn := sqliteDSN(t)
 					if kind == "postgres" {
@@ -43,10 +46,15 @@ func TestShopCache(t *testing.T) {
 					}
 					a := openMigrated(t, dsn)
 					writer := a
-					if elsewhere {
+					if mode.elsewhere {
 						writer = openWith(t, dsn, a)
 					}
-					testShopCache(t, kind, elsewhere, a, writer)
+					if mode.refresh >= 0 {
+						a.SetShopRefresh(mode.refresh)
+					}
+					// Only a change from elsewhere with a trusted count needs
+					// the clock moved on to be seen.
+					testShopCache(t, mode.elsewhere && mode.refresh != 0, a, writer)
 				})
 			}
 		})
@@ -64,7 +72,9 @@ func openWith(t *testing.T, dsn string, db *DB) *DB {
 	return b
 }
 
-func testShopCache(t *testing.T, kind string, elsewhere bool, a, writer *DB) {
+// testShopCache makes changes through writer and looks them up through a;
+// late says a sees them only once its count read is no longer trusted.
+func testShopCache(t *testing.T, late bool, a, writer *DB) {
 	ctx := ctxT(t)
 	clock := &fakeClock{t: time.Now()}
 	a.shops.now = clock.Now
@@ -86,10 +96,10 @@ func testShopCache(t *testing.T, kind string, elsewhere bool, a, writer *DB) {
 		},
 	}
 	// see checks every lookup finds what want says, after letting the
-	// change reach a (at once, but for another process on PostgreSQL).
+	// change reach a.
 	see := func(step string, want func(*checkout.Shop, error) error) {
 		t.Helper()
-		if elsewhere && kind == "postgres" {
+		if late {
 			clock.Add(versionTrust)
 		}
 		for name, get := range lookups {
@@ -126,14 +136,14 @@ func testShopCache(t *testing.T, kind string, elsewhere bool, a, writer *DB) {
 		t.Fatalf("unknown key: %v", err)
 	}
 
-	// Another process on PostgreSQL: within the trusted time, memory
-	// answers (the reason for the cache); afterwards the change shows.
+	// Another process: within the trusted time, memory answers (the
+	// reason for the cache); afterwards the change shows.
 	upd := *s
 	upd.Settings = map[string]string{"locale": "ar"}
 	if err := writer.UpdateShop(ctx, &upd); err != nil {
 		t.Fatal(err)
 	}
-	if elsewhere && kind == "postgres" {
+	if late {
 		if g, err := a.Shop(ctx, "shop_c"); err != nil || g.Settings["locale"] != "en" {
 			t.Fatalf("within the trusted time: %v %v", g, err)
 		}
@@ -176,7 +186,7 @@ func testShopCache(t *testing.T, kind string, elsewhere bool, a, writer *DB) {
 	if err := writer.RotateShopKey(ctx, "shop_c", "hash-new", "whsec_new", cli); err != nil {
 		t.Fatal(err)
 	}
-	if elsewhere && kind == "postgres" {
+	if late {
 		clock.Add(versionTrust)
 	}
 	if _, err := a.ShopByAPIKeyHash(ctx, "hash-c"); !errors.Is(err, checkout.ErrNotFound) {
@@ -188,7 +198,7 @@ func testShopCache(t *testing.T, kind string, elsewhere bool, a, writer *DB) {
 	if _, err := writer.RemoveShop(ctx, "shop_c", true, cli); err != nil {
 		t.Fatal(err)
 	}
-	if elsewhere && kind == "postgres" {
+	if late {
 		clock.Add(versionTrust)
 	}
 	if _, err := a.ShopByAPIKeyHash(ctx, "hash-new"); !errors.Is(err, checkout.ErrNotFound) {
