@@ -173,6 +173,12 @@ type Store interface {
 	Apply(ctx context.Context, c Change) error
 	Payment(ctx context.Context, id string) (*Payment, error)
 	PaymentByOrder(ctx context.Context, shopID, orderID string) (*Payment, error)
+	// PaymentByOrderWithToken is PaymentByOrder and, when customerID is
+	// not "", CustomerToken of the shop's customer at gateway, in one read
+	// (what a create needs before it charges). err is PaymentByOrder's;
+	// token and tokenErr are CustomerToken's (tokenErr wraps ErrNotFound
+	// when customerID is "").
+	PaymentByOrderWithToken(ctx context.Context, shopID, orderID, gateway, customerID string) (p *Payment, token string, tokenErr, err error)
 	Events(ctx context.Context, paymentID string) ([]Event, error)
 	// OpenPayments lists payments not in a final status whose last update is
 	// older than before, least recently checked first.

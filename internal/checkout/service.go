@@ -399,7 +399,14 @@ func (s *Service) CreatePaymentEvents(ctx context.Context, shop *Shop, platform 
 		return nil, nil, false, err
 	}
 	hash := fingerprint(&req)
-	existing, err := s.store.PaymentByOrder(ctx, shop.ID, req.OrderID)
+	g := s.gateways[shop.Gateway.Gateway]
+	// The order's payment, and the token of a customer whose saved cards
+	// the page shows, in one read.
+	customer := ""
+	if wantsCustomerToken(g, req.Customer.UniqueID) {
+		customer = req.Customer.UniqueID
+	}
+	existing, token, tokenErr, err := s.store.PaymentByOrderWithToken(ctx, shop.ID, req.OrderID, shop.Gateway.Gateway, customer)
 	switch {
 	case err == nil:
 		p, created, err := s.existingPayment(ctx, shop, existing, hash)
@@ -407,7 +414,6 @@ func (s *Service) CreatePaymentEvents(ctx context.Context, shop *Shop, platform 
 	case !errors.Is(err, ErrNotFound):
 		return nil, nil, false, err
 	}
-	g := s.gateways[shop.Gateway.Gateway]
 	now := s.now()
 	p = &Payment{
 		ID: NewID("pay"), ShopID: shop.ID, Platform: platform, OrderID: req.OrderID,
@@ -428,7 +434,9 @@ func (s *Service) CreatePaymentEvents(ctx context.Context, shop *Shop, platform 
 	// merchant's retry creates the payment afresh.
 	evs := []Event{{PaymentID: p.ID, At: now, Kind: EventCreated, To: string(StatusCreated), Source: source,
 		Detail: createdDetail(p, fitted)}}
-	evs = append(evs, s.attachCustomerToken(ctx, shop, g, p)...)
+	if customer != "" {
+		evs = append(evs, s.useCustomerToken(ctx, shop, g, p, token, tokenErr)...)
+	}
 	charge, chargeErr := g.CreatePayment(ctx, shop.Gateway, p, s.URLs(p))
 	p.CustomerToken = ""
 	if chargeErr != nil {
@@ -551,11 +559,24 @@ const EventCustomerTokenFailed = "customer_token_failed"
 // and the audit event it returns says why (the caller writes it); the
 // payment itself goes ahead.
 func (s *Service) attachCustomerToken(ctx context.Context, shop *Shop, g Gateway, p *Payment) []Event {
-	tg, ok := g.(CustomerTokener)
-	if !ok || p.Customer.UniqueID == "" || !declared(g).SavedCards {
+	if !wantsCustomerToken(g, p.Customer.UniqueID) {
 		return nil
 	}
 	tok, err := s.store.CustomerToken(ctx, shop.ID, p.Gateway, p.Customer.UniqueID)
+	return s.useCustomerToken(ctx, shop, g, p, tok, err)
+}
+
+// wantsCustomerToken says whether a payment of the customer the store
+// knows as customerID ("" for none) on g goes with a saved-card token.
+func wantsCustomerToken(g Gateway, customerID string) bool {
+	_, ok := g.(CustomerTokener)
+	return ok && customerID != "" && declared(g).SavedCards
+}
+
+// useCustomerToken is attachCustomerToken from the token read (tok, or
+// err), for a payment that wantsCustomerToken.
+func (s *Service) useCustomerToken(ctx context.Context, shop *Shop, g Gateway, p *Payment, tok string, err error) []Event {
+	tg := g.(CustomerTokener)
 	if err == nil {
 		p.CustomerToken = tok
 		return nil

@@ -100,6 +100,9 @@ type Limiter struct {
 	store    limiter.Store
 	failedAt time.Time // the last failed attempt to make the store
 	lastWarn time.Time
+	// suspects are the keys of Failures rules with a failure seen here,
+	// until when (see suspect).
+	suspects map[string]time.Time
 }
 
 // retryStoreAfter is how long after a failed attempt to reach Redis
@@ -208,9 +211,11 @@ func (l *Limiter) Handler(c *gin.Context) {
 		}
 		var lc limiter.Context
 		if len(r.Failures) > 0 {
-			lc, err = store.Peek(ctx, key, r.rate)
-			if err == nil && lc.Remaining <= 0 {
-				lc.Reached = true
+			if l.suspect(key) {
+				lc, err = store.Peek(ctx, key, r.rate)
+				if err == nil && lc.Remaining <= 0 {
+					lc.Reached = true
+				}
 			}
 			after, keys = append(after, r), append(keys, key)
 		} else {
@@ -228,6 +233,7 @@ func (l *Limiter) Handler(c *gin.Context) {
 	c.Next()
 	for i, r := range after {
 		if slices.Contains(r.Failures, c.Writer.Status()) {
+			l.markSuspect(keys[i], r.rate.Period)
 			store, err := l.storeFor(ctx)
 			if err == nil {
 				_, err = store.Increment(context.WithoutCancel(ctx), keys[i], 1, r.rate)
@@ -237,6 +243,59 @@ func (l *Limiter) Handler(c *gin.Context) {
 			}
 		}
 	}
+}
+
+// maxSuspects bounds the keys a limiter remembers failures of; past it,
+// every request of a Failures rule is checked in Redis.
+const maxSuspects = 100_000
+
+// suspect says whether a request of a Failures rule's key must be checked
+// against the shared counter: only when this process has seen one of the
+// key's requests fail within the rule's period (or keeps too many keys to
+// tell). A request whose address never failed here needs no Redis round
+// trip, which is every request of a merchant with the right key. The
+// cost: an address over the limit through failures at other replicas gets
+// one more attempt at each replica where it has not failed yet, which is
+// then counted, so at most one attempt per replica and period above the
+// limit. With Config.Local the counters are in memory and always checked.
+func (l *Limiter) suspect(key string) bool {
+	if l.cfg.Local {
+		return true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.suspects == nil {
+		return false
+	}
+	if len(l.suspects) >= maxSuspects {
+		return true
+	}
+	until, ok := l.suspects[key]
+	return ok && time.Now().Before(until)
+}
+
+// markSuspect remembers that a request of key failed, for period.
+func (l *Limiter) markSuspect(key string, period time.Duration) {
+	if l.cfg.Local {
+		return
+	}
+	now := time.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.suspects == nil {
+		l.suspects = map[string]time.Time{}
+	}
+	if len(l.suspects) >= maxSuspects {
+		for k, until := range l.suspects {
+			if now.After(until) {
+				delete(l.suspects, k)
+			}
+		}
+		if len(l.suspects) >= maxSuspects {
+			return // suspect answers true for every key until some expire
+		}
+	}
+	l.suspects[key] = now.Add(period)
 }
 
 func (l *Limiter) refuse(c *gin.Context, r *rule, lc limiter.Context) {

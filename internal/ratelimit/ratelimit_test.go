@@ -140,8 +140,22 @@ func TestLimits(t *testing.T) {
 			// local limiter's are its own.
 			l2, _ := New(rdb, Config{Rules: rules(), Prefix: "test:" + t.Name() + ":", Local: local})
 			want := map[bool]int{false: 429, true: 200}[local]
-			if w := do(engine(t, l2), "POST", "/notify/upay/pay_a", "203.0.113.3", ""); w.Code != want {
+			e2 := engine(t, l2)
+			if w := do(e2, "POST", "/notify/upay/pay_a", "203.0.113.3", ""); w.Code != want {
 				t.Fatalf("the other limiter answered pay_a %d, want %d", w.Code, want)
+			}
+			// Failed keys: a replica checks the shared count only for an
+			// address that failed there, so the over-limit address gets one
+			// attempt at the second replica (counted), then is refused.
+			if !local {
+				if w := do(e2, "GET", "/api/v1/payments/p", "198.51.100.1", "Bearer wrong"); w.Code != 401 {
+					t.Fatalf("the over-limit address's first attempt at another replica: %d", w.Code)
+				}
+				for _, auth := range []string{"Bearer wrong", "Bearer good"} {
+					if w := do(e2, "GET", "/api/v1/payments/p", "198.51.100.1", auth); w.Code != 429 {
+						t.Fatalf("then, with %q: %d", auth, w.Code)
+					}
+				}
 			}
 		})
 	}

@@ -16,16 +16,42 @@ func customerTokenAAD(shopID, gateway, customerID string) []byte {
 // CustomerToken returns the saved-card token of a shop's customer at a
 // gateway, or checkout.ErrNotFound.
 func (db *DB) CustomerToken(ctx context.Context, shopID, gateway, customerID string) (string, error) {
-	var sealed string
+	var sealed sql.NullString
 	err := db.queryRow(ctx, `SELECT token FROM customer_tokens WHERE shop_id = $1 AND gateway = $2 AND customer_id = $3`,
 		shopID, gateway, customerID).Scan(&sealed)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", fmt.Errorf("store: customer token of %s at %s: %w", shopID, gateway, checkout.ErrNotFound)
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return "", fmt.Errorf("store: customer token of %s at %s: %w", shopID, gateway, err)
 	}
-	b, err := db.kr.Open(sealed, customerTokenAAD(shopID, gateway, customerID))
+	return db.openCustomerToken(shopID, gateway, customerID, sealed)
+}
+
+// PaymentByOrderWithToken is [DB.PaymentByOrder] and, when customerID is
+// not "", [DB.CustomerToken], in one read: the ids are asked for first,
+// and the payment's row read only when the order has one (a create's
+// retry). err is PaymentByOrder's; token and tokenErr are CustomerToken's
+// (tokenErr wraps checkout.ErrNotFound when customerID is "").
+func (db *DB) PaymentByOrderWithToken(ctx context.Context, shopID, orderID, gateway, customerID string) (p *checkout.Payment, token string, tokenErr, err error) {
+	var id, sealed sql.NullString
+	err = db.queryRow(ctx, `SELECT (SELECT id FROM payments WHERE shop_id = $1 AND order_id = $2),
+		(SELECT token FROM customer_tokens WHERE shop_id = $1 AND gateway = $3 AND customer_id = $4 AND $4 <> '')`,
+		shopID, orderID, gateway, customerID).Scan(&id, &sealed)
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("store: payment for shop %s order %s: %w", shopID, orderID, err)
+	}
+	token, tokenErr = db.openCustomerToken(shopID, gateway, customerID, sealed)
+	if !id.Valid {
+		return nil, token, tokenErr, fmt.Errorf("store: payment for shop %s order %s: %w", shopID, orderID, checkout.ErrNotFound)
+	}
+	p, err = db.PaymentByOrder(ctx, shopID, orderID)
+	return p, token, tokenErr, err
+}
+
+// openCustomerToken opens a customer token as read (NULL: none).
+func (db *DB) openCustomerToken(shopID, gateway, customerID string, sealed sql.NullString) (string, error) {
+	if !sealed.Valid {
+		return "", fmt.Errorf("store: customer token of %s at %s: %w", shopID, gateway, checkout.ErrNotFound)
+	}
+	b, err := db.kr.Open(sealed.String, customerTokenAAD(shopID, gateway, customerID))
 	if err != nil {
 		return "", fmt.Errorf("store: customer token of %s at %s: %w: %w", shopID, gateway, ErrUnreadableSecrets, err)
 	}

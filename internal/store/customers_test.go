@@ -53,3 +53,45 @@ func TestCustomerTokens(t *testing.T) {
 		})
 	}
 }
+
+// A create's one read: the order's payment and the customer's token, each
+// found or not, on every backend.
+func TestPaymentByOrderWithToken(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			db := b.open(t)
+			ctx := ctxT(t)
+			mustShop(t, db, "shop_a")
+			if err := db.Apply(ctx, checkout.Change{NewPayment: basicPayment("shop_a", "pay_1", "order-1")}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.PutCustomerToken(ctx, "shop_a", "upay", "cust-1", "1234567890123456"); err != nil {
+				t.Fatal(err)
+			}
+			for _, tc := range []struct {
+				order, gateway, customer string
+				payment, token           string // "" for none
+			}{
+				{"order-1", "upay", "cust-1", "pay_1", "1234567890123456"},
+				{"order-2", "upay", "cust-1", "", "1234567890123456"},
+				{"order-1", "upay", "cust-2", "pay_1", ""},
+				{"order-2", "cko", "cust-1", "", ""},
+				{"order-2", "upay", "", "", ""}, // no customer: no token asked for
+			} {
+				p, tok, tokErr, err := db.PaymentByOrderWithToken(ctx, "shop_a", tc.order, tc.gateway, tc.customer)
+				switch {
+				case tc.payment == "" && !errors.Is(err, checkout.ErrNotFound):
+					t.Errorf("%+v: payment err %v, want not found", tc, err)
+				case tc.payment != "" && (err != nil || p.ID != tc.payment):
+					t.Errorf("%+v: payment %v %v", tc, p, err)
+				}
+				switch {
+				case tc.token == "" && (!errors.Is(tokErr, checkout.ErrNotFound) || tok != ""):
+					t.Errorf("%+v: token %q %v, want not found", tc, tok, tokErr)
+				case tc.token != "" && (tokErr != nil || tok != tc.token):
+					t.Errorf("%+v: token %q %v", tc, tok, tokErr)
+				}
+			}
+		})
+	}
+}
