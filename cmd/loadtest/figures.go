@@ -281,18 +281,22 @@ func (r *runner) p1(ctx context.Context, d *deployment, base *baseline, fl *floo
 	closed := func(clients int) pair {
 		var br, bl, fr []float64
 		c := newClient(clients)
-		for range cfg.reps {
+		for rep := range cfg.reps {
 			s := closedLoop(ctx, c, clients, cfg.duration, cfg.maxRequests, createReq(d, d.shop, nil))
 			br = append(br, s.rate())
 			r.noteFailures(res, "P1 bridge", s)
 			s = closedLoop(ctx, c, clients, cfg.duration, cfg.maxRequests, base.req(d.merchant.url))
 			bl = append(bl, s.rate())
 			r.noteFailures(res, "P1 baseline", s)
+			floorRate := "-"
 			if fl != nil {
 				s = closedLoop(ctx, c, clients, cfg.duration, cfg.maxRequests, fl.req(d.merchant.url))
 				fr = append(fr, s.rate())
 				r.noteFailures(res, "P1 floor", s)
+				floorRate = f0(s.rate())
 			}
+			r.log("%s: P1 %d clients, gateway %v, repetition %d: bridge %s, baseline %s, floor %s req/s", d.kind, clients, gw.lat.Delay(),
+				rep+1, f0(br[rep]), f0(bl[rep]), floorRate)
 		}
 		return pair{median(br), median(bl), median(fr)}
 	}
