@@ -23,14 +23,24 @@ import (
 	"paybridge/internal/upay/upaytest"
 )
 
-// pair is a bridge figure beside its baseline's.
-type pair struct{ bridge, base float64 }
+// pair is a bridge figure beside its baseline's and, for P1's
+// throughputs, the floor's (0 when not measured).
+type pair struct{ bridge, base, floor float64 }
 
 func (p pair) ratio() float64 {
 	if p.base == 0 {
 		return 0
 	}
 	return p.bridge / p.base
+}
+
+// floorRatio is the floor's figure ÷ the baseline's: what the durable
+// write alone leaves of the baseline.
+func (p pair) floorRatio() float64 {
+	if p.base == 0 {
+		return 0
+	}
+	return p.floor / p.base
 }
 
 // results are one stack's figures. A figure that could not be measured
@@ -229,7 +239,19 @@ func (r *runner) measureStack(ctx context.Context, kind string) (*results, error
 		run  func() error
 	}{
 		{"P5", func() error { r.p5(ctx, d, res); return nil }},
-		{"P1", func() error { r.p1(ctx, d, base, res, d.gw); return nil }},
+		{"P1", func() error {
+			// The floor is open on this deployment's database for P1
+			// only, and closed before the next figure.
+			fl, err := startFloor(ctx, d.gw.sim.APIBase(), charges[len(charges)-1], d.dbURL, d.shop.id)
+			if err != nil {
+				res.note("P1 floor: %v", err)
+				fl = nil
+			} else {
+				defer fl.close()
+			}
+			r.p1(ctx, d, base, fl, res, d.gw)
+			return nil
+		}},
 		{"P2", func() error { return r.p2(ctx, d, res) }},
 		{"P3", func() error { return r.p3(ctx, d, res) }},
 		{"P6", func() error { return r.p6(ctx, d, res) }},
@@ -252,21 +274,31 @@ func (r *runner) measureStack(ctx context.Context, kind string) (*results, error
 	return res, nil
 }
 
-// p1 measures creates, bridge and baseline interleaved.
-func (r *runner) p1(ctx context.Context, d *deployment, base *baseline, res *results, gw *gateway) {
+// p1 measures creates, bridge, baseline and floor (fl, unless nil)
+// interleaved in each repetition.
+func (r *runner) p1(ctx context.Context, d *deployment, base *baseline, fl *floor, res *results, gw *gateway) {
 	cfg := r.cfg
 	closed := func(clients int) pair {
-		var br, bl []float64
+		var br, bl, fr []float64
 		c := newClient(clients)
-		for range cfg.reps {
+		for rep := range cfg.reps {
 			s := closedLoop(ctx, c, clients, cfg.duration, cfg.maxRequests, createReq(d, d.shop, nil))
 			br = append(br, s.rate())
 			r.noteFailures(res, "P1 bridge", s)
 			s = closedLoop(ctx, c, clients, cfg.duration, cfg.maxRequests, base.req(d.merchant.url))
 			bl = append(bl, s.rate())
 			r.noteFailures(res, "P1 baseline", s)
+			floorRate := "-"
+			if fl != nil {
+				s = closedLoop(ctx, c, clients, cfg.duration, cfg.maxRequests, fl.req(d.merchant.url))
+				fr = append(fr, s.rate())
+				r.noteFailures(res, "P1 floor", s)
+				floorRate = f0(s.rate())
+			}
+			r.log("%s: P1 %d clients, gateway %v, repetition %d: bridge %s, baseline %s, floor %s req/s", d.kind, clients, gw.lat.Delay(),
+				rep+1, f0(br[rep]), f0(bl[rep]), floorRate)
 		}
-		return pair{median(br), median(bl)}
+		return pair{median(br), median(bl), median(fr)}
 	}
 	gw.lat.Set(0)
 	res.p1Fast = closed(cfg.clients)
@@ -285,7 +317,7 @@ func (r *runner) p1(ctx context.Context, d *deployment, base *baseline, res *res
 		bl = append(bl, ms(s.quantile(0.99)))
 		r.noteFailures(res, "P1 steady baseline", s)
 	}
-	res.p1P99 = pair{median(br), median(bl)}
+	res.p1P99 = pair{bridge: median(br), base: median(bl)}
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -345,7 +377,7 @@ func (r *runner) p2(ctx context.Context, d *deployment, res *results) error {
 		bl = append(bl, s.rate())
 		r.noteFailures(res, "P2 raw enqueue", s)
 	}
-	res.p2 = pair{median(br), median(bl)}
+	res.p2 = pair{bridge: median(br), base: median(bl)}
 	return nil
 }
 

@@ -3,7 +3,9 @@
 // binaries) as a subprocess of the real binary with the shipped defaults,
 // with a fake UPayments gateway and a fake merchant on loopback, runs the
 // figures P1–P6 of the performance issue beside a bare Gin handler making the
-// same single gateway call, and prints the table in Markdown.
+// same single gateway call (and, for P1, the same handler that also makes the
+// one durable write a create makes: the floor), and prints the table in
+// Markdown.
 //
 //	go run ./cmd/loadtest                  # both stacks, defaults (a few minutes)
 //	go run ./cmd/loadtest -stack sqlite -duration 3s
@@ -77,7 +79,10 @@ repetitions interleaved, medians reported), and prints a Markdown table.
 
   P1  POST /api/v1/payments, closed loop: bridge ÷ baseline throughput with the
       gateway answering at once (-clients) and in -slow-latency (-slow-clients);
-      and the p99 the bridge adds at a steady -steady-rate requests/s.
+      and the p99 the bridge adds at a steady -steady-rate requests/s. Beside
+      the two throughputs, the floor: the baseline's handler that also makes
+      the one durable write a create makes (the payment and its two audit
+      events, through the bridge's store package on the bridge's database).
   P2  POST /notify/upay/{id} ingest with -notify-clients clients, against a
       raw asynq enqueue on the same Redis (the embedded one for SQLite).
   P3  notification sent by the gateway → signed callback received by the

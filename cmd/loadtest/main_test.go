@@ -48,7 +48,17 @@ func TestSmoke(t *testing.T) {
 			if c = strings.TrimSpace(c); c == "" || c == "not run" {
 				t.Errorf("row %d cell %d is %q", i+1, j+1, c)
 			}
+			// The floor was measured beside the two closed-loop P1 rows.
+			if (i == 0 || i == 1) && (j == 1 || j == 2) && !strings.Contains(c, " req/s; floor ") {
+				t.Errorf("row %d cell %d has no floor: %q", i+1, j+1, c)
+			}
 		}
+	}
+	if !strings.Contains(report, "\n"+floorLine+"\n") {
+		t.Errorf("no line saying what the floor is")
+	}
+	if strings.Contains(report, "P1 floor") {
+		t.Errorf("the floor's requests failed (see the notes)")
 	}
 	if !strings.Contains(report, "Machine: ") || !strings.Contains(report, "cores") {
 		t.Errorf("no machine line")
@@ -89,6 +99,56 @@ func TestFlags(t *testing.T) {
 		"-p5-checkouts", "-p5-latency", "-p6-payments", "-p6-scrapes", "-figures", "-scaleout", "-notify-limit", "-max-requests", "-timeout", "-v"} {
 		if !strings.Contains(errb.String(), "  "+flag+" ") && !strings.Contains(errb.String(), "  "+flag+"\t") && !strings.Contains(errb.String(), "  "+flag+"\n") {
 			t.Errorf("-h does not document %s", flag)
+		}
+	}
+}
+
+// TestP1Cells checks how P1's cells render the bridge, the baseline and
+// the floor, and the line under the table that says what the floor is.
+func TestP1Cells(t *testing.T) {
+	t.Parallel()
+	c, err := parseFlags(nil, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		fast     pair
+		slow     []pair
+		wantFast string
+		wantSlow string
+	}{
+		{"with floor", pair{802, 6634, 3001.6}, []pair{{259, 369, 350}, {874, 1419, 1270}, {981, 4105, 2460}},
+			"0.12 (802 / 6,634 req/s; floor 0.45: 3,002 req/s)",
+			"0.70 / 0.62 / 0.24 (259/369, 874/1,419, 981/4,105 req/s; floor 0.95 / 0.89 / 0.60: 350, 1,270, 2,460 req/s)"},
+		{"no floor", pair{802, 6634, 0}, []pair{{259, 369, 0}, {874, 1419, 0}},
+			"0.12 (802 / 6,634 req/s)",
+			"0.70 / 0.62 (259/369, 874/1,419 req/s)"},
+		{"floor missing at one concurrency", pair{802, 6634, 3000}, []pair{{259, 369, 350}, {874, 1419, 0}},
+			"0.12 (802 / 6,634 req/s; floor 0.45: 3,000 req/s)",
+			"0.70 / 0.62 (259/369, 874/1,419 req/s)"},
+	}
+	for _, tc := range tests {
+		res := &results{measured: true, p1Fast: tc.fast, p1Slow: tc.slow}
+		cells := res.cells(c, "sqlite")
+		if cells[0] != tc.wantFast {
+			t.Errorf("%s: fast cell %q, want %q", tc.name, cells[0], tc.wantFast)
+		}
+		if cells[1] != tc.wantSlow {
+			t.Errorf("%s: slow cell %q, want %q", tc.name, cells[1], tc.wantSlow)
+		}
+	}
+
+	res := &results{measured: true, p1Fast: pair{802, 6634, 3000}}
+	for _, figs := range []string{"P1,P2", "P2"} {
+		c, err := parseFlags([]string{"-figures", figs}, &bytes.Buffer{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		(&report{cmd: "test", results: map[string]*results{"sqlite": res}}).write(&out, c)
+		if got, want := strings.Contains(out.String(), "\n"+floorLine+"\n"), c.figures["P1"]; got != want {
+			t.Errorf("-figures %s: the floor line printed: %v, want %v\n%s", figs, got, want, out.String())
 		}
 	}
 }
