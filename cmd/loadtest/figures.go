@@ -307,7 +307,7 @@ func (r *runner) p1(ctx context.Context, d *deployment, base *baseline, fl *floo
 		res.p1Slow = append(res.p1Slow, closed(n))
 	}
 	gw.lat.Set(0)
-	var br, bl []float64
+	var br, bl, fr []float64
 	c := newClient(512)
 	for range cfg.reps {
 		s := openLoop(ctx, c, cfg.steadyRate, cfg.duration, cfg.maxRequests, 2000, createReq(d, d.shop, nil))
@@ -316,8 +316,13 @@ func (r *runner) p1(ctx context.Context, d *deployment, base *baseline, fl *floo
 		s = openLoop(ctx, c, cfg.steadyRate, cfg.duration, cfg.maxRequests, 2000, base.req(d.merchant.url))
 		bl = append(bl, ms(s.quantile(0.99)))
 		r.noteFailures(res, "P1 steady baseline", s)
+		if fl != nil {
+			s = openLoop(ctx, c, cfg.steadyRate, cfg.duration, cfg.maxRequests, 2000, fl.req(d.merchant.url))
+			fr = append(fr, ms(s.quantile(0.99)))
+			r.noteFailures(res, "P1 steady floor", s)
+		}
 	}
-	res.p1P99 = pair{bridge: median(br), base: median(bl)}
+	res.p1P99 = pair{bridge: median(br), base: median(bl), floor: median(fr)}
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

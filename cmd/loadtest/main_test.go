@@ -139,6 +139,19 @@ func TestP1Cells(t *testing.T) {
 		}
 	}
 
+	for _, tc := range []struct {
+		p99  pair
+		want string
+	}{
+		{pair{10.8, 1.1, 4.6}, "+9.7 ms (p99 10.8 vs 1.1 ms; floor +3.5 ms)"},
+		{pair{10.8, 1.1, 0}, "+9.7 ms (p99 10.8 vs 1.1 ms)"},
+	} {
+		res := &results{measured: true, p1P99: tc.p99}
+		if got := res.cells(c, "sqlite")[2]; got != tc.want {
+			t.Errorf("p99 cell %q, want %q", got, tc.want)
+		}
+	}
+
 	res := &results{measured: true, p1Fast: pair{802, 6634, 3000}}
 	for _, figs := range []string{"P1,P2", "P2"} {
 		c, err := parseFlags([]string{"-figures", figs}, &bytes.Buffer{})
