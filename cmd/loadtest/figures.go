@@ -151,9 +151,10 @@ type baseline struct {
 	url string
 }
 
-func startBaseline(gatewayAPI string, charge []byte) (*baseline, error) {
+// orderHandler is the bare Gin engine of the baseline and the floor: POST
+// /api/v1/payments decodes the order, or answers 400, and hands it to fn.
+func orderHandler(fn func(c *gin.Context, order map[string]any)) *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
-	client := newClient(256)
 	e := gin.New()
 	e.POST("/api/v1/payments", func(c *gin.Context) {
 		var order map[string]any
@@ -161,6 +162,14 @@ func startBaseline(gatewayAPI string, charge []byte) (*baseline, error) {
 			c.JSON(http.StatusBadRequest, gin.H{"error": err.Error()})
 			return
 		}
+		fn(c, order)
+	})
+	return e
+}
+
+func startBaseline(gatewayAPI string, charge []byte) (*baseline, error) {
+	client := newClient(256)
+	e := orderHandler(func(c *gin.Context, order map[string]any) {
 		var res struct {
 			Data struct {
 				Link string `json:"link"`

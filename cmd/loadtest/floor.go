@@ -67,15 +67,8 @@ func startFloor(ctx context.Context, gatewayAPI string, charge []byte, dsn, shop
 	if err != nil {
 		return nil, fmt.Errorf("floor: %w", err)
 	}
-	gin.SetMode(gin.ReleaseMode)
 	client := newClient(256)
-	e := gin.New()
-	e.POST("/api/v1/payments", func(c *gin.Context) {
-		var order map[string]any
-		if err := c.ShouldBindJSON(&order); err != nil {
-			c.JSON(http.StatusBadRequest, gin.H{"error": err.Error()})
-			return
-		}
+	e := orderHandler(func(c *gin.Context, order map[string]any) {
 		p, err := floorPayment(order, shopID, time.Now())
 		if err != nil {
 			c.JSON(http.StatusBadRequest, gin.H{"error": err.Error()})

@@ -195,47 +195,24 @@ func TestOneStatementChanges(t *testing.T) {
 //
 //	go test ./internal/store -run '^$' -bench ApplyClaims -benchtime 20000x
 func BenchmarkApplyClaims(b *testing.B) {
-	for _, be := range []struct {
-		name string
-		dsn  func(b *testing.B) string
-	}{
-		{"sqlite", func(b *testing.B) string { return "sqlite:" + b.TempDir() + "/bridge.db" }},
-		{"postgres", func(b *testing.B) string { return testenv.PostgresURL(b) }},
-	} {
-		b.Run(be.name, func(b *testing.B) {
-			ctx := context.Background()
-			db, err := Open(ctx, be.dsn(b), testKeyring(b))
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { db.Close() })
-			if err := db.Migrate(ctx); err != nil {
-				b.Fatal(err)
-			}
-			shop := &checkout.Shop{ID: "shop_b", Name: "Bench", Platform: checkout.PlatformAPI,
-				Gateway:    checkout.GatewayAccount{Gateway: "upay", Credentials: map[string]string{"api_key": "sk_b"}},
-				APIKeyHash: "hash-b", WebhookSecret: "whsec_b", CreatedAt: t0}
-			if err := db.CreateShop(ctx, shop); err != nil {
-				b.Fatal(err)
-			}
-			p := basicPayment(shop.ID, "pay_b", "ob")
-			if err := db.Apply(ctx, checkout.Change{NewPayment: p}); err != nil {
-				b.Fatal(err)
-			}
-			b.SetParallelism(16) // 32 writers on 2 cores
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					err := db.Apply(ctx, checkout.Change{Events: []checkout.Event{{PaymentID: p.ID, Kind: checkout.EventNotification,
-						Source: "notification", Detail: []byte(`{"claim":{"result":"CAPTURED","signed":true}}`)}}})
-					if err != nil {
-						b.Error(err)
-						return
-					}
+	forBenchStores(b, func(b *testing.B, ctx context.Context, db *DB, shop *checkout.Shop) {
+		p := basicPayment(shop.ID, "pay_b", "ob")
+		if err := db.Apply(ctx, checkout.Change{NewPayment: p}); err != nil {
+			b.Fatal(err)
+		}
+		b.SetParallelism(16) // 32 writers on 2 cores
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				err := db.Apply(ctx, checkout.Change{Events: []checkout.Event{{PaymentID: p.ID, Kind: checkout.EventNotification,
+					Source: "notification", Detail: []byte(`{"claim":{"result":"CAPTURED","signed":true}}`)}}})
+				if err != nil {
+					b.Error(err)
+					return
 				}
-			})
+			}
 		})
-	}
+	})
 }
 
 // BenchmarkApplyCreates measures creates' one write (a new payment with
@@ -244,6 +221,32 @@ func BenchmarkApplyClaims(b *testing.B) {
 //
 //	go test ./internal/store -run '^$' -bench ApplyCreates -benchtime 20000x
 func BenchmarkApplyCreates(b *testing.B) {
+	forBenchStores(b, func(b *testing.B, ctx context.Context, db *DB, shop *checkout.Shop) {
+		var n atomic.Int64
+		b.SetParallelism(16) // 32 writers on 2 cores
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				i := n.Add(1)
+				p := basicPayment(shop.ID, checkout.NewID("pay"), fmt.Sprintf("order-%d", i))
+				err := db.Apply(ctx, checkout.Change{NewPayment: p, Events: []checkout.Event{
+					{Kind: checkout.EventCreated, To: string(checkout.StatusCreated), Source: "api",
+						Detail: []byte(`{"amount":"12.345","currency":"KWD","gateway":"upay","order_id":"order"}`)},
+					{Kind: checkout.EventChargeCreated, Source: "gateway",
+						Detail: []byte(`{"ref":"9VBlLVjG2WRoCyYDPrL5bqT6gTe2CGck","answer":{"status":true,"message":"Payment link generated successfully","data":{"link":"http://127.0.0.1:44547/pay/9VBlLVjG2WRoCyYDPrL5bqT6gTe2CGck"}}}`)},
+				}})
+				if err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}
+
+// forBenchStores runs fn on a fresh, migrated store of each backend with
+// one API shop.
+func forBenchStores(b *testing.B, fn func(b *testing.B, ctx context.Context, db *DB, shop *checkout.Shop)) {
 	for _, be := range []struct {
 		name string
 		dsn  func(b *testing.B) string
@@ -267,25 +270,7 @@ func BenchmarkApplyCreates(b *testing.B) {
 			if err := db.CreateShop(ctx, shop); err != nil {
 				b.Fatal(err)
 			}
-			var n atomic.Int64
-			b.SetParallelism(16) // 32 writers on 2 cores
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					i := n.Add(1)
-					p := basicPayment(shop.ID, checkout.NewID("pay"), fmt.Sprintf("order-%d", i))
-					err := db.Apply(ctx, checkout.Change{NewPayment: p, Events: []checkout.Event{
-						{Kind: checkout.EventCreated, To: string(checkout.StatusCreated), Source: "api",
-							Detail: []byte(`{"amount":"12.345","currency":"KWD","gateway":"upay","order_id":"order"}`)},
-						{Kind: checkout.EventChargeCreated, Source: "gateway",
-							Detail: []byte(`{"ref":"9VBlLVjG2WRoCyYDPrL5bqT6gTe2CGck","answer":{"status":true,"message":"Payment link generated successfully","data":{"link":"http://127.0.0.1:44547/pay/9VBlLVjG2WRoCyYDPrL5bqT6gTe2CGck"}}}`)},
-					}})
-					if err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
+			fn(b, ctx, db, shop)
 		})
 	}
 }
