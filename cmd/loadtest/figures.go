@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	_ "modernc.org/sqlite" // the P6 seeding of the SQLite stack
 
+	"paybridge/internal/jobs"
 	"paybridge/internal/upay/upaytest"
 )
 
@@ -395,10 +396,59 @@ func (r *runner) p2(ctx context.Context, d *deployment, res *results) error {
 	return nil
 }
 
+// settleWait is how long a figure that measures a steady state waits
+// for what the previous one left in the queue: the core's fallback
+// confirmations are due 15 s after their notifications (its
+// FallbackDelay), and P2 leaves thousands.
+const (
+	settleDelay = 15 * time.Second
+	settleMax   = 2 * time.Minute
+)
+
+// settle waits until the work earlier figures left behind has run: the
+// fallback confirmations' delay, then the bridge's queues with nothing
+// pending or running (scheduled tasks further off, like the reconciler's
+// next pass, stay).
+func (r *runner) settle(ctx context.Context, d *deployment) error {
+	r.log("%s: waiting for the queue to drain (fallback confirmations of earlier figures)", d.kind)
+	select {
+	case <-time.After(settleDelay):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	ins := asynq.NewInspector(asynq.RedisClientOpt{Addr: d.queue})
+	defer ins.Close()
+	deadline := time.Now().Add(settleMax)
+	for {
+		busy := 0
+		for _, q := range []string{jobs.QueueCritical, jobs.QueueDefault, jobs.QueueLow} {
+			info, err := ins.GetQueueInfo(q)
+			if err != nil {
+				continue // a queue nothing was ever put on
+			}
+			busy += info.Pending + info.Active
+		}
+		if busy == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the queue still had %d tasks pending or running after %v; measured anyway", busy, settleDelay+settleMax)
+		}
+		select {
+		case <-time.After(200 * time.Millisecond):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
 // p3 completes payments on the gateway at a steady rate and measures each
 // notification's way to the merchant's callback.
 func (r *runner) p3(ctx context.Context, d *deployment, res *results) error {
 	cfg := r.cfg
+	if err := r.settle(ctx, d); err != nil {
+		res.note("P3: %v", err)
+	}
 	n := max(1, int(cfg.p3Duration.Seconds()*float64(cfg.p3Rate)))
 	n = min(n, cfg.maxRequests)
 	pays, err := r.createPayments(ctx, d, d.shop, n)
