@@ -396,23 +396,18 @@ func (r *runner) p2(ctx context.Context, d *deployment, res *results) error {
 	return nil
 }
 
-// settleWait is how long a figure that measures a steady state waits
-// for what the previous one left in the queue: the core's fallback
-// confirmations are due 15 s after their notifications (its
-// FallbackDelay), and P2 leaves thousands.
-const (
-	settleDelay = 15 * time.Second
-	settleMax   = 2 * time.Minute
-)
+// settleMax bounds how long settle waits for the queue to drain.
+const settleMax = 2 * time.Minute
 
 // settle waits until the work earlier figures left behind has run: the
-// fallback confirmations' delay, then the bridge's queues with nothing
-// pending or running (scheduled tasks further off, like the reconciler's
-// next pass, stay).
+// core's fallback confirmations are due 15 s after their notifications
+// (its FallbackDelay; -p3-settle) and P2 leaves thousands; then it waits
+// for the bridge's queues to have nothing pending or running (scheduled
+// tasks further off, like the reconciler's next pass, stay).
 func (r *runner) settle(ctx context.Context, d *deployment) error {
 	r.log("%s: waiting for the queue to drain (fallback confirmations of earlier figures)", d.kind)
 	select {
-	case <-time.After(settleDelay):
+	case <-time.After(r.cfg.p3Settle):
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -432,7 +427,7 @@ func (r *runner) settle(ctx context.Context, d *deployment) error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("the queue still had %d tasks pending or running after %v; measured anyway", busy, settleDelay+settleMax)
+			return fmt.Errorf("the queue still had %d tasks pending or running after %v more; measured anyway", busy, settleMax)
 		}
 		select {
 		case <-time.After(200 * time.Millisecond):

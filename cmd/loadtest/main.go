@@ -56,6 +56,7 @@ type config struct {
 	p3Rate        int
 	p3Duration    time.Duration
 	p3Drain       time.Duration
+	p3Settle      time.Duration
 	p4Timeout     time.Duration
 	p5Checkouts   int
 	p5Latency     time.Duration
@@ -123,6 +124,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.p3Rate, "p3-rate", 100, "P3: payments completed per second")
 	fs.DurationVar(&c.p3Duration, "p3-duration", 5*time.Second, "P3: how long payments are completed at -p3-rate")
 	fs.DurationVar(&c.p3Drain, "p3-drain", 30*time.Second, "P3: how long to wait for the last callbacks; missing ones are reported")
+	fs.DurationVar(&c.p3Settle, "p3-settle", 15*time.Second, "P3: how long to wait before it, for the fallback confirmations P2 leaves (due the core's 15 s after their notifications), before waiting for the queue to drain")
 	fs.DurationVar(&c.p4Timeout, "p4-timeout", 5*time.Minute, "P4: how long to wait for the store to be told of a lost notification")
 	fs.IntVar(&c.p5Checkouts, "p5-checkouts", 1000, "P5: concurrent checkouts (creates)")
 	fs.DurationVar(&c.p5Latency, "p5-latency", 2*time.Second, "P5: the gateway's answer time")
@@ -184,8 +186,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 			bad = append(bad, name+" must be positive")
 		}
 	}
-	if c.slowLatency < 0 || c.p5Latency < 0 {
-		bad = append(bad, "-slow-latency and -p5-latency must not be negative")
+	if c.slowLatency < 0 || c.p5Latency < 0 || c.p3Settle < 0 {
+		bad = append(bad, "-slow-latency, -p5-latency and -p3-settle must not be negative")
 	}
 	if len(bad) > 0 {
 		return nil, errors.New(strings.Join(bad, "; "))

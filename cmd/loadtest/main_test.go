@@ -18,7 +18,7 @@ func TestSmoke(t *testing.T) {
 	t.Parallel()
 	args := []string{"-stack", "both", "-reps", "1", "-duration", "200ms", "-clients", "2", "-slow-clients", "2",
 		"-slow-latency", "5ms", "-steady-rate", "10", "-notify-clients", "2", "-notify-payments", "4",
-		"-p3-rate", "5", "-p3-duration", "400ms", "-p3-drain", "8s", "-p4-timeout", "1s",
+		"-p3-rate", "5", "-p3-duration", "400ms", "-p3-drain", "8s", "-p3-settle", "0s", "-p4-timeout", "1s",
 		"-p5-checkouts", "5", "-p5-latency", "100ms", "-p6-payments", "500", "-p6-scrapes", "1", "-timeout", "2m"}
 	var out, errb bytes.Buffer
 	if err := run(context.Background(), args, &out, &errb); err != nil {
