@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/redis/go-redis/v9"
 	"github.com/ulule/limiter/v3"
 	memorystore "github.com/ulule/limiter/v3/drivers/store/memory"
@@ -101,8 +102,8 @@ type Limiter struct {
 	failedAt time.Time // the last failed attempt to make the store
 	lastWarn time.Time
 	// suspects are the keys of Failures rules with a failure seen here,
-	// until when (see suspect).
-	suspects map[string]time.Time
+	// until when (see suspect); a bounded LRU (hashicorp/golang-lru).
+	suspects *lru.Cache[string, time.Time]
 }
 
 // retryStoreAfter is how long after a failed attempt to reach Redis
@@ -129,7 +130,8 @@ func New(rdb redis.UniversalClient, cfg Config) (*Limiter, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	l := &Limiter{cfg: cfg, rdb: rdb, log: cfg.Logger}
+	suspects, _ := lru.New[string, time.Time](maxSuspects) // only a size below 1 fails
+	l := &Limiter{cfg: cfg, rdb: rdb, log: cfg.Logger, suspects: suspects}
 	var errs []error
 	for _, r := range cfg.Rules {
 		if err := CheckRate(r.Rate); err != nil {
@@ -245,57 +247,33 @@ func (l *Limiter) Handler(c *gin.Context) {
 	}
 }
 
-// maxSuspects bounds the keys a limiter remembers failures of; past it,
-// every request of a Failures rule is checked in Redis.
+// maxSuspects bounds the keys a limiter remembers failures of (the least
+// recently failed are forgotten first: such a key gets one unchecked
+// attempt, which is counted, and is remembered again).
 const maxSuspects = 100_000
 
 // suspect says whether a request of a Failures rule's key must be checked
 // against the shared counter: only when this process has seen one of the
-// key's requests fail within the rule's period (or keeps too many keys to
-// tell). A request whose address never failed here needs no Redis round
-// trip, which is every request of a merchant with the right key. The
-// cost: an address over the limit through failures at other replicas gets
-// one more attempt at each replica where it has not failed yet, which is
-// then counted, so at most one attempt per replica and period above the
-// limit. With Config.Local the counters are in memory and always checked.
+// key's requests fail within the rule's period. A request whose address
+// never failed here needs no Redis round trip, which is every request of
+// a merchant with the right key. The cost: an address over the limit
+// through failures at other replicas gets one more attempt at each
+// replica where it has not failed yet, which is then counted, so at most
+// one attempt per replica and period above the limit. With Config.Local
+// the counters are in memory and always checked.
 func (l *Limiter) suspect(key string) bool {
 	if l.cfg.Local {
 		return true
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.suspects == nil {
-		return false
-	}
-	if len(l.suspects) >= maxSuspects {
-		return true
-	}
-	until, ok := l.suspects[key]
+	until, ok := l.suspects.Get(key)
 	return ok && time.Now().Before(until)
 }
 
 // markSuspect remembers that a request of key failed, for period.
 func (l *Limiter) markSuspect(key string, period time.Duration) {
-	if l.cfg.Local {
-		return
+	if !l.cfg.Local {
+		l.suspects.Add(key, time.Now().Add(period))
 	}
-	now := time.Now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.suspects == nil {
-		l.suspects = map[string]time.Time{}
-	}
-	if len(l.suspects) >= maxSuspects {
-		for k, until := range l.suspects {
-			if now.After(until) {
-				delete(l.suspects, k)
-			}
-		}
-		if len(l.suspects) >= maxSuspects {
-			return // suspect answers true for every key until some expire
-		}
-	}
-	l.suspects[key] = now.Add(period)
 }
 
 func (l *Limiter) refuse(c *gin.Context, r *rule, lc limiter.Context) {
