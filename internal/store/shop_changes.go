@@ -47,11 +47,7 @@ func (db *DB) SetShopCredentials(ctx context.Context, id string, creds map[strin
 	err = db.inTx(ctx, func(tx *sql.Tx) error {
 		changed = false
 		var cur, stored string
-		err := tx.QueryRowContext(ctx, `SELECT status, gateway_credentials FROM shops WHERE id = $1`, id).Scan(&cur, &stored)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("shop %s: %w", id, checkout.ErrNotFound)
-		}
-		if err != nil {
+		if err := shopInTx(ctx, tx, id, "status, gateway_credentials", &cur, &stored); err != nil {
 			return err
 		}
 		if checkout.ShopStatus(cur) == checkout.ShopRemoved {

@@ -485,6 +485,16 @@ func eventDetail(by ShopActor, extra map[string]any) json.RawMessage {
 	return b
 }
 
+// shopInTx reads columns of shop id in tx into dest, or fails wrapping
+// checkout.ErrNotFound for a shop that does not exist.
+func shopInTx(ctx context.Context, tx *sql.Tx, id, columns string, dest ...any) error {
+	err := tx.QueryRowContext(ctx, `SELECT `+columns+` FROM shops WHERE id = $1`, id).Scan(dest...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("shop %s: %w", id, checkout.ErrNotFound)
+	}
+	return err
+}
+
 // setShopStatus moves shop id from a status allowed by from to the status
 // next returns for it (given its settings), with an audit event, in one
 // transaction. The write is a compare-and-set on the status and settings
@@ -503,11 +513,7 @@ func (db *DB) setShopStatus(ctx context.Context, id, what, kind string, by ShopA
 			won      bool
 		)
 		err = db.inTx(ctx, func(tx *sql.Tx) error {
-			err := tx.QueryRowContext(ctx, `SELECT status, settings FROM shops WHERE id = $1`, id).Scan(&cur, &settings)
-			if errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("shop %s: %w", id, checkout.ErrNotFound)
-			}
-			if err != nil {
+			if err := shopInTx(ctx, tx, id, "status, settings", &cur, &settings); err != nil {
 				return err
 			}
 			from = checkout.ShopStatus(cur)
@@ -625,11 +631,7 @@ func (db *DB) RotateShopKey(ctx context.Context, id, apiKeyHash, webhookSecret s
 	}
 	err = db.inTx(ctx, func(tx *sql.Tx) error {
 		var cur string
-		err := tx.QueryRowContext(ctx, `SELECT status FROM shops WHERE id = $1`, id).Scan(&cur)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("shop %s: %w", id, checkout.ErrNotFound)
-		}
-		if err != nil {
+		if err := shopInTx(ctx, tx, id, "status", &cur); err != nil {
 			return err
 		}
 		if checkout.ShopStatus(cur) == checkout.ShopRemoved {
@@ -751,11 +753,7 @@ func (db *DB) RemoveShop(ctx context.Context, id string, force bool, by ShopActo
 	err = db.inTx(ctx, func(tx *sql.Tx) error {
 		out = ShopRemoval{}
 		var cur, creds string
-		err := tx.QueryRowContext(ctx, `SELECT status, gateway_credentials FROM shops WHERE id = $1`, id).Scan(&cur, &creds)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("shop %s: %w", id, checkout.ErrNotFound)
-		}
-		if err != nil {
+		if err := shopInTx(ctx, tx, id, "status, gateway_credentials", &cur, &creds); err != nil {
 			return err
 		}
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM payments WHERE shop_id = $1`, id).Scan(&out.Payments); err != nil {
