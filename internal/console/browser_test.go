@@ -35,23 +35,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	e.pay(a, "WC-1044", "3.000")
 	e.pay(a, "WC-1045-a-very-long-order-reference-from-the-store", "250.000")
 
-	ctx := testenv.Browser(t)
-	do := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		actx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		if err := chromedp.Do(actx, actions...); err != nil {
-			loc, _ := chromedp.Run(ctx, chromedp.Location())
-			t.Fatalf("%s (at %s): %v", what, loc, err)
-		}
-	}
-	shoot := func(name string) {
-		t.Helper()
-		for _, vp := range testenv.Viewports {
-			testenv.Shoot(t, ctx, "console-"+name, vp.W, vp.H)
-			testenv.Axe(t, ctx)
-		}
-	}
+	pg := newTab(t, "console-")
+	ctx, do, shoot := pg.ctx, pg.do, pg.shoot
 	text := func(sel string) string {
 		t.Helper()
 		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
@@ -115,23 +100,8 @@ func TestShopsInBrowser(t *testing.T) {
 	e := newEnv(t, stacks[0], nil)
 	s, key := e.apiShop("shop_a")
 	e.user("operations@example.com", "")
-	ctx := testenv.Browser(t)
-	do := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		actx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		if err := chromedp.Do(actx, actions...); err != nil {
-			loc, _ := chromedp.Run(ctx, chromedp.Location())
-			t.Fatalf("%s (at %s): %v", what, loc, err)
-		}
-	}
-	shoot := func(name string) {
-		t.Helper()
-		for _, vp := range testenv.Viewports {
-			testenv.Shoot(t, ctx, "console-shop-"+name, vp.W, vp.H)
-			testenv.Axe(t, ctx)
-		}
-	}
+	pg := newTab(t, "console-shop-")
+	ctx, do, shoot := pg.ctx, pg.do, pg.shoot
 	status := func() checkout.ShopStatus {
 		t.Helper()
 		got, err := e.db.Shop(e.ctx(), s.ID)
@@ -195,5 +165,36 @@ func TestShopsInBrowser(t *testing.T) {
 	}
 	if got := strings.Join(kinds, " "); strings.Count(got, "shop_key_rotated") != 2 || strings.Count(got, "shop_disabled") != 2 || strings.Count(got, "shop_enabled") != 2 {
 		t.Errorf("the browser's actions in the shop's audit trail: %s", got)
+	}
+}
+
+// tab is a browser tab of a test: do runs a step in it (failing the test
+// with where the tab was), shoot takes its screenshots at every viewport
+// (named prefix+name) and checks each with axe-core.
+type tab struct {
+	t      *testing.T
+	ctx    context.Context
+	prefix string
+}
+
+func newTab(t *testing.T, prefix string) *tab {
+	return &tab{t: t, ctx: testenv.Browser(t), prefix: prefix}
+}
+
+func (p *tab) do(what string, actions ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	actx, cancel := context.WithTimeout(p.ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(actx, actions...); err != nil {
+		loc, _ := chromedp.Run(p.ctx, chromedp.Location())
+		p.t.Fatalf("%s (at %s): %v", what, loc, err)
+	}
+}
+
+func (p *tab) shoot(name string) {
+	p.t.Helper()
+	for _, vp := range testenv.Viewports {
+		testenv.Shoot(p.t, p.ctx, p.prefix+name, vp.W, vp.H)
+		testenv.Axe(p.t, p.ctx)
 	}
 }
